@@ -1,0 +1,193 @@
+import type { Logger } from "pino";
+import { ROLES, type Role } from "../pipeline/roles.js";
+import { hashWinner, nextClaim, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import type { Item } from "../state/item.js";
+import { removeWorktree } from "../git/worktree.js";
+import type { ActorRun } from "./actor-run.js";
+import { ClaimView } from "./claim-view.js";
+import { CoderJob } from "./coder-job.js";
+import type { JobContext } from "./job-context.js";
+import { MergeJob } from "./merge-job.js";
+import { QaJob } from "./qa-job.js";
+import type { RendezvousWatch } from "./rendezvous-watch.js";
+
+/**
+ * The build-agent loop (DESIGN section 7). Reacts to every document change (the periodic scan
+ * is only a backstop): detect lost claims, ask for work or (autonomous) claim it, start jobs for
+ * claims that name this node.
+ */
+export class BuildAgent {
+  readonly jobs = new Map<string, ActorRun>();
+  private accepting = true;
+  private pending = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: JobContext, private readonly rendezvous: RendezvousWatch | undefined) {
+    this.log = ctx.log;
+  }
+
+  start(): void {
+    const p = this.ctx.pipeline;
+    this.unsubscribe.push(p.onChange(() => this.schedule()));
+    this.unsubscribe.push(p.onStageChange((ev) => {
+      if (ev.to === "archived") {
+        // Best effort, never blocking the loop.
+        removeWorktree(this.ctx.root, ev.id).then(
+          () => this.log.info({ story: ev.id }, "archived: worktree removed"),
+          (err) => this.log.warn({ story: ev.id, err: (err as Error).message }, "archived: could not remove worktree"));
+      }
+    }));
+    this.ctx.config.on("change", () => {
+      this.ctx.pool.configure(this.ctx.config.agents.agent, this.ctx.config.project.max_coders);
+      this.restartTimer();
+      this.schedule();
+    });
+    this.restartTimer();
+    this.schedule();
+  }
+
+  private restartTimer(): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.schedule(), this.ctx.config.project.scan_interval_secs * 1000);
+    this.timer.unref();
+  }
+
+  /** Coalesce bursts of document events into one pass. */
+  schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      try {
+        this.pass();
+      } catch (err) {
+        this.log.error({ err }, "agent pass failed");
+      }
+    });
+  }
+
+  private sequenced(): boolean {
+    return !this.rendezvous || this.rendezvous.reachable(this.ctx.config.project.autonomous_after_secs * 1000);
+  }
+
+  pass(now = Date.now()): void {
+    this.detectConflicts();
+    if (!this.accepting) return;
+    const view = new ClaimView(this.ctx.pipeline, this.ctx.config.project, now);
+    const items = this.ctx.pipeline.listItems();
+    const sequenced = this.sequenced();
+    for (const role of ROLES) {
+      if (this.ctx.pool.capacity(role) === 0) continue;
+      const stage = ROLE_STAGE[role];
+      const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
+      for (const item of inStage) {
+        if (item.claim?.node === this.ctx.nodeId && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, item);
+      }
+      if (sequenced) this.request(role, inStage, view, now);
+      else this.claimAutonomously(role, inStage, items, view, now);
+    }
+  }
+
+  private serves(role: Role, item: Item): boolean {
+    if (role !== "qa") return true;
+    return (item.qa ?? this.ctx.config.project.default_qa) === "agent";
+  }
+
+  /** Ask the sequencer for as many unclaimed items as there are free slots, each node preferring different ones. */
+  private request(role: Role, inStage: Item[], view: ClaimView, now: number): void {
+    const me = this.ctx.nodeId;
+    const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
+    const asked = open.filter((i) => i.requests[me] !== undefined).length;
+    let want = this.ctx.pool.free(role) - asked;
+    if (want <= 0) return;
+    const unasked = open.filter((i) => i.requests[me] === undefined).map((i) => i.id);
+    for (const id of preferredOrder(me, unasked)) {
+      if (want-- <= 0) break;
+      this.ctx.pipeline.setRequest(id, me, now);
+    }
+  }
+
+  /**
+   * Without the sequencer: claim an item when this node has the lowest sha256(node ‖ story)
+   * among the live nodes with a free slot for the role. Two partitions may both claim; after
+   * they meet the CRDT keeps one claim and `detectConflicts` stops the other coder.
+   */
+  private claimAutonomously(role: Role, inStage: Item[], all: Item[], view: ClaimView, now: number): void {
+    let free = this.ctx.pool.free(role);
+    if (free <= 0) return;
+    const stage = ROLE_STAGE[role];
+    const held = new Map<string, number>();
+    for (const i of all) if (i.stage === stage && view.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
+    const eligible = [...view.nodes.values()]
+      .filter((n) => n.id === this.ctx.nodeId || (view.alive(n.id) && n.role !== "rendezvous" && (n.capacity?.[role] ?? 0) > (held.get(n.id) ?? 0)))
+      .map((n) => n.id);
+    if (!eligible.includes(this.ctx.nodeId)) eligible.push(this.ctx.nodeId);
+    for (const item of inStage) {
+      if (free <= 0) break;
+      if (view.live(item) || this.jobs.has(item.id)) continue;
+      if (hashWinner(eligible, item.id) !== this.ctx.nodeId) continue;
+      const claim = nextClaim(this.ctx.nodeId, item.epoch, stage, now);
+      this.ctx.pipeline.update(item.id, { claim, epoch: claim.epoch });
+      this.log.info({ story: item.id, epoch: claim.epoch }, "claimed autonomously (rendezvous unreachable)");
+      free -= 1;
+      this.startJob(role, this.ctx.pipeline.getItem(item.id)!);
+    }
+  }
+
+  private startJob(role: Role, item: Item): void {
+    const slot = this.ctx.pool.acquire(role, item.id);
+    if (!slot) {
+      // More grants than free slots (config shrank meanwhile): give the item back.
+      this.ctx.pipeline.update(item.id, { claim: null });
+      return;
+    }
+    const Job = role === "coder" ? CoderJob : role === "qa" ? QaJob : MergeJob;
+    const job = new Job(this.ctx, item.id, slot, role, item.claim!.epoch, item.stage);
+    this.jobs.set(item.id, job);
+    this.log.info({ story: item.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: item.claim!.epoch }, "job started");
+    job.work()
+      .catch((err) => {
+        this.log.error({ story: item.id, err: (err as Error).message }, "job failed");
+        this.ctx.logs.append(item.id, { node: this.ctx.nodeId, kind: "info", text: `job error: ${(err as Error).message}` });
+        job.fail(`job error: ${(err as Error).message}`);
+      })
+      .finally(() => {
+        this.jobs.delete(item.id);
+        this.ctx.pool.release(item.id, job.stopped ? "stopped" : "completed");
+        this.schedule();
+      });
+  }
+
+  /** A job whose claim no longer names this node (with its epoch, in its stage) is stopped at once. */
+  detectConflicts(): void {
+    for (const job of this.jobs.values()) {
+      if (!job.stopped && !job.stillMine()) {
+        const item = this.ctx.pipeline.getItem(job.storyId);
+        const reason = !item ? "item deleted" : item.claim ? `claim now held by ${item.claim.node.slice(0, 12)} (epoch ${item.claim.epoch})` : `claim released (stage ${item.stage})`;
+        this.log.warn({ story: job.storyId, reason }, "claim lost: stopping coder, keeping worktree");
+        void job.stop(reason);
+      }
+    }
+  }
+
+  running(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  /** Stop claiming, stop every job (confirmed gone), give claims back. */
+  async shutdown(): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.timer);
+    for (const u of this.unsubscribe) u();
+    const jobs = [...this.jobs.values()];
+    await Promise.all(jobs.map((j) => j.stop("node shutting down")));
+    for (const j of jobs) {
+      const item = this.ctx.pipeline.getItem(j.storyId);
+      if (item?.claim?.node === this.ctx.nodeId && item.claim.epoch === j.epoch) this.ctx.pipeline.update(j.storyId, { claim: null });
+    }
+    const me = this.ctx.nodeId;
+    for (const item of this.ctx.pipeline.listItems()) if (item.requests[me] !== undefined) this.ctx.pipeline.setRequest(item.id, me, null);
+  }
+}

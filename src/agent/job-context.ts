@@ -1,0 +1,31 @@
+import type { LiveConfig } from "../config/live-config.js";
+import type { AgentPool } from "../runtime/agent-pool.js";
+import type { StoryLogs } from "../runtime/story-log.js";
+import type { PipelineDoc } from "../state/pipeline-doc.js";
+import type { Logger } from "pino";
+
+/** What a running job may touch: this node's project checkout, replica, config, logs and pool. */
+export interface JobContext {
+  root: string;
+  nodeId: string;
+  pipeline: PipelineDoc;
+  config: LiveConfig;
+  logs: StoryLogs;
+  pool: AgentPool;
+  baseBranch: string;
+  log: Logger;
+  /** Merges on one node share one workspace: they run one at a time. */
+  mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
+  trackPid(storyId: string, pid: number | undefined): void;
+}
+
+/** A tiny promise-chain mutex. */
+export function serialize(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command, Option, InvalidArgumentError } from "commander";
+import { UserError } from "../errors.js";
+import { configureLogging } from "../log.js";
+import { VERSION } from "../version.js";
+import { findProjectRoot } from "../config/project-root.js";
+import { loadProjectConfig } from "../config/project-config.js";
+import * as D from "../config/defaults.js";
+import { initProject } from "./init.js";
+import { api, serverUrl } from "./client.js";
+import { describeItem, describePipeline } from "./print.js";
+import { runNodeUntilSignal } from "./run-node.js";
+import { runGatewayCommand } from "./gateway-command.js";
+import { runDemo } from "../demo/demo.js";
+import { mountMcp } from "../server/mcp-server.js";
+import type { Item } from "../state/item.js";
+import type { PipelineView } from "../server/operator-actions.js";
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("must be a port number (0-65535)");
+  return n;
+};
+
+function projectRoot(dir: string | undefined, what: string): string {
+  const root = findProjectRoot(dir ?? ".");
+  if (!root) throw new UserError(`${what} needs a project: no .huskies/ found in ${dir ?? "the current directory"} or above (run \`huskies init\`)`);
+  return root;
+}
+
+function parseTtl(v: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new InvalidArgumentError("must be a duration like 90s, 30m, 1h or 2d");
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? "s") as "s"];
+}
+
+const program = new Command("huskies")
+  .description("Story-driven development with AI coding agents on many machines, over one replicated pipeline.")
+  .version(VERSION)
+  .addOption(new Option("--log-format <format>", "log format").choices(["pretty", "json"]))
+  .showHelpAfterError()
+  .hook("preAction", (cmd) => {
+    const f = cmd.opts().logFormat as "pretty" | "json" | undefined;
+    if (f) configureLogging({ format: f });
+  });
+
+program.command("init").argument("[dir]", "a git repository", ".")
+  .description("write .huskies/project.toml, .huskies/agents.toml and .mcp.json into a git repository")
+  .option("--port <port>", "port the server will use", port)
+  .action(async (dir: string, o: { port?: number }) => {
+    const written = await initProject(dir, o);
+    console.log(written.length ? `initialised huskies in ${dir}: ${written.join(", ")}` : `huskies already initialised in ${dir}`);
+  });
+
+program.command("serve").argument("[dir]", "project directory", ".")
+  .description("run the rendezvous server: replica, /crdt-sync, REST, MCP, board, and (unless --no-agent) an agent pool")
+  .option("--port <port>", "port (default: project.toml port, 3001)", port)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--no-agent", "do not run coding agents on this node")
+  .action(async (dir: string, o: { port?: number; host: string; agent: boolean }) => {
+    const root = projectRoot(dir, "serve");
+    const cfg = loadProjectConfig(root);
+    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, mount: mountMcp });
+    console.log(`huskies serving ${root} on http://${o.host}:${node.port} (board /, sync ws://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
+  });
+
+program.command("agent").argument("[dir]", "project directory", ".")
+  .description("run a headless build agent that syncs with a rendezvous and works stories")
+  .requiredOption("--rendezvous <url>", "the rendezvous /crdt-sync URL, e.g. ws://host:3001/crdt-sync")
+  .option("--port <port>", "port for this agent's /crdt-sync and /health", port, D.AGENT_PORT)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--join-token <token>", "one-time join token (for the gateway with --gateway-url, else for the rendezvous)")
+  .option("--gateway-url <url>", "gateway to register with")
+  .option("--label <name>", "label shown on the board (default build-agent-<node id>)")
+  .action(async (dir: string, o: { rendezvous: string; port: number; host: string; joinToken?: string; gatewayUrl?: string; label?: string }) => {
+    const root = findProjectRoot(dir);
+    if (!root) throw new UserError("agent mode requires a project root (no .huskies/ found)");
+    if (!/^wss?:\/\//.test(o.rendezvous)) throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
+    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true });
+    console.log(`huskies agent ${node.label} on ws://${o.host}:${node.port}/crdt-sync, rendezvous ${o.rendezvous}`);
+  });
+
+program.command("gateway")
+  .description("run a gateway: join tokens, agent registration, a view over several projects")
+  .option("--port <port>", "port", port, D.GATEWAY_PORT)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--config <file>", "projects.toml listing [[project]] name/url")
+  .option("--db <file>", "SQLite file for tokens and registrations", ":memory:")
+  .action(runGatewayCommand);
+
+const token = program.command("token").description("join tokens");
+token.command("create").description("mint a one-time join token on the server")
+  .option("--ttl <duration>", "lifetime, e.g. 30m, 1h", parseTtl, D.JOIN_TOKEN_TTL_SECS)
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
+  .action(async (o: { ttl: number; server?: string; json?: boolean }) => {
+    const t = await api<{ token: string; expiresAt: number }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
+    console.log(o.json ? JSON.stringify(t) : t.token);
+  });
+
+const story = program.command("story").description("work items");
+story.command("add").argument("<name>", "story name")
+  .description("file a work item; prints its id")
+  .addOption(new Option("--type <type>", "item type").choices(["story", "bug", "spike", "refactor"]).default("story"))
+  .option("--stage <stage>", "initial stage", "backlog")
+  .option("--body <text>", "user story / description (markdown)")
+  .option("--body-file <file>", "read the body from a file")
+  .option("--criterion <text>", "acceptance criterion (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option("--depends-on <id>", "item that must be done first (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .addOption(new Option("--qa <mode>", "QA mode for this item").choices(["server", "agent", "human"]))
+  .option("--server <url>", "server URL")
+  .option("--json", "print the item as JSON")
+  .action(async (name: string, o: { type: string; stage: string; body?: string; bodyFile?: string; criterion: string[]; dependsOn: string[]; qa?: string; server?: string; json?: boolean }) => {
+    let body = o.body;
+    if (o.bodyFile) {
+      try {
+        body = readFileSync(o.bodyFile, "utf8");
+      } catch (err) {
+        throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
+      name, type: o.type, stage: o.stage, body, criteria: o.criterion.length ? o.criterion : undefined,
+      dependsOn: o.dependsOn.length ? o.dependsOn : undefined, qa: o.qa,
+    });
+    console.log(o.json ? JSON.stringify(item) : item.id);
+  });
+story.command("list").description("list work items")
+  .option("--stage <stage>", "only this stage")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (o: { stage?: string; server?: string; json?: boolean }) => {
+    const items = (await api<Item[]>(serverUrl(o), "GET", "/api/stories")).filter((i) => !o.stage || i.stage === o.stage || `${i.stage}` === o.stage.replace(/^\d_/, ""));
+    console.log(o.json ? JSON.stringify(items) : items.map((i) => `${i.stage.padEnd(8)} ${describeItem(i)}`).join("\n"));
+  });
+story.command("show").argument("<id>").description("show one work item")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (id: string, o: { server?: string; json?: boolean }) => {
+    const i = await api<Item>(serverUrl(o), "GET", `/api/stories/${encodeURIComponent(id)}`);
+    if (o.json) return console.log(JSON.stringify(i));
+    console.log(`${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure: ${i.failure}\n` : ""}\n${i.body}`);
+  });
+story.command("move").argument("<id>").argument("<stage>").description("move a work item to another stage")
+  .option("--reason <text>", "why (recorded when sending work back)")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (id: string, stage: string, o: { reason?: string; server?: string; json?: boolean }) => {
+    const i = await api<Item>(serverUrl(o), "POST", `/api/stories/${encodeURIComponent(id)}/move`, { stage, reason: o.reason });
+    console.log(o.json ? JSON.stringify(i) : `${i.id} → ${i.stage}`);
+  });
+story.command("log").argument("<id>").description("print a work item's agent log")
+  .option("--follow", "keep printing new lines")
+  .option("--server <url>", "server URL")
+  .action(async (id: string, o: { follow?: boolean; server?: string }) => {
+    const base = serverUrl(o);
+    const path = `/api/stories/${encodeURIComponent(id)}/log`;
+    if (!o.follow) {
+      process.stdout.write(await api<string>(base, "GET", path));
+      return;
+    }
+    await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
+    const res = await fetch(`${base}${path}?follow`);
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        for (const line of frame.split("\n")) if (line.startsWith("data:")) console.log(line.slice(5).trimStart());
+      }
+    }
+  });
+
+program.command("status").description("stages, items, claims, nodes and liveness")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (o: { server?: string; json?: boolean }) => {
+    const v = await api<PipelineView>(serverUrl(o), "GET", "/api/pipeline");
+    console.log(o.json ? JSON.stringify(v) : describePipeline(v));
+  });
+
+program.command("demo").description("a throwaway project with a server and two agents, three stories flowing to done (offline, scripted model)")
+  .option("--live", "use your own Claude Code login instead of the built-in scripted model")
+  .option("--keep", "keep running after the stories are done (until Ctrl-C)")
+  .option("--port <port>", "server port (default: a free port)", port, 0)
+  .action(runDemo);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof UserError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,34 @@
+import type { Item, NodeEntry } from "../state/item.js";
+import type { PipelineView } from "../server/operator-actions.js";
+import { STAGES } from "../pipeline/stages.js";
+
+export function describeItem(i: Item): string {
+  const tags = [
+    i.claim ? `claimed by ${i.claim.node.slice(0, 8)}#${i.claim.epoch}` : "",
+    i.retries ? `retries ${i.retries}` : "",
+    i.blocked ? `BLOCKED: ${i.blocked}` : "",
+  ].filter(Boolean);
+  return `${i.id}  ${i.name}${tags.length ? `  [${tags.join(", ")}]` : ""}`;
+}
+
+function age(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+export function describeNode(n: NodeEntry, now = Date.now()): string {
+  const state = n.alive ? `alive, seen ${age(now - n.lastSeen)} ago` : "stopped";
+  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${state}  ${n.address}`;
+}
+
+export function describePipeline(v: PipelineView): string {
+  const lines: string[] = [];
+  for (const stage of STAGES) {
+    const items = v.stages[stage];
+    lines.push(`${stage} (${items.length})`);
+    for (const i of items) lines.push(`  ${describeItem(i)}`);
+  }
+  lines.push(`nodes (${v.nodes.length})`);
+  for (const n of v.nodes) lines.push(`  ${describeNode(n)}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,54 @@
+import { EventEmitter } from "node:events";
+import { watch, type FSWatcher } from "chokidar";
+import { CONFIG_DEBOUNCE_MS } from "./defaults.js";
+import { agentsConfigPath, loadAgentsConfig, type AgentsConfig } from "./agents-config.js";
+import { loadProjectConfig, projectConfigPath, type ProjectConfig } from "./project-config.js";
+import { logger } from "../log.js";
+
+const log = logger("config");
+
+/**
+ * The project's configuration, reloaded when `project.toml` or `agents.toml` change
+ * (debounced). An invalid edit is logged with its file and reason and the previous config kept.
+ */
+export class LiveConfig extends EventEmitter<{ change: [] }> {
+  project: ProjectConfig;
+  agents: AgentsConfig;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly root: string) {
+    super();
+    this.project = loadProjectConfig(root);
+    this.agents = loadAgentsConfig(root);
+  }
+
+  watch(): this {
+    this.watcher = watch([projectConfigPath(this.root), agentsConfigPath(this.root)], { ignoreInitial: true });
+    this.watcher.on("all", () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.reload(), CONFIG_DEBOUNCE_MS);
+    });
+    return this;
+  }
+
+  reload(): boolean {
+    try {
+      const project = loadProjectConfig(this.root);
+      const agents = loadAgentsConfig(this.root);
+      this.project = project;
+      this.agents = agents;
+      log.info({ max_coders: project.max_coders, max_mesh_peers: project.max_mesh_peers, slots: agents.agent.length }, "config reloaded");
+      this.emit("change");
+      return true;
+    } catch (err) {
+      log.error({ reason: (err as Error).message }, "config edit rejected; keeping the previous config");
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.watcher?.close();
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import * as D from "./defaults.js";
+import { UserError } from "../errors.js";
+
+const positive = z.number().positive();
+const qaMode = z.enum(["server", "agent", "human"]);
+
+/** Schema of `.huskies/project.toml`. Unknown keys are errors: a typo must not be silently ignored. */
+export const projectSchema = z.strictObject({
+  port: z.number().int().min(1).max(65535).default(D.PORT),
+  base_branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, "must be a plain branch name").optional(),
+  default_qa: qaMode.default("server"),
+  max_coders: z.number().int().min(0).default(D.MAX_CODERS),
+  max_retries: z.number().int().min(1).default(D.MAX_RETRIES),
+  scan_interval_secs: positive.default(D.SCAN_INTERVAL_SECS),
+  node_alive_secs: positive.default(D.NODE_ALIVE_SECS),
+  claim_timeout_secs: positive.default(D.CLAIM_TIMEOUT_SECS),
+  autonomous_after_secs: positive.default(D.AUTONOMOUS_AFTER_SECS),
+  max_mesh_peers: z.number().int().min(0).default(D.MAX_MESH_PEERS),
+  mesh_scan_interval_secs: positive.default(D.MESH_SCAN_INTERVAL_SECS),
+  archive_after_secs: z.number().min(0).default(D.ARCHIVE_AFTER_SECS),
+  inactivity_timeout_secs: positive.default(D.INACTIVITY_TIMEOUT_SECS),
+  auto_promote: z.boolean().default(true),
+  trusted_keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-char hex Ed25519 public key")).default([]),
+  /** `auto`: open on loopback when no keys are trusted, else required. `open` allows open on any address. */
+  auth: z.enum(["auto", "required", "open"]).default("auto"),
+  max_frame_bytes: z.number().int().min(1024).default(D.MAX_FRAME_BYTES),
+  /** Another huskies server to keep this one's replica in sync with (server-to-server). */
+  rendezvous: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
+  gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
+});
+
+export type ProjectConfig = z.infer<typeof projectSchema>;
+
+export function projectConfigPath(root: string): string {
+  return join(root, ".huskies", "project.toml");
+}
+
+/** Load and validate a TOML file with a zod schema; errors name the file, the key and the reason. */
+export function loadTomlFile<T extends z.ZodType>(file: string, schema: T, missingOk = false): z.infer<T> {
+  let raw: unknown = {};
+  if (existsSync(file)) {
+    try {
+      raw = parseToml(readFileSync(file, "utf8"));
+    } catch (err) {
+      throw new UserError(`invalid config ${file}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  } else if (!missingOk) {
+    throw new UserError(`missing config ${file}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UserError(`invalid config ${file}: ${describeIssue(parsed.error.issues[0]!)}`);
+  return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const at = issue.path.length ? `${issue.path.join(".")}.` : "";
+    return `unknown key \`${at}${issue.keys.join("`, `" + at)}\``;
+  }
+  const key = issue.path.map(String).join(".") || "(root)";
+  return `key \`${key}\`: ${issue.message}`;
+}
+
+export function loadProjectConfig(root: string): ProjectConfig {
+  return loadTomlFile(projectConfigPath(root), projectSchema);
+}

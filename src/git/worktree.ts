@@ -1,0 +1,57 @@
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { featureBranch, assertItemId } from "../pipeline/item-id.js";
+import { git, hasRemote, revParse } from "./git.js";
+
+export function worktreePath(root: string, id: string): string {
+  assertItemId(id);
+  return join(root, ".huskies", "worktrees", id);
+}
+
+/**
+ * The story's worktree on `feature/story-<id>`: reused if present, else created from the
+ * branch (local, then origin) or, for a first attempt, from the base branch on origin.
+ */
+export async function ensureWorktree(root: string, id: string, base: string): Promise<string> {
+  const path = worktreePath(root, id);
+  const branch = featureBranch(id);
+  if (existsSync(join(path, ".git"))) return path;
+  await git(root, ["worktree", "prune"]);
+  const remote = await hasRemote(root);
+  if (remote) await git(root, ["fetch", "--quiet", "origin"]);
+  if (await revParse(root, `refs/heads/${branch}`)) {
+    await git(root, ["worktree", "add", "--quiet", path, branch]);
+  } else if (remote && (await revParse(root, `refs/remotes/origin/${branch}`))) {
+    await git(root, ["worktree", "add", "--quiet", "-b", branch, path, `origin/${branch}`]);
+  } else {
+    await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base]);
+  }
+  return path;
+}
+
+/** Remove the worktree (best effort: a missing one is fine). The branch stays for history. */
+export async function removeWorktree(root: string, id: string): Promise<void> {
+  const path = worktreePath(root, id);
+  await git(root, ["worktree", "remove", "--force", path], { allowFail: true });
+  if (existsSync(path)) rmSync(path, { recursive: true, force: true });
+  await git(root, ["worktree", "prune"], { allowFail: true });
+}
+
+/** Push the feature branch. Never forced: a rejected push is a failed attempt, not an overwrite. */
+export async function pushBranch(worktree: string, branch: string): Promise<void> {
+  await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
+}
+
+/** Commits on HEAD that origin's base branch (or the local base) does not have. */
+export async function worktreeCommitsAhead(worktree: string, base: string): Promise<number> {
+  const baseRef = (await revParse(worktree, `origin/${base}`)) ? `origin/${base}` : base;
+  const r = await git(worktree, ["rev-list", "--count", `${baseRef}..HEAD`], { allowFail: true });
+  return r.exitCode === 0 ? Number.parseInt(r.stdout, 10) || 0 : 0;
+}
+
+/** Whether origin already has exactly this HEAD on the branch. */
+export async function isPushed(worktree: string, branch: string): Promise<boolean> {
+  const head = await revParse(worktree, "HEAD");
+  const r = await git(worktree, ["ls-remote", "origin", `refs/heads/${branch}`], { allowFail: true });
+  return !!head && r.stdout.split(/\s/)[0] === head;
+}

@@ -1,0 +1,87 @@
+import { createHash } from "node:crypto";
+import type { Stage } from "./stages.js";
+import type { Role } from "./roles.js";
+
+/**
+ * Claim rules (DESIGN section 6), pure functions of values read from the document.
+ * `node:crypto` hashing is the only import with a runtime; it does no I/O.
+ */
+
+export interface Claim {
+  node: string;
+  at: number;
+  /** Grows by one with every grant on this item; stale holders are recognised by it. */
+  epoch: number;
+  /** The stage the claim was granted for; a claim stops counting once the item leaves it. */
+  stage: Stage;
+}
+
+export interface NodeView {
+  id: string;
+  role: string;
+  lastSeen: number;
+  alive: boolean;
+  capacity?: Partial<Record<Role, number>>;
+}
+
+export interface ClaimTimings {
+  nodeAliveMs: number;
+  claimTimeoutMs: number;
+}
+
+/** The stage a slot role works on. */
+export const ROLE_STAGE: Record<Role, Stage> = { coder: "current", qa: "qa", mergemaster: "merge" };
+
+export function stageRole(stage: Stage): Role | undefined {
+  return (Object.keys(ROLE_STAGE) as Role[]).find((r) => ROLE_STAGE[r] === stage);
+}
+
+export function isNodeAlive(node: NodeView | undefined, now: number, nodeAliveMs: number): boolean {
+  return !!node && node.alive && now - node.lastSeen <= nodeAliveMs;
+}
+
+/**
+ * Whether a claim still binds: it names a node that exists, has not shut down, has heartbeated
+ * within the claim timeout, and the item is still in the stage the claim was granted for.
+ */
+export function claimIsLive(
+  claim: Claim | null | undefined, stage: Stage, node: NodeView | undefined, now: number, t: ClaimTimings,
+): claim is Claim {
+  if (!claim || claim.stage !== stage || !node || !node.alive) return false;
+  return now - Math.max(node.lastSeen, claim.at) <= t.claimTimeoutMs;
+}
+
+/** huskies' tie-break: sha256(nodeId ‖ storyId), compared as hex. Spreads stories over nodes. */
+export function claimHash(nodeId: string, storyId: string): string {
+  return createHash("sha256").update(nodeId).update(storyId).digest("hex");
+}
+
+/** Of `nodeIds`, the one with the lowest claim hash for `storyId`. */
+export function hashWinner(nodeIds: readonly string[], storyId: string): string | undefined {
+  let best: string | undefined;
+  let bestHash = "";
+  for (const id of nodeIds) {
+    const h = claimHash(id, storyId);
+    if (best === undefined || h < bestHash) { best = id; bestHash = h; }
+  }
+  return best;
+}
+
+/** Order candidate stories by this node's hash so that nodes asking at once ask for different stories. */
+export function preferredOrder(nodeId: string, storyIds: readonly string[]): string[] {
+  return [...storyIds].sort((a, b) => (claimHash(nodeId, a) < claimHash(nodeId, b) ? -1 : 1));
+}
+
+/** Peers for the mesh: deterministic, so two runs with the same membership pick the same links. */
+export function choosePeers(selfId: string, candidates: readonly string[], max: number): string[] {
+  return candidates
+    .filter((id) => id !== selfId)
+    .map((id) => ({ id, h: claimHash(selfId, id) }))
+    .sort((a, b) => (a.h < b.h ? -1 : 1))
+    .slice(0, Math.max(0, max))
+    .map((p) => p.id);
+}
+
+export function nextClaim(node: string, currentEpoch: number, stage: Stage, now: number): Claim {
+  return { node, at: now, epoch: currentEpoch + 1, stage };
+}

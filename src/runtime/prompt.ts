@@ -1,0 +1,40 @@
+import type { Role } from "../pipeline/roles.js";
+
+/** Template keys whose values are huskies-made and validated (safe even inside a shell script). */
+export const SAFE_KEYS = new Set(["story_id", "worktree_path", "base_branch", "prompt_file"]);
+
+/** Replace `{{key}}` placeholders; unknown keys are left as they are so typos are visible. */
+export function renderTemplate(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key in vars ? vars[key]! : whole));
+}
+
+const DEFAULT_PROMPTS: Record<Role, string> = {
+  coder: `You are a coding agent working on story {{story_id}}.
+
+Your working directory is a git worktree at {{worktree_path}} on its own feature branch,
+created from {{base_branch}}. Rules:
+- Change files only inside this worktree. Never cd out of it, never touch other checkouts.
+- Commit your work on the current branch with git (git add, git commit). Do not push, do not
+  switch branches, do not rewrite history.
+- Meet every acceptance criterion below; the project's gates run after you finish.
+
+{{story_markdown}}`,
+  qa: `You are a QA agent verifying story {{story_id}} in the worktree {{worktree_path}}
+(feature branch, base {{base_branch}}). Check each acceptance criterion against the code.
+Do not change files. End your answer with a line "QA: PASS" if every criterion is met, otherwise
+"QA: FAIL" followed by the findings.
+
+{{story_markdown}}`,
+  mergemaster: `You are the mergemaster resolving a failed squash-merge of story {{story_id}} into
+{{base_branch}} in the merge workspace {{worktree_path}}. Resolve the conflicts (or gate failures)
+keeping both sides' intent, remove every conflict marker, stage the result with git add, and do not
+commit or push: huskies commits and runs the gates after you.
+
+{{story_markdown}}`,
+};
+
+export function buildPrompt(role: Role, template: string | undefined, vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string }, feedback?: string): string {
+  let prompt = renderTemplate(template ?? DEFAULT_PROMPTS[role], vars);
+  if (feedback) prompt += `\n\n## The previous attempt failed\n\nFix this and try again:\n\n\`\`\`\n${feedback.slice(-8000)}\n\`\`\`\n`;
+  return prompt;
+}

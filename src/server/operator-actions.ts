@@ -1,0 +1,159 @@
+import { z } from "zod";
+import { ITEM_TYPES, isItemId } from "../pipeline/item-id.js";
+import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
+import { renderStory, setCriterion } from "../pipeline/story-markdown.js";
+import { featureBranch } from "../pipeline/item-id.js";
+import type { Item, NodeEntry } from "../state/item.js";
+import type { PipelineDoc } from "../state/pipeline-doc.js";
+import { commitsAhead, fetchOrigin, hasRemote } from "../git/git.js";
+
+/** An error an operator caused, with the HTTP status it maps to. */
+export class ActionError extends Error {
+  constructor(readonly status: 400 | 404 | 409, message: string) {
+    super(message);
+  }
+}
+
+const stageInput = z.string().transform((s, ctx) => {
+  const st = parseStage(s);
+  if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
+  return st as Stage;
+});
+
+export const newStorySchema = z.strictObject({
+  name: z.string().trim().min(1, "name must not be empty").max(200),
+  type: z.enum(ITEM_TYPES).default("story"),
+  stage: stageInput.default("backlog"),
+  body: z.string().max(100_000).optional(),
+  criteria: z.array(z.string().min(1).max(500)).max(100).optional(),
+  dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
+  qa: z.enum(["server", "agent", "human"]).optional(),
+});
+
+export const storyPatchSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  body: z.string().max(100_000).optional(),
+  dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
+  qa: z.enum(["server", "agent", "human"]).optional(),
+});
+
+export interface PipelineView {
+  stages: Record<Stage, Item[]>;
+  nodes: NodeEntry[];
+}
+
+/**
+ * What a person (CLI, REST, board, MCP) can do to the pipeline. One implementation behind every
+ * interface, so they cannot drift apart.
+ */
+export class OperatorActions {
+  constructor(private readonly pipeline: PipelineDoc, private readonly opts: { root: string; baseBranch: () => Promise<string> }) {}
+
+  view(): PipelineView {
+    const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
+    for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
+    return { stages, nodes: this.pipeline.listNodes() };
+  }
+
+  create(input: unknown): Item {
+    const s = parse(newStorySchema, input);
+    const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
+    return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+  }
+
+  get(id: string): Item {
+    const item = isItemId(id) ? this.pipeline.getItem(id) : undefined;
+    if (!item) throw new ActionError(404, `unknown story ${id}`);
+    return item;
+  }
+
+  update(id: string, input: unknown): Item {
+    this.get(id);
+    this.pipeline.update(id, parse(storyPatchSchema, input));
+    return this.get(id);
+  }
+
+  async move(id: string, stageName: string, reason?: string): Promise<Item> {
+    const item = this.get(id);
+    const to = parseStage(String(stageName));
+    if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
+    const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
+    try {
+      this.pipeline.move(id, to, {
+        actor: "operator",
+        reason: reason ?? "moved by an operator",
+        commitsAhead: ahead,
+        mergeCommit: item.mergeCommit,
+      }, to === "current" ? { blocked: null, failure: reason } : {});
+    } catch (err) {
+      throw new ActionError(409, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  tick(id: string, index: number, done = true): Item {
+    const item = this.get(id);
+    try {
+      this.pipeline.update(id, { body: setCriterion(item.body, index, done) });
+    } catch (err) {
+      throw new ActionError(400, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  block(id: string, reason: string): Item {
+    this.get(id);
+    this.pipeline.update(id, { blocked: reason || "blocked by an operator", claim: null });
+    return this.get(id);
+  }
+
+  unblock(id: string): Item {
+    this.get(id);
+    this.pipeline.update(id, { blocked: null, retries: 0 });
+    return this.get(id);
+  }
+
+  /** Drop the claim: the holder stops its coder, and the item is claimable again. */
+  release(id: string): Item {
+    this.get(id);
+    this.pipeline.update(id, { claim: null });
+    return this.get(id);
+  }
+
+  /** Give the item to `node` with a fresh epoch; a previous holder stops its coder. */
+  assign(id: string, node: string): Item {
+    const item = this.get(id);
+    if (!this.pipeline.getNode(node)) throw new ActionError(404, `unknown node ${node}`);
+    this.pipeline.update(id, { claim: { node, at: Date.now(), epoch: item.epoch + 1, stage: item.stage }, epoch: item.epoch + 1 });
+    return this.get(id);
+  }
+
+  remove(id: string): void {
+    this.get(id);
+    this.pipeline.deleteItem(id);
+  }
+
+  private async commitsAheadOf(id: string): Promise<number> {
+    const root = this.opts.root;
+    const base = await this.opts.baseBranch();
+    try {
+      if (await hasRemote(root)) {
+        await fetchOrigin(root);
+        return await commitsAhead(root, `origin/${base}`, `origin/${featureBranch(id)}`);
+      }
+      return await commitsAhead(root, base, featureBranch(id));
+    } catch {
+      return 0;
+    }
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+    throw new ActionError(400, `${where}${issue.message}`);
+  }
+  return r.data;
+}

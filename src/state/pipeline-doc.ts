@@ -1,0 +1,264 @@
+import * as Y from "yjs";
+import { isStage, type Stage } from "../pipeline/stages.js";
+import { isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { checkTransition, type TransitionContext } from "../pipeline/transitions.js";
+import type { Item, ItemPatch, NodeEntry, QaMode } from "./item.js";
+
+export interface StageEvent {
+  id: string;
+  from: Stage | undefined;
+  to: Stage | undefined;
+  /** True when this process made the change. */
+  local: boolean;
+}
+
+export interface NewItem {
+  name: string;
+  type?: ItemType;
+  stage?: Stage;
+  body?: string;
+  dependsOn?: string[];
+  qa?: QaMode;
+}
+
+/**
+ * The typed face of the project's Yjs document: `items`, `nodes` and `meta` maps.
+ * Every read returns plain values; every write happens in one transaction.
+ */
+export class PipelineDoc {
+  readonly items: Y.Map<Y.Map<unknown>>;
+  readonly nodes: Y.Map<Y.Map<unknown>>;
+  readonly meta: Y.Map<unknown>;
+
+  constructor(readonly doc: Y.Doc = new Y.Doc()) {
+    this.items = doc.getMap("items");
+    this.nodes = doc.getMap("nodes");
+    this.meta = doc.getMap("meta");
+  }
+
+  transact(fn: () => void, origin: unknown = null): void {
+    this.doc.transact(fn, origin);
+  }
+
+  getItem(id: string): Item | undefined {
+    const m = this.items.get(id);
+    return m ? readItem(id, m) : undefined;
+  }
+
+  listItems(): Item[] {
+    const out: Item[] = [];
+    this.items.forEach((m, id) => {
+      const item = readItem(id, m);
+      if (item) out.push(item);
+    });
+    return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  }
+
+  /**
+   * Create an item with the next free number. Numbers are allocated by the writer that creates
+   * items (the server's REST/MCP/CLI path), so they stay unique per project.
+   */
+  createItem(input: NewItem, now = Date.now()): Item {
+    const type = input.type ?? "story";
+    const stage = input.stage ?? "backlog";
+    let n = Number(this.meta.get("lastNumber") ?? 0);
+    this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id)); });
+    const id = makeItemId(n + 1, type, input.name);
+    this.transact(() => {
+      const m = new Y.Map<unknown>();
+      m.set("id", id);
+      m.set("name", input.name);
+      m.set("type", type);
+      m.set("stage", stage);
+      m.set("body", input.body ?? "");
+      m.set("createdAt", now);
+      m.set("stageAt", now);
+      m.set("claim", null);
+      m.set("epoch", 0);
+      m.set("retries", 0);
+      m.set("blocked", null);
+      m.set("dependsOn", input.dependsOn ?? []);
+      if (input.qa) m.set("qa", input.qa);
+      m.set("requests", new Y.Map<number>());
+      this.items.set(id, m);
+      this.meta.set("lastNumber", n + 1);
+    });
+    return this.getItem(id)!;
+  }
+
+  update(id: string, patch: ItemPatch, origin: unknown = null): void {
+    const m = this.requireItem(id);
+    this.transact(() => {
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) m.delete(k);
+        else m.set(k, v);
+      }
+    }, origin);
+  }
+
+  /**
+   * Move an item through the transition table. The claim and pending requests are cleared
+   * because they belong to the stage being left.
+   */
+  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
+    const item = this.getItem(id);
+    if (!item) throw new Error(`unknown item ${id}`);
+    const verdict = checkTransition(item.stage, to, ctx);
+    if (!verdict.ok) throw new Error(`cannot move ${id}: ${verdict.error}`);
+    const m = this.items.get(id)!;
+    this.transact(() => {
+      m.set("stage", to);
+      m.set("stageAt", now);
+      m.set("claim", null);
+      clearRequests(m);
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === undefined) m.delete(k);
+        else m.set(k, v);
+      }
+    });
+  }
+
+  /** A CRDT deletion: it replicates and survives restarts like any other write. */
+  deleteItem(id: string): boolean {
+    if (!this.items.has(id)) return false;
+    this.items.delete(id);
+    return true;
+  }
+
+  setRequest(id: string, nodeId: string, at: number | null): void {
+    const m = this.items.get(id);
+    if (!m) return;
+    const req = requestsMap(m);
+    this.transact(() => (at === null ? req.delete(nodeId) : req.set(nodeId, at)));
+  }
+
+  clearRequests(id: string): void {
+    const m = this.items.get(id);
+    if (m) this.transact(() => clearRequests(m));
+  }
+
+  getNode(id: string): NodeEntry | undefined {
+    const m = this.nodes.get(id);
+    return m ? readNode(id, m) : undefined;
+  }
+
+  listNodes(): NodeEntry[] {
+    const out: NodeEntry[] = [];
+    this.nodes.forEach((m, id) => out.push(readNode(id, m)));
+    return out;
+  }
+
+  /** Each node writes only its own entry; overwriting the same keys keeps the document small. */
+  setNode(id: string, fields: Partial<Omit<NodeEntry, "id">>): void {
+    this.transact(() => {
+      let m = this.nodes.get(id);
+      if (!m) {
+        m = new Y.Map<unknown>();
+        this.nodes.set(id, m);
+      }
+      for (const [k, v] of Object.entries(fields)) {
+        if (v !== undefined && JSON.stringify(m.get(k)) !== JSON.stringify(v)) m.set(k, v);
+      }
+    });
+  }
+
+  /** Stage transitions as events, whichever replica made them. */
+  onStageChange(cb: (ev: StageEvent) => void): () => void {
+    const handler = (events: Y.YEvent<any>[], tr: Y.Transaction) => {
+      for (const ev of events) {
+        if (ev.target === this.items) {
+          for (const [id, change] of (ev as Y.YMapEvent<unknown>).changes.keys) {
+            const before = change.action === "add" ? undefined : (change.oldValue as Y.Map<unknown>)?.get?.("stage");
+            const after = change.action === "delete" ? undefined : this.items.get(id)?.get("stage");
+            if (before !== after) cb({ id, from: asStage(before), to: asStage(after), local: tr.local });
+          }
+        } else if (ev.target.parent === this.items && ev.target instanceof Y.Map) {
+          const change = (ev as Y.YMapEvent<unknown>).changes.keys.get("stage");
+          if (change) {
+            const id = String(ev.target.get("id"));
+            cb({ id, from: asStage(change.oldValue), to: asStage(ev.target.get("stage")), local: tr.local });
+          }
+        }
+      }
+    };
+    this.items.observeDeep(handler);
+    return () => this.items.unobserveDeep(handler);
+  }
+
+  /** Any change to items or nodes, local or remote. */
+  onChange(cb: (local: boolean) => void): () => void {
+    const handler = (_u: Uint8Array, _o: unknown, _d: Y.Doc, tr: Y.Transaction) => cb(tr.local);
+    this.doc.on("update", handler);
+    return () => this.doc.off("update", handler);
+  }
+
+  private requireItem(id: string): Y.Map<unknown> {
+    const m = this.items.get(id);
+    if (!m) throw new Error(`unknown item ${id}`);
+    return m;
+  }
+}
+
+function asStage(v: unknown): Stage | undefined {
+  return isStage(v) ? v : undefined;
+}
+
+function requestsMap(m: Y.Map<unknown>): Y.Map<number> {
+  let req = m.get("requests");
+  if (!(req instanceof Y.Map)) {
+    req = new Y.Map<number>();
+    m.set("requests", req);
+  }
+  return req as Y.Map<number>;
+}
+
+function clearRequests(m: Y.Map<unknown>): void {
+  const req = m.get("requests");
+  if (req instanceof Y.Map && req.size > 0) for (const k of [...req.keys()]) req.delete(k);
+}
+
+/** Read an item defensively: the document is shared with any Yjs client, so shapes are checked. */
+function readItem(id: string, m: Y.Map<unknown>): Item | undefined {
+  const stage = m.get("stage");
+  const type = m.get("type");
+  if (!isStage(stage) || !isItemType(type)) return undefined;
+  const req = m.get("requests");
+  const requests: Record<string, number> = req instanceof Y.Map ? (req.toJSON() as Record<string, number>) : {};
+  const str = (k: string) => (typeof m.get(k) === "string" ? (m.get(k) as string) : undefined);
+  const num = (k: string, d = 0) => (typeof m.get(k) === "number" ? (m.get(k) as number) : d);
+  return {
+    id,
+    name: str("name") ?? id,
+    type,
+    stage,
+    body: str("body") ?? "",
+    createdAt: num("createdAt"),
+    stageAt: num("stageAt", num("createdAt")),
+    claim: (m.get("claim") as Item["claim"]) ?? null,
+    epoch: num("epoch"),
+    requests,
+    retries: num("retries"),
+    blocked: str("blocked") ?? null,
+    dependsOn: Array.isArray(m.get("dependsOn")) ? (m.get("dependsOn") as string[]) : [],
+    qa: str("qa") as QaMode | undefined,
+    branch: str("branch"),
+    mergeCommit: str("mergeCommit"),
+    lastRun: (m.get("lastRun") as Item["lastRun"]) ?? undefined,
+    failure: str("failure"),
+    logNode: str("logNode"),
+  };
+}
+
+function readNode(id: string, m: Y.Map<unknown>): NodeEntry {
+  const cap = (m.get("capacity") as NodeEntry["capacity"] | undefined) ?? { coder: 0, qa: 0, mergemaster: 0 };
+  return {
+    id,
+    label: String(m.get("label") ?? id.slice(0, 8)),
+    address: String(m.get("address") ?? ""),
+    role: String(m.get("role") ?? "agent"),
+    lastSeen: Number(m.get("lastSeen") ?? 0),
+    alive: m.get("alive") !== false,
+    capacity: cap,
+    startedAt: typeof m.get("startedAt") === "number" ? (m.get("startedAt") as number) : undefined,
+  };
+}

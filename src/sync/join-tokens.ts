@@ -1,0 +1,45 @@
+import { createHash, randomBytes } from "node:crypto";
+import type Database from "better-sqlite3";
+import { openLocalTables } from "../state/sqlite-store.js";
+
+export type ConsumeResult = { ok: true } | { ok: false; reason: "unknown token" | "token already used" | "token expired" };
+
+/**
+ * One-time join tokens. Only a hash is stored, so the database never holds a usable secret.
+ * Consuming is one UPDATE guarded by `used_at IS NULL`: two racing uses cannot both win.
+ */
+export class JoinTokenStore {
+  constructor(private readonly db: Database.Database) {
+    openLocalTables(db);
+  }
+
+  create(ttlSecs: number, now = Date.now()): { token: string; expiresAt: number } {
+    const token = `hj_${randomBytes(24).toString("base64url")}`;
+    const expiresAt = now + Math.round(ttlSecs * 1000);
+    this.db.prepare("INSERT INTO join_tokens (hash, expires_at) VALUES (?, ?)").run(hash(token), expiresAt);
+    return { token, expiresAt };
+  }
+
+  consume(token: string, usedBy: string, now = Date.now()): ConsumeResult {
+    const h = hash(token);
+    const res = this.db.prepare("UPDATE join_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at >= ?")
+      .run(now, usedBy, h, now);
+    if (res.changes === 1) return { ok: true };
+    const row = this.db.prepare("SELECT expires_at, used_at FROM join_tokens WHERE hash = ?").get(h) as { expires_at: number; used_at: number | null } | undefined;
+    if (!row) return { ok: false, reason: "unknown token" };
+    if (row.used_at !== null) return { ok: false, reason: "token already used" };
+    return { ok: false, reason: "token expired" };
+  }
+
+  admitKey(key: string, now = Date.now()): void {
+    this.db.prepare("INSERT OR IGNORE INTO admitted_keys (key, admitted_at) VALUES (?, ?)").run(key, now);
+  }
+
+  isAdmitted(key: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM admitted_keys WHERE key = ?").get(key);
+  }
+}
+
+function hash(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
