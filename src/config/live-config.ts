@@ -11,7 +11,7 @@ const log = logger("config");
  * The project's configuration, reloaded when `project.toml` or `agents.toml` change
  * (debounced). An invalid edit is logged with its file and reason and the previous config kept.
  */
-export class LiveConfig extends EventEmitter<{ change: [] }> {
+export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: string] }> {
   project: ProjectConfig;
   agents: AgentsConfig;
   private watcher: FSWatcher | undefined;
@@ -23,8 +23,12 @@ export class LiveConfig extends EventEmitter<{ change: [] }> {
     this.agents = loadAgentsConfig(root);
   }
 
+  /** Resolves once the file watcher is armed (edits before that are not seen). */
+  ready: Promise<void> = Promise.resolve();
+
   watch(): this {
     this.watcher = watch([projectConfigPath(this.root), agentsConfigPath(this.root)], { ignoreInitial: true });
+    this.ready = new Promise((resolve) => this.watcher!.once("ready", () => resolve()));
     this.watcher.on("all", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), CONFIG_DEBOUNCE_MS);
@@ -43,6 +47,7 @@ export class LiveConfig extends EventEmitter<{ change: [] }> {
       return true;
     } catch (err) {
       log.error({ reason: (err as Error).message }, "config edit rejected; keeping the previous config");
+      this.emit("rejected", (err as Error).message);
       return false;
     }
   }

@@ -162,23 +162,25 @@ export class PipelineDoc {
     });
   }
 
-  /** Stage transitions as events, whichever replica made them. */
+  /**
+   * Stage transitions as events, whichever replica made them. The last stage of every item is
+   * remembered here because a deleted Y.Map no longer answers reads.
+   */
   onStageChange(cb: (ev: StageEvent) => void): () => void {
+    const known = new Map<string, Stage>();
+    this.items.forEach((m, id) => { const st = asStage(m.get("stage")); if (st) known.set(id, st); });
     const handler = (events: Y.YEvent<any>[], tr: Y.Transaction) => {
+      const touched = new Set<string>();
       for (const ev of events) {
-        if (ev.target === this.items) {
-          for (const [id, change] of (ev as Y.YMapEvent<unknown>).changes.keys) {
-            const before = change.action === "add" ? undefined : (change.oldValue as Y.Map<unknown>)?.get?.("stage");
-            const after = change.action === "delete" ? undefined : this.items.get(id)?.get("stage");
-            if (before !== after) cb({ id, from: asStage(before), to: asStage(after), local: tr.local });
-          }
-        } else if (ev.target.parent === this.items && ev.target instanceof Y.Map) {
-          const change = (ev as Y.YMapEvent<unknown>).changes.keys.get("stage");
-          if (change) {
-            const id = String(ev.target.get("id"));
-            cb({ id, from: asStage(change.oldValue), to: asStage(ev.target.get("stage")), local: tr.local });
-          }
-        }
+        if (ev.target === this.items) for (const id of (ev as Y.YMapEvent<unknown>).keysChanged) touched.add(id);
+        else if (ev.target.parent === this.items && (ev as Y.YMapEvent<unknown>).keysChanged?.has("stage")) touched.add(String((ev.target as Y.Map<unknown>).get("id")));
+      }
+      for (const id of touched) {
+        const before = known.get(id);
+        const after = asStage(this.items.get(id)?.get("stage"));
+        if (after) known.set(id, after);
+        else known.delete(id);
+        if (before !== after) cb({ id, from: before, to: after, local: tr.local });
       }
     };
     this.items.observeDeep(handler);

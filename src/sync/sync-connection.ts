@@ -46,7 +46,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.teardown(code, reason.toString()));
-    ws.on("error", () => { /* 'close' follows and reports */ });
+    // ws closes oversized frames itself (1009) and reports why here; 'close' follows.
+    ws.on("error", (err) => this.hub.log.warn({ peer: this.peerId?.slice(0, 12), reason: err.message }, "closing sync connection"));
     ws.on("pong", () => { this.alive = true; });
     this.pingTimer = setInterval(() => {
       if (!this.alive) return ws.terminate();

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { GIT_ENV } from "./git-fixture.js";
+import { waitFor } from "./wait-for.js";
+
+export const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
+
+export interface LogLine {
+  msg?: string;
+  level?: number;
+  [k: string]: unknown;
+}
+
+/** A huskies process under test: its port, node id, parsed JSON log lines and exit. */
+export class NodeProc {
+  port = 0;
+  nodeId = "";
+  readonly logs: LogLine[] = [];
+  readonly stdout: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly proc: ChildProcess, readonly name: string) {
+    createInterface({ input: proc.stderr! }).on("line", (line) => {
+      try {
+        this.logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        this.logs.push({ msg: line });
+      }
+    });
+    createInterface({ input: proc.stdout! }).on("line", (line) => this.stdout.push(line));
+    this.exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  }
+
+  get http(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get ws(): string {
+    return `ws://127.0.0.1:${this.port}/crdt-sync`;
+  }
+
+  async ready(timeoutMs = 30_000): Promise<this> {
+    const line = await Promise.race([
+      waitFor(() => this.logs.find((l) => l.msg === "huskies node listening"), `${this.name} to listen`, timeoutMs),
+      this.exited.then((e) => { throw new Error(`${this.name} exited (${e.code ?? e.signal}) before listening:\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`); }),
+    ]);
+    this.port = Number(line.port);
+    this.nodeId = String(line.nodeId);
+    return this;
+  }
+
+  async health(): Promise<{ nodeId: string; mesh: { peers: string[]; connected: string[]; max: number }; rendezvous: { connected: boolean }; running: string[]; digest: string; items: number }> {
+    const res = await fetch(`${this.http}/health`);
+    return (await res.json()) as never;
+  }
+
+  logged(msg: string): LogLine[] {
+    return this.logs.filter((l) => l.msg === msg);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGTERM"): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    this.kill("SIGTERM");
+    const t = setTimeout(() => this.kill("SIGKILL"), 15_000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/** Starts huskies processes and stops every one of them at the end of a test. */
+export class Cluster {
+  readonly procs: NodeProc[] = [];
+
+  spawn(name: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): NodeProc {
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "debug", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const p = new NodeProc(proc, name);
+    this.procs.push(p);
+    return p;
+  }
+
+  server(root: string, extra: string[] = [], env?: Record<string, string>): Promise<NodeProc> {
+    return this.spawn("server", ["serve", root, "--port", "0", ...extra], { env }).ready();
+  }
+
+  agent(root: string, rendezvous: string, extra: string[] = [], env?: Record<string, string>): Promise<NodeProc> {
+    return this.spawn(`agent-${this.procs.length}`, ["agent", root, "--rendezvous", rendezvous, "--port", "0", ...extra], { env }).ready();
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+    this.procs.length = 0;
+  }
+}
+
+/** Run the CLI to completion. */
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export function postJson<T>(url: string, body: unknown): Promise<T> {
+  return getJson<T>(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
