@@ -86,7 +86,7 @@ export class BuildAgent {
         if (item.claim?.node === this.ctx.nodeId && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, item);
       }
       if (sequenced) this.request(role, inStage, view, now);
-      else this.claimAutonomously(role, inStage, items, view, now);
+      else this.claimAutonomously(role, inStage, view, now);
     }
   }
 
@@ -111,19 +111,20 @@ export class BuildAgent {
 
   /**
    * Without the sequencer: claim an item when this node has the lowest sha256(node ‖ story)
-   * among the live nodes with a free slot for the role. Two partitions may both claim; after
-   * they meet the CRDT keeps one claim and `detectConflicts` stops the other coder.
+   * among the live nodes that have slots for the role. Eligibility deliberately ignores how busy
+   * a node is right now: that changes from moment to moment and two replicas may disagree on it,
+   * while "alive with slots" is stable, so nodes that see each other agree on one winner (it takes
+   * the item when a slot frees up). Partitions may both claim; after they meet the CRDT keeps one
+   * claim and `detectConflicts` stops the other coder.
    */
-  private claimAutonomously(role: Role, inStage: Item[], all: Item[], view: ClaimView, now: number): void {
+  private claimAutonomously(role: Role, inStage: Item[], view: ClaimView, now: number): void {
     let free = this.ctx.pool.free(role);
     if (free <= 0) return;
     const stage = ROLE_STAGE[role];
-    const held = new Map<string, number>();
-    for (const i of all) if (i.stage === stage && view.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
     const eligible = [...view.nodes.values()]
-      .filter((n) => n.id === this.ctx.nodeId || (view.alive(n.id) && n.role !== "rendezvous" && (n.capacity?.[role] ?? 0) > (held.get(n.id) ?? 0)))
+      .filter((n) => n.id !== this.ctx.nodeId && view.alive(n.id) && n.role !== "rendezvous" && (n.capacity?.[role] ?? 0) > 0)
       .map((n) => n.id);
-    if (!eligible.includes(this.ctx.nodeId)) eligible.push(this.ctx.nodeId);
+    eligible.push(this.ctx.nodeId);
     for (const item of inStage) {
       if (free <= 0) break;
       if (view.live(item) || this.jobs.has(item.id)) continue;

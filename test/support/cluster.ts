@@ -40,13 +40,13 @@ export class NodeProc {
     return `ws://127.0.0.1:${this.port}/crdt-sync`;
   }
 
-  async ready(timeoutMs = 30_000): Promise<this> {
+  async ready(timeoutMs = 30_000, msg = "huskies node listening"): Promise<this> {
     const line = await Promise.race([
-      waitFor(() => this.logs.find((l) => l.msg === "huskies node listening"), `${this.name} to listen`, timeoutMs),
+      waitFor(() => this.logs.find((l) => l.msg === msg), `${this.name} to listen`, timeoutMs),
       this.exited.then((e) => { throw new Error(`${this.name} exited (${e.code ?? e.signal}) before listening:\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`); }),
     ]);
     this.port = Number(line.port);
-    this.nodeId = String(line.nodeId);
+    this.nodeId = String(line.nodeId ?? "");
     return this;
   }
 
@@ -84,6 +84,10 @@ export class Cluster {
     const p = new NodeProc(proc, name);
     this.procs.push(p);
     return p;
+  }
+
+  gateway(extra: string[] = [], env?: Record<string, string>): Promise<NodeProc> {
+    return this.spawn("gateway", ["gateway", "--port", "0", ...extra], { env }).ready(30_000, "gateway listening");
   }
 
   server(root: string, extra: string[] = [], env?: Record<string, string>): Promise<NodeProc> {

@@ -1,0 +1,22 @@
+/** agents.toml snippets for tests: `command`-runtime coders that are shell scripts. */
+
+/** A coder that writes one file named after the story and commits it. */
+export const COMMIT_SCRIPT = 'echo "done by $HUSKIES_SLOT" > "story-$HUSKIES_STORY_ID.txt" && git add -A && git commit -qm "work on $HUSKIES_STORY_ID"';
+
+export function commandSlots(n: number, script = COMMIT_SCRIPT, role = "coder", prefix = "coder"): string {
+  return Array.from({ length: n }, (_, i) => `[[agent]]
+name = "${prefix}-${i + 1}"
+role = "${role}"
+runtime = "command"
+command = "sh"
+args = ["-c", ${JSON.stringify(script)}]
+`).join("\n");
+}
+
+export function projectToml(over: Record<string, string | number | boolean> = {}, gates: string[] = []): string {
+  const base: Record<string, string | number | boolean> = {
+    default_qa: "human", scan_interval_secs: 1, node_alive_secs: 5, mesh_scan_interval_secs: 1, ...over,
+  };
+  const lines = Object.entries(base).map(([k, v]) => `${k} = ${typeof v === "string" ? JSON.stringify(v) : v}`);
+  return `${lines.join("\n")}\n\n[gates]\ncommands = ${JSON.stringify(gates)}\n`;
+}
