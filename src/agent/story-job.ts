@@ -55,6 +55,8 @@ export abstract class StoryJob implements ActorRun {
   /** Run this slot's runtime once in `cwd`, logging every line, and return its result. */
   protected async runAgent(cwd: string, feedback?: string, slot = this.slot): Promise<RunResult> {
     const item = this.item()!;
+    // Readers of the log (board, CLI via the server) find it on this node from now on.
+    if (item.logNode !== this.ctx.nodeId && this.stillMine()) this.ctx.pipeline.update(this.storyId, { logNode: this.ctx.nodeId });
     const vars = { story_id: this.storyId, worktree_path: cwd, base_branch: this.ctx.baseBranch, story_markdown: item.body || `# ${item.name}` };
     const prompt = buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.file(this.storyId).replace(/\.log$/, ".prompt.md");

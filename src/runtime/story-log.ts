@@ -49,6 +49,11 @@ export class StoryLogs {
     }
   }
 
+  /** Base URL of the node holding `id`'s log, when that is another node and this one has no copy. */
+  remoteFor(id: string): string | undefined {
+    return existsSync(this.file(id)) ? undefined : this.remoteBase(id);
+  }
+
   /** New lines for `id` as they are written by this process. */
   follow(id: string, onLine: (line: string) => void): () => void {
     this.bus.on(id, onLine);

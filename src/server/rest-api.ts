@@ -46,7 +46,15 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
       const text = await deps.logs.read(id, { local: c.req.query("local") !== undefined });
       return c.text(text ?? "", text === undefined ? 404 : 200);
     }
+    // The log lives on the node that runs the story: relay that node's stream.
+    const remote = c.req.query("local") === undefined ? deps.logs.remoteFor(id) : undefined;
+    if (remote) {
+      const upstream = await fetch(`${remote}/api/stories/${id}/log?follow&local`, { signal: c.req.raw.signal }).catch(() => undefined);
+      if (upstream?.ok) return new Response(upstream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+    }
     return streamSSE(c, async (stream) => {
+      const existing = await deps.logs.read(id, { local: true });
+      for (const line of (existing ?? "").split("\n").filter(Boolean)) await stream.writeSSE({ data: line });
       const stop = deps.logs.follow(id, (line) => void stream.writeSSE({ data: line }));
       await new Promise<void>((resolve) => stream.onAbort(() => resolve()));
       stop();
