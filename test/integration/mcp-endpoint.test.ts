@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { Cluster, getJson } from "../support/cluster.js";
+import { createProject, type Project } from "../support/git-fixture.js";
+import { projectToml } from "../support/coders.js";
+import type { Item } from "../../src/state/item.js";
+
+const cluster = new Cluster();
+let project: Project | undefined;
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.close();
+  await cluster.stopAll();
+  project?.cleanup();
+});
+
+const text = (r: unknown) => ((r as { content: Array<{ text: string }> }).content[0]!.text);
+
+describe("/mcp", () => {
+  it("an official SDK client lists tools, creates, moves and reads stories; bad input is a tool error", async () => {
+    project = createProject({ projectToml: projectToml({ auto_promote: false }) });
+    const server = await cluster.server(project.root, ["--no-agent"]);
+    client = new Client({ name: "huskies-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.http}/mcp`)));
+
+    const tools = (await client.listTools()).tools.map((t) => t.name).sort();
+    expect(tools).toEqual(["create_story", "get_pipeline_status", "get_story_log", "list_agents", "list_nodes", "move_story", "show_story", "tick_criterion", "update_story"]);
+
+    const created = JSON.parse(text(await client.callTool({ name: "create_story", arguments: { name: "From MCP", user_story: "As an assistant…", acceptance_criteria: ["it exists", "it moves"] } }))) as Item;
+    expect(created).toMatchObject({ id: "1_story_from_mcp", stage: "backlog" });
+    const moved = JSON.parse(text(await client.callTool({ name: "move_story", arguments: { id: created.id, stage: "current" } }))) as Item;
+    expect(moved.stage).toBe("current");
+    await client.callTool({ name: "tick_criterion", arguments: { id: created.id, index: 1 } });
+    const shown = JSON.parse(text(await client.callTool({ name: "show_story", arguments: { id: created.id } })));
+    expect(shown.criteria).toEqual([{ text: "it exists", done: false }, { text: "it moves", done: true }]);
+    const pipeline = JSON.parse(text(await client.callTool({ name: "get_pipeline_status", arguments: {} })));
+    expect(pipeline.stages.current.map((i: Item) => i.id)).toEqual([created.id]);
+    expect((await getJson<Item>(`${server.http}/api/stories/${created.id}`)).stage).toBe("current");
+
+    const badType = await client.callTool({ name: "create_story", arguments: { name: "x", type: "epic" } });
+    expect(badType.isError).toBe(true);
+    const unknown = await client.callTool({ name: "show_story", arguments: { id: "42_story_nope" } });
+    expect(unknown).toMatchObject({ isError: true });
+    expect(text(unknown)).toContain("unknown story 42_story_nope");
+    const illegal = await client.callTool({ name: "move_story", arguments: { id: created.id, stage: "done" } });
+    expect(illegal.isError).toBe(true);
+    expect(text(illegal)).toMatch(/cannot move .*done needs a merge commit|no transition/);
+    // The server is still fine.
+    expect((await client.listTools()).tools.length).toBe(9);
+  });
+});

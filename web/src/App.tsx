@@ -1,0 +1,30 @@
+import { useState } from "react";
+import { usePipeline } from "./use-pipeline";
+import { Board } from "./Board";
+import { NodesPanel } from "./NodesPanel";
+import { NewStoryForm } from "./NewStoryForm";
+import { StoryView } from "./StoryView";
+
+export function App() {
+  const { items, nodes, connection } = usePipeline();
+  const [selected, setSelected] = useState<string | null>(null);
+  const labels = new Map(nodes.map((n) => [n.id, n.label]));
+  const current = items.find((i) => i.id === selected);
+  return (
+    <div className="app">
+      <header>
+        <h1>huskies</h1>
+        <span className={`conn conn-${connection}`} data-testid="connection">
+          {connection === "connected" ? "live" : connection === "connecting" ? "connecting…" : "disconnected — reconnecting…"}
+        </span>
+      </header>
+      {connection !== "connected" && (
+        <div className="banner" role="alert">Not connected to the server. The board shows the last state it saw and reconnects by itself.</div>
+      )}
+      <NewStoryForm />
+      <Board items={items} labels={labels} onSelect={setSelected} />
+      <NodesPanel nodes={nodes} items={items} />
+      {current && <StoryView item={current} labels={labels} onClose={() => setSelected(null)} />}
+    </div>
+  );
+}

@@ -1,0 +1,16 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vite";
+
+// The board is plain React compiled by Vite's built-in transformer (automatic JSX runtime),
+// so no framework plugin is needed. It builds into dist/web, which `huskies serve` serves at /.
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "./",
+  oxc: { jsx: { runtime: "automatic" } },
+  build: {
+    outDir: fileURLToPath(new URL("../dist/web", import.meta.url)),
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1024,
+  },
+  logLevel: "warn",
+});
