@@ -3,6 +3,7 @@ import { ROLES, type Role } from "../pipeline/roles.js";
 import { hashWinner, nextClaim, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
 import type { Item } from "../state/item.js";
 import { removeWorktree } from "../git/worktree.js";
+import { fetchOrigin } from "../git/git.js";
 import type { ActorRun } from "./actor-run.js";
 import { ClaimView } from "./claim-view.js";
 import { CoderJob } from "./coder-job.js";
@@ -32,6 +33,8 @@ export class BuildAgent {
     const p = this.ctx.pipeline;
     this.unsubscribe.push(p.onChange(() => this.schedule()));
     this.unsubscribe.push(p.onStageChange((ev) => {
+      // A merge moved the base branch on origin: fetch it now, off the claim path.
+      if (ev.to === "done") this.refreshBase();
       if (ev.to === "archived") {
         // Best effort, never blocking the loop.
         removeWorktree(this.ctx.root, ev.id).then(
@@ -45,13 +48,28 @@ export class BuildAgent {
       this.schedule();
     });
     this.restartTimer();
+    this.refreshBase();
     this.schedule();
   }
 
   private restartTimer(): void {
     clearInterval(this.timer);
-    this.timer = setInterval(() => this.schedule(), this.ctx.config.project.scan_interval_secs * 1000);
+    this.timer = setInterval(() => {
+      this.refreshBase();
+      this.schedule();
+    }, this.ctx.config.project.scan_interval_secs * 1000);
     this.timer.unref();
+  }
+
+  private fetching = false;
+
+  /** Keep origin's refs fresh in the background, so new worktrees start from a recent base without a fetch. */
+  refreshBase(): void {
+    if (this.fetching) return;
+    this.fetching = true;
+    fetchOrigin(this.ctx.root)
+      .catch((err) => this.log.warn({ err: (err as Error).message }, "background fetch failed"))
+      .finally(() => { this.fetching = false; });
   }
 
   /** Coalesce bursts of document events into one pass. */
@@ -148,6 +166,7 @@ export class BuildAgent {
     const job = new Job(this.ctx, item.id, slot, role, item.claim!.epoch, item.stage);
     this.jobs.set(item.id, job);
     this.log.info({ story: item.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: item.claim!.epoch }, "job started");
+    const started = Date.now();
     job.work()
       .catch((err) => {
         this.log.error({ story: item.id, err: (err as Error).message }, "job failed");
@@ -155,6 +174,7 @@ export class BuildAgent {
         job.fail(`job error: ${(err as Error).message}`);
       })
       .finally(() => {
+        this.log.info({ story: item.id, node: this.ctx.nodeId, role, ms: Date.now() - started, stopped: job.stopped }, "job finished");
         this.jobs.delete(item.id);
         this.ctx.pool.release(item.id, job.stopped ? "stopped" : "completed");
         this.schedule();

@@ -9,7 +9,7 @@ import { StoryJob } from "./story-job.js";
  */
 export class CoderJob extends StoryJob {
   async work(): Promise<void> {
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch);
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!this.item()?.branch });
     let feedback = this.item()?.retries ? this.item()?.failure : undefined;
     for (;;) {
       if (!this.stillMine()) return;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { isItemId, featureBranch } from "../pipeline/item-id.js";
 import { isPushed, pushBranch, removeWorktree, worktreeCommitsAhead } from "../git/worktree.js";
 import { runGates } from "../git/gates.js";
+import { git } from "../git/git.js";
 import type { JobContext } from "./job-context.js";
 
 /**
@@ -13,6 +14,8 @@ import type { JobContext } from "./job-context.js";
  */
 export async function reconcileWorktrees(ctx: JobContext): Promise<{ pushed: string[]; released: string[]; removed: string[] }> {
   const out = { pushed: [] as string[], released: [] as string[], removed: [] as string[] };
+  // Forget worktrees whose directories vanished, so `worktree add` never trips over them later.
+  await git(ctx.root, ["worktree", "prune"], { allowFail: true });
   const dir = join(ctx.root, ".huskies", "worktrees");
   if (!existsSync(dir)) return out;
   for (const id of readdirSync(dir)) {

@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { execFile } from "node:child_process";
 
 export class GitError extends Error {
   constructor(readonly args: string[], readonly stderr: string, readonly exitCode: number | undefined) {
@@ -11,14 +11,17 @@ export class GitError extends Error {
  * interpreted. Hooks and prompts are disabled: agents run unattended.
  */
 export async function git(cwd: string, args: string[], opts: { allowFail?: boolean; env?: Record<string, string> } = {}): Promise<{ stdout: string; exitCode: number }> {
-  const res = await execa("git", args, {
-    cwd,
-    reject: false,
-    stdin: "ignore",
-    env: { GIT_TERMINAL_PROMPT: "0", ...opts.env },
+  // Plain execFile, not execa: git runs on the claim-to-coder path and every millisecond of
+  // process-spawn overhead there shows in claim latency.
+  const res = await new Promise<{ stdout: string; stderr: string; code: number }>((resolve) => {
+    const child = execFile("git", args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? Number((err as { code: number }).code) : 1) : 0;
+      resolve({ stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : ""), code });
+    });
+    child.stdin?.end();
   });
-  if (res.exitCode !== 0 && !opts.allowFail) throw new GitError(args, String(res.stderr ?? ""), res.exitCode);
-  return { stdout: String(res.stdout ?? "").trim(), exitCode: res.exitCode ?? 1 };
+  if (res.code !== 0 && !opts.allowFail) throw new GitError(args, res.stderr, res.code);
+  return { stdout: res.stdout.trim(), exitCode: res.code };
 }
 
 export async function isGitRepo(dir: string): Promise<boolean> {
@@ -26,9 +29,13 @@ export async function isGitRepo(dir: string): Promise<boolean> {
   return r.exitCode === 0 && r.stdout === "true";
 }
 
+const remotes = new Map<string, boolean>();
+
+/** Whether `dir` has the remote; remembered per directory (remotes are set up once per checkout). */
 export async function hasRemote(dir: string, name = "origin"): Promise<boolean> {
-  const r = await git(dir, ["remote"], { allowFail: true });
-  return r.stdout.split("\n").includes(name);
+  const key = `${dir}\0${name}`;
+  if (!remotes.has(key)) remotes.set(key, (await git(dir, ["remote"], { allowFail: true })).stdout.split("\n").includes(name));
+  return remotes.get(key)!;
 }
 
 /** The base branch: configured, else origin's HEAD, else the checked-out branch, else `main`. */

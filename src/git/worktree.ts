@@ -11,20 +11,25 @@ export function worktreePath(root: string, id: string): string {
 /**
  * The story's worktree on `feature/story-<id>`: reused if present, else created from the
  * branch (local, then origin) or, for a first attempt, from the base branch on origin.
+ * `fetch` is for items whose branch may already be on origin (pushed by another node); a
+ * first attempt skips it, because the agent keeps origin's base fresh in the background and
+ * a fetch here would sit on the claim-to-coder path.
  */
-export async function ensureWorktree(root: string, id: string, base: string): Promise<string> {
+export async function ensureWorktree(root: string, id: string, base: string, opts: { fetch: boolean } = { fetch: true }): Promise<string> {
   const path = worktreePath(root, id);
   const branch = featureBranch(id);
   if (existsSync(join(path, ".git"))) return path;
-  await git(root, ["worktree", "prune"]);
   const remote = await hasRemote(root);
-  if (remote) await git(root, ["fetch", "--quiet", "origin"]);
-  if (await revParse(root, `refs/heads/${branch}`)) {
-    await git(root, ["worktree", "add", "--quiet", path, branch]);
-  } else if (remote && (await revParse(root, `refs/remotes/origin/${branch}`))) {
-    await git(root, ["worktree", "add", "--quiet", "-b", branch, path, `origin/${branch}`]);
+  if (remote && opts.fetch) await git(root, ["fetch", "--quiet", "origin"]);
+  const add = (...args: string[]) => git(root, ["worktree", "add", "--quiet", ...args]);
+  // One call tells which of the two branch refs exist.
+  const refs = (await git(root, ["for-each-ref", "--format=%(refname)", `refs/heads/${branch}`, `refs/remotes/origin/${branch}`])).stdout.split("\n");
+  if (refs.includes(`refs/heads/${branch}`)) {
+    await add(path, branch);
+  } else if (remote && refs.includes(`refs/remotes/origin/${branch}`)) {
+    await add("-b", branch, path, `origin/${branch}`);
   } else {
-    await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base]);
+    await add("-b", branch, path, remote ? `origin/${base}` : base);
   }
   return path;
 }

@@ -61,9 +61,15 @@ export class PipelineDoc {
   createItem(input: NewItem, now = Date.now()): Item {
     const type = input.type ?? "story";
     const stage = input.stage ?? "backlog";
-    let n = Number(this.meta.get("lastNumber") ?? 0);
-    this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id)); });
-    const id = makeItemId(n + 1, type, input.name);
+    // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
+    // and then the items themselves say how far numbering got.
+    let n = Number(this.meta.get("lastNumber"));
+    if (!Number.isFinite(n)) {
+      n = 0;
+      this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id) || 0); });
+    }
+    let id = makeItemId(n + 1, type, input.name);
+    while (this.items.has(id)) id = makeItemId(++n + 1, type, input.name);
     this.transact(() => {
       const m = new Y.Map<unknown>();
       m.set("id", id);

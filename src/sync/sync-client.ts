@@ -66,6 +66,7 @@ export class SyncClient extends EventEmitter<{ connected: []; disconnected: []; 
     const link = new SyncConnection(ws, this.opts.hub, { kind: "connect", identity: this.opts.identity, joinToken: this.opts.joinToken });
     this.link = link;
     link.on("ready", () => {
+      this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");
       this.backoff.reset();
       this.emit("connected");
     });

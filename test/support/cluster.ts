@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { join } from "node:path";
 import { GIT_ENV } from "./git-fixture.js";
 import { waitFor } from "./wait-for.js";
 
-export const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
+import { CLI } from "./paths.js";
+
+export { CLI };
 
 export interface LogLine {
   msg?: string;

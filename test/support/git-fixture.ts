@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CLI } from "./paths.js";
 
 export const GIT_ENV = { GIT_AUTHOR_NAME: "huskies test", GIT_AUTHOR_EMAIL: "test@huskies.invalid", GIT_COMMITTER_NAME: "huskies test", GIT_COMMITTER_EMAIL: "test@huskies.invalid" };
 
@@ -21,7 +22,6 @@ export interface Project {
   cleanup(): void;
 }
 
-const CLI = join(import.meta.dirname, "..", "..", "dist", "src", "cli", "main.js");
 
 /**
  * A git project with a bare origin and `.huskies/` committed, like a real team's repository.

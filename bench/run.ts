@@ -1,0 +1,36 @@
+import { claimLatency } from "./claim-latency.js";
+import { drain } from "./drain.js";
+import { convergence } from "./convergence.js";
+import { footprint } from "./footprint.js";
+import type { BenchResult } from "./stats.js";
+
+/**
+ * `npm run bench [-- NAME… ] [-- --quick]`: each benchmark prints one JSON line and checks its
+ * own correctness conditions; the process exits 1 if any failed. `--quick` is the small
+ * configuration CI runs as a test.
+ */
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const wanted = args.filter((a) => !a.startsWith("--"));
+
+const BENCHES: Record<string, () => Promise<BenchResult>> = {
+  "claim-latency": () => claimLatency(quick ? { agents: 3, stories: 20, minGapMs: 150, maxGapMs: 400 } : { agents: 10, stories: 200, minGapMs: 50, maxGapMs: 250 }),
+  drain: () => drain(quick ? { agents: [1, 2], stories: 20 } : { agents: [1, 4, 16], stories: 500 }),
+  convergence: () => convergence(quick ? { nodes: 4, editsPerGroup: 100, seedItems: 10 } : { nodes: 20, editsPerGroup: 1000, seedItems: 50 }),
+  footprint: () => footprint(quick ? { idleSecs: 5, items: 1000, heartbeatNodes: 5, heartbeatHours: 1 } : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 }),
+};
+
+const unknown = wanted.filter((w) => !(w in BENCHES));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(", ")}; choose from ${Object.keys(BENCHES).join(", ")}`);
+  process.exit(2);
+}
+
+let failed = false;
+for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+  const started = Date.now();
+  const result = await BENCHES[name]!();
+  failed ||= !result.ok;
+  console.log(JSON.stringify({ ...result, quick, durationMs: Date.now() - started, machine: { cpus: (await import("node:os")).cpus().length, node: process.version } }));
+}
+process.exit(failed ? 1 : 0);
