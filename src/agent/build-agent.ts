@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ROLES, type Role } from "../pipeline/roles.js";
-import { hashWinner, nextClaim, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import { claimHash, hashWinner, nextClaim, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
 import type { Item } from "../state/item.js";
 import { removeWorktree } from "../git/worktree.js";
 import { fetchOrigin } from "../git/git.js";
@@ -11,6 +11,25 @@ import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
 import type { RendezvousWatch } from "./rendezvous-watch.js";
+
+/** How many of the best-placed idle nodes ask for a new item (see `request`). */
+const REQUEST_FANOUT = 2;
+
+/** Live nodes with a free slot for `role`, as far as the claims in the document tell (always including this node). */
+function idleNodes(role: Role, inStage: Item[], view: ClaimView, me: string): string[] {
+  const held = new Map<string, number>();
+  for (const i of inStage) if (view.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
+  const ids = [...view.nodes.values()]
+    .filter((n) => n.id !== me && view.alive(n.id) && (n.capacity?.[role] ?? 0) > (held.get(n.id) ?? 0))
+    .map((n) => n.id);
+  return [...ids, me];
+}
+
+/** This node's place (0 = first) among `nodes` for `storyId` by claim hash. */
+function rankOf(me: string, nodes: string[], storyId: string): number {
+  const mine = claimHash(me, storyId);
+  return nodes.filter((n) => n !== me && claimHash(n, storyId) < mine).length;
+}
 
 /**
  * The build-agent loop (DESIGN section 7). Reacts to every document change (the periodic scan
@@ -94,10 +113,10 @@ export class BuildAgent {
     this.detectConflicts();
     if (!this.accepting) return;
     const view = new ClaimView(this.ctx.pipeline, this.ctx.config.project, now);
-    const items = this.ctx.pipeline.listItems();
+    const roles = ROLES.filter((r) => this.ctx.pool.capacity(r) > 0);
+    const items = this.ctx.pipeline.listItemsIn(roles.map((r) => ROLE_STAGE[r]));
     const sequenced = this.sequenced();
-    for (const role of ROLES) {
-      if (this.ctx.pool.capacity(role) === 0) continue;
+    for (const role of roles) {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
       for (const item of inStage) {
@@ -113,14 +132,23 @@ export class BuildAgent {
     return (item.qa ?? this.ctx.config.project.default_qa) === "agent";
   }
 
-  /** Ask the sequencer for as many unclaimed items as there are free slots, each node preferring different ones. */
+  /**
+   * Ask the sequencer for as many unclaimed items as there are free slots. To avoid a thundering
+   * herd (every idle node asking for every new item), a node asks only for items where it ranks
+   * among the first REQUEST_FANOUT idle nodes by sha256(node ‖ story); an item nobody has taken
+   * within a scan interval is open to everyone (covers a preferred node that is gone but not yet
+   * dead). The sequencer still decides, so this only shapes traffic, never correctness.
+   */
   private request(role: Role, inStage: Item[], view: ClaimView, now: number): void {
     const me = this.ctx.nodeId;
     const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
     let want = this.ctx.pool.free(role) - asked;
     if (want <= 0) return;
-    const unasked = open.filter((i) => i.requests[me] === undefined).map((i) => i.id);
+    const idle = idleNodes(role, inStage, view, me);
+    const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
+    const mine = (i: Item) => now - i.stageAt >= staleMs || rankOf(me, idle, i.id) < REQUEST_FANOUT;
+    const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;
       this.ctx.pipeline.setRequest(id, me, now);
@@ -209,6 +237,6 @@ export class BuildAgent {
       if (item?.claim?.node === this.ctx.nodeId && item.claim.epoch === j.epoch) this.ctx.pipeline.update(j.storyId, { claim: null });
     }
     const me = this.ctx.nodeId;
-    for (const item of this.ctx.pipeline.listItems()) if (item.requests[me] !== undefined) this.ctx.pipeline.setRequest(item.id, me, null);
+    for (const item of this.ctx.pipeline.listRequested()) if (item.requests[me] !== undefined) this.ctx.pipeline.setRequest(item.id, me, null);
   }
 }

@@ -30,7 +30,7 @@ export class ClaimSequencer {
   grant(now = Date.now()): number {
     const view = new ClaimView(this.pipeline, this.config.project, now);
     let granted = 0;
-    for (const item of this.pipeline.listItems()) {
+    for (const item of this.pipeline.listRequested()) {
       const requesters = Object.keys(item.requests);
       if (requesters.length === 0) continue;
       if (item.blocked || item.stage === "done" || item.stage === "archived" || item.stage === "backlog") {

@@ -27,7 +27,7 @@ export class Housekeeping {
 
   run(now = Date.now()): void {
     const cfg = this.config.project;
-    const items = this.pipeline.listItems();
+    const items = this.pipeline.listItemsIn(["backlog", "current", "done"]);
     for (const item of items) {
       if (item.stage === "done" && now - item.stageAt >= cfg.archive_after_secs * 1000) {
         this.pipeline.move(item.id, "archived", { actor: "system" });
@@ -38,11 +38,14 @@ export class Housekeeping {
     const view = new ClaimView(this.pipeline, cfg, now);
     const coderSlots = [...view.nodes.values()].filter((n) => view.alive(n.id)).reduce((sum, n) => sum + (n.capacity?.coder ?? 0), 0);
     let free = coderSlots - items.filter((i) => i.stage === "current" && !i.blocked).length;
-    const finished = new Set(items.filter((i) => i.stage === "done" || i.stage === "archived").map((i) => i.id));
-    for (const item of items) {
+    const waiting = items.filter((i) => i.stage === "backlog" && !i.blocked);
+    if (waiting.length === 0) return;
+    // A dependency is met once it is done or archived; an unknown id never is (a typo must not
+    // release work early; an operator can edit `dependsOn`).
+    const met = (id: string) => { const d = this.pipeline.getItem(id); return !!d && (d.stage === "done" || d.stage === "archived"); };
+    for (const item of waiting) {
       if (free <= 0) break;
-      if (item.stage !== "backlog" || item.blocked) continue;
-      if (!item.dependsOn.every((d) => finished.has(d))) continue;
+      if (!item.dependsOn.every(met)) continue;
       this.pipeline.move(item.id, "current", { actor: "system" });
       log.info({ story: item.id }, "promoted to current");
       free -= 1;

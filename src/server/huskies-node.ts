@@ -147,8 +147,14 @@ export class HuskiesNode {
     if (upstream) {
       this.rendezvous = new SyncClient({
         url: upstream, hub: this.hub, identity: this.identity, maxFrameBytes: cfg.max_frame_bytes,
-        joinToken: viaGateway ? undefined : this.opts.joinToken, token: process.env.HUSKIES_TOKEN || undefined,
-      }).start();
+        joinToken: viaGateway ? undefined : this.opts.joinToken, token: process.env.HUSKIES_TOKEN || undefined, upstream: true,
+      });
+      if (role === "agent") {
+        this.hub.selfLinked = () => !!this.rendezvous?.connected;
+        this.rendezvous.on("connected", () => this.hub.announce());
+        this.rendezvous.on("disconnected", () => this.hub.announce());
+      }
+      this.rendezvous.start();
     }
     if (viaGateway) void registerWithGateway(this.opts.gatewayUrl!, { token: this.opts.joinToken!, nodeId: this.nodeId, label: this.label, address: this.address }, this.log);
     if (role === "agent") {

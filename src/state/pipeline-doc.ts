@@ -45,13 +45,31 @@ export class PipelineDoc {
     return m ? readItem(id, m) : undefined;
   }
 
-  listItems(): Item[] {
+  /**
+   * Items in number order. `filter` sees the raw map first, so hot paths (every document event
+   * on every node) only decode the few items they care about.
+   */
+  listItems(filter?: (m: Y.Map<unknown>) => boolean): Item[] {
     const out: Item[] = [];
     this.items.forEach((m, id) => {
+      if (filter && !filter(m)) return;
       const item = readItem(id, m);
       if (item) out.push(item);
     });
     return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  }
+
+  /** Items in any of `stages`. */
+  listItemsIn(stages: readonly Stage[]): Item[] {
+    return this.listItems((m) => stages.includes(m.get("stage") as Stage));
+  }
+
+  /** Items with at least one pending claim request. */
+  listRequested(): Item[] {
+    return this.listItems((m) => {
+      const req = m.get("requests");
+      return req instanceof Y.Map && req.size > 0;
+    });
   }
 
   /**

@@ -15,6 +15,8 @@ export interface SyncClientOptions {
   token?: string;
   maxFrameBytes: number;
   backoff?: Backoff;
+  /** This is the link to the rendezvous. */
+  upstream?: boolean;
 }
 
 /**
@@ -63,7 +65,7 @@ export class SyncClient extends EventEmitter<{ connected: []; disconnected: []; 
     const url = new URL(this.opts.url);
     if (this.opts.token) url.searchParams.set("token", this.opts.token);
     const ws = new WebSocket(url, { maxPayload: this.opts.maxFrameBytes, handshakeTimeout: 10_000 });
-    const link = new SyncConnection(ws, this.opts.hub, { kind: "connect", identity: this.opts.identity, joinToken: this.opts.joinToken });
+    const link = new SyncConnection(ws, this.opts.hub, { kind: "connect", identity: this.opts.identity, joinToken: this.opts.joinToken, upstream: this.opts.upstream });
     this.link = link;
     link.on("ready", () => {
       this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");

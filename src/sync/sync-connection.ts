@@ -25,7 +25,8 @@ export interface Gatekeeper {
 
 export type Side =
   | { kind: "accept"; gate: Gatekeeper; selfId: string }
-  | { kind: "connect"; identity: Identity; joinToken?: string };
+  /** `upstream`: this is the link to the rendezvous (always carries everything). */
+  | { kind: "connect"; identity: Identity; joinToken?: string; upstream?: boolean };
 
 /**
  * One sync link over one WebSocket, either side. Authentication comes first; after it each
@@ -36,6 +37,10 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   ready = false;
   synced = false;
   peerId: string | undefined;
+  /** The peer's last reported rendezvous link (see the hub's relay rule). */
+  peerLinked = false;
+  /** Status frames go only to peers known to be huskies nodes: connectors, and acceptors that sent one. */
+  private speaksStatus: boolean;
   private challenge: string | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private alive = true;
@@ -43,6 +48,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
 
   constructor(readonly ws: WebSocket, readonly hub: SyncHub, private readonly side: Side, pingMs = 30_000) {
     super();
+    this.speaksStatus = side.kind === "connect";
     ws.binaryType = "nodebuffer";
     ws.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
     ws.on("close", (code, reason) => this.teardown(code, reason.toString()));
@@ -101,7 +107,12 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     }
   }
 
+  get upstream(): boolean {
+    return this.side.kind === "connect" && !!this.side.upstream;
+  }
+
   private onAuth(frame: AuthFrame): void {
+    if (frame.type === "status") return this.onStatus(frame.linked === true);
     const side = this.side;
     if (side.kind === "connect") {
       if (frame.type === "challenge" && !this.ready) {
@@ -125,11 +136,32 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     this.becomeReady();
   }
 
+  private onStatus(linked: boolean): void {
+    if (!this.ready) return this.close(CLOSE_MALFORMED, "status before authentication");
+    const answer = !this.speaksStatus;
+    this.speaksStatus = true;
+    const wasLinked = this.peerLinked;
+    this.peerLinked = linked;
+    if (answer) this.sendStatus(this.hub.selfLinked());
+    // The link may have been quiet; now it has to carry updates, so catch up first.
+    if (wasLinked && !linked) this.resync();
+  }
+
+  sendStatus(linked: boolean): void {
+    if (this.speaksStatus && this.ready) this.send(encodeAuth({ type: "status", linked }));
+  }
+
+  /** Exchange state vectors again; whatever either side missed is sent. */
+  resync(): void {
+    if (this.ready) this.send(encodeSyncStep1(this.hub.doc));
+  }
+
   private becomeReady(): void {
     if (this.ready) return;
     this.ready = true;
     this.hub.add(this);
     this.send(encodeSyncStep1(this.hub.doc));
+    this.sendStatus(this.hub.selfLinked());
     this.emit("ready");
   }
 

@@ -8,11 +8,32 @@ import type { SyncConnection } from "./sync-connection.js";
  */
 export class SyncHub {
   private readonly links = new Set<SyncConnection>();
+  /** Whether this node has a live link to the rendezvous; only agents set it. */
+  selfLinked: () => boolean = () => false;
 
   constructor(readonly doc: Y.Doc, readonly log: Logger) {
     doc.on("update", (update: Uint8Array, origin: unknown) => {
-      for (const link of this.links) if (link !== origin) link.sendUpdate(update);
+      for (const link of this.links) if (link !== origin && this.carries(link)) link.sendUpdate(update);
     });
+  }
+
+  /**
+   * The relay rule. A link between two agents that are both linked to the rendezvous stays quiet:
+   * each gets everything through the rendezvous, and flooding the mesh too would multiply every
+   * update by the number of mesh links. As soon as either side loses the rendezvous it says so,
+   * both resync over the link, and it carries everything again.
+   */
+  private carries(link: SyncConnection): boolean {
+    return link.upstream || !(link.peerLinked && this.selfLinked());
+  }
+
+  /** Tell every peer our rendezvous status; on losing it, catch up with every peer. */
+  announce(): void {
+    const linked = this.selfLinked();
+    for (const link of this.links) {
+      link.sendStatus(linked);
+      if (!linked) link.resync();
+    }
   }
 
   add(link: SyncConnection): void {

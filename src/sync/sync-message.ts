@@ -19,7 +19,9 @@ export const SYNC_UPDATE = 2;
 export type AuthFrame =
   | { type: "challenge"; challenge: string; nodeId: string }
   | { type: "answer"; nodeId: string; signature: string; joinToken?: string }
-  | { type: "welcome"; nodeId: string };
+  | { type: "welcome"; nodeId: string }
+  /** Whether the sender has a live link to the rendezvous (lets two linked agents keep their mesh link quiet). */
+  | { type: "status"; linked: boolean };
 
 export type Incoming =
   | { kind: "sync-step1"; stateVector: Uint8Array }
