@@ -20,8 +20,13 @@ export async function ensureWorktree(root: string, id: string, base: string, opt
   const branch = featureBranch(id);
   if (existsSync(join(path, ".git"))) return path;
   const remote = await hasRemote(root);
-  if (remote && opts.fetch) await git(root, ["fetch", "--quiet", "origin"]);
   const add = (...args: string[]) => git(root, ["worktree", "add", "--quiet", ...args]);
+  if (!opts.fetch) {
+    // The common case, a first attempt: one git call. It fails only if the branch already exists.
+    const first = await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base], { allowFail: true });
+    if (first.exitCode === 0) return path;
+  }
+  if (remote && opts.fetch) await git(root, ["fetch", "--quiet", "origin"]);
   // One call tells which of the two branch refs exist.
   const refs = (await git(root, ["for-each-ref", "--format=%(refname)", `refs/heads/${branch}`, `refs/remotes/origin/${branch}`])).stdout.split("\n");
   if (refs.includes(`refs/heads/${branch}`)) {
@@ -47,10 +52,10 @@ export async function pushBranch(worktree: string, branch: string): Promise<void
   await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
 }
 
-/** Commits on HEAD that origin's base branch (or the local base) does not have. */
+/** Commits on HEAD that origin's base branch (or, without a remote, the local base) does not have. */
 export async function worktreeCommitsAhead(worktree: string, base: string): Promise<number> {
-  const baseRef = (await revParse(worktree, `origin/${base}`)) ? `origin/${base}` : base;
-  const r = await git(worktree, ["rev-list", "--count", `${baseRef}..HEAD`], { allowFail: true });
+  let r = await git(worktree, ["rev-list", "--count", `origin/${base}..HEAD`], { allowFail: true });
+  if (r.exitCode !== 0) r = await git(worktree, ["rev-list", "--count", `${base}..HEAD`], { allowFail: true });
   return r.exitCode === 0 ? Number.parseInt(r.stdout, 10) || 0 : 0;
 }
 

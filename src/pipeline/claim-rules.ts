@@ -51,9 +51,20 @@ export function claimIsLive(
   return now - Math.max(node.lastSeen, claim.at) <= t.claimTimeoutMs;
 }
 
+/** Hashes are asked for on every document event for every open item; remember them (bounded). */
+const HASH_CACHE_MAX = 200_000;
+const hashCache = new Map<string, string>();
+
 /** huskies' tie-break: sha256(nodeId ‖ storyId), compared as hex. Spreads stories over nodes. */
 export function claimHash(nodeId: string, storyId: string): string {
-  return createHash("sha256").update(nodeId).update(storyId).digest("hex");
+  const key = `${nodeId}\0${storyId}`;
+  let h = hashCache.get(key);
+  if (h === undefined) {
+    h = createHash("sha256").update(nodeId).update(storyId).digest("hex");
+    if (hashCache.size >= HASH_CACHE_MAX) hashCache.clear();
+    hashCache.set(key, h);
+  }
+  return h;
 }
 
 /** Of `nodeIds`, the one with the lowest claim hash for `storyId`. */
@@ -69,7 +80,10 @@ export function hashWinner(nodeIds: readonly string[], storyId: string): string 
 
 /** Order candidate stories by this node's hash so that nodes asking at once ask for different stories. */
 export function preferredOrder(nodeId: string, storyIds: readonly string[]): string[] {
-  return [...storyIds].sort((a, b) => (claimHash(nodeId, a) < claimHash(nodeId, b) ? -1 : 1));
+  return storyIds
+    .map((id) => ({ id, h: claimHash(nodeId, id) }))
+    .sort((a, b) => (a.h < b.h ? -1 : 1))
+    .map((x) => x.id);
 }
 
 /** Peers for the mesh: deterministic, so two runs with the same membership pick the same links. */

@@ -1,6 +1,7 @@
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
+import * as syncProtocol from "y-protocols/sync";
 
 /**
  * The only file that touches frame bytes. y-websocket framing: a varUint message type, then the
@@ -12,9 +13,9 @@ export const MSG_AWARENESS = 1;
 export const MSG_QUERY_AWARENESS = 3;
 export const MSG_HUSKIES_AUTH = 100;
 
-export const SYNC_STEP1 = 0;
-export const SYNC_STEP2 = 1;
-export const SYNC_UPDATE = 2;
+export const SYNC_STEP1 = syncProtocol.messageYjsSyncStep1;
+export const SYNC_STEP2 = syncProtocol.messageYjsSyncStep2;
+export const SYNC_UPDATE = syncProtocol.messageYjsUpdate;
 
 export type AuthFrame =
   | { type: "challenge"; challenge: string; nodeId: string }
@@ -72,16 +73,18 @@ export function decodeFrame(data: Uint8Array): Incoming {
   }
 }
 
+// Encoding is y-protocols'; decoding (above) is ours only because updates are validated before
+// they touch the document, where y-protocols' readSyncMessage applies them straight away.
 export function encodeSyncStep1(doc: Y.Doc): Uint8Array {
-  return encodeSync(SYNC_STEP1, Y.encodeStateVector(doc));
+  return encodeSync((e) => syncProtocol.writeSyncStep1(e, doc));
 }
 
 export function encodeSyncStep2(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
-  return encodeSync(SYNC_STEP2, Y.encodeStateAsUpdate(doc, stateVector));
+  return encodeSync((e) => syncProtocol.writeSyncStep2(e, doc, stateVector));
 }
 
 export function encodeUpdate(update: Uint8Array): Uint8Array {
-  return encodeSync(SYNC_UPDATE, update);
+  return encodeSync((e) => syncProtocol.writeUpdate(e, update));
 }
 
 export function encodeAuth(frame: AuthFrame): Uint8Array {
@@ -91,11 +94,10 @@ export function encodeAuth(frame: AuthFrame): Uint8Array {
   return encoding.toUint8Array(e);
 }
 
-function encodeSync(sub: number, payload: Uint8Array): Uint8Array {
+function encodeSync(write: (e: encoding.Encoder) => void): Uint8Array {
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, MSG_SYNC);
-  encoding.writeVarUint(e, sub);
-  encoding.writeVarUint8Array(e, payload);
+  write(e);
   return encoding.toUint8Array(e);
 }
 
