@@ -32,10 +32,6 @@ export interface ClaimTimings {
 /** The stage a slot role works on. */
 export const ROLE_STAGE: Record<Role, Stage> = { coder: "current", qa: "qa", mergemaster: "merge" };
 
-export function stageRole(stage: Stage): Role | undefined {
-  return (Object.keys(ROLE_STAGE) as Role[]).find((r) => ROLE_STAGE[r] === stage);
-}
-
 export function isNodeAlive(node: NodeView | undefined, now: number, nodeAliveMs: number): boolean {
   return !!node && node.alive && now - node.lastSeen <= nodeAliveMs;
 }
