@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
-import * as Y from "yjs";
 import type { Hono } from "hono";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -11,7 +9,11 @@ import { UserError } from "../errors.js";
 import { logger } from "../log.js";
 import { VERSION } from "../version.js";
 import { Replica } from "../state/replica.js";
-import { SqliteStore } from "../state/sqlite-store.js";
+import { openSqliteStore } from "../state/sqlite-store.js";
+import { documentDigest } from "../state/digest.js";
+import { createSyncPolicy, type SyncPolicy } from "../sync/auth-policy.js";
+import { LogRelay } from "../sync/log-relay.js";
+import { guardWrites } from "./store-guard.js";
 import { loadOrCreateIdentity, type Identity } from "../sync/identity.js";
 import { JoinTokenStore } from "../sync/join-tokens.js";
 import { SyncHub } from "../sync/sync-hub.js";
@@ -68,6 +70,8 @@ export class HuskiesNode {
   rendezvous: SyncClient | undefined;
   mesh: MeshManager | undefined;
   tokens!: JoinTokenStore;
+  policy!: SyncPolicy;
+  logRelay!: LogRelay;
   baseBranch = "main";
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly log = logger("node");
@@ -100,10 +104,17 @@ export class HuskiesNode {
     }
     mkdirSync(huskiesDir(root), { recursive: true });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
-    const store = new SqliteStore(huskiesDir(root, "replica.db"));
+    const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
     this.replica = new Replica(store);
+    // Serving without persistence is worse than stopping: one clear line, exit non-zero.
+    this.replica.on("fatal", (err) => { this.log.fatal({ file: store.file, err: err.message }, "replica store failed for too long; exiting"); process.exit(1); });
     this.tokens = new JoinTokenStore(store.db);
-    this.hub = new SyncHub(this.replica.doc, logger("sync"));
+    this.hub = new SyncHub(this.replica.doc, logger("sync"), this.replica);
+    this.policy = createSyncPolicy({
+      role, identity: this.identity, open, adminToken, tokens: this.tokens, doc: this.replica.doc,
+      trustedKeys: () => this.config.project.trusted_keys,
+    });
+    this.policy.enforce(this.hub);
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
     const pipeline = this.replica.pipeline;
     this.logs = new StoryLogs(huskiesDir(root, "logs"), (id) => {
@@ -116,18 +127,11 @@ export class HuskiesNode {
       actions: this.actions, logs: this.logs, tokens: this.tokens, health: () => this.health(),
       loopbackOnly, adminToken, mount: this.opts.mount ? (a) => this.opts.mount!(a, this) : undefined,
     });
-    const listening = await listen(getRequestListener(app.fetch), this.opts.port, this.opts.host);
+    const listening = await listen(getRequestListener(guardWrites(this.replica, app.fetch)), this.opts.port, this.opts.host);
     this.server = listening.server;
     this.port = listening.port;
-    attachSyncServer(this.server, this.hub, {
-      selfId: this.nodeId,
-      maxFrameBytes: cfg.max_frame_bytes,
-      policy: {
-        open, adminToken, tokens: this.tokens,
-        trustedKeys: () => new Set(this.config.project.trusted_keys),
-        knownNodes: () => new Set(pipeline.nodes.keys()),
-      },
-    });
+    attachSyncServer(this.server, this.hub, { policy: this.policy, maxFrameBytes: cfg.max_frame_bytes });
+    this.logRelay = new LogRelay(this.hub, { read: (id) => this.logs.read(id, { local: true }), follow: (id, cb) => this.logs.follow(id, cb) });
 
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.beat();
@@ -148,7 +152,13 @@ export class HuskiesNode {
       this.rendezvous = new SyncClient({
         url: upstream, hub: this.hub, identity: this.identity, maxFrameBytes: cfg.max_frame_bytes,
         joinToken: viaGateway ? undefined : this.opts.joinToken, token: process.env.HUSKIES_TOKEN || undefined, upstream: true,
+        expectedPeer: role === "agent" ? () => this.policy.rendezvousKey() : undefined,
+        admission: () => this.policy.credential(),
+        // The certificate was verified against the key that just proved itself (and matched any expected key).
+        onAdmission: (cert) => { this.policy.learnRendezvous(cert.issuer); this.policy.setCredential(cert); },
       });
+      // Trust on first use until the lead's rendezvous.json pins it.
+      this.rendezvous.on("connected", () => this.policy.learnRendezvous(this.rendezvous!.peerId!));
       if (role === "agent") {
         this.hub.selfLinked = () => !!this.rendezvous?.connected;
         this.rendezvous.on("connected", () => this.hub.announce());
@@ -162,7 +172,7 @@ export class HuskiesNode {
         maxPeers: this.config.project.max_mesh_peers,
         scanIntervalMs: this.config.project.mesh_scan_interval_secs * 1000,
         nodeAliveMs: this.config.project.node_alive_secs * 1000,
-      }), cfg.max_frame_bytes);
+      }), cfg.max_frame_bytes, this.policy);
     }
     if (role === "rendezvous") {
       new ClaimSequencer(pipeline, this.config).schedule();
@@ -227,7 +237,7 @@ export class HuskiesNode {
       mesh: { peers: this.mesh?.peers() ?? [], connected: this.mesh?.connectedPeers() ?? [], max: this.config.project.max_mesh_peers },
       running: this.agent?.running() ?? [],
       items: this.replica.pipeline.items.size,
-      digest: createHash("sha256").update(Y.encodeStateVector(doc)).digest("hex").slice(0, 16),
+      digest: documentDigest(doc),
     } as Health;
   }
 

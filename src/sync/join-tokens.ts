@@ -35,6 +35,11 @@ export class JoinTokenStore {
     this.db.prepare("INSERT OR IGNORE INTO admitted_keys (key, admitted_at) VALUES (?, ?)").run(key, now);
   }
 
+  /** Drop a key's join admission (it was revoked). */
+  forget(key: string): void {
+    this.db.prepare("DELETE FROM admitted_keys WHERE key = ?").run(key);
+  }
+
   isAdmitted(key: string): boolean {
     return !!this.db.prepare("SELECT 1 FROM admitted_keys WHERE key = ?").get(key);
   }
