@@ -107,7 +107,10 @@ export class HuskiesNode {
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
     this.replica = new Replica(store);
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
-    this.replica.on("fatal", (err) => { this.log.fatal({ file: store.file, err: err.message }, "replica store failed for too long; exiting"); process.exit(1); });
+    this.replica.on("fatal", (err) => {
+      this.log.fatal({ file: store.file, err: err.message }, `replica store ${store.file} has failed for too long (${err.message}); exiting`);
+      process.exit(1);
+    });
     this.tokens = new JoinTokenStore(store.db);
     this.hub = new SyncHub(this.replica.doc, logger("sync"), this.replica);
     this.policy = createSyncPolicy({
@@ -179,7 +182,7 @@ export class HuskiesNode {
       new Housekeeping(pipeline, this.config).schedule();
     }
     if (this.opts.runAgent) await this.startAgent();
-    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, open, rendezvous: upstream ?? null }, "huskies node listening");
+    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, open: this.policy.open, rendezvous: upstream ?? null }, "huskies node listening");
     return this;
   }
 

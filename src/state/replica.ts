@@ -158,7 +158,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     }
     if (!this.fatalSent && this.o.now() - this.failingSince >= this.o.fatalAfterMs) {
       this.fatalSent = true;
-      log.fatal({ err: err.message, failingForMs: this.o.now() - this.failingSince }, "replica store has not recovered");
+      // The listener (the node) says it in one line as it exits; without one, say it here.
+      if (this.listenerCount("fatal") === 0) log.fatal({ err: err.message, failingForMs: this.o.now() - this.failingSince }, "replica store has not recovered");
       this.safeEmit("fatal", err);
     }
     this.scheduleRetry();
@@ -237,7 +238,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
           break;
         }
       }
-      if (this.queue.length) log.error({ lost: this.queue.length, err: this.error?.message }, "closing with updates the store never accepted (they were never acknowledged)");
+      if (this.queue.length) {
+        log.error({ lost: this.queue.length, err: this.error?.message }, "closing with updates the store never accepted (they were never acknowledged)");
+      }
     }
     this.closed = true;
     this.store.close();

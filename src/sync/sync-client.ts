@@ -140,7 +140,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.emit("disconnected");
       if (this.stopped) return;
       if (!this.failure && link.peerMismatch && pin?.nodeId) {
-        this.failure = new UserError(`refusing ${this.opts.url}: node ${link.peerMismatch.actual} answered, the join string pins ${link.peerMismatch.expected}`);
+        const { actual, expected } = link.peerMismatch;
+        this.failure = new UserError(`refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`);
       }
       if (this.failure) return this.fail(this.failure.message);
       const delay = this.backoff.next();

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
-import type { Certificate } from "./admission.js";
+import { verifyCertificate, type Certificate } from "./admission.js";
 import type { AuthVerdict, Gatekeeper } from "./auth-policy.js";
 import { Reassembler, splitFrame } from "./chunking.js";
 import type { AuthFrame } from "./frames.js";
@@ -12,7 +12,6 @@ import {
 } from "./sync-message.js";
 import type { SyncHub } from "./sync-hub.js";
 import { frameBytes, WS_CONNECTING, WS_OPEN, type RawFrame, type WebSocketLike } from "./transport.js";
-import { verifyCertificate } from "./admission.js";
 
 export const CLOSE_AUTH_FAILED = 4001;
 export const CLOSE_MALFORMED = 4002;
@@ -85,7 +84,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       this.alive = false;
       ws.ping();
     }, opts.pingMs ?? 30_000).unref();
-    this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, side.kind === "accept" ? "no answer to the challenge" : "no welcome from the peer"), AUTH_TIMEOUT_MS).unref();
+    const silent = side.kind === "accept" ? "no answer to the challenge" : "no welcome from the peer";
+    this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), AUTH_TIMEOUT_MS).unref();
     if (side.kind === "accept") {
       this.myChallenge = newChallenge();
       this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge }));
@@ -266,7 +266,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return this.close(CLOSE_TOO_SLOW, "peer too slow");
     if (frame.byteLength <= this.chunkBytes || !this.peerId || !this.ready) return this.ws.send(frame);
     if (frame.byteLength > MAX_REASSEMBLED_BYTES) {
-      this.hub.log.error({ peer: this.peerLabel, bytes: frame.byteLength, max: MAX_REASSEMBLED_BYTES }, "frame too large to sync even in chunks (the document is too big)");
+      const fields = { peer: this.peerLabel, bytes: frame.byteLength, max: MAX_REASSEMBLED_BYTES };
+      this.hub.log.error(fields, "frame too large to sync even in chunks (the document is too big)");
       return this.close(CLOSE_TOO_BIG, "frame too large to send");
     }
     for (const chunk of splitFrame(frame, this.chunkBytes, this.nextChunkId++)) this.ws.send(chunk);
