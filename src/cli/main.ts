@@ -13,7 +13,6 @@ import { describeItem, describePipeline } from "./print.js";
 import { runNodeUntilSignal } from "./run-node.js";
 import { runGatewayCommand } from "./gateway-command.js";
 import { runDemo } from "../demo/demo.js";
-import { mountMcp } from "../server/mcp-server.js";
 import type { Item } from "../state/item.js";
 import type { PipelineView } from "../server/operator-actions.js";
 
@@ -61,7 +60,7 @@ program.command("serve").argument("[dir]", "project directory", ".")
   .action(async (dir: string, o: { port?: number; host: string; agent: boolean }) => {
     const root = projectRoot(dir, "serve");
     const cfg = loadProjectConfig(root);
-    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, mount: mountMcp });
+    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent });
     console.log(`huskies serving ${root} on http://${o.host}:${node.port} (board /, sync ws://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
   });
 

@@ -1,4 +1,5 @@
 import * as Y from "yjs";
+import type { Logger } from "pino";
 import { PipelineDoc } from "./pipeline-doc.js";
 import type { ReplicaStore } from "./replica-store.js";
 import { COMPACT_AFTER_UPDATES } from "../config/defaults.js";
@@ -15,7 +16,7 @@ export class Replica {
   private compactScheduled = false;
   private closed = false;
 
-  constructor(readonly store: ReplicaStore, opts: { gc?: boolean } = {}) {
+  constructor(readonly store: ReplicaStore, opts: { gc?: boolean; log?: Logger } = {}) {
     const doc = new Y.Doc({ gc: opts.gc ?? true });
     const updates = store.load();
     if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), "store");
@@ -24,7 +25,7 @@ export class Replica {
       store.append(update);
       this.maybeCompact();
     });
-    this.pipeline = new PipelineDoc(doc);
+    this.pipeline = new PipelineDoc(doc, { log: opts.log });
     this.maybeCompact();
   }
 
