@@ -1,3 +1,4 @@
+import type { AgentSlot } from "../config/agents-config.js";
 import { ROLES, type Role } from "../pipeline/roles.js";
 import { claimHash, hashWinner, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
 import type { Item } from "../state/item.js";
@@ -27,6 +28,14 @@ export interface WorkLoopHooks {
   acceptsWork(): boolean;
   /** A worktree was kept (or is gone) after its story was archived. */
   worktreeKept(id: string, state: string | undefined): void;
+  /** Makes the job for a grant; the real coder/QA/merge jobs unless a test says otherwise. */
+  createJob?(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: Role): StoryJob;
+}
+
+const JOBS = { coder: CoderJob, qa: QaJob, mergemaster: MergeJob } as const;
+
+function defaultJob(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: Role): StoryJob {
+  return new JOBS[role](ctx, token, slot, role);
 }
 
 /**
@@ -184,8 +193,7 @@ export class WorkLoop {
       this.ctx.claims.release(token);
       return;
     }
-    const Job = role === "coder" ? CoderJob : role === "qa" ? QaJob : MergeJob;
-    const job = new Job(this.ctx, token, slot, role);
+    const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
     this.jobs.set(token.id, job);
     this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: token.epoch }, "job started");
     const started = Date.now();
