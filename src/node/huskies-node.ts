@@ -25,7 +25,9 @@ import { isLoopbackHost } from "../server/admin-auth.js";
 import type { Health } from "../server/http-app.js";
 import { HttpService } from "../server/http-service.js";
 import { OperatorActions } from "../server/operator-actions.js";
+import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
+import { OperatorDirectives } from "./operator-directives.js";
 
 export interface NodeOptions {
   root: string;
@@ -60,6 +62,8 @@ export class HuskiesNode {
   rendezvous: RendezvousService | undefined;
   agent: AgentService | undefined;
   presence!: NodePresence;
+  pause!: NodePause;
+  directives!: OperatorDirectives;
   baseBranch = "main";
   private readonly log = logger("node");
   private closing: Promise<void> | undefined;
@@ -107,7 +111,19 @@ export class HuskiesNode {
       return addr ? addr.replace(/^ws/, "http").replace(/\/crdt-sync$/, "") : undefined;
     });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
-    const actions = new OperatorActions(this.claims, { root, baseBranch: async () => this.baseBranch });
+    this.pause = new NodePause(this.config, logger("node"));
+    // Directives come from the rendezvous this node follows (the key that answered on the
+    // upstream link), or from itself when it is the rendezvous.
+    this.directives = new OperatorDirectives(this.replica.doc, this.identity,
+      (issuer) => issuer === this.nodeId || (!!this.sync?.upstream?.peerId && issuer === this.sync.upstream.peerId),
+      (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")), logger("node"));
+    const actions = new OperatorActions(this.claims, {
+      root, baseBranch: async () => this.baseBranch,
+      nodes: role === "rendezvous" ? {
+        pause: (id, reason) => this.directives.issue(id, { reason }),
+        resume: (id) => this.directives.issue(id, null),
+      } : undefined,
+    });
 
     this.sync = new SyncService({
       doc: this.replica.doc, pipeline, identity: this.identity, config: this.config, role, log: logger("sync"),
@@ -132,14 +148,22 @@ export class HuskiesNode {
       role,
       capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
       keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
+      paused: this.pause.state,
     }), this.log);
     this.presence.start();
+    this.pause.on("change", () => {
+      this.presence.beat();
+      this.agent?.loop?.schedule();
+    });
+    this.directives.start();
     this.config.watch();
     this.config.on("change", () => {
       if (this.opts.runAgent) this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
     });
 
     this.sync.start();
+    // Once the rendezvous answered, its directives can be checked.
+    this.sync.upstream?.on("connected", () => this.directives.check());
     if (this.opts.joinToken && this.opts.gatewayUrl) {
       void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, nodeId: this.nodeId, label: this.label, address: this.address }, this.log);
     }
@@ -155,7 +179,7 @@ export class HuskiesNode {
         },
         watch: role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
         ready: () => this.sync.waitForFirstSync(FIRST_SYNC_WAIT_MS),
-        acceptsWork: () => true,
+        acceptsWork: () => this.pause.acceptsWork(),
         keptChanged: () => this.presence.beat(),
       });
       await this.agent.start();
@@ -173,6 +197,7 @@ export class HuskiesNode {
       label: this.label,
       ...links,
       running: this.agent?.running() ?? [],
+      paused: this.pause.state,
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
       digest: documentDigest(this.replica.doc),
@@ -184,6 +209,8 @@ export class HuskiesNode {
     this.closing ??= (async () => {
       await this.agent?.stop();
       this.rendezvous?.stop();
+      this.directives.stop();
+      this.pause.stop();
       this.presence.stop();
       await this.sync.stop();
       await this.config.close();

@@ -48,7 +48,15 @@ export function buildMcpServer(node: NodeInfo): McpServer {
     description: "Tick (or untick) an acceptance criterion, by 0-based index.",
     inputSchema: { id: idArg, index: z.number().int().min(0), done: z.boolean().default(true) },
   }, async ({ id, index, done }) => json(a.tick(id, index, done)));
-  mcp.registerTool("list_nodes", { description: "Nodes with liveness and capacity." }, async () => json(a.view().nodes));
+  mcp.registerTool("pause_node", {
+    description: "Pause a node: it finishes nothing new and keeps its worktrees until resumed.",
+    inputSchema: { node: z.string().describe("node id, unique id prefix, or label"), reason: z.string().max(300).optional() },
+  }, async ({ node, reason }) => json(a.pauseNode(node, reason)));
+  mcp.registerTool("resume_node", {
+    description: "Resume a paused node.",
+    inputSchema: { node: z.string().describe("node id, unique id prefix, or label") },
+  }, async ({ node }) => json(a.resumeNode(node)));
+  mcp.registerTool("list_nodes", { description: "Nodes with liveness, capacity and pause state (reason, until)." }, async () => json(a.view().nodes));
   mcp.registerTool("list_agents", { description: "This server's agent slots and the runs they did." },
     async () => json({ slots: node.slots().map((s) => ({ name: s.slot.name, role: s.slot.role, runtime: s.slot.runtime, status: s.status, story: s.storyId })), runs: node.runs() }));
   mcp.registerTool("get_story_log", { description: "The agent output logged for an item (JSON lines).", inputSchema: { id: idArg, tail: z.number().int().min(1).max(5000).default(200) } },

@@ -48,10 +48,19 @@ export interface PipelineView {
  * What a person (CLI, REST, board, MCP) can do to the pipeline. One implementation behind every
  * interface, so they cannot drift apart.
  */
+/** Pausing and resuming nodes: this node directly, others through a signed directive. */
+export interface NodeControl {
+  pause(nodeId: string, reason: string): void;
+  resume(nodeId: string): void;
+}
+
 export class OperatorActions {
   private readonly pipeline: PipelineDoc;
 
-  constructor(private readonly claims: Claims, private readonly opts: { root: string; baseBranch: () => Promise<string> }) {
+  constructor(
+    private readonly claims: Claims,
+    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl },
+  ) {
     this.pipeline = claims.pipeline;
   }
 
@@ -132,6 +141,33 @@ export class OperatorActions {
     if (!this.pipeline.getNode(node)) throw new ActionError(404, `unknown node ${node}`);
     this.claims.grant(id, node);
     return this.get(id);
+  }
+
+  /** An operator's pause: the node finishes nothing new, keeps its worktrees, until resumed. */
+  pauseNode(nodeId: string, reason?: string): NodeEntry {
+    const node = this.node(nodeId);
+    this.control().pause(node.id, (reason ?? "").trim().slice(0, 300) || "paused by an operator");
+    return this.node(node.id);
+  }
+
+  resumeNode(nodeId: string): NodeEntry {
+    const node = this.node(nodeId);
+    this.control().resume(node.id);
+    return this.node(node.id);
+  }
+
+  /** A node by id, by label, or by a unique id prefix (6+ characters), as people type them. */
+  private node(ref: string): NodeEntry {
+    const nodes = this.pipeline.listNodes();
+    const candidates = [nodes.filter((n) => n.id === ref), nodes.filter((n) => n.label === ref), ref.length >= 6 ? nodes.filter((n) => n.id.startsWith(ref)) : []];
+    const node = candidates.find((c) => c.length === 1)?.[0];
+    if (!node) throw new ActionError(404, `unknown node ${ref.slice(0, 80)}`);
+    return node;
+  }
+
+  private control(): NodeControl {
+    if (!this.opts.nodes) throw new ActionError(409, "this node cannot pause nodes");
+    return this.opts.nodes;
   }
 
   remove(id: string): void {
