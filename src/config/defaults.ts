@@ -41,6 +41,12 @@ export const CONFIG_DEBOUNCE_MS = 300;
 export const COMPACT_AFTER_UPDATES = 500;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;
+/** A node that hit a usage limit without a reset time waits this long first (then doubles)… */
+export const LIMIT_BACKOFF_SECS = 60;
+/** …up to half an hour: limits reset within hours, and a paused node costs nothing while it waits. */
+export const LIMIT_BACKOFF_MAX_SECS = 1800;
+/** Near this share of a plan's limit, a node stops taking new stories (running ones finish). */
+export const LIMIT_PAUSE_UTILIZATION = 0.95;
 
 // --- Sync track (wave 2): store failures, chunking, awareness, log relay, heal probe ---
 /**

@@ -25,6 +25,8 @@ export interface RunResult {
   costUsd?: number;
   /** Why it failed: an error result, a non-zero exit, inactivity, or a stop. */
   error?: string;
+  /** The agent's final answer (claude's result text; a command's last stdout lines), e.g. a QA verdict. */
+  finalText?: string;
 }
 
 export interface RunningAgent {

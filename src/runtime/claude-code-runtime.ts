@@ -69,5 +69,5 @@ export function resultFrom(base: RunResult, final: Record<string, unknown> | und
     const message = typeof final.result === "string" && final.result ? final.result : String(final.subtype ?? "error");
     return { ...base, ok: false, turns, costUsd, error: base.error ?? `claude reported an error: ${message}` };
   }
-  return { ...base, turns, costUsd };
+  return { ...base, turns, costUsd, finalText: typeof final.result === "string" ? final.result : undefined };
 }

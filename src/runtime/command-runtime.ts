@@ -3,6 +3,8 @@ import type { AgentRuntime, RunningAgent, RunSpec } from "./agent-runtime.js";
 import { agentEnv, basicResult, startSupervised } from "./supervised-process.js";
 import { renderTemplate, SAFE_KEYS } from "./prompt.js";
 
+/** A command agent's final answer is the end of what it printed. */
+const TAIL_LINES = 50;
 const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh"]);
 
 /**
@@ -23,12 +25,16 @@ export class CommandRuntime implements AgentRuntime {
         throw new Error(`slot ${spec.slot.name}: ${unsafe.join(", ")} cannot be used inside a shell script; read $HUSKIES_PROMPT_FILE instead`);
       }
     }
+    const tail: string[] = [];
     return startSupervised(renderTemplate(spec.slot.command!, vars), args, {
       cwd: spec.cwd,
       env: agentEnv({ ...spec.env, ...envFor(spec) }),
       inactivityMs: spec.inactivityMs,
-      onLine: (stream, text) => spec.onLog({ kind: stream, text }),
-      finish: basicResult,
+      onLine: (stream, text) => {
+        if (stream === "stdout" && tail.push(text) > TAIL_LINES) tail.shift();
+        spec.onLog({ kind: stream, text });
+      },
+      finish: (raw) => ({ ...basicResult(raw), finalText: tail.join("\n") }),
     });
   }
 }

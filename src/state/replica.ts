@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
+import type { Logger } from "pino";
 import { PipelineDoc } from "./pipeline-doc.js";
 import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
 import {
@@ -22,6 +23,8 @@ export interface ReplicaEvents {
 
 export interface ReplicaOptions {
   gc?: boolean;
+  /** Logger for the typed document (malformed entries). */
+  log?: Logger;
   retryInitialMs?: number;
   retryMaxMs?: number;
   fatalAfterMs?: number;
@@ -50,7 +53,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private fatalSent = false;
   private compactScheduled = false;
   private closed = false;
-  private readonly o: Required<Omit<ReplicaOptions, "gc">>;
+  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log">>;
 
   constructor(readonly store: ReplicaStore, opts: ReplicaOptions = {}) {
     super();
@@ -65,7 +68,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const doc = new Y.Doc({ gc: opts.gc ?? true });
     this.replay(doc, store.load());
     doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
-    this.pipeline = new PipelineDoc(doc);
+    this.pipeline = new PipelineDoc(doc, { log: opts.log });
     this.maybeCompact();
   }
 

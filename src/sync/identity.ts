@@ -23,6 +23,11 @@ export function loadOrCreateIdentity(file: string): Identity {
   return identityFromKey(key);
 }
 
+/** The node id of an existing key file (without creating one), e.g. for `huskies node pause`. */
+export function nodeIdOfKeyFile(file: string): string {
+  return identityFromKey(createPrivateKey(readFileSync(file))).nodeId;
+}
+
 export function ephemeralIdentity(): Identity {
   return identityFromKey(generateKeyPairSync("ed25519").privateKey);
 }
