@@ -8,5 +8,8 @@ import * as Y from "yjs";
  * a deletion changes the digest even though it adds nothing to the state vector.
  */
 export function documentDigest(doc: Y.Doc): string {
-  return createHash("sha256").update(Y.encodeSnapshot(Y.snapshot(doc))).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(Y.encodeSnapshot(Y.snapshot(doc)))
+    .digest("hex")
+    .slice(0, 16);
 }

@@ -17,7 +17,10 @@ export class MemoryDisk {
 export class MemoryStore implements ReplicaStore {
   private closed = false;
 
-  constructor(readonly disk = new MemoryDisk(), readonly suspect?: string) {}
+  constructor(
+    readonly disk = new MemoryDisk(),
+    readonly suspect?: string,
+  ) {}
 
   load(): Uint8Array[] {
     return [...(this.disk.snapshot ? [this.disk.snapshot] : []), ...this.disk.updates];

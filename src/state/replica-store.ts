@@ -29,7 +29,10 @@ export interface ReplicaStore {
 
 /** A write the store could not make; `code` is the SQLite/OS code where there is one. */
 export class StoreWriteError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
     this.name = "StoreWriteError";
   }

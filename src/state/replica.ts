@@ -3,9 +3,7 @@ import * as Y from "yjs";
 import type { Logger } from "pino";
 import { PipelineDoc } from "./pipeline-doc.js";
 import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
-import {
-  COMPACT_AFTER_UPDATES, STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS,
-} from "../config/defaults.js";
+import { COMPACT_AFTER_UPDATES, STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
 
 const log = logger("state");
@@ -55,7 +53,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private closed = false;
   private readonly o: Required<Omit<ReplicaOptions, "gc" | "log">>;
 
-  constructor(readonly store: ReplicaStore, opts: ReplicaOptions = {}) {
+  constructor(
+    readonly store: ReplicaStore,
+    opts: ReplicaOptions = {},
+  ) {
     super();
     this.o = {
       retryInitialMs: opts.retryInitialMs ?? STORE_RETRY_INITIAL_MS,
@@ -162,7 +163,8 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     if (!this.fatalSent && this.o.now() - this.failingSince >= this.o.fatalAfterMs) {
       this.fatalSent = true;
       // The listener (the node) says it in one line as it exits; without one, say it here.
-      if (this.listenerCount("fatal") === 0) log.fatal({ err: err.message, failingForMs: this.o.now() - this.failingSince }, "replica store has not recovered");
+      if (this.listenerCount("fatal") === 0)
+        log.fatal({ err: err.message, failingForMs: this.o.now() - this.failingSince }, "replica store has not recovered");
       this.safeEmit("fatal", err);
     }
     this.scheduleRetry();
@@ -242,7 +244,10 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         }
       }
       if (this.queue.length) {
-        log.error({ lost: this.queue.length, err: this.error?.message }, "closing with updates the store never accepted (they were never acknowledged)");
+        log.error(
+          { lost: this.queue.length, err: this.error?.message },
+          "closing with updates the store never accepted (they were never acknowledged)",
+        );
       }
     }
     this.closed = true;

@@ -22,9 +22,14 @@ export function canonicalJson(value: unknown): string {
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype || (typeof value === "object" && Object.getPrototypeOf(value) === null)) {
+  if (
+    (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) ||
+    (typeof value === "object" && Object.getPrototypeOf(value) === null)
+  ) {
     const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+    const keys = Object.keys(obj)
+      .filter((k) => obj[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
   }
   throw new TypeError(`cannot sign a value of type ${typeof value}`);

@@ -19,7 +19,10 @@ export class SqliteStore implements ReplicaStore {
   /** What `openSqliteStore` already read to check the file, handed to the first `load`. */
   private preloaded: Uint8Array[] | undefined;
 
-  constructor(readonly file: string, opts: { busyTimeoutMs?: number } = {}) {
+  constructor(
+    readonly file: string,
+    opts: { busyTimeoutMs?: number } = {},
+  ) {
     this.db = new Database(file, { timeout: opts.busyTimeoutMs ?? STORE_BUSY_TIMEOUT_MS });
     try {
       this.db.pragma("journal_mode = WAL");
@@ -102,7 +105,10 @@ const DAMAGED = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_VTAB
  * replica may be missing what it once held. Anything else (permissions, a directory) is a
  * `UserError` naming the file.
  */
-export function openSqliteStore(file: string, opts: { now?: () => number; warn?: (msg: string, fields: Record<string, unknown>) => void } = {}): SqliteStore {
+export function openSqliteStore(
+  file: string,
+  opts: { now?: () => number; warn?: (msg: string, fields: Record<string, unknown>) => void } = {},
+): SqliteStore {
   const existed = existsSync(file);
   const zeroBytes = existed && statSync(file).isFile() && statSync(file).size === 0;
   let suspect: string | undefined;

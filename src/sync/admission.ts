@@ -24,10 +24,17 @@ export function issueCertificate(issuer: Identity, node: string, issuedAt = Date
 export function isCertificateShape(v: unknown): v is Certificate {
   if (!v || typeof v !== "object") return false;
   const c = v as Record<string, unknown>;
-  return typeof c.node === "string" && /^[0-9a-f]{64}$/.test(c.node)
-    && typeof c.issuer === "string" && /^[0-9a-f]{64}$/.test(c.issuer)
-    && typeof c.issuedAt === "number" && Number.isSafeInteger(c.issuedAt) && c.issuedAt >= 0
-    && typeof c.sig === "string" && /^[0-9a-f]{128}$/.test(c.sig);
+  return (
+    typeof c.node === "string" &&
+    /^[0-9a-f]{64}$/.test(c.node) &&
+    typeof c.issuer === "string" &&
+    /^[0-9a-f]{64}$/.test(c.issuer) &&
+    typeof c.issuedAt === "number" &&
+    Number.isSafeInteger(c.issuedAt) &&
+    c.issuedAt >= 0 &&
+    typeof c.sig === "string" &&
+    /^[0-9a-f]{128}$/.test(c.sig)
+  );
 }
 
 /** Whether `cert` admits `node` and was signed by `issuer` (the rendezvous key). Never throws. */

@@ -29,7 +29,11 @@ export class AwarenessRelay {
   private readonly owner = new Map<number, AwarenessLink>();
   private capLogged = false;
 
-  constructor(doc: Y.Doc, private readonly links: () => Iterable<AwarenessLink>, private readonly log: Logger) {
+  constructor(
+    doc: Y.Doc,
+    private readonly links: () => Iterable<AwarenessLink>,
+    private readonly log: Logger,
+  ) {
     this.awareness = new awarenessProtocol.Awareness(doc);
     this.awareness.setLocalState(null);
     // Its renewal/timeout timer must not keep a process (or a test) alive on its own.

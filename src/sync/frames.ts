@@ -59,17 +59,24 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
       if (f.v !== 2) fail(`unsupported handshake version ${String(f.v)}`);
       return { type: "challenge", v: 2, nodeId: hex(f.nodeId, HEX64, "nodeId"), challenge: hex(f.challenge, HEX64, "challenge") };
     case "answer": {
-      if (f.joinToken !== undefined && f.joinToken !== null && (typeof f.joinToken !== "string" || f.joinToken.length > MAX_TOKEN_CHARS)) fail("bad joinToken");
+      if (f.joinToken !== undefined && f.joinToken !== null && (typeof f.joinToken !== "string" || f.joinToken.length > MAX_TOKEN_CHARS))
+        fail("bad joinToken");
       return {
-        type: "answer", nodeId: hex(f.nodeId, HEX64, "nodeId"), challenge: hex(f.challenge, HEX64, "challenge"),
-        signature: hex(f.signature, HEX128, "signature"), joinToken: (f.joinToken as string | null) ?? undefined,
+        type: "answer",
+        nodeId: hex(f.nodeId, HEX64, "nodeId"),
+        challenge: hex(f.challenge, HEX64, "challenge"),
+        signature: hex(f.signature, HEX128, "signature"),
+        joinToken: (f.joinToken as string | null) ?? undefined,
         admission: optCert(f.admission, "admission"),
       };
     }
     case "welcome":
       return {
-        type: "welcome", nodeId: hex(f.nodeId, HEX64, "nodeId"), signature: hex(f.signature, HEX128, "signature"),
-        admission: optCert(f.admission, "admission"), credential: optCert(f.credential, "credential"),
+        type: "welcome",
+        nodeId: hex(f.nodeId, HEX64, "nodeId"),
+        signature: hex(f.signature, HEX128, "signature"),
+        admission: optCert(f.admission, "admission"),
+        credential: optCert(f.credential, "credential"),
       };
     default:
       return fail(`unknown auth frame ${String(f.type).slice(0, 40)}`);

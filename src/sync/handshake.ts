@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { signedText } from "../state/signed-record.js";
+import type { Certificate } from "./admission.js";
+import type { AuthVerdict, Gatekeeper } from "./auth-policy.js";
+import type { Identity } from "./identity.js";
 
 /**
  * Sync handshake v2, mutual: the acceptor A sends challenge cA; the connector C answers with
@@ -22,3 +25,22 @@ export function answerText(acceptor: string, connector: string, acceptorChalleng
 export function welcomeText(acceptor: string, connector: string, acceptorChallenge: string, connectorChallenge: string): string {
   return signedText(HANDSHAKE_KIND, "welcome", acceptor, connector, acceptorChallenge, connectorChallenge);
 }
+
+/** The two ends of a link: the acceptor decides with a gate; the connector proves itself and checks who answered. */
+export type Side =
+  | { kind: "accept"; gate: Gatekeeper; identity: Identity }
+  | {
+      kind: "connect";
+      identity: Identity;
+      joinToken?: string;
+      /** This is the link to the rendezvous (always carries everything). */
+      upstream?: boolean;
+      /** The node id this link was dialled for; another key answering drops the link (4001). */
+      expectedPeer?: string;
+      /** This node's certificate, presented in the answer. */
+      admission?: () => Certificate | undefined;
+      /** Whether the node that answered may sync with us (mesh: the policy's `admits`). */
+      admitPeer?: (peerId: string, credential?: Certificate) => AuthVerdict;
+      /** A certificate the rendezvous issued to this node in its welcome (already verified). */
+      onAdmission?: (cert: Certificate) => void;
+    };

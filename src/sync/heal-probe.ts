@@ -28,24 +28,25 @@ export type Probe = () => Promise<boolean>;
  * backend is gone accepts and resets at once). Costs the server one accepted socket, closed by us.
  */
 export function tcpProbe(host: string, port: number, settleMs = HEAL_PROBE_SETTLE_MS, timeoutMs = HEAL_PROBE_TIMEOUT_MS): Probe {
-  return () => new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port });
-    let done = false;
-    const finish = (up: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(up);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.once("error", () => finish(false));
-    socket.once("close", () => finish(false));
-    socket.once("connect", () => {
-      clearTimeout(timer);
-      setTimeout(() => finish(true), settleMs);
+  return () =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port });
+      let done = false;
+      const finish = (up: boolean) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(up);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      socket.once("error", () => finish(false));
+      socket.once("close", () => finish(false));
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        setTimeout(() => finish(true), settleMs);
+      });
     });
-  });
 }
 
 /** The host and port a ws:// or wss:// URL connects to. */
@@ -95,7 +96,7 @@ export class HealProbe {
   }
 
   private async tick(gen: number): Promise<void> {
-    let up = false;
+    let up: boolean;
     try {
       up = await this.probe();
     } catch {

@@ -22,10 +22,12 @@ export class JoinTokenStore {
 
   consume(token: string, usedBy: string, now = Date.now()): ConsumeResult {
     const h = hash(token);
-    const res = this.db.prepare("UPDATE join_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at >= ?")
+    const res = this.db
+      .prepare("UPDATE join_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at >= ?")
       .run(now, usedBy, h, now);
     if (res.changes === 1) return { ok: true };
-    const row = this.db.prepare("SELECT expires_at, used_at FROM join_tokens WHERE hash = ?").get(h) as { expires_at: number; used_at: number | null } | undefined;
+    const row = this.db.prepare("SELECT expires_at, used_at FROM join_tokens WHERE hash = ?").get(h) as
+      { expires_at: number; used_at: number | null } | undefined;
     if (!row) return { ok: false, reason: "unknown token" };
     if (row.used_at !== null) return { ok: false, reason: "token already used" };
     return { ok: false, reason: "token expired" };

@@ -30,7 +30,11 @@ export class LogRelay {
   private readonly onFrame = (link: SyncConnection, frame: LogFrame) => this.receive(link, frame);
   private readonly onRemoved = (link: SyncConnection) => this.linkGone(link);
 
-  constructor(private readonly hub: SyncHub, private readonly source?: LogSource, private readonly timeoutMs = LOG_RELAY_TIMEOUT_MS) {
+  constructor(
+    private readonly hub: SyncHub,
+    private readonly source?: LogSource,
+    private readonly timeoutMs = LOG_RELAY_TIMEOUT_MS,
+  ) {
     hub.on("log", this.onFrame);
     hub.on("link-removed", this.onRemoved);
   }
@@ -112,7 +116,8 @@ export class LogRelay {
   }
 
   private async serve(link: SyncConnection, req: Extract<LogFrame, { type: "log-request" }>): Promise<void> {
-    const reply = (f: Omit<Extract<LogFrame, { type: "log-data" }>, "type" | "rid">) => link.send(encodeLog({ type: "log-data", rid: req.rid, ...f }));
+    const reply = (f: Omit<Extract<LogFrame, { type: "log-data" }>, "type" | "rid">) =>
+      link.send(encodeLog({ type: "log-data", rid: req.rid, ...f }));
     if (!ITEM_ID_PATTERN.test(req.story)) return reply({ lines: [], end: true, error: "invalid story id" });
     if (!this.source) return reply({ lines: [], end: true, error: "this node keeps no logs" });
     const follows = this.serving.get(link) ?? new Map<number, () => void>();
@@ -120,7 +125,9 @@ export class LogRelay {
     let cancelled = false;
     if (req.follow) {
       // Registered before the read, so a cancel that arrives meanwhile is not lost.
-      follows.set(req.rid, () => { cancelled = true; });
+      follows.set(req.rid, () => {
+        cancelled = true;
+      });
       this.serving.set(link, follows);
     }
     const text = await this.source.read(req.story);

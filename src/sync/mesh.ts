@@ -58,10 +58,21 @@ export class MeshManager {
   /** The peers we should be linked to now. */
   desired(now = Date.now()): Map<string, string> {
     const s = this.settings();
-    const candidates = this.pipeline.listNodes().filter((n) =>
-      n.id !== this.identity.nodeId && n.role !== "rendezvous" && n.address.startsWith("ws") && isNodeAlive(n, now, s.nodeAliveMs)
-      && !this.policy?.isRevoked(n.id));
-    const chosen = choosePeers(this.identity.nodeId, candidates.map((n) => n.id), s.maxPeers);
+    const candidates = this.pipeline
+      .listNodes()
+      .filter(
+        (n) =>
+          n.id !== this.identity.nodeId &&
+          n.role !== "rendezvous" &&
+          n.address.startsWith("ws") &&
+          isNodeAlive(n, now, s.nodeAliveMs) &&
+          !this.policy?.isRevoked(n.id),
+      );
+    const chosen = choosePeers(
+      this.identity.nodeId,
+      candidates.map((n) => n.id),
+      s.maxPeers,
+    );
     return new Map(chosen.map((id) => [id, candidates.find((n) => n.id === id)!.address]));
   }
 
@@ -78,11 +89,18 @@ export class MeshManager {
     for (const [id, url] of want) {
       if (this.links.has(id)) continue;
       const policy = this.policy;
-      this.links.set(id, new SyncClient({
-        url, hub: this.hub, identity: this.identity, maxFrameBytes: this.maxFrameBytes, expectedPeer: id,
-        admission: policy ? () => policy.credential() : undefined,
-        admitPeer: policy ? (peer, credential) => policy.admits(peer, credential) : undefined,
-      }).start());
+      this.links.set(
+        id,
+        new SyncClient({
+          url,
+          hub: this.hub,
+          identity: this.identity,
+          maxFrameBytes: this.maxFrameBytes,
+          expectedPeer: id,
+          admission: policy ? () => policy.credential() : undefined,
+          admitPeer: policy ? (peer, credential) => policy.admits(peer, credential) : undefined,
+        }).start(),
+      );
       this.hub.log.info({ peer: id.slice(0, 12), url }, "mesh link opened");
     }
   }

@@ -26,7 +26,10 @@ export function signRevocation(issuer: Identity, node: string, at = Date.now()):
 export class Revocations {
   readonly map: Y.Map<unknown>;
 
-  constructor(doc: Y.Doc, private readonly rendezvousKey: () => string | undefined) {
+  constructor(
+    doc: Y.Doc,
+    private readonly rendezvousKey: () => string | undefined,
+  ) {
     this.map = doc.getMap(REVOCATIONS_MAP);
   }
 

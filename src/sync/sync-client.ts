@@ -113,7 +113,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       ...(pin?.fingerprint256 ? { rejectUnauthorized: false } : {}),
     });
     let opened = false;
-    ws.on("open", () => { opened = true; });
+    ws.on("open", () => {
+      opened = true;
+    });
     if (pin?.fingerprint256) {
       // 'upgrade' comes before 'open' and before any frame is read or sent.
       ws.on("upgrade", (res) => {
@@ -123,10 +125,21 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         ws.terminate();
       });
     }
-    const link = new SyncConnection(ws, this.opts.hub, {
-      kind: "connect", identity: this.opts.identity, joinToken: this.opts.joinToken, upstream: this.opts.upstream,
-      expectedPeer: this.expectedPeer(), admission: this.opts.admission, admitPeer: this.opts.admitPeer, onAdmission: this.opts.onAdmission,
-    }, { maxFrameBytes: this.opts.maxFrameBytes });
+    const link = new SyncConnection(
+      ws,
+      this.opts.hub,
+      {
+        kind: "connect",
+        identity: this.opts.identity,
+        joinToken: this.opts.joinToken,
+        upstream: this.opts.upstream,
+        expectedPeer: this.expectedPeer(),
+        admission: this.opts.admission,
+        admitPeer: this.opts.admitPeer,
+        onAdmission: this.opts.onAdmission,
+      },
+      { maxFrameBytes: this.opts.maxFrameBytes },
+    );
     this.link = link;
     link.on("ready", () => {
       this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");
@@ -146,7 +159,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       if (this.failure) return this.fail(this.failure.message);
       const delay = this.backoff.next();
       const level = this.backoff.failures > BACKOFF_ERROR_AFTER ? "error" : "warn";
-      this.opts.hub.log[level]({ url: this.opts.url, code, reason, retryInMs: delay, failures: this.backoff.failures }, "sync link down, reconnecting");
+      this.opts.hub.log[level](
+        { url: this.opts.url, code, reason, retryInMs: delay, failures: this.backoff.failures },
+        "sync link down, reconnecting",
+      );
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.connect();

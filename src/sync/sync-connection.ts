@@ -1,14 +1,20 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
-import { verifyCertificate, type Certificate } from "./admission.js";
-import type { AuthVerdict, Gatekeeper } from "./auth-policy.js";
+import { verifyCertificate } from "./admission.js";
 import { Reassembler, splitFrame } from "./chunking.js";
 import type { AuthFrame } from "./frames.js";
-import { answerText, newChallenge, welcomeText } from "./handshake.js";
-import { verifySignature, type Identity } from "./identity.js";
+import { answerText, newChallenge, welcomeText, type Side } from "./handshake.js";
+import { verifySignature } from "./identity.js";
 import {
-  CHUNK_HEADER_BYTES, decodeFrame, encodeAuth, encodeStatus, encodeSyncStep1, encodeUpdate, MalformedFrame, type Incoming,
+  CHUNK_HEADER_BYTES,
+  decodeFrame,
+  encodeAuth,
+  encodeStatus,
+  encodeSyncStep1,
+  encodeUpdate,
+  MalformedFrame,
+  type Incoming,
 } from "./sync-message.js";
 import type { SyncHub } from "./sync-hub.js";
 import { frameBytes, WS_CONNECTING, WS_OPEN, type RawFrame, type WebSocketLike } from "./transport.js";
@@ -18,23 +24,7 @@ export const CLOSE_MALFORMED = 4002;
 export const CLOSE_TOO_SLOW = 4003;
 export const CLOSE_TOO_BIG = 1009;
 
-export type Side =
-  | { kind: "accept"; gate: Gatekeeper; identity: Identity }
-  | {
-    kind: "connect";
-    identity: Identity;
-    joinToken?: string;
-    /** This is the link to the rendezvous (always carries everything). */
-    upstream?: boolean;
-    /** The node id this link was dialled for; another key answering drops the link (4001). */
-    expectedPeer?: string;
-    /** This node's certificate, presented in the answer. */
-    admission?: () => Certificate | undefined;
-    /** Whether the node that answered may sync with us (mesh: the policy's `admits`). */
-    admitPeer?: (peerId: string, credential?: Certificate) => AuthVerdict;
-    /** A certificate the rendezvous issued to this node in its welcome (already verified). */
-    onAdmission?: (cert: Certificate) => void;
-  };
+export type { Side } from "./handshake.js";
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
@@ -69,7 +59,12 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
   private readonly chunkBytes: number;
 
-  constructor(readonly ws: WebSocketLike, readonly hub: SyncHub, private readonly side: Side, opts: ConnectionOptions) {
+  constructor(
+    readonly ws: WebSocketLike,
+    readonly hub: SyncHub,
+    private readonly side: Side,
+    opts: ConnectionOptions,
+  ) {
     super();
     this.chunkBytes = Math.max(1, Math.min(SYNC_CHUNK_BYTES, opts.maxFrameBytes - CHUNK_HEADER_BYTES));
     const bin = ws as { binaryType?: string };
@@ -78,7 +73,9 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     ws.on("close", (code, reason) => this.teardown(code, reason.toString()));
     // ws closes oversized frames itself (1009) and reports why here; 'close' follows.
     ws.on("error", (err) => this.hub.log.warn({ peer: this.peerLabel, reason: err.message }, "closing sync connection"));
-    ws.on("pong", () => { this.alive = true; });
+    ws.on("pong", () => {
+      this.alive = true;
+    });
     this.pingTimer = setInterval(() => {
       if (!this.alive) return ws.terminate();
       this.alive = false;
@@ -181,10 +178,15 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     const verdict = this.side.gate.admit({ nodeId: c, joinToken: frame.joinToken, admission: frame.admission });
     if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
     this.peerId = c;
-    this.send(encodeAuth({
-      type: "welcome", nodeId: a, signature: this.side.identity.sign(welcomeText(a, c, cA, cC)),
-      admission: verdict.issued, credential: this.side.gate.credential(),
-    }));
+    this.send(
+      encodeAuth({
+        type: "welcome",
+        nodeId: a,
+        signature: this.side.identity.sign(welcomeText(a, c, cA, cC)),
+        admission: verdict.issued,
+        credential: this.side.gate.credential(),
+      }),
+    );
     this.becomeReady();
   }
 
@@ -198,10 +200,16 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       this.theirChallenge = frame.challenge;
       this.myChallenge = newChallenge();
       const signature = side.identity.sign(answerText(a, this.selfId, frame.challenge, this.myChallenge));
-      this.send(encodeAuth({
-        type: "answer", nodeId: this.selfId, challenge: this.myChallenge, signature,
-        joinToken: side.joinToken, admission: side.admission?.(),
-      }));
+      this.send(
+        encodeAuth({
+          type: "answer",
+          nodeId: this.selfId,
+          challenge: this.myChallenge,
+          signature,
+          joinToken: side.joinToken,
+          admission: side.admission?.(),
+        }),
+      );
       return;
     }
     if (frame.type === "welcome" && this.theirChallenge && !this.ready) {

@@ -37,7 +37,11 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
   selfLinked: () => boolean = () => false;
 
   /** `persistence`: the replica; without it (tests, tools) every document update is sent at once. */
-  constructor(readonly doc: Y.Doc, readonly log: Logger, private readonly persistence?: PersistedUpdates) {
+  constructor(
+    readonly doc: Y.Doc,
+    readonly log: Logger,
+    private readonly persistence?: PersistedUpdates,
+  ) {
     super();
     this.awareness = new AwarenessRelay(doc, () => this.links, log);
     const fanOut = (update: Uint8Array, origin: unknown) => {

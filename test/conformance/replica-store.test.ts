@@ -41,7 +41,10 @@ function sqliteSetup(): ReplicaStoreSetup {
     },
     async crash(minAcked) {
       if (!existsSync(COMPILED_STORE)) throw new Error(`${COMPILED_STORE} is missing: run \`npm run build:server\` first`);
-      const child = spawn(process.execPath, ["--input-type=module", "-e", CRASH_CHILD, file], { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, ["--input-type=module", "-e", CRASH_CHILD, file], {
+        cwd: PACKAGE_ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       const exited = new Promise((resolve) => child.once("exit", resolve));
       let acked = 0;
       await new Promise<void>((resolve) => {
@@ -68,7 +71,9 @@ function memorySetup(): ReplicaStoreSetup {
     open: () => new MemoryStore(disk),
     lock() {
       disk.failWrites = "SQLITE_BUSY";
-      return () => { disk.failWrites = undefined; };
+      return () => {
+        disk.failWrites = undefined;
+      };
     },
     teardown: () => {},
   };

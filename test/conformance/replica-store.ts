@@ -46,7 +46,9 @@ export function runReplicaStoreTests(makeSetup: () => ReplicaStoreSetup): void {
       open.push(s);
       return s;
     };
-    beforeEach(() => { setup = makeSetup(); });
+    beforeEach(() => {
+      setup = makeSetup();
+    });
     afterEach(() => {
       for (const s of open.splice(0)) s.close();
       setup.teardown();

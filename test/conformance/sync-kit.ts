@@ -41,15 +41,35 @@ export interface TestNode {
   logs: LogLine[];
 }
 
-export function makeNode(opts: { role?: "rendezvous" | "agent"; open?: boolean; trusted?: string[]; rendezvousKey?: string; admission?: Certificate; adminToken?: string } = {}): TestNode {
+export function makeNode(
+  opts: {
+    role?: "rendezvous" | "agent";
+    open?: boolean;
+    trusted?: string[];
+    rendezvousKey?: string;
+    admission?: Certificate;
+    adminToken?: string;
+  } = {},
+): TestNode {
   const logs: LogLine[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { logs.push(JSON.parse(String(chunk))); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
   const identity = ephemeralIdentity();
   const doc = new Y.Doc();
   const hub = new SyncHub(doc, pino({ level: "debug" }, sink));
   const policy = createSyncPolicy({
-    role: opts.role ?? "rendezvous", identity, open: opts.open ?? false, doc, adminToken: opts.adminToken,
-    trustedKeys: () => opts.trusted ?? [], rendezvousKey: opts.rendezvousKey, admission: opts.admission,
+    role: opts.role ?? "rendezvous",
+    identity,
+    open: opts.open ?? false,
+    doc,
+    adminToken: opts.adminToken,
+    trustedKeys: () => opts.trusted ?? [],
+    rendezvousKey: opts.rendezvousKey,
+    admission: opts.admission,
   });
   return { identity, doc, hub, policy, logs };
 }
@@ -57,20 +77,39 @@ export function makeNode(opts: { role?: "rendezvous" | "agent"; open?: boolean; 
 export type ConnectSide = Omit<Extract<Side, { kind: "connect" }>, "kind" | "identity">;
 
 /** Run a SyncConnection on each end of a fresh pair. The connector is built first so it hears the challenge. */
-export async function link(setup: SyncTransportSetup, acc: TestNode, con: TestNode, opts: { maxFrameBytes?: number; side?: ConnectSide; bearer?: string } = {}) {
+export async function link(
+  setup: SyncTransportSetup,
+  acc: TestNode,
+  con: TestNode,
+  opts: { maxFrameBytes?: number; side?: ConnectSide; bearer?: string } = {},
+) {
   const maxFrameBytes = opts.maxFrameBytes ?? 1024 * 1024;
   const pair = await setup.pair({ maxFrameBytes });
   const c = new SyncConnection(pair.connector, con.hub, { kind: "connect", identity: con.identity, ...opts.side }, { maxFrameBytes });
-  const a = new SyncConnection(pair.acceptor, acc.hub, { kind: "accept", gate: acc.policy.gate(opts.bearer ?? null), identity: acc.identity }, { maxFrameBytes });
+  const a = new SyncConnection(
+    pair.acceptor,
+    acc.hub,
+    { kind: "accept", gate: acc.policy.gate(opts.bearer ?? null), identity: acc.identity },
+    { maxFrameBytes },
+  );
   return { a, c, pair };
 }
 
 /** Only the acceptor runs huskies; the connector socket is driven by the test (a stock or hostile client). */
-export async function rawLink(setup: SyncTransportSetup, acc: TestNode, opts: { maxFrameBytes?: number; bearer?: string; clientMaxFrameBytes?: number } = {}) {
+export async function rawLink(
+  setup: SyncTransportSetup,
+  acc: TestNode,
+  opts: { maxFrameBytes?: number; bearer?: string; clientMaxFrameBytes?: number } = {},
+) {
   const maxFrameBytes = opts.maxFrameBytes ?? 1024 * 1024;
   const pair = await setup.pair({ maxFrameBytes, connectorMaxFrameBytes: opts.clientMaxFrameBytes });
   const raw = new RawClient(pair.connector);
-  const a = new SyncConnection(pair.acceptor, acc.hub, { kind: "accept", gate: acc.policy.gate(opts.bearer ?? null), identity: acc.identity }, { maxFrameBytes });
+  const a = new SyncConnection(
+    pair.acceptor,
+    acc.hub,
+    { kind: "accept", gate: acc.policy.gate(opts.bearer ?? null), identity: acc.identity },
+    { maxFrameBytes },
+  );
   return { a, raw };
 }
 

@@ -5,12 +5,29 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Certificate } from "../../src/sync/admission.js";
 import { ephemeralIdentity } from "../../src/sync/identity.js";
 import {
-  decodeFrame, encodeAuth, encodeAwareness, encodeChunk, encodeQueryAwareness, encodeSyncStep1,
-  MSG_AWARENESS, MSG_CHUNK, MSG_STATUS, MSG_SYNC,
+  decodeFrame,
+  encodeAuth,
+  encodeAwareness,
+  encodeChunk,
+  encodeQueryAwareness,
+  encodeSyncStep1,
+  MSG_AWARENESS,
+  MSG_CHUNK,
+  MSG_STATUS,
+  MSG_SYNC,
 } from "../../src/sync/sync-message.js";
 import { waitFor } from "../support/wait-for.js";
 import {
-  closedCode, items, link, makeNode, rawLink, RawClient, roundTrip, until, type SyncTransportSetup, type TestNode,
+  closedCode,
+  items,
+  link,
+  makeNode,
+  rawLink,
+  RawClient,
+  roundTrip,
+  until,
+  type SyncTransportSetup,
+  type TestNode,
 } from "./sync-kit.js";
 
 /**
@@ -21,12 +38,23 @@ import {
 export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void {
   describe("sync transport conformance", () => {
     let setup: SyncTransportSetup;
-    beforeEach(() => { setup = makeSetup(); });
-    afterEach(async () => { await setup.teardown(); });
+    beforeEach(() => {
+      setup = makeSetup();
+    });
+    afterEach(async () => {
+      await setup.teardown();
+    });
 
     /** Connect `node` to an open rendezvous and keep the certificate it is issued. */
     async function admittedBy(rendezvous: TestNode, node: TestNode): Promise<Certificate> {
-      const up = await link(setup, rendezvous, node, { side: { onAdmission: (c) => { node.policy.learnRendezvous(c.issuer); node.policy.setCredential(c); } } });
+      const up = await link(setup, rendezvous, node, {
+        side: {
+          onAdmission: (c) => {
+            node.policy.learnRendezvous(c.issuer);
+            node.policy.setCredential(c);
+          },
+        },
+      });
       await until(up.c, "ready");
       return node.policy.credential()!;
     }
@@ -37,7 +65,13 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
       items(srv.doc).set("a", "from server");
       items(agent.doc).set("b", "from agent");
       let cert: Certificate | undefined;
-      const { a, c } = await link(setup, srv, agent, { side: { onAdmission: (x) => { cert = x; } } });
+      const { a, c } = await link(setup, srv, agent, {
+        side: {
+          onAdmission: (x) => {
+            cert = x;
+          },
+        },
+      });
       await Promise.all([until(a, "ready"), until(c, "ready")]);
       expect(a.peerId).toBe(agent.identity.nodeId);
       expect(c.peerId).toBe(srv.identity.nodeId);
@@ -99,7 +133,13 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
       const expected = ephemeralIdentity().nodeId;
       let admitted = false;
       const gate = srv.policy.gate(null);
-      srv.policy.gate = () => ({ ...gate, admit: (claims) => { admitted = true; return gate.admit(claims); } });
+      srv.policy.gate = () => ({
+        ...gate,
+        admit: (claims) => {
+          admitted = true;
+          return gate.admit(claims);
+        },
+      });
       const { c } = await link(setup, srv, agent, { side: { expectedPeer: expected } });
       expect(await closedCode(c)).toBe(4001);
       expect(c.peerMismatch).toEqual({ expected, actual: srv.identity.nodeId });
@@ -113,10 +153,14 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
       const target = makeNode({ trusted: [victim.identity.nodeId] });
       const toMiddle = await link(setup, middle, victim);
       const heard = new RawClient(toMiddle.pair.acceptor);
-      const answer = await waitFor(() => heard.frames.find((f) => {
-        const m = decodeFrame(f);
-        return m.kind === "auth" && m.frame.type === "answer";
-      }), "the victim's answer");
+      const answer = await waitFor(
+        () =>
+          heard.frames.find((f) => {
+            const m = decodeFrame(f);
+            return m.kind === "auth" && m.frame.type === "answer";
+          }),
+        "the victim's answer",
+      );
       const { a, raw } = await rawLink(setup, target);
       await waitFor(() => raw.frames.length > 0, "the target's challenge");
       const closing = closedCode(a);
@@ -216,7 +260,11 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
     it("awareness: forwarded once when newer, never looped; query answered; removed when its link closes", async () => {
       const [p, q, r] = [makeNode({ open: true }), makeNode({ open: true }), makeNode({ open: true })];
       const mesh = [];
-      for (const [acc, con] of [[p, q], [q, r], [r, p]] as const) {
+      for (const [acc, con] of [
+        [p, q],
+        [q, r],
+        [r, p],
+      ] as const) {
         const l = await link(setup, acc, con);
         await until(l.c, "ready");
         mesh.push(l);

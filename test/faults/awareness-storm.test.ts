@@ -30,28 +30,51 @@ describe("one board awareness update in a meshed cluster", () => {
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agents = [];
     for (let i = 0; i < 3; i++) agents.push(await cluster.agent(project.clone(`agent${i}`), server.ws));
-    await waitFor(async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 2), "the mesh to form", 60_000, 200);
+    await waitFor(
+      async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 2),
+      "the mesh to form",
+      60_000,
+      200,
+    );
 
     // The observer is a huskies node: agents serve only admitted keys, so it first gets its
     // certificate from the (open, loopback) rendezvous like any agent does.
     const identity = ephemeralIdentity();
     const log = pino({ level: "silent" });
     let cert: Certificate | undefined;
-    const upstream = new SyncClient({ url: server.ws, hub: new SyncHub(new Y.Doc(), log), identity, maxFrameBytes: 1 << 20, onAdmission: (c) => { cert = c; } }).start();
+    const upstream = new SyncClient({
+      url: server.ws,
+      hub: new SyncHub(new Y.Doc(), log),
+      identity,
+      maxFrameBytes: 1 << 20,
+      onAdmission: (c) => {
+        cert = c;
+      },
+    }).start();
     cleanups.push(() => upstream.stop());
     await waitFor(() => cert, "a certificate from the rendezvous");
     upstream.stop();
 
     const ws = new WebSocket(agents[0]!.ws);
     let awarenessFrames = 0;
-    ws.on("message", (data: Buffer) => { if (frameType(new Uint8Array(data)) === MSG_AWARENESS) awarenessFrames += 1; });
-    const observer = new SyncConnection(ws, new SyncHub(new Y.Doc(), log), { kind: "connect", identity, admission: () => cert }, { maxFrameBytes: 1 << 20 });
+    ws.on("message", (data: Buffer) => {
+      if (frameType(new Uint8Array(data)) === MSG_AWARENESS) awarenessFrames += 1;
+    });
+    const observer = new SyncConnection(
+      ws,
+      new SyncHub(new Y.Doc(), log),
+      { kind: "connect", identity, admission: () => cert },
+      { maxFrameBytes: 1 << 20 },
+    );
     cleanups.push(() => ws.terminate());
     await new Promise((resolve) => observer.once("ready", resolve));
 
     // The board: an unmodified y-websocket provider on the rendezvous, setting its presence once.
     const boardDoc = new Y.Doc();
-    const board = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", boardDoc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+    const board = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", boardDoc, {
+      WebSocketPolyfill: WebSocket as never,
+      disableBc: true,
+    });
     cleanups.push(() => board.destroy());
     await waitFor(() => board.synced, "the board to sync");
     board.awareness.setLocalState({ user: { name: "board" } });

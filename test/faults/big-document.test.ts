@@ -20,11 +20,18 @@ describe("a document larger than max_frame_bytes", () => {
     const body = "lorem ipsum dolor sit amet ".repeat(800); // ~21 KB each
     for (let i = 0; i < 12; i++) await postJson(`${server.http}/api/stories`, { name: `Big ${i}`, body: `${i} ${body}` });
     const agent = await cluster.agent(project.clone("agent"), server.ws);
-    await waitFor(async () => {
-      const [s, a] = await Promise.all([server.health(), agent.health()]);
-      return a.items === 12 && s.digest === a.digest;
-    }, "the agent's replica to match the server's", 60_000, 200);
-    const tooBig = [...server.logs, ...agent.logs].filter((l) => l.msg === "closing sync connection" && (l.code === 1009 || /Max payload/.test(String(l.reason))));
+    await waitFor(
+      async () => {
+        const [s, a] = await Promise.all([server.health(), agent.health()]);
+        return a.items === 12 && s.digest === a.digest;
+      },
+      "the agent's replica to match the server's",
+      60_000,
+      200,
+    );
+    const tooBig = [...server.logs, ...agent.logs].filter(
+      (l) => l.msg === "closing sync connection" && (l.code === 1009 || /Max payload/.test(String(l.reason))),
+    );
     expect(tooBig).toEqual([]);
   });
 });

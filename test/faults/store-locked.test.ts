@@ -25,7 +25,11 @@ setTimeout(() => { db.exec("COMMIT"); db.close(); console.log("released"); }, Nu
 `;
 
 async function post(base: string, name: string): Promise<{ name: string; status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${base}/api/stories`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, stage: "backlog" }) });
+  const res = await fetch(`${base}/api/stories`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name, stage: "backlog" }),
+  });
   return { name, status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -36,7 +40,10 @@ describe("a replica.db write-locked by another process", () => {
     const results = [await post(server.http, "Before the lock")];
     expect(results[0]!.status).toBe(201);
 
-    const locker = spawn(process.execPath, ["--input-type=module", "-e", LOCKER, join(project.root, ".huskies", "replica.db"), "7000"], { cwd: PACKAGE_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const locker = spawn(process.execPath, ["--input-type=module", "-e", LOCKER, join(project.root, ".huskies", "replica.db"), "7000"], {
+      cwd: PACKAGE_ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const lines: string[] = [];
     createInterface({ input: locker.stdout! }).on("line", (l) => lines.push(l));
     const released = new Promise((resolve) => locker.once("exit", resolve));
@@ -55,14 +62,22 @@ describe("a replica.db write-locked by another process", () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(String(refused[0]!.body.reason)).toMatch(/SQLITE_BUSY/);
     expect(during.every((r) => r.status === 201 || r.status === 503)).toBe(true);
-    await waitFor(() => server.logged("replica store failed: refusing writes until it recovers").length === 1, "the failure to be logged once");
+    await waitFor(
+      () => server.logged("replica store failed: refusing writes until it recovers").length === 1,
+      "the failure to be logged once",
+    );
 
     // Writes are accepted again once the store has drained its queue.
-    const after = await waitFor(async () => {
-      const r = await post(server.http, `After ${i++}`);
-      results.push(r);
-      return r.status === 201 ? r : undefined;
-    }, "a write to be accepted again", 20_000, 200);
+    const after = await waitFor(
+      async () => {
+        const r = await post(server.http, `After ${i++}`);
+        results.push(r);
+        return r.status === 201 ? r : undefined;
+      },
+      "a write to be accepted again",
+      20_000,
+      200,
+    );
     expect(after.status).toBe(201);
     await waitFor(() => server.logged("replica store recovered: accepting writes again").length === 1, "the recovery to be logged");
 

@@ -20,8 +20,27 @@ let key: string;
 let fingerprint: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "huskies-tls-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+    ],
+    { stdio: "ignore" },
+  );
   cert = readFileSync(join(dir, "cert.pem"), "utf8");
   key = readFileSync(join(dir, "key.pem"), "utf8");
   fingerprint = new X509Certificate(cert).fingerprint256;
@@ -45,7 +64,13 @@ async function tlsServer(): Promise<{ url: string; identity: Identity; doc: Y.Do
   const gate = policy.gate.bind(policy);
   policy.gate = (bearer) => {
     const g = gate(bearer);
-    return { ...g, admit: (claims) => { answers += 1; return g.admit(claims); } };
+    return {
+      ...g,
+      admit: (claims) => {
+        answers += 1;
+        return g.admit(claims);
+      },
+    };
   };
   const upgrades: string[] = [];
   server.on("upgrade", (req) => upgrades.push(req.url ?? ""));
@@ -60,7 +85,15 @@ async function tlsServer(): Promise<{ url: string; identity: Identity; doc: Y.Do
 function client(url: string, pin: { fingerprint256?: string; nodeId?: string }): { c: SyncClient; doc: Y.Doc; failures: Error[] } {
   const doc = new Y.Doc();
   const failures: Error[] = [];
-  const c = new SyncClient({ url, hub: new SyncHub(doc, pino({ level: "silent" })), identity: ephemeralIdentity(), maxFrameBytes: 1 << 20, token: "bearer-secret", upstream: true, pin });
+  const c = new SyncClient({
+    url,
+    hub: new SyncHub(doc, pino({ level: "silent" })),
+    identity: ephemeralIdentity(),
+    maxFrameBytes: 1 << 20,
+    token: "bearer-secret",
+    upstream: true,
+    pin,
+  });
   c.on("failed", (err) => failures.push(err));
   cleanups.push(() => c.stop());
   c.start();

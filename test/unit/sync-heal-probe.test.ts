@@ -32,7 +32,16 @@ describe("faster heal: probing the rendezvous during backoff", () => {
   it("a server that stays up never triggers early attempts (no retry storm); one that comes back does, once", async () => {
     let calls = 0;
     let ups = 0;
-    const alwaysUp = new HealProbe(async () => { calls += 1; return true; }, () => { ups += 1; }, 5);
+    const alwaysUp = new HealProbe(
+      async () => {
+        calls += 1;
+        return true;
+      },
+      () => {
+        ups += 1;
+      },
+      5,
+    );
     alwaysUp.start(false);
     cleanups.push(() => alwaysUp.stop());
     await waitFor(() => calls >= 10, "ten probes");
@@ -41,7 +50,13 @@ describe("faster heal: probing the rendezvous during backoff", () => {
     const results = [false, false, true, true];
     let i = 0;
     let back = 0;
-    const returning = new HealProbe(async () => results[Math.min(i++, results.length - 1)]!, () => { back += 1; }, 5);
+    const returning = new HealProbe(
+      async () => results[Math.min(i++, results.length - 1)]!,
+      () => {
+        back += 1;
+      },
+      5,
+    );
     returning.start(false);
     cleanups.push(() => returning.stop());
     await waitFor(() => back === 1, "the up edge");
@@ -51,7 +66,10 @@ describe("faster heal: probing the rendezvous during backoff", () => {
   it("the TCP probe counts a connection reset at once (a proxy with nothing behind it) as down", async () => {
     const resetting = createServer((s) => s.destroy());
     const holding = createServer(() => {});
-    cleanups.push(() => { resetting.close(); holding.close(); });
+    cleanups.push(() => {
+      resetting.close();
+      holding.close();
+    });
     const [rp, hp] = await Promise.all([listen(resetting), listen(holding)]);
     expect(await tcpProbe("127.0.0.1", rp, 100, 1000)()).toBe(false);
     expect(await tcpProbe("127.0.0.1", hp, 100, 1000)()).toBe(true);
@@ -66,7 +84,14 @@ describe("faster heal: probing the rendezvous during backoff", () => {
     const log = pino({ level: "silent" });
     const hub = new SyncHub(new Y.Doc(), log);
     // Every retry waits 10–20 s: only the probe can bring it back quickly.
-    const client = new SyncClient({ url: `ws://127.0.0.1:${port}/crdt-sync`, hub, identity: ephemeralIdentity(), maxFrameBytes: 1 << 20, backoff: new Backoff(20_000, 30_000), upstream: true }).start();
+    const client = new SyncClient({
+      url: `ws://127.0.0.1:${port}/crdt-sync`,
+      hub,
+      identity: ephemeralIdentity(),
+      maxFrameBytes: 1 << 20,
+      backoff: new Backoff(20_000, 30_000),
+      upstream: true,
+    }).start();
     cleanups.push(() => client.stop());
     await waitFor(() => !client.connected && (client as unknown as { timer?: unknown }).timer !== undefined, "the client to be in backoff");
 
@@ -75,7 +100,10 @@ describe("faster heal: probing the rendezvous during backoff", () => {
     const http = createHttpServer();
     const identity = ephemeralIdentity();
     const serverHub = new SyncHub(serverDoc, log);
-    attachSyncServer(http, serverHub, { policy: createSyncPolicy({ role: "rendezvous", identity, open: true, doc: serverDoc, trustedKeys: () => [] }), maxFrameBytes: 1 << 20 });
+    attachSyncServer(http, serverHub, {
+      policy: createSyncPolicy({ role: "rendezvous", identity, open: true, doc: serverDoc, trustedKeys: () => [] }),
+      maxFrameBytes: 1 << 20,
+    });
     await listen(http, port);
     const startedAt = Date.now();
     // Cleanups run last-first: links (upgraded sockets the http server no longer tracks) before the server.

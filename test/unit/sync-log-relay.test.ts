@@ -69,7 +69,14 @@ describe("log relay over the sync link", () => {
     await waitFor(() => logs.bus.listenerCount("1_story_a") === 0, "the holder to stop following");
 
     let ended: string | undefined;
-    relay.follow(holder.identity.nodeId, "1_story_a", () => {}, (reason) => { ended = reason ?? "ended"; });
+    relay.follow(
+      holder.identity.nodeId,
+      "1_story_a",
+      () => {},
+      (reason) => {
+        ended = reason ?? "ended";
+      },
+    );
     await waitFor(() => logs.bus.listenerCount("1_story_a") === 1, "a second follow");
     l.c.close(1000, "bye");
     await waitFor(() => ended === "link closed", "the follow to end with the link");
