@@ -173,7 +173,7 @@ story.command("log").argument("<id>").description("print a work item's agent log
     }
   });
 
-const nodeCmd = program.command("node").description("nodes: pause, resume");
+const nodeCmd = program.command("node").description("nodes: pause, resume, revoke");
 /** The node named on the command line, or the node of this checkout (its .huskies/node.key). */
 function nodeRef(id: string | undefined): string {
   if (id) return id;
@@ -198,6 +198,14 @@ nodeCmd.command("resume").argument("[id]", "node id, unique prefix or label (def
   .action(async (id: string | undefined, o: { server?: string; json?: boolean }) => {
     const n = await api<NodeEntry>(serverUrl(o), "POST", `/api/nodes/${encodeURIComponent(nodeRef(id))}/resume`, {});
     console.log(o.json ? JSON.stringify(n) : `${n.label} (${n.id.slice(0, 12)}) will resume`);
+  });
+
+nodeCmd.command("revoke").argument("<id>", "node id (64 hex), unique prefix or label")
+  .description("revoke a node's key: every node closes its links within seconds and refuses it afterwards")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (id: string, o: { server?: string; json?: boolean }) => {
+    const r = await api<{ nodeId: string }>(serverUrl(o), "DELETE", `/api/nodes/${encodeURIComponent(id)}`);
+    console.log(o.json ? JSON.stringify(r) : `revoked ${r.nodeId}`);
   });
 
 program.command("status").description("stages, items, claims, nodes and liveness")

@@ -9,6 +9,7 @@ import { Replica } from "../state/replica.js";
 import { openSqliteStore } from "../state/sqlite-store.js";
 import { Claims } from "../state/claims.js";
 import { documentDigest } from "../state/digest.js";
+import { nodeSignatures } from "../state/node-signatures.js";
 import { loadOrCreateIdentity, type Identity } from "../sync/identity.js";
 import { JoinTokenStore } from "../sync/join-tokens.js";
 import { createSyncPolicy, type SyncPolicy } from "../sync/auth-policy.js";
@@ -29,6 +30,7 @@ import { HttpService } from "../server/http-service.js";
 import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
+import { TrustStore } from "./trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 
 export interface NodeOptions {
@@ -104,7 +106,7 @@ export class HuskiesNode {
     mkdirSync(huskiesDir(root), { recursive: true });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
-    this.replica = new Replica(store, { log: logger("state") });
+    this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
       this.log.fatal({ file: store.file, err: err.message }, `replica store ${store.file} has failed for too long (${err.message}); exiting`);
@@ -114,34 +116,48 @@ export class HuskiesNode {
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
-    this.logs = new StoryLogs(huskiesDir(root, "logs"), (id) => {
-      const holder = pipeline.getItem(id)?.logNode;
-      const addr = holder && holder !== this.nodeId ? pipeline.getNode(holder)?.address : undefined;
-      return addr ? addr.replace(/^ws/, "http").replace(/\/crdt-sync$/, "") : undefined;
+    // Another node's log is asked for by its node id over the sync link to it (the log relay).
+    const holder = (id: string) => { const n = pipeline.getItem(id)?.logNode; return n && n !== this.nodeId ? n : undefined; };
+    this.logs = new StoryLogs(huskiesDir(root, "logs"), {
+      fetch: async (id) => { const h = holder(id); return h ? this.logRelay.fetch(h, id) : undefined; },
+      follow: (id, onLine, onEnd) => {
+        const h = holder(id);
+        return h && this.sync.hub.linkTo(h) ? this.logRelay.follow(h, id, onLine, onEnd) : undefined;
+      },
     });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
     // upstream link), or from itself when it is the rendezvous.
     this.directives = new OperatorDirectives(this.replica.doc, this.identity,
-      (issuer) => issuer === this.nodeId || (!!this.sync?.upstream?.peerId && issuer === this.sync.upstream.peerId),
+      (issuer) => issuer === this.nodeId || issuer === this.policy?.rendezvousKey(),
       (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")), logger("node"));
     const actions = new OperatorActions(this.claims, {
       root, baseBranch: async () => this.baseBranch,
       nodes: role === "rendezvous" ? {
         pause: (id, reason) => this.directives.issue(id, { reason }),
         resume: (id) => this.directives.issue(id, null),
+        revoke: (id) => this.revoke(id),
       } : undefined,
     });
 
+    const trust = new TrustStore(root, this.log);
+    const upstreamUrl = this.opts.rendezvousUrl ?? (role === "rendezvous" ? cfg.rendezvous : undefined);
     this.policy = createSyncPolicy({
       role, identity: this.identity, open, adminToken, tokens, doc: this.replica.doc,
       trustedKeys: () => this.config.project.trusted_keys,
+      rendezvousKey: trust.rendezvous()?.nodeId,
+      admission: trust.admission(),
     });
     this.sync = new SyncService({
       doc: this.replica.doc, pipeline, identity: this.identity, config: this.config, role, log: logger("sync"),
-      policy: this.policy, persistence: this.replica,
-      upstreamUrl: this.opts.rendezvousUrl ?? (role === "rendezvous" ? cfg.rendezvous : undefined),
+      policy: this.policy, persistence: this.replica, upstreamUrl,
+      onTrustChange: () => {
+        const key = this.policy.rendezvousKey();
+        if (role === "agent" && key && upstreamUrl && trust.rendezvous()?.nodeId !== key) trust.saveRendezvous({ url: upstreamUrl, nodeId: key });
+        const cert = this.policy.credential();
+        if (cert && JSON.stringify(trust.admission()) !== JSON.stringify(cert)) trust.saveAdmission(cert);
+      },
       joinToken: this.opts.gatewayUrl ? undefined : this.opts.joinToken,
       bearer: process.env.HUSKIES_TOKEN || undefined,
     });
@@ -167,8 +183,11 @@ export class HuskiesNode {
     });
     this.directives.start();
     this.config.watch();
+    let trusted = [...cfg.trusted_keys];
     this.config.on("change", () => {
       if (this.opts.runAgent) this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
+      if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
+      trusted = [...this.config.project.trusted_keys];
     });
 
     this.sync.start();
@@ -188,7 +207,7 @@ export class HuskiesNode {
           pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(),
         },
         watch: role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
-        ready: () => this.sync.waitForFirstSync(FIRST_SYNC_WAIT_MS),
+        ready: () => this.replicaReady(),
         acceptsWork: () => this.pause.acceptsWork(),
         keptChanged: () => this.presence.beat(),
       });
@@ -196,6 +215,39 @@ export class HuskiesNode {
     }
     this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
+  }
+
+  /** Revoke a key project-wide (rendezvous only): a signed entry every node enforces. */
+  private revoke(nodeId: string): void {
+    this.policy.revocations.revoke(this.identity, nodeId);
+    this.log.warn({ node: nodeId.slice(0, 12) }, "key revoked");
+  }
+
+  /**
+   * A key taken out of `trusted_keys` is revoked (on the rendezvous) unless a join token admitted
+   * it too: removing trust must close its links and void the certificate it was issued.
+   */
+  private revokeUntrusted(before: readonly string[], tokens: JoinTokenStore): void {
+    const now = new Set(this.config.project.trusted_keys);
+    for (const key of before) if (!now.has(key) && !tokens.isAdmitted(key)) this.revoke(key);
+  }
+
+  /**
+   * Before the agent acts on its replica (reconcile, claims): a short wait for the rendezvous, or,
+   * when the replica file was empty or unreadable, as long as it takes to sync with it, so that a
+   * lost replica never makes this node forget or redo work.
+   */
+  private async replicaReady(): Promise<void> {
+    const suspect = this.replica.suspect;
+    if (!suspect || !this.sync.upstream) {
+      if (suspect) this.log.warn({ reason: suspect }, "replica may be incomplete and there is no rendezvous to sync with; going on");
+      await this.sync.waitForFirstSync(FIRST_SYNC_WAIT_MS);
+      return;
+    }
+    this.log.warn({ reason: suspect }, "replica may be incomplete: waiting for a sync with the rendezvous before acting on it");
+    await this.sync.waitForFirstSync(Number.POSITIVE_INFINITY);
+    this.replica.trust();
+    this.log.info("replica synced; acting on it");
   }
 
   health(): Health {

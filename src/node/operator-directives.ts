@@ -1,7 +1,10 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import { verifySignature, type Identity } from "../sync/identity.js";
+import type { Identity } from "../sync/identity.js";
 import { isNodeId } from "../state/document-reader.js";
+import { signRecord, verifyRecord } from "../state/signed-record.js";
+
+const CONTROL_KIND = "huskies-control-v1";
 
 /** An operator's word to one node, signed by the rendezvous that relayed it. */
 export interface Directive {
@@ -11,10 +14,6 @@ export interface Directive {
   at: number;
   issuer: string;
   sig: string;
-}
-
-function signedText(d: Omit<Directive, "sig">): string {
-  return `huskies-control-v1|${d.issuer}|${d.node}|${d.at}|${JSON.stringify(d.pause)}`;
 }
 
 /**
@@ -46,8 +45,7 @@ export class OperatorDirectives {
 
   /** The rendezvous writes a directive for `node`. */
   issue(node: string, pause: Directive["pause"], now = Date.now()): void {
-    const body = { node, pause, at: now, issuer: this.identity.nodeId };
-    this.map.set(node, { ...body, sig: this.identity.sign(signedText(body)) });
+    this.map.set(node, signRecord(this.identity, CONTROL_KIND, { node, pause, at: now, issuer: this.identity.nodeId }));
   }
 
   /** The directive for this node, if any valid one exists. */
@@ -56,8 +54,8 @@ export class OperatorDirectives {
     if (!d || typeof d !== "object" || d.node !== this.identity.nodeId || typeof d.at !== "number" || !isNodeId(d.issuer) || typeof d.sig !== "string") return undefined;
     const pause = d.pause === null ? null : d.pause && typeof d.pause.reason === "string" ? { reason: d.pause.reason.slice(0, 300) } : undefined;
     if (pause === undefined || !this.trustedIssuer(d.issuer)) return undefined;
-    const body = { node: d.node, pause, at: d.at, issuer: d.issuer };
-    return verifySignature(d.issuer, signedText(body), d.sig) ? { ...body, sig: d.sig } : undefined;
+    const directive = { node: d.node, pause, at: d.at, issuer: d.issuer, sig: d.sig };
+    return verifyRecord(CONTROL_KIND, d.issuer, directive) ? directive : undefined;
   }
 
   /** Re-check (e.g. once the rendezvous key is known). */

@@ -13,14 +13,21 @@ export interface LogEntry {
   event?: unknown;
 }
 
+/** Logs held by other nodes, asked for by node id over their sync links (never a URL from the document). */
+export interface RemoteLogs {
+  fetch(id: string): Promise<string | undefined>;
+  /** Every line of the holder's log (what exists, then new ones); undefined when no holder is linked. */
+  follow(id: string, onLine: (line: string) => void, onEnd: () => void): (() => void) | undefined;
+}
+
 /**
  * Per-story logs as JSON lines in `.huskies/logs/<id>.log` on the node that ran the work.
- * Another node's log is fetched from that node's HTTP port (its address is in `nodes`).
+ * Another node's log comes through `remote` (the log relay over the sync links).
  */
 export class StoryLogs {
   private readonly bus = new EventEmitter();
 
-  constructor(private readonly dir: string, private readonly remoteBase: (id: string) => string | undefined = () => undefined) {
+  constructor(readonly dir: string, private readonly remote?: RemoteLogs) {
     mkdirSync(dir, { recursive: true });
     this.bus.setMaxListeners(0);
   }
@@ -42,27 +49,31 @@ export class StoryLogs {
     this.bus.emit(id, line);
   }
 
+  /** The whole log: this node's copy, else (unless `local`) the holder's. */
   async read(id: string, opts: { local?: boolean } = {}): Promise<string | undefined> {
     const file = this.file(id);
     if (existsSync(file)) return readFileSync(file, "utf8");
-    const base = opts.local ? undefined : this.remoteBase(id);
-    if (!base) return undefined;
-    try {
-      const res = await fetch(`${base}/api/stories/${id}/log?local=1`, { signal: AbortSignal.timeout(5000) });
-      return res.ok ? await res.text() : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Base URL of the node holding `id`'s log, when that is another node and this one has no copy. */
-  remoteFor(id: string): string | undefined {
-    return existsSync(this.file(id)) ? undefined : this.remoteBase(id);
+    return opts.local ? undefined : this.remote?.fetch(id);
   }
 
   /** New lines for `id` as they are written by this process. */
   follow(id: string, onLine: (line: string) => void): () => void {
     this.bus.on(id, onLine);
     return () => this.bus.off(id, onLine);
+  }
+
+  /**
+   * Every line of the log, what exists and then new ones, from wherever it is: this node's copy,
+   * or the holder's over the log relay. `onEnd` when the holder's stream ends.
+   */
+  stream(id: string, onLine: (line: string) => void, onEnd: () => void): () => void {
+    const file = this.file(id);
+    if (!existsSync(file)) {
+      const stop = this.remote?.follow(id, onLine, onEnd);
+      if (stop) return stop;
+    }
+    const existing = existsSync(file) ? readFileSync(file, "utf8") : "";
+    for (const line of existing.split("\n")) if (line) onLine(line);
+    return this.follow(id, onLine);
   }
 }

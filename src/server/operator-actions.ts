@@ -7,6 +7,7 @@ import { QA_MODES } from "../pipeline/qa-modes.js";
 import type { Item, NodeEntry } from "../state/item.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
+import { isNodeId } from "../state/document-reader.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
@@ -52,6 +53,8 @@ export interface PipelineView {
 export interface NodeControl {
   pause(nodeId: string, reason: string): void;
   resume(nodeId: string): void;
+  /** Refuse the key everywhere from now on and close its links. */
+  revoke(nodeId: string): void;
 }
 
 export class OperatorActions {
@@ -154,6 +157,17 @@ export class OperatorActions {
     const node = this.node(nodeId);
     this.control().resume(node.id);
     return this.node(node.id);
+  }
+
+  /**
+   * Revoke a node's key: a signed revocation every node enforces within a sync round (its links
+   * are closed, its certificate and join admission stop counting). Any well-formed key can be
+   * revoked, also one that never wrote a node entry.
+   */
+  revokeNode(ref: string): { nodeId: string; revoked: true } {
+    const id = isNodeId(ref) ? ref : this.node(ref).id;
+    this.control().revoke(id);
+    return { nodeId: id, revoked: true };
   }
 
   /** A node by id, by label, or by a unique id prefix (6+ characters), as people type them. */

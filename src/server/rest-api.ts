@@ -45,24 +45,21 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
     return c.json(actions.pauseNode(c.req.param("id"), typeof reason === "string" ? reason : undefined));
   });
   api.post("/nodes/:id/resume", (c) => c.json(actions.resumeNode(c.req.param("id"))));
+  api.delete("/nodes/:id", (c) => c.json(actions.revokeNode(c.req.param("id"))));
 
   api.get("/stories/:id/log", async (c) => {
     const id = actions.get(c.req.param("id")).id;
     if (c.req.query("follow") === undefined) {
-      const text = await deps.logs.read(id, { local: c.req.query("local") !== undefined });
+      const text = await deps.logs.read(id);
       return c.text(text ?? "", text === undefined ? 404 : 200);
     }
-    // The log lives on the node that runs the story: relay that node's stream.
-    const remote = c.req.query("local") === undefined ? deps.logs.remoteFor(id) : undefined;
-    if (remote) {
-      const upstream = await fetch(`${remote}/api/stories/${id}/log?follow&local`, { signal: c.req.raw.signal }).catch(() => undefined);
-      if (upstream?.ok) return new Response(upstream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
-    }
+    // The log lives on the node that runs the story: this node's copy, or the holder's stream
+    // over the log relay.
     return streamSSE(c, async (stream) => {
-      const existing = await deps.logs.read(id, { local: true });
-      for (const line of (existing ?? "").split("\n").filter(Boolean)) await stream.writeSSE({ data: line });
-      const stop = deps.logs.follow(id, (line) => void stream.writeSSE({ data: line }));
-      await new Promise<void>((resolve) => stream.onAbort(() => resolve()));
+      let ended: () => void = () => undefined;
+      const done = new Promise<void>((resolve) => { ended = resolve; stream.onAbort(resolve); });
+      const stop = deps.logs.stream(id, (line) => void stream.writeSSE({ data: line }), ended);
+      await done;
       stop();
     });
   });

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import { PipelineDoc } from "./pipeline-doc.js";
+import { PipelineDoc, type NodeSignatures } from "./pipeline-doc.js";
 import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
 import { COMPACT_AFTER_UPDATES, STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
@@ -23,6 +23,8 @@ export interface ReplicaOptions {
   gc?: boolean;
   /** Logger for the typed document (malformed entries). */
   log?: Logger;
+  /** How node entries are signed and verified (see PipelineDoc). */
+  signatures?: NodeSignatures;
   retryInitialMs?: number;
   retryMaxMs?: number;
   fatalAfterMs?: number;
@@ -51,7 +53,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private fatalSent = false;
   private compactScheduled = false;
   private closed = false;
-  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log">>;
+  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log" | "signatures">>;
 
   constructor(
     readonly store: ReplicaStore,
@@ -69,7 +71,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     const doc = new Y.Doc({ gc: opts.gc ?? true });
     this.replay(doc, store.load());
     doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
-    this.pipeline = new PipelineDoc(doc, { log: opts.log });
+    this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures });
     this.maybeCompact();
   }
 

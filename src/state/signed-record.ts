@@ -35,9 +35,12 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`cannot sign a value of type ${typeof value}`);
 }
 
-/** The text that is signed: `kind|part|part…`. Throws if a part contains the separator. */
+/**
+ * The text that is signed: `kind|part|part…`. Throws if a part but the last contains the
+ * separator (the last part, e.g. a record's JSON, may: nothing follows it to be confused with).
+ */
 export function signedText(kind: string, ...parts: Array<string | number>): string {
-  for (const p of [kind, ...parts]) {
+  for (const p of [kind, ...parts.slice(0, -1)]) {
     if (String(p).includes("|")) throw new TypeError(`a signed part may not contain "|": ${String(p).slice(0, 40)}`);
   }
   return [kind, ...parts].join("|");

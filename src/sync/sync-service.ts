@@ -26,6 +26,8 @@ export interface SyncServiceOptions {
   joinToken?: string;
   /** Bearer for servers that admit by token (`HUSKIES_TOKEN`). */
   bearer?: string;
+  /** The rendezvous key or this node's certificate changed (learned on first contact, reissued): persist them. */
+  onTrustChange?: () => void;
   log: Logger;
 }
 
@@ -66,10 +68,13 @@ export class SyncService {
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).
-        onAdmission: (cert) => { policy.learnRendezvous(cert.issuer); policy.setCredential(cert); },
+        onAdmission: (cert) => {
+          const learned = policy.learnRendezvous(cert.issuer);
+          if (policy.setCredential(cert) || learned) opts.onTrustChange?.();
+        },
       });
       // Trust on first use until .huskies/rendezvous.json pins the key.
-      upstream.on("connected", () => { if (upstream.peerId) policy.learnRendezvous(upstream.peerId); });
+      upstream.on("connected", () => { if (upstream.peerId && policy.learnRendezvous(upstream.peerId)) opts.onTrustChange?.(); });
       this.upstream = upstream;
       if (opts.role === "agent") {
         // The relay rule (see SyncHub): peers learn whether we reach the rendezvous.
@@ -101,12 +106,12 @@ export class SyncService {
     };
   }
 
-  /** Resolve once the upstream link has synced, or after `ms` (an offline start must not hang). */
+  /** Resolve once the upstream link has synced, or after `ms` (an offline start must not hang; Infinity waits). */
   waitForFirstSync(ms: number): Promise<void> {
     const upstream = this.upstream;
     return new Promise((resolve) => {
       if (!upstream || upstream.synced) return resolve();
-      const t = setTimeout(resolve, ms);
+      const t = Number.isFinite(ms) ? setTimeout(resolve, ms) : undefined;
       upstream.once("synced", () => {
         clearTimeout(t);
         resolve();

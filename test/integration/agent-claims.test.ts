@@ -5,13 +5,16 @@ import { Cluster, getJson, postJson, type NodeProc } from "../support/cluster.js
 import { createProject, originBranches, type Project } from "../support/git-fixture.js";
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
+import { DocClient } from "../support/doc-client.js";
 import { isGone, killTree } from "../../src/runtime/process-tree.js";
 import type { Item } from "../../src/state/item.js";
 
 const cluster = new Cluster();
 let project: Project | undefined;
 const orphans: number[] = [];
+const clients: DocClient[] = [];
 afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
   await cluster.stopAll();
   await Promise.all(orphans.splice(0).map((pid) => killTree(pid, 500).catch(() => undefined)));
   project?.cleanup();
@@ -84,9 +87,15 @@ describe("claims", () => {
     const agents = await Promise.all([1, 2, 3].map((i) => cluster.agent(project!.clone(`agent${i}`), server.ws)));
     await waitFor(async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 2), "the mesh to form");
 
+    // A teammate's replica, admitted by the rendezvous (it holds a certificate), links to the
+    // agents and files stories while the rendezvous is down: agents serve no REST writes.
+    const teammate = new DocClient();
+    clients.push(teammate);
+    await teammate.link(server.ws);
     await server.stop();
+    for (const a of agents) await teammate.link(a.ws);
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await postJson<Item>(`${agents[i % 3]!.http}/api/stories`, { name: `Offline ${i}`, stage: "current" })).id);
+    for (let i = 0; i < 6; i++) ids.push(teammate.pipeline.createItem({ name: `Offline ${i}`, stage: "current" }).id);
     await waitFor(async () => {
       const items = await getJson<Item[]>(`${agents[0]!.http}/api/stories`);
       return ids.every((id) => items.find((i) => i.id === id)?.stage === "qa");
