@@ -13,12 +13,13 @@ export interface RawResponse {
  * An HTTP request with full control of the headers (`Host`, `Origin`) and the body, as a browser
  * or an attacker would send it; fetch() cannot set Host. `body` may be an async iterable, sent
  * chunked. The answer may come before the body is sent whole (a 413): that is what it checks.
+ * One connection per request: a connection left mid-body must not be reused for the next one.
  */
 export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer | AsyncIterable<Buffer> } = {}): Promise<RawResponse> {
   const u = new URL(url);
   const send = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: opts.method ?? "GET", headers: opts.headers, rejectUnauthorized: false }, (res) => {
+    const req = send({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: opts.method ?? "GET", headers: opts.headers, rejectUnauthorized: false, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
