@@ -1,4 +1,7 @@
 import { createServer } from "node:net";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson, runCli } from "../support/cluster.js";
 import { register } from "../support/gateway-client.js";
@@ -6,9 +9,15 @@ import { rawRequest } from "../support/raw-http.js";
 import { ephemeralIdentity } from "../../src/sync/identity.js";
 import { registrationMessage } from "../../src/gateway/registration-proof.js";
 import { MAX_TOKEN_TTL_SECS } from "../../src/config/defaults.js";
+import { createProject, type Project } from "../support/git-fixture.js";
+import { projectToml } from "../support/coders.js";
 
 const cluster = new Cluster();
-afterEach(() => cluster.stopAll());
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  await cluster.stopAll();
+  cleanups.splice(0).forEach((c) => c());
+});
 
 const JSON_CT = { "content-type": "application/json" };
 
@@ -94,5 +103,26 @@ describe("gateway registration proves possession of the key", () => {
     expect((await rawRequest(`${url}/gateway/challenge`, { headers: { host: "rebind.example" } })).status).toBe(421);
     expect((await rawRequest(`${url}/gateway/%E0%A4%A`)).status).toBe(400);
     expect(gw.logs.filter((l) => l.msg === "request failed")).toEqual([]);
+  });
+
+  it("reads a project that needs its admin token with the token named by admin_token_env, and never shows it", async () => {
+    const project: Project = createProject({ projectToml: 'auth = "required"\n' + projectToml({}) });
+    cleanups.push(() => project.cleanup());
+    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: "project-secret" });
+    await postJson(`${server.http}/api/stories`, { name: "Seen by the gateway" }, "project-secret");
+    const dir = mkdtempSync(join(tmpdir(), "huskies-gw-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const config = join(dir, "projects.toml");
+    writeFileSync(config, `[[project]]\nname = "demo"\nurl = "${server.http}"\nadmin_token_env = "DEMO_ADMIN_TOKEN"\n`);
+
+    const missing = await runCli(["gateway", "--port", "0", "--config", config], { env: { DEMO_ADMIN_TOKEN: "" } });
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: invalid config ${config}: project demo: environment variable DEMO_ADMIN_TOKEN is not set`]);
+
+    const gw = await cluster.gateway(["--config", config], { DEMO_ADMIN_TOKEN: "project-secret" });
+    const res = await rawRequest(`http://127.0.0.1:${gw.port}/gateway/projects`);
+    const [shown] = res.json<Array<{ name: string; reachable: boolean; pipeline: { stages: { backlog: Array<{ name: string }> } } }>>();
+    expect(shown).toMatchObject({ name: "demo", reachable: true });
+    expect(shown!.pipeline.stages.backlog.map((i) => i.name)).toEqual(["Seen by the gateway"]);
+    expect(res.text).not.toContain("project-secret");
   });
 });
