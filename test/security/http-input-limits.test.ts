@@ -96,7 +96,7 @@ describe("input limits", () => {
       ["POST", () => "/api/stories", true], ["PATCH", (i) => `/api/stories/${i}`, true], ["POST", (i) => `/api/stories/${i}/move`, true],
       ["POST", (i) => `/api/stories/${i}/tick`, true], ["POST", (i) => `/api/stories/${i}/block`, true], ["POST", (i) => `/api/stories/${i}/assign`, true],
       ["POST", (i) => `/api/stories/${i}/unblock`, false], ["POST", (i) => `/api/stories/${i}/release`, false], ["POST", () => "/api/tokens", true],
-      ["POST", () => "/mcp", true],
+      ["POST", (i) => `/api/nodes/${i}/pause`, true], ["POST", (i) => `/api/nodes/${i}/resume`, false], ["POST", () => "/mcp", true],
     ];
     const results: string[] = [];
     const check = async (method: string, path: string, body: string | undefined, expectClientError: boolean) => {
