@@ -7,7 +7,11 @@ import { randomBytes } from "node:crypto";
 export class ChallengeStore {
   private readonly open = new Map<string, number>();
 
-  constructor(private readonly ttlMs: number, private readonly max: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly max: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   issue(): string {
     this.prune();

@@ -21,7 +21,10 @@ const registration = z.strictObject({
   token: z.string().min(1).max(200),
   nodeId: z.string().regex(/^[0-9a-f]{64}$/, "nodeId must be a 64-char hex public key"),
   label: z.string().min(1).max(100),
-  address: z.string().regex(/^wss?:\/\/\S+$/, "address must be a ws:// URL").max(300),
+  address: z
+    .string()
+    .regex(/^wss?:\/\/\S+$/, "address must be a ws:// URL")
+    .max(300),
   challenge: z.string().regex(/^[0-9a-f]{64}$/, "challenge must be the one GET /gateway/challenge returned"),
   signature: z.string().regex(/^[0-9a-f]{128}$/, "signature must be a hex Ed25519 signature"),
 });
@@ -48,21 +51,30 @@ export interface GatewayOptions {
  * `/gateway/register` are open by design (the token and the signature are the credential);
  * every other `/gateway/*` route needs the gateway's admin token off loopback.
  */
-export async function startGateway(opts: GatewayOptions): Promise<{ server: AnyServer; port: number; gatewayId: string; close(): Promise<void> }> {
+export async function startGateway(
+  opts: GatewayOptions,
+): Promise<{ server: AnyServer; port: number; gatewayId: string; close(): Promise<void> }> {
   const log = logger("gateway");
   const loopbackOnly = isLoopbackHost(opts.host);
   const adminToken = process.env.HUSKIES_ADMIN_TOKEN || undefined;
-  if (!loopbackOnly && !adminToken) throw new UserError(`refusing to run a gateway on ${opts.host} without HUSKIES_ADMIN_TOKEN (anyone could mint join tokens)`);
+  if (!loopbackOnly && !adminToken)
+    throw new UserError(`refusing to run a gateway on ${opts.host} without HUSKIES_ADMIN_TOKEN (anyone could mint join tokens)`);
   const db = new Database(opts.dbFile);
   const tokens = new JoinTokenStore(db);
-  db.exec("CREATE TABLE IF NOT EXISTS agents (node_id TEXT PRIMARY KEY, label TEXT NOT NULL, address TEXT NOT NULL, registered_at INTEGER NOT NULL)");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS agents (node_id TEXT PRIMARY KEY, label TEXT NOT NULL, address TEXT NOT NULL, registered_at INTEGER NOT NULL)",
+  );
   const gatewayId = gatewayIdentity(db);
   const challenges = new ChallengeStore(GATEWAY_CHALLENGE_TTL_SECS * 1000, GATEWAY_MAX_OPEN_CHALLENGES);
   let port = 0;
   const guard = new RequestGuard({
-    boundHost: opts.host, tls: !!opts.tls, port: () => port, adminToken,
+    boundHost: opts.host,
+    tls: !!opts.tls,
+    port: () => port,
+    adminToken,
     settings: () => ({ publicUrls: [], allowedOrigins: [], maxBodyBytes: opts.maxBodyBytes ?? MAX_BODY_BYTES }),
-    readsNeedToken: !loopbackOnly, writesNeedToken: !loopbackOnly,
+    readsNeedToken: !loopbackOnly,
+    writesNeedToken: !loopbackOnly,
   });
 
   const app = new Hono();
@@ -70,7 +82,14 @@ export async function startGateway(opts: GatewayOptions): Promise<{ server: AnyS
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.use("*", guard.browserRules());
   for (const path of ["/gateway/tokens", "/gateway/agents", "/gateway/projects"]) app.use(path, guard.requireAdmin());
-  app.get("/health", (c) => c.json({ role: "gateway", gatewayId, tls: !!opts.tls, agents: (db.prepare("SELECT COUNT(*) AS n FROM agents").get() as { n: number }).n }));
+  app.get("/health", (c) =>
+    c.json({
+      role: "gateway",
+      gatewayId,
+      tls: !!opts.tls,
+      agents: (db.prepare("SELECT COUNT(*) AS n FROM agents").get() as { n: number }).n,
+    }),
+  );
   app.post("/gateway/tokens", async (c) => {
     const ttl = tokenTtl((await jsonObject(c)).ttlSecs);
     if (!ttl.ok) return c.json({ error: ttl.error }, 400);
@@ -89,31 +108,49 @@ export async function startGateway(opts: GatewayOptions): Promise<{ server: AnyS
     }
     const used = tokens.consume(r.token, r.nodeId);
     if (!used.ok) return c.json({ error: used.reason }, 401);
-    db.prepare("INSERT OR REPLACE INTO agents (node_id, label, address, registered_at) VALUES (?, ?, ?, ?)").run(r.nodeId, r.label, r.address, Date.now());
+    db.prepare("INSERT OR REPLACE INTO agents (node_id, label, address, registered_at) VALUES (?, ?, ?, ?)").run(
+      r.nodeId,
+      r.label,
+      r.address,
+      Date.now(),
+    );
     log.info({ nodeId: r.nodeId.slice(0, 12), label: r.label }, "agent registered");
     return c.json({ ok: true }, 201);
   });
-  app.get("/gateway/agents", (c) => c.json(
-    (db.prepare("SELECT node_id AS nodeId, label, address, registered_at AS registeredAt FROM agents ORDER BY registered_at").all())));
-  app.get("/gateway/projects", async (c) => c.json(await Promise.all(opts.projects.map(async (p) => {
-    const shown = { name: p.name, url: p.url };
-    try {
-      const res = await fetch(`${p.url.replace(/\/+$/, "")}/api/pipeline`, {
-        headers: p.adminToken ? { authorization: `Bearer ${p.adminToken}` } : {}, signal: AbortSignal.timeout(3000),
-      });
-      return { ...shown, reachable: res.ok, pipeline: res.ok ? await res.json() : null };
-    } catch {
-      return { ...shown, reachable: false, pipeline: null };
-    }
-  }))));
+  app.get("/gateway/agents", (c) =>
+    c.json(db.prepare("SELECT node_id AS nodeId, label, address, registered_at AS registeredAt FROM agents ORDER BY registered_at").all()),
+  );
+  app.get("/gateway/projects", async (c) =>
+    c.json(
+      await Promise.all(
+        opts.projects.map(async (p) => {
+          const shown = { name: p.name, url: p.url };
+          try {
+            const res = await fetch(`${p.url.replace(/\/+$/, "")}/api/pipeline`, {
+              headers: p.adminToken ? { authorization: `Bearer ${p.adminToken}` } : {},
+              signal: AbortSignal.timeout(3000),
+            });
+            return { ...shown, reachable: res.ok, pipeline: res.ok ? await res.json() : null };
+          } catch {
+            return { ...shown, reachable: false, pipeline: null };
+          }
+        }),
+      ),
+    ),
+  );
 
   const listening = await listen(getRequestListener(app.fetch), opts.port, opts.host, opts.tls);
   port = listening.port;
   log.info({ port, host: opts.host, tls: !!opts.tls, gatewayId }, "gateway listening");
   return {
-    server: listening.server, port, gatewayId,
+    server: listening.server,
+    port,
+    gatewayId,
     close: async () => {
-      await new Promise<void>((r) => { listening.server.close(() => r()); listening.server.closeAllConnections(); });
+      await new Promise<void>((r) => {
+        listening.server.close(() => r());
+        listening.server.closeAllConnections();
+      });
       db.close();
     },
   };

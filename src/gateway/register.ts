@@ -23,7 +23,9 @@ export async function registerWithGateway(
     const { challenge, gatewayId } = (await asked.json()) as { challenge: string; gatewayId: string };
     const signature = identity.sign(registrationMessage(String(gatewayId), body.token, String(challenge)));
     const res = await fetch(url, {
-      method: "POST", headers: { "content-type": "application/json" }, signal: AbortSignal.timeout(10_000),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      signal: AbortSignal.timeout(10_000),
       body: JSON.stringify({ ...body, nodeId: identity.nodeId, challenge, signature }),
     });
     if (!res.ok) {

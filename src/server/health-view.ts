@@ -31,9 +31,15 @@ export interface PublicHealth {
 
 export function publicHealth(h: Health): PublicHealth {
   return {
-    nodeId: h.nodeId, role: h.role, version: h.version, label: h.label,
+    nodeId: h.nodeId,
+    role: h.role,
+    version: h.version,
+    label: h.label,
     rendezvous: { connected: h.rendezvous.connected },
     mesh: { peerCount: h.mesh.peers.length, connectedCount: h.mesh.connected?.length ?? 0, max: h.mesh.max },
-    items: h.items, digest: h.digest, paused: h.paused ?? null, tls: h.tls,
+    items: h.items,
+    digest: h.digest,
+    paused: h.paused ?? null,
+    tls: h.tls,
   };
 }

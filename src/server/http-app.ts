@@ -27,8 +27,13 @@ export interface AppDeps {
 export const BOARD_DIR = fileURLToPath(new URL("../../web/", import.meta.url));
 
 const MIME: Record<string, string> = {
-  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css",
-  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon", ".json": "application/json",
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
 };
 
 /** Paths whose every request needs the admin token whenever the node's auth mode asks for it. */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { bearerMatches } from "../sync/auth-policy.js";
-import { hostnameOf, isLoopbackName, originOf, servedHostnames, servesHostname, trustedOrigins, type ServedNamesOptions } from "./served-names.js";
+import { hostnameOf, originOf, servedHostnames, servesHostname, trustedOrigins, type ServedNamesOptions } from "./served-names.js";
 
 export { isLoopbackName as isLoopbackHost } from "./served-names.js";
 
@@ -56,7 +56,8 @@ export class RequestGuard {
   checkHostAndOrigin(host: string | undefined, origin: string | undefined): Refusal | undefined {
     const name = hostnameOf(host);
     if (!name) return { status: 400, reason: "missing or malformed Host header" };
-    if (!servesHostname(this.names(), name)) return { status: 421, reason: `this node does not serve the host name ${name} (add its URL to public_urls)` };
+    if (!servesHostname(this.names(), name))
+      return { status: 421, reason: `this node does not serve the host name ${name} (add its URL to public_urls)` };
     if (origin === undefined) return undefined;
     const given = originOf(origin);
     const own = originOf(`${this.scheme}://${host}`);
@@ -82,7 +83,10 @@ export class RequestGuard {
         return c.json({ error: `${c.req.method} needs content-type: application/json` }, 415);
       }
       const maxSize = this.opts.settings().maxBodyBytes;
-      return bodyLimit({ maxSize, onError: (ctx) => ctx.json({ error: `request body over max_body_bytes (${maxSize} bytes)` }, 413) })(c, next);
+      return bodyLimit({ maxSize, onError: (ctx) => ctx.json({ error: `request body over max_body_bytes (${maxSize} bytes)` }, 413) })(
+        c,
+        next,
+      );
     };
   }
 
@@ -125,7 +129,9 @@ export class RequestGuard {
     for (const url of names.publicUrls) {
       try {
         hosts.add(new URL(url).host);
-      } catch { /* validated by the config schema */ }
+      } catch {
+        /* validated by the config schema */
+      }
     }
     if (requestHost) hosts.add(requestHost);
     const origins = new Set<string>(trustedOrigins(names));

@@ -63,8 +63,11 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
     // The log lives on the node that runs the story: relay that node's stream.
     const remote = c.req.query("local") === undefined ? deps.logs.remoteFor(storyId) : undefined;
     if (remote) {
-      const upstream = await fetch(`${remote}/api/stories/${storyId}/log?follow&local`, { signal: c.req.raw.signal }).catch(() => undefined);
-      if (upstream?.ok) return new Response(upstream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+      const upstream = await fetch(`${remote}/api/stories/${storyId}/log?follow&local`, { signal: c.req.raw.signal }).catch(
+        () => undefined,
+      );
+      if (upstream?.ok)
+        return new Response(upstream.body, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
     }
     return streamSSE(c, async (stream) => {
       const existing = await deps.logs.read(storyId, { local: true });

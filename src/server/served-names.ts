@@ -18,7 +18,10 @@ export interface ServedNamesOptions {
 
 /** Lower-case, without IPv6 brackets or a trailing dot: the form names are compared in. */
 export function normalizeHostname(name: string): string {
-  return name.toLowerCase().replace(/^\[(.*)\]$/, "$1").replace(/\.$/, "");
+  return name
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1")
+    .replace(/\.$/, "");
 }
 
 /** The hostname of a `Host` header (`name`, `name:port`, `[v6]:port`), or undefined when malformed. */

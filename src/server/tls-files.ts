@@ -38,7 +38,9 @@ export function loadTls(files: { cert: string; key: string }, base: string, sour
   try {
     createSecureContext({ cert: cert.data, key: key.data });
   } catch (err) {
-    throw new UserError(`${where(source, "cert")}: ${cert.path} and ${key.path} are not a usable certificate and key: ${(err as Error).message}`);
+    throw new UserError(
+      `${where(source, "cert")}: ${cert.path} and ${key.path} are not a usable certificate and key: ${(err as Error).message}`,
+    );
   }
   return { cert: cert.data, key: key.data, certFile: cert.path, keyFile: key.path };
 }
@@ -47,7 +49,11 @@ export function loadTls(files: { cert: string; key: string }, base: string, sour
  * The TLS material for a command: both flags, or the project's `[tls]` table, or none. Giving
  * only one of the two flags is a mistake, not a silent fallback to plain http.
  */
-export function resolveTls(flags: { tlsCert?: string; tlsKey?: string }, cwd: string, config?: { tls?: { cert: string; key: string }; root: string; file: string }): TlsMaterial | undefined {
+export function resolveTls(
+  flags: { tlsCert?: string; tlsKey?: string },
+  cwd: string,
+  config?: { tls?: { cert: string; key: string }; root: string; file: string },
+): TlsMaterial | undefined {
   if (flags.tlsCert || flags.tlsKey) {
     if (!flags.tlsCert || !flags.tlsKey) throw new UserError("--tls-cert and --tls-key go together: give both");
     return loadTls({ cert: flags.tlsCert, key: flags.tlsKey }, cwd, { kind: "flags" });

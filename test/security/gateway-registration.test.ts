@@ -37,9 +37,15 @@ describe("gateway registration proves possession of the key", () => {
     const forged = await register(url, thief, token, (b) => ({ ...b, nodeId: agent.nodeId }));
     expect([forged.status, forged.body]).toEqual([401, { error: "the signature does not prove the key of nodeId" }]);
     // A signature over another token, another gateway, or no signature at all.
-    const otherToken = await register(url, agent, token, (b) => ({ ...b, signature: agent.sign(registrationMessage(asked.gatewayId, "hj_other", String(b.challenge))) }));
+    const otherToken = await register(url, agent, token, (b) => ({
+      ...b,
+      signature: agent.sign(registrationMessage(asked.gatewayId, "hj_other", String(b.challenge))),
+    }));
     expect(otherToken.status).toBe(401);
-    const otherGateway = await register(url, agent, token, (b) => ({ ...b, signature: agent.sign(registrationMessage("gw_elsewhere", token, String(b.challenge))) }));
+    const otherGateway = await register(url, agent, token, (b) => ({
+      ...b,
+      signature: agent.sign(registrationMessage("gw_elsewhere", token, String(b.challenge))),
+    }));
     expect(otherGateway.status).toBe(401);
     const unsigned = await register(url, agent, token, (b) => ({ ...b, signature: undefined }));
     expect([unsigned.status, unsigned.body.error]).toEqual([400, "Invalid input: expected string, received undefined"]);
@@ -53,7 +59,10 @@ describe("gateway registration proves possession of the key", () => {
 
     // Replaying the exact request (same challenge and signature) fails on the challenge.
     const replay = await fetch(`${url}/gateway/register`, { method: "POST", headers: JSON_CT, body: JSON.stringify(ok.sent) });
-    expect([replay.status, await replay.json()]).toEqual([401, { error: "unknown, used or expired challenge (GET /gateway/challenge first)" }]);
+    expect([replay.status, await replay.json()]).toEqual([
+      401,
+      { error: "unknown, used or expired challenge (GET /gateway/challenge first)" },
+    ]);
     const made = await register(url, agent, token, (b) => ({ ...b, challenge: "ab".repeat(32) }));
     expect(made.status).toBe(401);
     // And the token is spent now, even for its rightful holder.
@@ -68,18 +77,33 @@ describe("gateway registration proves possession of the key", () => {
       });
     });
     const refused = await runCli(["gateway", "--host", "0.0.0.0", "--port", String(free)], { env: { HUSKIES_ADMIN_TOKEN: "" } });
-    expect([refused.code, refused.stderr.trim()]).toEqual([1, "error: refusing to run a gateway on 0.0.0.0 without HUSKIES_ADMIN_TOKEN (anyone could mint join tokens)"]);
+    expect([refused.code, refused.stderr.trim()]).toEqual([
+      1,
+      "error: refusing to run a gateway on 0.0.0.0 without HUSKIES_ADMIN_TOKEN (anyone could mint join tokens)",
+    ]);
 
     const gw = await cluster.gateway(["--host", "0.0.0.0"], { HUSKIES_ADMIN_TOKEN: "gw-admin" });
     const url = `http://127.0.0.1:${gw.port}`;
     const admin = { authorization: "Bearer gw-admin" };
-    for (const [method, path] of [["GET", "/gateway/agents"], ["GET", "/gateway/projects"], ["POST", "/gateway/tokens"]] as const) {
-      const res = await rawRequest(`${url}${path}`, { method, body: method === "POST" ? "{}" : undefined, headers: method === "POST" ? JSON_CT : {} });
+    for (const [method, path] of [
+      ["GET", "/gateway/agents"],
+      ["GET", "/gateway/projects"],
+      ["POST", "/gateway/tokens"],
+    ] as const) {
+      const res = await rawRequest(`${url}${path}`, {
+        method,
+        body: method === "POST" ? "{}" : undefined,
+        headers: method === "POST" ? JSON_CT : {},
+      });
       expect(res.status, path).toBe(401);
     }
     expect((await rawRequest(`${url}/gateway/agents`, { headers: admin })).status).toBe(200);
     expect((await rawRequest(`${url}/gateway/projects`, { headers: admin })).status).toBe(200);
-    const minted = await rawRequest(`${url}/gateway/tokens`, { method: "POST", body: JSON.stringify({ ttlSecs: 60 }), headers: { ...JSON_CT, ...admin } });
+    const minted = await rawRequest(`${url}/gateway/tokens`, {
+      method: "POST",
+      body: JSON.stringify({ ttlSecs: 60 }),
+      headers: { ...JSON_CT, ...admin },
+    });
     expect(minted.status).toBe(201);
     const agent = ephemeralIdentity();
     expect((await register(url, agent, minted.json<{ token: string }>().token)).status).toBe(201);
@@ -93,13 +117,22 @@ describe("gateway registration proves possession of the key", () => {
       const res = await rawRequest(`${url}/gateway/tokens`, { method: "POST", body: `{"ttlSecs":${ttl}}`, headers: JSON_CT });
       expect([res.status, res.json().error], ttl).toEqual([400, "ttlSecs must be a positive number of seconds, at most 2592000 (30 days)"]);
     }
-    const huge = await rawRequest(`${url}/gateway/register`, { method: "POST", body: JSON.stringify({ token: "x".repeat(2 * 1024 * 1024) }), headers: JSON_CT });
+    const huge = await rawRequest(`${url}/gateway/register`, {
+      method: "POST",
+      body: JSON.stringify({ token: "x".repeat(2 * 1024 * 1024) }),
+      headers: JSON_CT,
+    });
     expect(huge.status).toBe(413);
     for (const body of ["null", "[]", "{", "42", '{"token":5}']) {
       expect((await rawRequest(`${url}/gateway/register`, { method: "POST", body, headers: JSON_CT })).status, body).toBe(400);
     }
-    expect((await rawRequest(`${url}/gateway/register`, { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status).toBe(415);
-    expect((await rawRequest(`${url}/gateway/tokens`, { method: "POST", body: "{}", headers: { ...JSON_CT, origin: "http://evil.example" } })).status).toBe(403);
+    expect(
+      (await rawRequest(`${url}/gateway/register`, { method: "POST", body: "{}", headers: { "content-type": "text/plain" } })).status,
+    ).toBe(415);
+    expect(
+      (await rawRequest(`${url}/gateway/tokens`, { method: "POST", body: "{}", headers: { ...JSON_CT, origin: "http://evil.example" } }))
+        .status,
+    ).toBe(403);
     expect((await rawRequest(`${url}/gateway/challenge`, { headers: { host: "rebind.example" } })).status).toBe(421);
     expect((await rawRequest(`${url}/gateway/%E0%A4%A`)).status).toBe(400);
     expect(gw.logs.filter((l) => l.msg === "request failed")).toEqual([]);
@@ -116,7 +149,10 @@ describe("gateway registration proves possession of the key", () => {
     writeFileSync(config, `[[project]]\nname = "demo"\nurl = "${server.http}"\nadmin_token_env = "DEMO_ADMIN_TOKEN"\n`);
 
     const missing = await runCli(["gateway", "--port", "0", "--config", config], { env: { DEMO_ADMIN_TOKEN: "" } });
-    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: invalid config ${config}: project demo: environment variable DEMO_ADMIN_TOKEN is not set`]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      1,
+      `error: invalid config ${config}: project demo: environment variable DEMO_ADMIN_TOKEN is not set`,
+    ]);
 
     const gw = await cluster.gateway(["--config", config], { DEMO_ADMIN_TOKEN: "project-secret" });
     const res = await rawRequest(`http://127.0.0.1:${gw.port}/gateway/projects`);

@@ -20,7 +20,12 @@ afterEach(async () => {
 
 const JSON_CT = { "content-type": "application/json" };
 const story = JSON.stringify({ name: "From a web page", stage: "current" });
-const MCP_INIT = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+const MCP_INIT = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+});
 const MCP_HEADERS = { ...JSON_CT, accept: "application/json, text/event-stream" };
 
 describe("browsers cannot reach a node from another site", () => {
@@ -45,13 +50,22 @@ describe("browsers cannot reach a node from another site", () => {
     expect((await tryUpgrade(server.ws, evil)).outcome).toBe(403);
 
     // Names the node serves: loopback in every spelling, and the host of a public URL.
-    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `127.3.4.5:${server.port}`, `[::1]:${server.port}`, "huskies.example.com", `LOCALHOST.:${server.port}`]) {
+    for (const host of [
+      `localhost:${server.port}`,
+      `127.0.0.1:${server.port}`,
+      `127.3.4.5:${server.port}`,
+      `[::1]:${server.port}`,
+      "huskies.example.com",
+      `LOCALHOST.:${server.port}`,
+    ]) {
       const res = await rawRequest(`${url}/api/pipeline`, { headers: { host } });
       expect(res.status, host).toBe(200);
     }
     // The MCP SDK's own DNS-rebinding check is on, with the same names: it accepts these too.
     for (const host of ["huskies.example.com", `127.3.4.5:${server.port}`, `localhost:${server.port}`]) {
-      expect((await rawRequest(`${url}/mcp`, { method: "POST", body: MCP_INIT, headers: { ...MCP_HEADERS, host } })).status, host).toBe(200);
+      expect((await rawRequest(`${url}/mcp`, { method: "POST", body: MCP_INIT, headers: { ...MCP_HEADERS, host } })).status, host).toBe(
+        200,
+      );
     }
     const viaPublic = await tryUpgrade(server.ws, { host: "huskies.example.com" });
     expect(viaPublic.outcome).toBe("open");
@@ -60,7 +74,10 @@ describe("browsers cannot reach a node from another site", () => {
   });
 
   it("refuses a foreign Origin on every method of REST and MCP and on the /crdt-sync upgrade; the same origin and allowed_origins work", async () => {
-    project = createProject({ projectToml: 'allowed_origins = ["https://dashboard.example.org"]\npublic_urls = ["https://huskies.example.com/"]\n' + projectToml({}) });
+    project = createProject({
+      projectToml:
+        'allowed_origins = ["https://dashboard.example.org"]\npublic_urls = ["https://huskies.example.com/"]\n' + projectToml({}),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const url = server.http;
     const evil = { origin: "http://evil.example" };
@@ -78,7 +95,12 @@ describe("browsers cannot reach a node from another site", () => {
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(res.json().error).toMatch(/origin http:\/\/evil\.example are not allowed/);
     }
-    for (const origin of ["null", "http://127.0.0.1.evil.example", `https://127.0.0.1:${server.port}`, `http://127.0.0.1:${server.port + 1}`]) {
+    for (const origin of [
+      "null",
+      "http://127.0.0.1.evil.example",
+      `https://127.0.0.1:${server.port}`,
+      `http://127.0.0.1:${server.port + 1}`,
+    ]) {
       expect((await rawRequest(`${url}/api/pipeline`, { headers: { origin } })).status, origin).toBe(403);
     }
     expect((await tryUpgrade(server.ws, evil)).outcome).toBe(403);
@@ -86,8 +108,17 @@ describe("browsers cannot reach a node from another site", () => {
     expect(JSON.parse((await runCli(["status", "--json"], { env: { HUSKIES_SERVER: url } })).stdout).stages.current).toEqual([]);
 
     // The board's own origin, allowed_origins and the origin of a public URL may write.
-    for (const [origin, host] of [[url, undefined], [`http://localhost:${server.port}`, `localhost:${server.port}`], ["https://dashboard.example.org", undefined], ["https://huskies.example.com", "huskies.example.com"]] as const) {
-      const res = await rawRequest(`${url}/api/stories`, { method: "POST", body: JSON.stringify({ name: `from ${origin}` }), headers: { ...JSON_CT, origin, ...(host ? { host } : {}) } });
+    for (const [origin, host] of [
+      [url, undefined],
+      [`http://localhost:${server.port}`, `localhost:${server.port}`],
+      ["https://dashboard.example.org", undefined],
+      ["https://huskies.example.com", "huskies.example.com"],
+    ] as const) {
+      const res = await rawRequest(`${url}/api/stories`, {
+        method: "POST",
+        body: JSON.stringify({ name: `from ${origin}` }),
+        headers: { ...JSON_CT, origin, ...(host ? { host } : {}) },
+      });
       expect(res.status, origin).toBe(201);
     }
     const mcp = await rawRequest(`${url}/mcp`, { method: "POST", body: MCP_INIT, headers: { ...MCP_HEADERS, origin: url } });
@@ -101,7 +132,10 @@ describe("browsers cannot reach a node from another site", () => {
         super(address, protocols, { origin: url });
       }
     }
-    const provider = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, { WebSocketPolyfill: SameOriginWebSocket as never, disableBc: true });
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, {
+      WebSocketPolyfill: SameOriginWebSocket as never,
+      disableBc: true,
+    });
     cleanups.push(() => provider.destroy());
     await waitFor(() => Object.keys(doc.getMap("items").toJSON()).length === 4, "the same-origin client to receive the 4 stories");
   });
@@ -110,13 +144,27 @@ describe("browsers cannot reach a node from another site", () => {
     project = createProject({ projectToml: projectToml({}) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const url = server.http;
-    for (const ct of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp", undefined]) {
+    for (const ct of [
+      "text/plain",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/jsonp",
+      undefined,
+    ]) {
       const res = await rawRequest(`${url}/api/stories`, { method: "POST", body: story, headers: ct ? { "content-type": ct } : {} });
       expect(res.status, String(ct)).toBe(415);
     }
     const res = await rawRequest(`${url}/api/stories`, { method: "PATCH", body: "{}", headers: { "content-type": "text/plain" } });
     expect(res.status).toBe(415);
-    expect((await rawRequest(`${url}/api/stories`, { method: "POST", body: story, headers: { "content-type": "Application/JSON; charset=utf-8" } })).status).toBe(201);
+    expect(
+      (
+        await rawRequest(`${url}/api/stories`, {
+          method: "POST",
+          body: story,
+          headers: { "content-type": "Application/JSON; charset=utf-8" },
+        })
+      ).status,
+    ).toBe(201);
     expect((await fetch(`${url}/api/pipeline`)).status).toBe(200);
 
     // The CLI sends JSON on every write, also those without a body.
@@ -139,7 +187,9 @@ describe("browsers cannot reach a node from another site", () => {
     for (const host of [hostname(), ...addresses].map((h) => `${h}:${server.port}`)) {
       expect((await rawRequest(`${server.http}/api/pipeline`, { headers: { ...auth, host } })).status, host).toBe(200);
     }
-    expect((await rawRequest(`${server.http}/api/pipeline`, { headers: { ...auth, host: `rebind.example:${server.port}` } })).status).toBe(421);
+    expect((await rawRequest(`${server.http}/api/pipeline`, { headers: { ...auth, host: `rebind.example:${server.port}` } })).status).toBe(
+      421,
+    );
     expect((await tryUpgrade(`${server.ws}?token=guard-admin`, { host: "rebind.example" })).outcome).toBe(403);
   });
 });

@@ -23,8 +23,15 @@ describe("the HTTP config keys", () => {
   });
 
   it("accept URLs, origins and a [tls] table, and name the key and reason for bad values", () => {
-    expect(load('public_urls = ["https://h.example/huskies"]\nallowed_origins = ["http://localhost:5173"]\n[tls]\ncert = "c.pem"\nkey = "k.pem"\n')())
-      .toMatchObject({ public_urls: ["https://h.example/huskies"], allowed_origins: ["http://localhost:5173"], tls: { cert: "c.pem", key: "k.pem" } });
+    expect(
+      load(
+        'public_urls = ["https://h.example/huskies"]\nallowed_origins = ["http://localhost:5173"]\n[tls]\ncert = "c.pem"\nkey = "k.pem"\n',
+      )(),
+    ).toMatchObject({
+      public_urls: ["https://h.example/huskies"],
+      allowed_origins: ["http://localhost:5173"],
+      tls: { cert: "c.pem", key: "k.pem" },
+    });
     const cases: Array<[string, RegExp]> = [
       ['public_urls = ["ftp://h.example"]', /key `public_urls.0`: must be an http:\/\/ or https:\/\/ URL/],
       ['public_urls = ["not a url"]', /key `public_urls.0`: must be an http:\/\/ or https:\/\/ URL/],

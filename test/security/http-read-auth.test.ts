@@ -19,13 +19,24 @@ afterEach(async () => {
   project?.cleanup();
 });
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
 });
 afterAll(() => browser?.close());
 
 /** Every read of the REST API, MCP and metrics, for a story that exists. */
 function reads(id: string): string[] {
-  return ["/api/pipeline", "/api/stories", `/api/stories/${id}`, "/api/nodes", `/api/stories/${id}/log`, `/api/stories/${id}/log?follow`, "/metrics"];
+  return [
+    "/api/pipeline",
+    "/api/stories",
+    `/api/stories/${id}`,
+    "/api/nodes",
+    `/api/stories/${id}/log`,
+    `/api/stories/${id}/log?follow`,
+    "/metrics",
+  ];
 }
 
 describe("reads need the admin token wherever sync needs auth", () => {
@@ -51,11 +62,24 @@ describe("reads need the admin token wherever sync needs auth", () => {
     expect([tail.status, tail.headers.get("content-type")]).toEqual([200, "text/event-stream"]);
     follow.abort();
     // ... but a write may not.
-    expect((await rawRequest(`${url}/api/stories?token=${ADMIN}`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status).toBe(401);
+    expect(
+      (
+        await rawRequest(`${url}/api/stories?token=${ADMIN}`, {
+          method: "POST",
+          body: "{}",
+          headers: { "content-type": "application/json" },
+        })
+      ).status,
+    ).toBe(401);
 
     // Minting a join token needs the admin token even on loopback.
-    expect((await rawRequest(`${url}/api/tokens`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status).toBe(401);
-    expect((await rawRequest(`${url}/api/tokens`, { method: "POST", body: "{}", headers: { "content-type": "application/json", ...BEARER } })).status).toBe(201);
+    expect(
+      (await rawRequest(`${url}/api/tokens`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } })).status,
+    ).toBe(401);
+    expect(
+      (await rawRequest(`${url}/api/tokens`, { method: "POST", body: "{}", headers: { "content-type": "application/json", ...BEARER } }))
+        .status,
+    ).toBe(201);
 
     // MCP: refused without the token, works for an SDK client that sends it.
     const bare = new Client({ name: "no-token", version: "1" });
@@ -71,7 +95,13 @@ describe("reads need the admin token wherever sync needs auth", () => {
     expect(open.status).toBe(200);
     const h = open.json<Record<string, unknown>>();
     expect(Object.keys(h).sort()).toEqual(["digest", "items", "label", "mesh", "nodeId", "paused", "rendezvous", "role", "tls", "version"]);
-    expect(h).toMatchObject({ nodeId: server.nodeId, role: "rendezvous", items: 1, rendezvous: { connected: false }, mesh: { peerCount: 0, connectedCount: 0, max: 3 } });
+    expect(h).toMatchObject({
+      nodeId: server.nodeId,
+      role: "rendezvous",
+      items: 1,
+      rendezvous: { connected: false },
+      mesh: { peerCount: 0, connectedCount: 0, max: 3 },
+    });
     expect(open.text).not.toMatch(/Secret|secret_plan|ws:\/\/|127\.0\.0\.1/);
     const full = (await rawRequest(`${url}/health`, { headers: BEARER })).json<Record<string, unknown>>();
     expect(full).toMatchObject({ nodeId: server.nodeId, running: [], mesh: { peers: [] }, address: expect.stringMatching(/^ws:\/\//) });
@@ -87,7 +117,11 @@ describe("reads need the admin token wherever sync needs auth", () => {
   it("trusted_keys on loopback without an admin token: reads and token minting are refused, with the reason", async () => {
     project = createProject({ projectToml: `trusted_keys = ["${ephemeralIdentity().nodeId}"]\n` + projectToml({}) });
     const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: "" });
-    const tokens = await rawRequest(`${server.http}/api/tokens`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
+    const tokens = await rawRequest(`${server.http}/api/tokens`, {
+      method: "POST",
+      body: "{}",
+      headers: { "content-type": "application/json" },
+    });
     expect(tokens.status).toBe(401);
     expect(tokens.json().error).toMatch(/no HUSKIES_ADMIN_TOKEN set/);
     expect((await rawRequest(`${server.http}/api/pipeline`)).status).toBe(401);
@@ -116,7 +150,9 @@ describe("reads need the admin token wherever sync needs auth", () => {
     await page.fill('input[name="name"]', "Filed from the board with the token");
     await page.click('button[type="submit"]');
     await page.getByText("Filed from the board with the token").waitFor();
-    const names = (await (await fetch(`${server.http}/api/stories`, { headers: BEARER })).json() as Array<{ name: string }>).map((s) => s.name);
+    const names = ((await (await fetch(`${server.http}/api/stories`, { headers: BEARER })).json()) as Array<{ name: string }>).map(
+      (s) => s.name,
+    );
     expect(names).toContain("Filed from the board with the token");
 
     // Without the token the page loads (static files are public) but its data calls are refused.
@@ -124,7 +160,12 @@ describe("reads need the admin token wherever sync needs auth", () => {
     await stranger.goto(server.http);
     await stranger.getByTestId("connection").waitFor();
     expect(await stranger.evaluate(async () => (await fetch("/api/stories")).status)).toBe(401);
-    expect(await stranger.evaluate(async () => (await fetch("/api/stories", { method: "POST", headers: { "content-type": "application/json" }, body: "{\"name\":\"x\"}" })).status)).toBe(401);
+    expect(
+      await stranger.evaluate(
+        async () =>
+          (await fetch("/api/stories", { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"x"}' })).status,
+      ),
+    ).toBe(401);
     expect(await stranger.getByText("Visible with the token").count()).toBe(0);
     await page.close();
     await stranger.close();

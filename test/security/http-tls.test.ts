@@ -29,8 +29,28 @@ beforeAll(() => {
   certDir = mkdtempSync(join(tmpdir(), "huskies-tls-"));
   cert = join(certDir, "cert.pem");
   key = join(certDir, "key.pem");
-  const selfSigned = (c: string, k: string) => execFileSync("openssl", ["req", "-x509", "-newkey", "ed25519", "-keyout", k, "-out", c, "-days", "2", "-nodes",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], { stdio: "ignore" });
+  const selfSigned = (c: string, k: string) =>
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ed25519",
+        "-keyout",
+        k,
+        "-out",
+        c,
+        "-days",
+        "2",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
   selfSigned(cert, key);
   selfSigned(join(certDir, "other-cert.pem"), join(certDir, "other-key.pem"));
 });
@@ -48,7 +68,11 @@ describe("TLS on the server side", () => {
 
     const health = await rawRequest(`${https}/health`);
     expect(health.json()).toMatchObject({ nodeId: server.nodeId, tls: true, address: expect.stringMatching(/^wss:\/\//) });
-    const created = await rawRequest(`${https}/api/stories`, { method: "POST", body: JSON.stringify({ name: "Over TLS" }), headers: JSON_CT });
+    const created = await rawRequest(`${https}/api/stories`, {
+      method: "POST",
+      body: JSON.stringify({ name: "Over TLS" }),
+      headers: JSON_CT,
+    });
     expect(created.status).toBe(201);
     // The board is served over https, and the guard takes https://host as the node's own origin.
     expect((await rawRequest(`${https}/`)).text).toContain("<html");
@@ -62,9 +86,15 @@ describe("TLS on the server side", () => {
       }
     }
     const doc = new Y.Doc();
-    const provider = new WebsocketProvider(`wss://127.0.0.1:${server.port}`, "crdt-sync", doc, { WebSocketPolyfill: TrustingWebSocket as never, disableBc: true });
+    const provider = new WebsocketProvider(`wss://127.0.0.1:${server.port}`, "crdt-sync", doc, {
+      WebSocketPolyfill: TrustingWebSocket as never,
+      disableBc: true,
+    });
     cleanups.push(() => provider.destroy());
-    await waitFor(() => (doc.getMap("items").get("1_story_over_tls") as Y.Map<unknown> | undefined)?.get("name") === "Over TLS", "the story over wss");
+    await waitFor(
+      () => (doc.getMap("items").get("1_story_over_tls") as Y.Map<unknown> | undefined)?.get("name") === "Over TLS",
+      "the story over wss",
+    );
 
     // Plain http on the TLS port gets no answer it could mistake for one.
     await expect(rawRequest(`http://127.0.0.1:${server.port}/health`)).rejects.toThrow();
@@ -87,13 +117,29 @@ describe("TLS on the server side", () => {
 
     withTls("missing-cert.pem", ".huskies/tls/key.pem");
     const missing = await runCli(["serve", project.root, "--no-agent", "--port", "0"]);
-    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: invalid config ${tomlFile}: key \`tls.cert\`: cannot read ${join(project.root, "missing-cert.pem")}: ENOENT`]);
+    expect([missing.code, missing.stderr.trim()]).toEqual([
+      1,
+      `error: invalid config ${tomlFile}: key \`tls.cert\`: cannot read ${join(project.root, "missing-cert.pem")}: ENOENT`,
+    ]);
 
     withTls(".huskies/tls/cert.pem", ".huskies/tls");
     const dir = await runCli(["serve", project.root, "--no-agent", "--port", "0"]);
-    expect([dir.code, dir.stderr.trim()]).toEqual([1, `error: invalid config ${tomlFile}: key \`tls.key\`: cannot read ${join(project.root, ".huskies", "tls")}: EISDIR`]);
+    expect([dir.code, dir.stderr.trim()]).toEqual([
+      1,
+      `error: invalid config ${tomlFile}: key \`tls.key\`: cannot read ${join(project.root, ".huskies", "tls")}: EISDIR`,
+    ]);
 
-    const mismatched = await runCli(["serve", project.root, "--no-agent", "--port", "0", "--tls-cert", cert, "--tls-key", join(certDir, "other-key.pem")]);
+    const mismatched = await runCli([
+      "serve",
+      project.root,
+      "--no-agent",
+      "--port",
+      "0",
+      "--tls-cert",
+      cert,
+      "--tls-key",
+      join(certDir, "other-key.pem"),
+    ]);
     expect(mismatched.code).toBe(1);
     expect(mismatched.stderr.trim()).toMatch(/^error: --tls-cert: .*cert\.pem and .*other-key\.pem are not a usable certificate and key: /);
     expect(mismatched.stderr.trim().split("\n")).toHaveLength(1);

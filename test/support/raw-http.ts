@@ -15,19 +15,33 @@ export interface RawResponse {
  * chunked. The answer may come before the body is sent whole (a 413): that is what it checks.
  * One connection per request: a connection left mid-body must not be reused for the next one.
  */
-export function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer | AsyncIterable<Buffer> } = {}): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string | number>; body?: string | Buffer | AsyncIterable<Buffer> } = {},
+): Promise<RawResponse> {
   const u = new URL(url);
   const send = u.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = send({ host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: opts.method ?? "GET", headers: opts.headers, rejectUnauthorized: false, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
-      });
-      res.on("error", reject);
-    });
+    const req = send(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: `${u.pathname}${u.search}`,
+        method: opts.method ?? "GET",
+        headers: opts.headers,
+        rejectUnauthorized: false,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) });
+        });
+        res.on("error", reject);
+      },
+    );
     // The server may answer and close while we are still sending: the answer is what counts.
     req.on("error", (err) => (req.destroyed && (err as NodeJS.ErrnoException).code === "EPIPE" ? undefined : reject(err)));
     const body = opts.body;
@@ -42,13 +56,18 @@ export function rawRequest(url: string, opts: { method?: string; headers?: Recor
           if (!req.write(chunk)) await new Promise((r) => req.once("drain", r));
         }
         req.end();
-      } catch { /* the server closed the connection mid-body */ }
+      } catch {
+        /* the server closed the connection mid-body */
+      }
     })();
   });
 }
 
 /** Try a WebSocket upgrade with given headers: "open", or the HTTP status of the refusal. */
-export function tryUpgrade(url: string, headers: Record<string, string> = {}): Promise<{ outcome: "open"; ws: WebSocket } | { outcome: number }> {
+export function tryUpgrade(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ outcome: "open"; ws: WebSocket } | { outcome: number }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers, rejectUnauthorized: false });
     ws.once("open", () => resolve({ outcome: "open", ws }));
