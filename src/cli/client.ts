@@ -14,15 +14,25 @@ export function serverUrl(opts: { server?: string; dir?: string }): string {
   return `http://127.0.0.1:${loadProjectConfig(root).port}`;
 }
 
-/** Call the REST API; an error response becomes a UserError carrying the server's message. */
+/** The bearer this client presents: the admin token, else the node token. */
+export function authHeaders(): Record<string, string> {
+  const token = process.env.HUSKIES_ADMIN_TOKEN || process.env.HUSKIES_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/**
+ * Call the REST API; an error response becomes a UserError carrying the server's message.
+ * Every write carries a JSON body (`{}` when there is nothing to say): the server takes writes
+ * only as `application/json`, which is what keeps cross-site form posts out.
+ */
 export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const token = process.env.HUSKIES_ADMIN_TOKEN ?? process.env.HUSKIES_TOKEN;
+  const write = method !== "GET" && method !== "HEAD";
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
+      headers: { ...(write ? { "content-type": "application/json" } : {}), ...authHeaders() },
+      body: write ? JSON.stringify(body ?? {}) : undefined,
     });
   } catch {
     throw new UserError(`cannot reach a huskies server at ${base} (start one with \`huskies serve\`)`);

@@ -1,16 +1,28 @@
 import { z } from "zod";
 import { loadTomlFile } from "../config/project-config.js";
 import { startGateway } from "../gateway/gateway.js";
+import { resolveTls } from "../server/tls-files.js";
+import { UserError } from "../errors.js";
 import { logger } from "../log.js";
 
 const projectsSchema = z.strictObject({
-  project: z.array(z.strictObject({ name: z.string().min(1), url: z.string().regex(/^https?:\/\//, "must be an http(s) URL") })).default([]),
+  project: z.array(z.strictObject({
+    name: z.string().min(1),
+    url: z.string().regex(/^https?:\/\//, "must be an http(s) URL"),
+    /** Name of the environment variable holding that project's admin token (its REST reads need it). */
+    admin_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name").optional(),
+  })).default([]),
 });
 
-export async function runGatewayCommand(o: { port: number; host: string; config?: string; db: string }): Promise<void> {
-  const projects = o.config ? loadTomlFile(o.config, projectsSchema).project : [];
-  const gw = await startGateway({ port: o.port, host: o.host, dbFile: o.db, projects });
-  console.log(`huskies gateway on http://${o.host}:${gw.port}`);
+export async function runGatewayCommand(o: { port: number; host: string; config?: string; db: string; tlsCert?: string; tlsKey?: string }): Promise<void> {
+  const projects = (o.config ? loadTomlFile(o.config, projectsSchema).project : []).map((p) => {
+    const adminToken = p.admin_token_env ? process.env[p.admin_token_env] : undefined;
+    if (p.admin_token_env && !adminToken) throw new UserError(`invalid config ${o.config}: project ${p.name}: environment variable ${p.admin_token_env} is not set`);
+    return { name: p.name, url: p.url, adminToken };
+  });
+  const tls = resolveTls(o, process.cwd());
+  const gw = await startGateway({ port: o.port, host: o.host, dbFile: o.db, projects, tls });
+  console.log(`huskies gateway on ${tls ? "https" : "http"}://${o.host}:${gw.port}`);
   const stop = () => void gw.close().then(() => process.exit(0));
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);

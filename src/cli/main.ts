@@ -5,10 +5,11 @@ import { UserError } from "../errors.js";
 import { configureLogging } from "../log.js";
 import { VERSION } from "../version.js";
 import { findProjectRoot } from "../config/project-root.js";
-import { loadProjectConfig } from "../config/project-config.js";
+import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { api, serverUrl } from "./client.js";
+import { api, authHeaders, serverUrl } from "./client.js";
+import { resolveTls } from "../server/tls-files.js";
 import { describeItem, describePipeline } from "./print.js";
 import { runNodeUntilSignal } from "./run-node.js";
 import { runGatewayCommand } from "./gateway-command.js";
@@ -59,11 +60,15 @@ program.command("serve").argument("[dir]", "project directory", ".")
   .option("--port <port>", "port (default: project.toml port, 3001)", port)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--no-agent", "do not run coding agents on this node")
-  .action(async (dir: string, o: { port?: number; host: string; agent: boolean }) => {
+  .option("--tls-cert <file>", "serve https/wss with this certificate (PEM; or [tls] cert in project.toml)")
+  .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
+  .action(async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string }) => {
     const root = projectRoot(dir, "serve");
     const cfg = loadProjectConfig(root);
-    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent });
-    console.log(`huskies serving ${root} on http://${o.host}:${node.port} (board /, sync ws://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
+    const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
+    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
+    const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
+    console.log(`huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
   });
 
 program.command("agent").argument("[dir]", "project directory", ".")
@@ -74,12 +79,15 @@ program.command("agent").argument("[dir]", "project directory", ".")
   .option("--join-token <token>", "one-time join token (for the gateway with --gateway-url, else for the rendezvous)")
   .option("--gateway-url <url>", "gateway to register with")
   .option("--label <name>", "label shown on the board (default build-agent-<node id>)")
-  .action(async (dir: string, o: { rendezvous: string; port: number; host: string; joinToken?: string; gatewayUrl?: string; label?: string }) => {
+  .option("--tls-cert <file>", "serve wss with this certificate (PEM; or [tls] cert in project.toml)")
+  .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
+  .action(async (dir: string, o: { rendezvous: string; port: number; host: string; joinToken?: string; gatewayUrl?: string; label?: string; tlsCert?: string; tlsKey?: string }) => {
     const root = findProjectRoot(dir);
     if (!root) throw new UserError("agent mode requires a project root (no .huskies/ found)");
     if (!/^wss?:\/\//.test(o.rendezvous)) throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
-    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true });
-    console.log(`huskies agent ${node.label} on ws://${o.host}:${node.port}/crdt-sync, rendezvous ${o.rendezvous}`);
+    const tls = resolveTls(o, process.cwd(), { tls: loadProjectConfig(root).tls, root, file: projectConfigPath(root) });
+    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true, tls });
+    console.log(`huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${o.host}:${node.port}/crdt-sync, rendezvous ${o.rendezvous}`);
   });
 
 program.command("gateway")
@@ -88,6 +96,8 @@ program.command("gateway")
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--config <file>", "projects.toml listing [[project]] name/url")
   .option("--db <file>", "SQLite file for tokens and registrations", ":memory:")
+  .option("--tls-cert <file>", "serve https with this certificate (PEM)")
+  .option("--tls-key <file>", "the certificate's private key (PEM)")
   .action(runGatewayCommand);
 
 const token = program.command("token").description("join tokens");
@@ -159,7 +169,7 @@ story.command("log").argument("<id>").description("print a work item's agent log
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
-    const res = await fetch(`${base}${path}?follow`);
+    const res = await fetch(`${base}${path}?follow`, { headers: authHeaders() });
     const decoder = new TextDecoder();
     let buf = "";
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -78,3 +78,13 @@ export const HEAL_PROBE_INTERVAL_MS = 250;
 /** A probe counts as "up" only if the connection stays open this long: a proxy whose backend is down accepts and resets at once. */
 export const HEAL_PROBE_SETTLE_MS = 100;
 export const HEAL_PROBE_TIMEOUT_MS = 1000;
+
+// --- HTTP track: request limits and gateway registration ---
+/** Largest request body read: a story with 100 criteria is a few KB; 1 MiB leaves room, stops floods. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** A join token lives at most 30 days: long-lived secrets in chat logs are how projects leak. */
+export const MAX_TOKEN_TTL_SECS = 30 * 24 * 60 * 60;
+/** A gateway registration challenge is answered by a program right away; a minute is generous. */
+export const GATEWAY_CHALLENGE_TTL_SECS = 60;
+/** Unanswered challenges kept at once; beyond it the oldest go, so asking cannot exhaust memory. */
+export const GATEWAY_MAX_OPEN_CHALLENGES = 10_000;

@@ -7,6 +7,19 @@ import { UserError } from "../errors.js";
 
 const positive = z.number().positive();
 const qaMode = z.enum(["server", "agent", "human"]);
+const httpUrl = z.string().refine((s) => /^https?:$/.test(urlOrUndefined(s)?.protocol ?? ""), "must be an http:// or https:// URL");
+const httpOrigin = httpUrl.refine((s) => {
+  const u = urlOrUndefined(s);
+  return !u || `${u.origin}/` === u.href;
+}, "must be an origin (scheme://host[:port], no path)");
+
+function urlOrUndefined(s: string): URL | undefined {
+  try {
+    return new URL(s);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Schema of `.huskies/project.toml`. Unknown keys are errors: a typo must not be silently ignored. */
 export const projectSchema = z.strictObject({
@@ -35,6 +48,16 @@ export const projectSchema = z.strictObject({
   limit_backoff_max_secs: positive.default(D.LIMIT_BACKOFF_MAX_SECS),
   limit_pause_utilization: z.number().min(0).max(1).default(D.LIMIT_PAUSE_UTILIZATION),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
+
+  // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---
+  /** URLs people and other hosts reach this node by (a reverse proxy, a DNS name): their hosts are served. */
+  public_urls: z.array(httpUrl).default([]),
+  /** Browser origins, besides the node's own, whose pages may call REST, MCP and /crdt-sync. */
+  allowed_origins: z.array(httpOrigin).default([]),
+  /** Request bodies above this get 413 before they are read whole. */
+  max_body_bytes: z.number().int().min(1024).default(D.MAX_BODY_BYTES),
+  /** Serve https:// and wss:// on the same port; paths are relative to the project root. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
 });
 
 export type ProjectConfig = z.infer<typeof projectSchema>;

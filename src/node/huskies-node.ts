@@ -24,7 +24,8 @@ import { RendezvousWatch } from "../agent/rendezvous-watch.js";
 import { serialize } from "../agent/job-context.js";
 import { RendezvousService } from "../rendezvous/rendezvous-service.js";
 import { registerWithGateway } from "../gateway/register.js";
-import { isLoopbackHost } from "../server/admin-auth.js";
+import { isLoopbackHost } from "../server/request-guard.js";
+import type { TlsMaterial } from "../server/tls-files.js";
 import type { Health } from "../server/http-app.js";
 import { HttpService } from "../server/http-service.js";
 import { OperatorActions } from "../server/operator-actions.js";
@@ -44,6 +45,10 @@ export interface NodeOptions {
   gatewayUrl?: string;
   label?: string;
   runAgent: boolean;
+  /** Serve https:// and wss:// with this certificate and key. */
+  tls?: TlsMaterial;
+  /** The URL other hosts reach this node by; the request guard accepts its host. */
+  advertise?: string;
 }
 
 /** How long a starting agent waits for the rendezvous before deciding on its own replica. */
@@ -90,7 +95,7 @@ export class HuskiesNode {
 
   get address(): string {
     const h = this.opts.host === "0.0.0.0" || this.opts.host === "::" ? hostname() : this.opts.host;
-    return `ws://${h.includes(":") ? `[${h}]` : h}:${this.port}${SYNC_PATH}`;
+    return `${this.opts.tls ? "wss" : "ws"}://${h.includes(":") ? `[${h}]` : h}:${this.port}${SYNC_PATH}`;
   }
 
   async start(): Promise<this> {
@@ -165,8 +170,11 @@ export class HuskiesNode {
     this.http = new HttpService({
       info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
       tokens, health: () => this.health(), host: this.opts.host, port: this.opts.port, loopbackOnly, adminToken, role, writeGate: this.replica,
+      // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
+      // sync listener always wants an admitted key: loopback users own the machine either way.
+      open, config: this.config, tls: this.opts.tls, advertise: this.opts.advertise,
     });
-    this.sync.attach(await this.http.start());
+    this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
 
     this.presence = new NodePresence(pipeline, this.nodeId, this.config, () => ({
       label: this.label,
@@ -194,7 +202,7 @@ export class HuskiesNode {
     // Once the rendezvous answered, its directives can be checked.
     this.sync.upstream?.on("connected", () => this.directives.check());
     if (this.opts.joinToken && this.opts.gatewayUrl) {
-      void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, nodeId: this.nodeId, label: this.label, address: this.address }, this.log);
+      void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, label: this.label, address: this.address }, this.identity, this.log);
     }
     if (role === "rendezvous") {
       this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"));
@@ -213,7 +221,7 @@ export class HuskiesNode {
       });
       await this.agent.start();
     }
-    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
+    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
   }
 
@@ -263,6 +271,8 @@ export class HuskiesNode {
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
       digest: documentDigest(this.replica.doc),
+      tls: !!this.opts.tls,
+      address: this.address,
     };
   }
 

@@ -1,12 +1,14 @@
-import type { Server } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
+import type { LiveConfig } from "../config/live-config.js";
 import type { JoinTokenStore } from "../sync/join-tokens.js";
 import { httpApp, type Health } from "./http-app.js";
-import { listen } from "./listen.js";
+import { listen, type AnyServer } from "./listen.js";
 import { mountMcp } from "./mcp-server.js";
 import { guardWrites, type WriteGate } from "./store-guard.js";
 import type { NodeInfo } from "./node-info.js";
+import { RequestGuard } from "./request-guard.js";
+import type { TlsMaterial } from "./tls-files.js";
 
 export interface HttpServiceOptions {
   info: NodeInfo;
@@ -15,7 +17,14 @@ export interface HttpServiceOptions {
   host: string;
   port: number;
   loopbackOnly: boolean;
+  /** Sync runs open (loopback, no keys): then reads need no token. */
+  open: boolean;
   adminToken?: string;
+  /** `public_urls`, `allowed_origins`, `max_body_bytes` are read from it on every request. */
+  config: LiveConfig;
+  tls?: TlsMaterial;
+  /** The URL other hosts reach this node by (`--advertise`). */
+  advertise?: string;
   /** The rendezvous serves writes and MCP; an agent serves reads only (it is no way into a project). */
   role: "rendezvous" | "agent";
   /** The replica: writes get 503 while its store fails (never a 2xx for an unpersisted write). */
@@ -24,20 +33,29 @@ export interface HttpServiceOptions {
 
 /** The HTTP side of a node: REST, MCP (rendezvous only), the board and `/health`. */
 export class HttpService {
-  server!: Server;
+  server!: AnyServer;
   port = 0;
+  /** Host/Origin/content-type/size/token rules; the `/crdt-sync` upgrade uses its `checkUpgrade`. */
+  readonly guard: RequestGuard;
 
-  constructor(private readonly opts: HttpServiceOptions) {}
+  constructor(private readonly opts: HttpServiceOptions) {
+    const o = opts;
+    this.guard = new RequestGuard({
+      boundHost: o.host, advertise: o.advertise, tls: !!o.tls, port: () => this.port, adminToken: o.adminToken,
+      settings: () => ({ publicUrls: o.config.project.public_urls, allowedOrigins: o.config.project.allowed_origins, maxBodyBytes: o.config.project.max_body_bytes }),
+      readsNeedToken: !o.open, writesNeedToken: !o.open || !o.loopbackOnly,
+    });
+  }
 
-  async start(): Promise<Server> {
+  async start(): Promise<AnyServer> {
     const o = this.opts;
     const inner = httpApp({
       actions: o.info.actions, logs: o.info.logs, tokens: o.role === "rendezvous" ? o.tokens : undefined, health: o.health,
-      loopbackOnly: o.loopbackOnly, adminToken: o.adminToken,
-      mount: o.role === "rendezvous" ? (a: Hono) => mountMcp(a, o.info) : undefined,
+      guard: this.guard,
+      mount: o.role === "rendezvous" ? (a: Hono, guard: RequestGuard) => mountMcp(a, o.info, guard) : undefined,
     });
     const app = o.role === "rendezvous" ? inner : readOnly(inner);
-    const listening = await listen(getRequestListener(o.writeGate ? guardWrites(o.writeGate, app.fetch) : app.fetch), o.port, o.host);
+    const listening = await listen(getRequestListener(o.writeGate ? guardWrites(o.writeGate, app.fetch) : app.fetch), o.port, o.host, o.tls);
     this.server = listening.server;
     this.port = listening.port;
     return this.server;

@@ -6,6 +6,7 @@ import { ITEM_TYPES } from "../pipeline/item-id.js";
 import { parseCriteria } from "../pipeline/story-markdown.js";
 import { VERSION } from "../version.js";
 import type { NodeInfo } from "./node-info.js";
+import type { RequestGuard } from "./request-guard.js";
 
 const idArg = z.string().describe("item id, e.g. 42_story_add_login");
 
@@ -68,10 +69,16 @@ export function buildMcpServer(node: NodeInfo): McpServer {
   return mcp;
 }
 
-/** `/mcp`: streamable HTTP, stateless (a fresh server per request; the document holds the state). */
-export function mountMcp(app: Hono, node: NodeInfo): void {
+/**
+ * `/mcp`: streamable HTTP, stateless (a fresh server per request; the document holds the state).
+ * The app's guard has already checked Host, Origin, token and body size; the SDK's own
+ * DNS-rebinding check runs too, from the same lists, so the endpoint stays safe if mounted elsewhere.
+ */
+export function mountMcp(app: Hono, node: NodeInfo, guard: RequestGuard): void {
   app.all("/mcp", async (c) => {
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined, enableJsonResponse: true, ...guard.mcpProtection(c.req.header("host")),
+    });
     const server = buildMcpServer(node);
     await server.connect(transport);
     const res = await transport.handleRequest(c.req.raw);

@@ -1,64 +1,75 @@
 import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { z } from "zod";
 import { ActionError, type OperatorActions } from "./operator-actions.js";
+import { tokenTtl } from "./token-ttl.js";
+import { jsonObject } from "./json-body.js";
 import type { JoinTokenStore } from "../sync/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
-import { JOIN_TOKEN_TTL_SECS } from "../config/defaults.js";
 
-/** REST under `/api`. Bodies are JSON; errors are `{error}` with a 4xx status. */
+/** Parse a body with a schema; the first issue becomes the 400's message. */
+async function bodyOf<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const r = schema.safeParse(await jsonObject(c));
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  throw new ActionError(400, `${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`);
+}
+
+const moveBody = z.object({ stage: z.string({ error: "body needs {stage}" }), reason: z.string().max(10_000).optional() });
+const tickBody = z.object({ index: z.number({ error: "body needs {index} (0-based)" }).int().min(0), done: z.boolean().default(true) });
+const blockBody = z.object({ reason: z.string().max(10_000).default("") });
+const assignBody = z.object({ node: z.string().max(200).default("") });
+
+/** REST under `/api`. Bodies are JSON objects; errors are `{error}` with a 4xx status. */
 export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStore; logs: StoryLogs }): Hono {
   const api = new Hono();
-  api.onError((err, c) => {
-    if (err instanceof ActionError) return c.json({ error: err.message }, err.status);
-    if (err instanceof SyntaxError) return c.json({ error: `invalid JSON body: ${err.message}` }, 400);
-    throw err;
-  });
-  const body = async (c: Context) => (c.req.header("content-length") === "0" ? {} : await c.req.json().catch((e) => { throw new SyntaxError(String(e.message)); }));
+  const id = (c: Context) => c.req.param("id") ?? "";
 
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
-  api.post("/stories", async (c) => c.json(actions.create(await body(c)), 201));
-  api.get("/stories/:id", (c) => c.json(actions.get(c.req.param("id"))));
-  api.patch("/stories/:id", async (c) => c.json(actions.update(c.req.param("id"), await body(c))));
+  api.post("/stories", async (c) => c.json(actions.create(await jsonObject(c)), 201));
+  api.get("/stories/:id", (c) => c.json(actions.get(id(c))));
+  api.patch("/stories/:id", async (c) => c.json(actions.update(id(c), await jsonObject(c))));
   api.delete("/stories/:id", (c) => {
-    actions.remove(c.req.param("id"));
+    actions.remove(id(c));
     return c.body(null, 204);
   });
   api.post("/stories/:id/move", async (c) => {
-    const b = (await body(c)) as { stage?: string; reason?: string };
-    if (typeof b.stage !== "string") throw new ActionError(400, "body needs {stage}");
-    return c.json(await actions.move(c.req.param("id"), b.stage, b.reason));
+    const b = await bodyOf(c, moveBody);
+    return c.json(await actions.move(id(c), b.stage, b.reason));
   });
   api.post("/stories/:id/tick", async (c) => {
-    const b = (await body(c)) as { index?: number; done?: boolean };
-    if (typeof b.index !== "number") throw new ActionError(400, "body needs {index} (0-based)");
-    return c.json(actions.tick(c.req.param("id"), b.index, b.done ?? true));
+    const b = await bodyOf(c, tickBody);
+    return c.json(actions.tick(id(c), b.index, b.done));
   });
-  api.post("/stories/:id/block", async (c) => c.json(actions.block(c.req.param("id"), String(((await body(c)) as { reason?: string }).reason ?? ""))));
-  api.post("/stories/:id/unblock", (c) => c.json(actions.unblock(c.req.param("id"))));
-  api.post("/stories/:id/release", (c) => c.json(actions.release(c.req.param("id"))));
-  api.post("/stories/:id/assign", async (c) => c.json(actions.assign(c.req.param("id"), String(((await body(c)) as { node?: string }).node ?? ""))));
+  api.post("/stories/:id/block", async (c) => c.json(actions.block(id(c), (await bodyOf(c, blockBody)).reason)));
+  api.post("/stories/:id/unblock", (c) => c.json(actions.unblock(id(c))));
+  api.post("/stories/:id/release", (c) => c.json(actions.release(id(c))));
+  api.post("/stories/:id/assign", async (c) => c.json(actions.assign(id(c), (await bodyOf(c, assignBody)).node)));
 
   api.post("/nodes/:id/pause", async (c) => {
-    const reason = ((await body(c)) as { reason?: unknown } | null)?.reason;
-    return c.json(actions.pauseNode(c.req.param("id"), typeof reason === "string" ? reason : undefined));
+    const reason = (await jsonObject(c)).reason;
+    return c.json(actions.pauseNode(id(c), typeof reason === "string" ? reason : undefined));
   });
-  api.post("/nodes/:id/resume", (c) => c.json(actions.resumeNode(c.req.param("id"))));
-  api.delete("/nodes/:id", (c) => c.json(actions.revokeNode(c.req.param("id"))));
+  api.post("/nodes/:id/resume", (c) => c.json(actions.resumeNode(id(c))));
+  api.delete("/nodes/:id", (c) => c.json(actions.revokeNode(id(c))));
 
   api.get("/stories/:id/log", async (c) => {
-    const id = actions.get(c.req.param("id")).id;
+    const storyId = actions.get(id(c)).id;
     if (c.req.query("follow") === undefined) {
-      const text = await deps.logs.read(id);
+      const text = await deps.logs.read(storyId);
       return c.text(text ?? "", text === undefined ? 404 : 200);
     }
     // The log lives on the node that runs the story: this node's copy, or the holder's stream
     // over the log relay.
     return streamSSE(c, async (stream) => {
       let ended: () => void = () => undefined;
-      const done = new Promise<void>((resolve) => { ended = resolve; stream.onAbort(resolve); });
-      const stop = deps.logs.stream(id, (line) => void stream.writeSSE({ data: line }), ended);
+      const done = new Promise<void>((resolve) => {
+        ended = resolve;
+        stream.onAbort(resolve);
+      });
+      const stop = deps.logs.stream(storyId, (line) => void stream.writeSSE({ data: line }), ended);
       await done;
       stop();
     });
@@ -66,9 +77,9 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
 
   api.post("/tokens", async (c) => {
     if (!deps.tokens) throw new ActionError(409, "this node does not issue join tokens");
-    const b = (await body(c)) as { ttlSecs?: number };
-    const ttl = typeof b.ttlSecs === "number" && b.ttlSecs > 0 ? b.ttlSecs : JOIN_TOKEN_TTL_SECS;
-    return c.json(deps.tokens.create(ttl), 201);
+    const ttl = tokenTtl((await jsonObject(c)).ttlSecs);
+    if (!ttl.ok) throw new ActionError(400, ttl.error);
+    return c.json(deps.tokens.create(ttl.secs), 201);
   });
   return api;
 }

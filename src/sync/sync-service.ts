@@ -1,4 +1,5 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import type * as Y from "yjs";
@@ -51,9 +52,9 @@ export class SyncService {
     this.hub = new SyncHub(opts.doc, opts.log, opts.persistence);
   }
 
-  /** Serve `/crdt-sync` on `server` (upgrade requests). */
-  attach(server: Server): void {
-    this.wss = attachSyncServer(server, this.hub, { policy: this.opts.policy, maxFrameBytes: this.opts.config.project.max_frame_bytes });
+  /** Serve `/crdt-sync` on `server` (upgrade requests); `checkUpgrade` is the HTTP request guard's Host/Origin check. */
+  attach(server: Server | HttpsServer, checkUpgrade?: (req: IncomingMessage) => string | undefined): void {
+    this.wss = attachSyncServer(server, this.hub, { policy: this.opts.policy, maxFrameBytes: this.opts.config.project.max_frame_bytes, checkUpgrade });
   }
 
   start(): void {

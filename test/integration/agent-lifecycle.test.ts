@@ -5,6 +5,8 @@ import { Cluster, getJson, postJson, runCli } from "../support/cluster.js";
 import { createProject, originBranches, type Project } from "../support/git-fixture.js";
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
+import { register } from "../support/gateway-client.js";
+import { ephemeralIdentity } from "../../src/sync/identity.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
 
 const cluster = new Cluster();
@@ -83,7 +85,7 @@ describe("agent lifecycle", () => {
 });
 
 describe("gateway", () => {
-  it("registers an agent with a one-time join token and refuses the token a second time", async () => {
+  it("registers an agent with a one-time join token and a signed challenge, and refuses the token a second time", async () => {
     project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const gw = await cluster.gateway();
@@ -92,15 +94,15 @@ describe("gateway", () => {
     const a = await cluster.agent(project.clone("a"), server.ws, ["--join-token", token, "--gateway-url", gwUrl]);
     const listed = await waitFor(async () => (await getJson<Array<{ nodeId: string; label: string }>>(`${gwUrl}/gateway/agents`)).find((x) => x.nodeId === a.nodeId), "the agent in the gateway");
     expect(listed.label).toBe(`build-agent-${a.nodeId.slice(0, 8)}`);
-    const again = await fetch(`${gwUrl}/gateway/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, nodeId: a.nodeId, label: "x", address: "ws://127.0.0.1:1/crdt-sync" }) });
-    expect(again.status).toBe(401);
-    expect(await again.json()).toEqual({ error: "token already used" });
-    const unknown = await fetch(`${gwUrl}/gateway/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "hj_nope", nodeId: a.nodeId, label: "x", address: "ws://127.0.0.1:1/crdt-sync" }) });
-    expect(await unknown.json()).toEqual({ error: "unknown token" });
+    const other = ephemeralIdentity();
+    const again = await register(gwUrl, other, token);
+    expect([again.status, again.body]).toEqual([401, { error: "token already used" }]);
+    const unknown = await register(gwUrl, other, "hj_nope");
+    expect(unknown.body).toEqual({ error: "unknown token" });
     const { token: shortLived, expiresAt } = await postJson<{ token: string; expiresAt: number }>(`${gwUrl}/gateway/tokens`, { ttlSecs: 0.05 });
     await waitFor(() => Date.now() > expiresAt + 10, "the short-lived token's expiry");
-    const late = await fetch(`${gwUrl}/gateway/register`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: shortLived, nodeId: a.nodeId, label: "x", address: "ws://127.0.0.1:1/crdt-sync" }) });
-    expect([late.status, await late.json()]).toEqual([401, { error: "token expired" }]);
+    const late = await register(gwUrl, other, shortLived);
+    expect([late.status, late.body]).toEqual([401, { error: "token expired" }]);
   });
 
   it("a failed registration is logged, not fatal", async () => {

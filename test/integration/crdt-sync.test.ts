@@ -132,7 +132,9 @@ describe("sync authentication", () => {
     const { randomBytes } = await import("node:crypto");
     const trusted = ephemeralIdentity();
     const p = project(`auth = "required"\ntrusted_keys = ["${trusted.nodeId}"]\n`);
-    const server = await cluster.server(p.root, ["--no-agent"]);
+    // With sync auth required, minting a join token needs the admin token even on loopback.
+    const admin = { HUSKIES_ADMIN_TOKEN: "s3cret-admin" };
+    const server = await cluster.server(p.root, ["--no-agent"], admin);
 
     /**
      * Connect and run handshake v2 by hand (the documented wire format): answer the challenge
@@ -171,7 +173,7 @@ describe("sync authentication", () => {
     expect(await attempt(trusted, undefined, true)).toBe(4001);
     expect(await attempt(ephemeralIdentity())).toBe(4001);
 
-    const token = (await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http } })).stdout.trim();
+    const token = (await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http, ...admin } })).stdout.trim();
     expect(token).toMatch(/^hj_/);
     const newcomer = ephemeralIdentity();
     expect(await attempt(newcomer, token)).toBe("welcome");
@@ -189,7 +191,7 @@ describe("sync authentication", () => {
     const p = project(`auth = "required"\n`);
     writeFileSync(join(p.root, ".env.unused"), "");
     const server = await cluster.server(p.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: "s3cret-admin" });
-    await postJson(`${server.http}/api/stories`, { name: "Token synced" });
+    await postJson(`${server.http}/api/stories`, { name: "Token synced" }, "s3cret-admin");
     const { doc } = stockClient(`ws://127.0.0.1:${server.port}`, { token: "s3cret-admin" });
     await waitFor(() => itemsOf(doc)["1_story_token_synced"], "the item via a bearer-authenticated stock client");
   });

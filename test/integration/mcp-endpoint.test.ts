@@ -47,6 +47,6 @@ describe("/mcp", () => {
     expect(illegal.isError).toBe(true);
     expect(text(illegal)).toMatch(/cannot move .*done needs a merge commit|no transition/);
     // The server is still fine.
-    expect((await client.listTools()).tools.length).toBe(9);
+    expect((await client.listTools()).tools.length).toBe(11);
   });
 });

@@ -21,7 +21,7 @@ export class NodeProc {
   readonly stdout: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly proc: ChildProcess, readonly name: string) {
+  constructor(readonly proc: ChildProcess, readonly name: string, readonly adminToken?: string) {
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
@@ -51,8 +51,9 @@ export class NodeProc {
     return this;
   }
 
+  /** The full `/health` (with the admin token the process was started with, if any). */
   async health(): Promise<{ nodeId: string; mesh: { peers: string[]; connected: string[]; max: number }; rendezvous: { connected: boolean }; running: string[]; digest: string; items: number }> {
-    const res = await fetch(`${this.http}/health`);
+    const res = await fetch(`${this.http}/health`, { headers: this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {} });
     return (await res.json()) as never;
   }
 
@@ -82,7 +83,7 @@ export class Cluster {
       env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "debug", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const p = new NodeProc(proc, name);
+    const p = new NodeProc(proc, name, opts.env?.HUSKIES_ADMIN_TOKEN || undefined);
     this.procs.push(p);
     return p;
   }
@@ -123,6 +124,7 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   return (await res.json()) as T;
 }
 
-export function postJson<T>(url: string, body: unknown): Promise<T> {
-  return getJson<T>(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+/** POST a JSON body, with the admin token as bearer when given. */
+export function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
+  return getJson<T>(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
 }

@@ -43,13 +43,17 @@ export function usePipeline(): { items: Item[]; nodes: NodeEntry[]; connection: 
   return { ...state, connection };
 }
 
-/** Writes go through the REST API, which validates them and applies the transition rules. */
+/**
+ * REST calls (writes go through it, so they are validated and the transition rules apply). Every
+ * write is JSON, `{}` when empty: the server refuses other content types (no cross-site forms).
+ */
 export async function api(method: string, path: string, body?: unknown): Promise<unknown> {
   const token = adminToken();
+  const write = method !== "GET" && method !== "HEAD";
   const res = await fetch(path, {
     method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
+    headers: { ...(write ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: write ? JSON.stringify(body ?? {}) : undefined,
   });
   const text = await res.text();
   if (!res.ok) throw new Error((() => { try { return JSON.parse(text).error as string; } catch { return text; } })());

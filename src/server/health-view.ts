@@ -1,0 +1,45 @@
+/** What `GET /health` reports. Every long-running process serves it. */
+export interface Health {
+  nodeId: string;
+  role: string;
+  version: string;
+  label?: string;
+  rendezvous: { url: string | null; connected: boolean };
+  mesh: { peers: string[]; connected?: string[]; max: number };
+  running: string[];
+  items?: number;
+  digest?: string;
+  paused?: unknown;
+  /** Whether this node serves https:// and wss://. */
+  tls?: boolean;
+  [extra: string]: unknown;
+}
+
+/** The fields anyone may see: no story ids or names, no addresses, no peer list. */
+export interface PublicHealth {
+  nodeId: string;
+  role: string;
+  version: string;
+  label?: string;
+  rendezvous: { connected: boolean };
+  mesh: { peerCount: number; connectedCount: number; max: number };
+  items?: number;
+  digest?: string;
+  paused?: unknown;
+  tls?: boolean;
+}
+
+export function publicHealth(h: Health): PublicHealth {
+  return {
+    nodeId: h.nodeId,
+    role: h.role,
+    version: h.version,
+    label: h.label,
+    rendezvous: { connected: h.rendezvous.connected },
+    mesh: { peerCount: h.mesh.peers.length, connectedCount: h.mesh.connected?.length ?? 0, max: h.mesh.max },
+    items: h.items,
+    digest: h.digest,
+    paused: h.paused ?? null,
+    tls: h.tls,
+  };
+}
