@@ -9,7 +9,7 @@
 // {"exit": CODE, "signal": SIG} or {"startError": MESSAGE} (last). Events are trimmed to what
 // classification reads (the init event's tool and command lists, token usage are dropped).
 import { spawn, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -65,6 +65,12 @@ const SCENARIOS = {
     env: { CLAUDE_CODE_MAX_RETRIES: "2" },
     script: () => ({ error: { status: 529, type: "overloaded_error", message: "Overloaded" } }),
   },
+  "sandbox-unavailable": {
+    why: "sandbox required (failIfUnavailable) on a PATH without bwrap and socat: claude refuses to start",
+    bareBin: true,
+    args: ["--settings", JSON.stringify({ sandbox: { enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false } })],
+    script: () => bash("echo unreachable"),
+  },
   "binary-missing": { why: "the configured claude does not exist", binary: "/nonexistent/claude", script: () => ({ text: "unreachable" }) },
 };
 
@@ -87,8 +93,15 @@ async function capture(name, s) {
   mkdirSync(configDir);
   const env = { PATH: process.env.PATH, HOME: cwd, ...model.env(configDir), ...s.env };
   for (const k of s.unset ?? []) delete env[k];
+  if (s.bareBin) {
+    // A PATH with only what claude and its Bash tool need: no bwrap, no socat.
+    const bin = join(cwd, "bin");
+    mkdirSync(bin);
+    for (const tool of ["sh", "bash", "git", "env"]) symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
+    env.PATH = bin;
+  }
   if (s.oauth) { delete env.ANTHROPIC_API_KEY; env.CLAUDE_CODE_OAUTH_TOKEN = "sk-ant-oat01-scripted"; }
-  const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", "claude-sonnet-4-5", "--max-turns", String(s.turns ?? 3), "--permission-mode", "acceptEdits", "--allowedTools", "Bash"];
+  const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", "claude-sonnet-4-5", "--max-turns", String(s.turns ?? 3), "--permission-mode", "acceptEdits", ...(s.args ?? []), "--allowedTools", "Bash"];
   const lines = [{ meta: { scenario: name, why: s.why, claude: execFileSync(CLAUDE, ["--version"], { encoding: "utf8" }).trim(), env: Object.keys(env).sort(), args } }];
   const child = spawn(s.binary ?? CLAUDE, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
   const ended = new Promise((resolve) => {

@@ -96,6 +96,7 @@ function classifyErrorResult(f: RunFacts, result: ClaudeEvent, limit: Limit | un
   if (status === 401 || status === 403 || kind === "authentication_failed" || auth) {
     return { outcome: "node_failure", reason: auth ?? `invalid credentials (${status ?? "authentication failed"})`, error: message };
   }
+  if (/sandbox required but unavailable/i.test(message)) return { outcome: "node_failure", reason: "the sandbox cannot start on this node", error: message };
   if (status !== undefined && status >= 500) {
     return { outcome: "node_failure", reason: status === 529 ? "API overloaded (529)" : `API server error (${status})`, error: message };
   }

@@ -95,6 +95,12 @@ describe("classifying real claude runs", () => {
     expect(c.error).toMatch(/^API Error: 529 Overloaded/);
   });
 
+  it("a required sandbox that cannot start is a node failure", () => {
+    const c = classifyRun(transcript("sandbox-unavailable"));
+    expect(c).toMatchObject({ outcome: "node_failure", reason: "the sandbox cannot start on this node" });
+    expect(c.error).toMatch(/^Sandbox required but unavailable: .*bwrap/);
+  });
+
   it("a missing binary is a node failure", () => {
     expect(classifyRun(transcript("binary-missing"))).toMatchObject({ outcome: "node_failure", error: "spawn /nonexistent/claude ENOENT" });
   });
