@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 /** One request Claude Code made to the Messages API, as received. */
 export interface RecordedRequest {
   path: string;
+  /** Request headers (lower-case names), e.g. `x-api-key` or `authorization`. */
+  headers: Record<string, string | string[] | undefined>;
   body: {
     model?: string;
     stream?: boolean;
@@ -122,7 +124,14 @@ export class ScriptedModelServer {
     }
     let raw = "";
     for await (const chunk of req) raw += chunk;
-    const request: RecordedRequest = { path: req.url, body: JSON.parse(raw || "{}") };
+    let body: RecordedRequest["body"];
+    try {
+      body = JSON.parse(raw || "{}") as RecordedRequest["body"];
+    } catch {
+      res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "body is not JSON" } }));
+      return;
+    }
+    const request: RecordedRequest = { path: req.url, headers: { ...req.headers }, body };
     if (req.url.startsWith("/v1/messages/count_tokens")) {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ input_tokens: 100 }));
       return;
