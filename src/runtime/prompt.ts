@@ -1,8 +1,5 @@
 import type { Role } from "../pipeline/roles.js";
 
-/** Template keys whose values are huskies-made and validated (safe even inside a shell script). */
-export const SAFE_KEYS = new Set(["story_id", "worktree_path", "base_branch", "prompt_file"]);
-
 /** Replace `{{key}}` placeholders; unknown keys are left as they are so typos are visible. */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key in vars ? vars[key]! : whole));
