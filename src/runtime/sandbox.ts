@@ -1,0 +1,107 @@
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+import type { SandboxMode } from "../config/agents-config.js";
+
+/**
+ * Confining a claude-code agent to its story. Two layers, both through `claude --settings`:
+ * - Claude Code's own sandbox (bubblewrap + socat on Linux) wraps every Bash command: the file
+ *   system is read-only except the worktree and the git metadata a commit writes; `.huskies/`
+ *   (node key, replica, admission and rendezvous files, pid records, logs, other stories'
+ *   worktrees) is hidden, the worktree itself re-bound inside it. The model cannot ask to leave
+ *   the sandbox (`allowUnsandboxedCommands: false`). Network stays open (`allowedDomains: ["*"]`):
+ *   huskies confines files, not the package registries a build needs.
+ * - Claude's file tools are not sandboxed, so bare `Read`, `Write`, `Edit`, `Glob`, `Grep`, …
+ *   in `allowed_tools` are scoped to the worktree (`Read(//worktree/**)`); anything outside is
+ *   "not granted" in print mode. Applied whenever `sandbox` is not `off`, with or without bwrap.
+ * Verified with claude 2.1.197 (test/security/coder-sandbox.test.ts).
+ */
+
+/** The paths confinement is computed from. */
+export interface ConfinementPaths {
+  cwd: string;
+  /** Holds `.huskies/`; unknown when the agent runs outside a huskies project layout. */
+  projectRoot?: string;
+  /** The worktree's own git dir (`<repo>/.git/worktrees/<id>`) and the repository's `.git`. */
+  gitDir?: string;
+  gitCommonDir?: string;
+  denyRead?: readonly string[];
+}
+
+/** Tools whose permission rules take a path; their bare names are scoped to the worktree. */
+const FILE_TOOLS = new Set(["Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead", "Glob", "Grep"]);
+
+/** `allowed_tools` with bare file tools limited to `cwd` (`//` starts an absolute path in a rule). */
+export function scopeFileTools(tools: readonly string[], cwd: string): string[] {
+  return tools.map((t) => (FILE_TOOLS.has(t) ? `${t}(/${cwd}/**)` : t));
+}
+
+/** The `--settings` object for a claude-code run; `sandboxed` false keeps only the tool rules. */
+export function claudeSettings(p: ConfinementPaths, opts: { sandboxed: boolean; required: boolean }): Record<string, unknown> {
+  // The `.git` file of a worktree points at its git dir; rewritten, it would aim huskies' own git
+  // commands (push, gates' checkouts) at a directory the agent controls.
+  const permissions = { deny: [`Edit(/${join(p.cwd, ".git")})`] };
+  if (!opts.sandboxed) return { permissions };
+  const allowWrite: string[] = [];
+  if (p.gitCommonDir) allowWrite.push(...["objects", "refs", "logs"].map((d) => join(p.gitCommonDir!, d)));
+  if (p.gitDir && p.gitDir !== p.gitCommonDir) allowWrite.push(p.gitDir);
+  const denyRead = [...(p.projectRoot ? [join(p.projectRoot, ".huskies")] : []), ...(p.denyRead ?? [])];
+  return {
+    permissions,
+    sandbox: {
+      enabled: true,
+      failIfUnavailable: opts.required,
+      allowUnsandboxedCommands: false,
+      // Bash runs only if the slot's allowed_tools names it, sandboxed or not.
+      autoAllowBashIfSandboxed: false,
+      network: { allowedDomains: ["*"] },
+      filesystem: { allowWrite, denyWrite: [join(p.cwd, ".git")], denyRead },
+    },
+  };
+}
+
+/** `.huskies/worktrees/<id>` or `.huskies/merge_workspace` → the project root above it. */
+export function projectRootOf(cwd: string): string | undefined {
+  return /^(.*)\/\.huskies\/(?:worktrees\/[^/]+|merge_workspace)\/?$/.exec(resolve(cwd))?.[1];
+}
+
+/** The git dirs of the checkout at `cwd` (reads its `.git` file and `commondir`). */
+export function gitDirsOf(cwd: string): { gitDir?: string; gitCommonDir?: string } {
+  const dotGit = join(cwd, ".git");
+  try {
+    if (statSync(dotGit).isDirectory()) return { gitDir: dotGit, gitCommonDir: dotGit };
+    const gitDir = resolve(cwd, /^gitdir:\s*(.+)$/m.exec(readFileSync(dotGit, "utf8"))![1]!.trim());
+    let common = gitDir;
+    try {
+      common = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
+    } catch { /* not a linked worktree: its git dir is the common dir */ }
+    return { gitDir, gitCommonDir: common };
+  } catch {
+    return {};
+  }
+}
+
+/** Absolute path of an executable `name` on `path`, or of `name` itself when it contains a slash. */
+export function findExecutable(name: string, path = process.env.PATH ?? ""): string | undefined {
+  const candidates = name.includes("/") ? [resolve(name)] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      if (statSync(c).isFile()) return c;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}
+
+/** What Claude Code's Linux sandbox needs and this machine lacks (empty: it can run). */
+export function missingSandboxTools(path = process.env.PATH ?? ""): string[] {
+  return ["bwrap", "socat"].filter((t) => !findExecutable(t, path));
+}
+
+/** Whether to sandbox a slot of mode `mode` here; `warning` when `auto` falls back to unconfined Bash. */
+export function sandboxDecision(mode: SandboxMode | undefined, missing: readonly string[]): { sandboxed: boolean; required: boolean; warning?: string } {
+  const m = mode ?? "auto";
+  if (m === "off") return { sandboxed: false, required: false };
+  if (m === "required") return { sandboxed: true, required: true };
+  if (missing.length === 0) return { sandboxed: true, required: false };
+  return { sandboxed: false, required: false, warning: `${missing.join(" and ")} not found on PATH: claude-code coders run without the Bash sandbox (install bubblewrap and socat, or set sandbox = "off" to silence this)` };
+}
