@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { delimiter, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
 import { logger } from "../log.js";
@@ -37,14 +37,16 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
   }
   const confined = (s.sandbox ?? "auto") !== "off";
   const projectRoot = spec.projectRoot ?? projectRootOf(spec.cwd);
-  const settings = confined ? claudeSettings({ cwd: spec.cwd, projectRoot, denyRead: spec.denyRead, ...gitDirsOf(spec.cwd) }, decision) : undefined;
+  // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
+  const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
+  const settings = confined ? claudeSettings({ cwd: spec.cwd, projectRoot, denyRead: spec.denyRead, allowRead: readable, ...gitDirsOf(spec.cwd) }, decision) : undefined;
   const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", s.model, "--max-turns", String(s.max_turns), "--permission-mode", "acceptEdits"];
   if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
   if (settings) args.push("--settings", JSON.stringify(settings));
   if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
   if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
   // Variadic flag last, so nothing after it is mistaken for a tool name.
-  const tools = confined ? scopeFileTools(s.allowed_tools, spec.cwd) : s.allowed_tools;
+  const tools = confined ? scopeFileTools(s.allowed_tools, spec.cwd, readable) : s.allowed_tools;
   if (tools.length) args.push("--allowedTools", ...tools);
   return args;
 }

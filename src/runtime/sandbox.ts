@@ -25,14 +25,20 @@ export interface ConfinementPaths {
   gitDir?: string;
   gitCommonDir?: string;
   denyRead?: readonly string[];
+  /** Files re-allowed inside a hidden directory: the story's prompt file (`$HUSKIES_PROMPT_FILE`). */
+  allowRead?: readonly string[];
 }
 
 /** Tools whose permission rules take a path; their bare names are scoped to the worktree. */
 const FILE_TOOLS = new Set(["Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "NotebookRead", "Glob", "Grep"]);
 
-/** `allowed_tools` with bare file tools limited to `cwd` (`//` starts an absolute path in a rule). */
-export function scopeFileTools(tools: readonly string[], cwd: string): string[] {
-  return tools.map((t) => (FILE_TOOLS.has(t) ? `${t}(/${cwd}/**)` : t));
+/**
+ * `allowed_tools` with bare file tools limited to `cwd` (`//` starts an absolute path in a rule),
+ * plus reading `readable` files (the prompt file) when `Read` was allowed.
+ */
+export function scopeFileTools(tools: readonly string[], cwd: string, readable: readonly string[] = []): string[] {
+  const scoped = tools.map((t) => (FILE_TOOLS.has(t) ? `${t}(/${cwd}/**)` : t));
+  return tools.includes("Read") ? [...scoped, ...readable.map((f) => `Read(/${f})`)] : scoped;
 }
 
 /** The `--settings` object for a claude-code run; `sandboxed` false keeps only the tool rules. */
@@ -54,7 +60,7 @@ export function claudeSettings(p: ConfinementPaths, opts: { sandboxed: boolean; 
       // Bash runs only if the slot's allowed_tools names it, sandboxed or not.
       autoAllowBashIfSandboxed: false,
       network: { allowedDomains: ["*"] },
-      filesystem: { allowWrite, denyWrite: [join(p.cwd, ".git")], denyRead },
+      filesystem: { allowWrite, denyWrite: [join(p.cwd, ".git")], denyRead, allowRead: [...(p.allowRead ?? [])] },
     },
   };
 }

@@ -31,7 +31,7 @@ function attacker(agentRoot: string): Script {
   return ({ step, prompt }) => {
     const worktree = /git worktree at (\S+) on/.exec(prompt)?.[1] ?? "/nonexistent";
     const steps = [
-      { name: "Bash", input: { command: "cat ../../node.key; cat ../other-worktree/secret.txt; ls ../../; echo x > ../../../escaped.txt; echo y > ../../agents.toml", description: "look around" } },
+      { name: "Bash", input: { command: "cat ../../node.key; cat ../other-worktree/secret.txt; test -r \"$HUSKIES_PROMPT_FILE\" && echo PROMPT-FILE-READABLE; ls ../../; echo x > ../../../escaped.txt; echo y > ../../agents.toml", description: "look around" } },
       { name: "Read", input: { file_path: join(huskies, "node.key") } },
       { name: "Grep", input: { pattern: "PRIVATE", path: huskies, output_mode: "content" } },
       { name: "Write", input: { file_path: join(agentRoot, "escaped-by-write.txt"), content: "x" } },
@@ -84,6 +84,8 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     expect(seen).toMatch(/requested permissions to write to .*escaped-by-write\.txt/);
 
     expect(seen).toContain("committed");
+    // The one file of .huskies/ a coder may read: its own prompt.
+    expect(seen).toContain("PROMPT-FILE-READABLE");
     expect(readFileSync(join(agentRoot, ".huskies", "worktrees", s.id, ".git"), "utf8")).toBe(`gitdir: ${join(agentRoot, ".git", "worktrees", s.id)}\n`);
     expect(existsSync(join(agentRoot, "escaped.txt"))).toBe(false);
     expect(existsSync(join(agentRoot, "escaped-by-write.txt"))).toBe(false);
