@@ -71,6 +71,11 @@ const SCENARIOS = {
     args: ["--settings", JSON.stringify({ sandbox: { enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false } })],
     script: () => bash("echo unreachable"),
   },
+  "resume-not-found": {
+    why: "--resume with a session id this config dir does not have: claude refuses before any request",
+    args: ["--resume", "0b8d5d1e-1111-2222-3333-444455556666"],
+    script: () => ({ text: "unreachable" }),
+  },
   "binary-missing": { why: "the configured claude does not exist", binary: "/nonexistent/claude", script: () => ({ text: "unreachable" }) },
 };
 

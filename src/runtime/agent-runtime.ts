@@ -87,6 +87,11 @@ export interface RunResult {
   sessionId?: string;
   /** The agent's final answer (claude: the `result` text), e.g. QA's verdict. */
   finalText?: string;
+  /**
+   * `resumeSessionId` named a session this node no longer has: nothing ran (outcome `lost`).
+   * Start again without it, with the full prompt.
+   */
+  resumeFailed?: boolean;
 }
 
 export interface RunningAgent {

@@ -24,15 +24,15 @@ export function findClaude(configured?: string): string {
   return existsSync(bundled) ? bundled : "claude";
 }
 
-/** Slots already warned about running without the sandbox (one line per slot per process). */
-const warned = new Set<string>();
+/** Running without the sandbox is said once per process (one line, not one per run). */
+let warned = false;
 
 /** The command line of a run; the prompt is not on it (it goes to stdin). */
 export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = missingSandboxTools()): string[] {
   const s = spec.slot;
   const decision = sandboxDecision(s.sandbox, sandboxMissing);
-  if (decision.warning && !warned.has(s.name)) {
-    warned.add(s.name);
+  if (decision.warning && !warned) {
+    warned = true;
     logger("runtime").warn({ slot: s.name }, decision.warning);
   }
   const confined = (s.sandbox ?? "auto") !== "off";

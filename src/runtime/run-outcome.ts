@@ -29,6 +29,7 @@ export interface Classified {
   finalText?: string;
   turns?: number;
   costUsd?: number;
+  resumeFailed?: boolean;
 }
 
 /** The final answer of a command agent: the tail of what it printed. */
@@ -95,6 +96,9 @@ function classifyErrorResult(f: RunFacts, result: ClaudeEvent, limit: Limit | un
   const auth = authFailure(message);
   if (status === 401 || status === 403 || kind === "authentication_failed" || auth) {
     return { outcome: "node_failure", reason: auth ?? `invalid credentials (${status ?? "authentication failed"})`, error: message };
+  }
+  if (/no conversation found with session id|--resume requires a valid session/i.test(message)) {
+    return { outcome: "lost", reason: "the session to resume was not found", error: message, resumeFailed: true };
   }
   if (/sandbox required but unavailable/i.test(message)) return { outcome: "node_failure", reason: "the sandbox cannot start on this node", error: message };
   if (status !== undefined && status >= 500) {

@@ -101,6 +101,12 @@ describe("classifying real claude runs", () => {
     expect(c.error).toMatch(/^Sandbox required but unavailable: .*bwrap/);
   });
 
+  it("a session that cannot be resumed changes nothing: lost, and the caller starts afresh", () => {
+    expect(classifyRun(transcript("resume-not-found"))).toMatchObject({
+      outcome: "lost", resumeFailed: true, error: "No conversation found with session ID: 0b8d5d1e-1111-2222-3333-444455556666",
+    });
+  });
+
   it("a missing binary is a node failure", () => {
     expect(classifyRun(transcript("binary-missing"))).toMatchObject({ outcome: "node_failure", error: "spawn /nonexistent/claude ENOENT" });
   });
