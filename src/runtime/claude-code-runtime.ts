@@ -7,7 +7,7 @@ import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent
 import { agentEnv, huskiesVars } from "./agent-env.js";
 import { liveAction, type ClaudeEvent } from "./claude-signals.js";
 import { classifyRun } from "./run-outcome.js";
-import { claudeSettings, gitDirsOf, missingSandboxTools, projectRootOf, sandboxDecision, scopeFileTools } from "./sandbox.js";
+import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, scopeFileTools } from "./sandbox.js";
 import { startSupervised } from "./supervised-process.js";
 
 /** Stderr and plain stdout lines kept for classification. */
@@ -36,10 +36,9 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
     logger("runtime").warn({ slot: s.name }, decision.warning);
   }
   const confined = (s.sandbox ?? "auto") !== "off";
-  const projectRoot = spec.projectRoot ?? projectRootOf(spec.cwd);
   // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
   const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
-  const settings = confined ? claudeSettings({ cwd: spec.cwd, projectRoot, denyRead: spec.denyRead, allowRead: readable, ...gitDirsOf(spec.cwd) }, decision) : undefined;
+  const settings = confined ? claudeSettings(confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }), decision) : undefined;
   const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", s.model, "--max-turns", String(s.max_turns), "--permission-mode", "acceptEdits"];
   if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
   if (settings) args.push("--settings", JSON.stringify(settings));

@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import type { SandboxMode } from "../config/agents-config.js";
 
@@ -37,19 +37,17 @@ const FILE_TOOLS = new Set(["Read", "Write", "Edit", "MultiEdit", "NotebookEdit"
  * plus reading `readable` files (the prompt file) when `Read` was allowed.
  */
 export function scopeFileTools(tools: readonly string[], cwd: string, readable: readonly string[] = []): string[] {
-  const scoped = tools.map((t) => (FILE_TOOLS.has(t) ? `${t}(/${cwd}/**)` : t));
-  return tools.includes("Read") ? [...scoped, ...readable.map((f) => `Read(/${f})`)] : scoped;
+  const scoped = tools.map((t) => (FILE_TOOLS.has(t) ? `${t}(/${resolve(cwd)}/**)` : t));
+  return tools.includes("Read") ? [...scoped, ...readable.map((f) => `Read(/${resolve(f)})`)] : scoped;
 }
 
 /** The `--settings` object for a claude-code run; `sandboxed` false keeps only the tool rules. */
 export function claudeSettings(p: ConfinementPaths, opts: { sandboxed: boolean; required: boolean }): Record<string, unknown> {
   // The `.git` file of a worktree points at its git dir; rewritten, it would aim huskies' own git
   // commands (push, gates' checkouts) at a directory the agent controls.
-  const permissions = { deny: [`Edit(/${join(p.cwd, ".git")})`] };
+  const permissions = { deny: [`Edit(/${resolve(p.cwd, ".git")})`] };
   if (!opts.sandboxed) return { permissions };
-  const allowWrite: string[] = [];
-  if (p.gitCommonDir) allowWrite.push(...["objects", "refs", "logs"].map((d) => join(p.gitCommonDir!, d)));
-  if (p.gitDir && p.gitDir !== p.gitCommonDir) allowWrite.push(p.gitDir);
+  const allowWrite = gitWritePaths(p);
   const denyRead = [...(p.projectRoot ? [join(p.projectRoot, ".huskies")] : []), ...(p.denyRead ?? [])];
   return {
     permissions,
@@ -60,9 +58,30 @@ export function claudeSettings(p: ConfinementPaths, opts: { sandboxed: boolean; 
       // Bash runs only if the slot's allowed_tools names it, sandboxed or not.
       autoAllowBashIfSandboxed: false,
       network: { allowedDomains: ["*"] },
-      filesystem: { allowWrite, denyWrite: [join(p.cwd, ".git")], denyRead, allowRead: [...(p.allowRead ?? [])] },
+      filesystem: { allowWrite, denyWrite: [resolve(p.cwd, ".git")], denyRead, allowRead: [...(p.allowRead ?? [])] },
     },
   };
+}
+
+/** What a commit in a linked worktree writes outside it: objects, refs, reflogs and its own git dir. */
+function gitWritePaths(p: ConfinementPaths): string[] {
+  const out = p.gitCommonDir ? ["objects", "refs", "logs"].map((d) => join(p.gitCommonDir!, d)) : [];
+  if (p.gitDir && p.gitDir !== p.gitCommonDir) out.push(p.gitDir);
+  return out;
+}
+
+/**
+ * The confinement of an agent in `cwd`: its project root, git dirs, and the git directories it
+ * writes made to exist (a bind mount needs its target; a fresh repository may have no `logs`).
+ */
+export function confinementOf(opts: { cwd: string; projectRoot?: string; denyRead?: readonly string[]; allowRead?: readonly string[] }): ConfinementPaths {
+  const p: ConfinementPaths = { ...opts, projectRoot: opts.projectRoot ?? projectRootOf(opts.cwd), ...gitDirsOf(opts.cwd) };
+  for (const dir of gitWritePaths(p)) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch { /* not ours to create: the sandbox skips it and git reports what it could not write */ }
+  }
+  return p;
 }
 
 /** `.huskies/worktrees/<id>` or `.huskies/merge_workspace` → the project root above it. */
