@@ -8,7 +8,7 @@ import { ClaudeCodeRuntime } from "../../src/runtime/claude-code-runtime.js";
 import { CommandRuntime } from "../../src/runtime/command-runtime.js";
 import { isGone, treePids } from "../../src/runtime/process-tree.js";
 import type { LogEntry } from "../../src/runtime/story-log.js";
-import { ScriptedModelServer } from "../support/model-server.js";
+import { rateLimitHeaders, ScriptedModelServer } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
 
 interface Scenario {
@@ -121,6 +121,7 @@ let model: ScriptedModelServer;
 let configDir: string;
 const hold = new Promise<never>(() => undefined);
 let resumeLimited = false;
+const RESET_SECS = Math.floor(Date.now() / 1000) + 3600;
 beforeAll(async () => {
   configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
   model = await new ScriptedModelServer(({ prompt, step }) => {
@@ -133,6 +134,9 @@ beforeAll(async () => {
       if (!resumeLimited) { resumeLimited = true; return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "5" } } }; }
       return { text: "Continued where I left off." };
     }
+    // Subscription logins: unified rate-limit headers make claude emit rate_limit_event.
+    if (prompt.includes("WARN")) return { text: "Done, nearly out of quota.", headers: rateLimitHeaders("allowed_warning", RESET_SECS, { utilization: 0.97 }) };
+    if (prompt.includes("REJECT")) return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", RESET_SECS) } };
     if (prompt.includes("LIMIT")) return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "30" } } };
     return { text: prompt.includes("Do the thing.") ? "Did the thing." : "No prompt reached me." };
   }).start();
@@ -184,6 +188,26 @@ describe("claude-code specifics", () => {
       expect(result.resetsAt).toBeGreaterThanOrEqual(before + 30_000);
       expect(result.durationMs).toBeLessThan(30_000);
       expect(signals.map((s) => s.kind)).toEqual(["session", "node-failure"]);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it("a subscription near its limit signals near-limit and finishes; a rejected one stops with the reset time", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "huskies-claude-subscription-"));
+    const { ANTHROPIC_API_KEY: _key, ...base } = model.env(configDir);
+    const env = { ...base, CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-scripted" };
+    try {
+      const warned: RuntimeSignal[] = [];
+      const ok = await startIn(cwd, "WARN", { env, onSignal: (s) => warned.push(s) }).done;
+      expect(ok).toMatchObject({ outcome: "done", finalText: "Done, nearly out of quota." });
+      expect(warned).toContainEqual({ kind: "near-limit", utilization: 0.97, resetsAt: RESET_SECS * 1000 });
+      const quiet: RuntimeSignal[] = [];
+      await startIn(cwd, "WARN", { env, limitPauseUtilization: 0.98, onSignal: (s) => quiet.push(s) }).done;
+      expect(quiet.map((s) => s.kind)).not.toContain("near-limit");
+
+      const rejected = await startIn(cwd, "REJECT", { env }).done;
+      expect(rejected).toMatchObject({ outcome: "node_failure", reason: "five-hour usage limit reached", resetsAt: RESET_SECS * 1000 });
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
