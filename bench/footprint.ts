@@ -66,13 +66,13 @@ function heartbeatGrowth(nodes: number, hours: number, intervalSecs: number) {
     const p = new PipelineDoc();
     p.doc.on("update", (u: Uint8Array) => Y.applyUpdate(central.doc, u));
     const id = i.toString(16).padStart(64, "0");
-    p.setNode(id, { label: `node-${i}`, address: `ws://10.0.0.${i}:3002/crdt-sync`, role: "agent", lastSeen: 0, alive: true, capacity: { coder: 3, qa: 0, mergemaster: 0 } });
+    p.setOwnNode(id, { label: `node-${i}`, address: `ws://10.0.0.${i}:3002/crdt-sync`, role: "agent", lastSeen: 0, alive: true, capacity: { coder: 3, qa: 0, mergemaster: 0 } });
     return { p, id };
   });
   const before = Y.encodeStateAsUpdate(central.doc).byteLength;
   const rounds = Math.round((hours * 3600) / intervalSecs);
   for (let round = 1; round <= rounds; round++) {
-    for (const { p, id } of replicas) p.setNode(id, { lastSeen: round * intervalSecs * 1000 });
+    for (const { p, id } of replicas) p.setOwnNode(id, { lastSeen: round * intervalSecs * 1000 });
   }
   const after = Y.encodeStateAsUpdate(central.doc).byteLength;
   return { nodes, hours, intervalSecs, heartbeats: rounds * nodes, docBytesBefore: before, docBytesAfter: after, growthBytes: after - before };

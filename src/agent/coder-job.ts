@@ -1,5 +1,6 @@
 import { runGates } from "../git/gates.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
+import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
 
 /**
@@ -9,46 +10,40 @@ import { StoryJob } from "./story-job.js";
  */
 export class CoderJob extends StoryJob {
   async work(): Promise<void> {
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!this.item()?.branch });
-    let feedback = this.item()?.retries ? this.item()?.failure : undefined;
-    for (;;) {
-      if (!this.stillMine()) return;
+    const item = this.item();
+    if (!item) return;
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!item.branch });
+    let feedback = item.retries ? item.failure : undefined;
+    while (this.stillMine()) {
       const result = await this.runAgent(worktree, feedback);
       if (!this.stillMine()) return;
       const lastRun = this.lastRun(result);
-      const failure = await this.check(worktree, result.ok ? undefined : result.error);
-      if (failure === undefined) return this.finish(lastRun);
-      if (!this.recordFailure(failure, { lastRun, logNode: this.ctx.nodeId })) return;
-      feedback = failure;
+      const checked = await this.check(worktree, result.ok ? undefined : result.error);
+      if ("ahead" in checked) {
+        if (advanceFromCurrent(this.ctx, this.token, checked.ahead, { branch: this.branch, lastRun })) {
+          this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId }, "story submitted to qa");
+        }
+        return;
+      }
+      if (!this.attemptFailed(checked.failure, { patch: { lastRun, logNode: this.ctx.nodeId } })) return;
+      feedback = checked.failure;
     }
   }
 
-  /** undefined when the attempt is good and pushed; otherwise the reason it is not. */
-  private async check(worktree: string, runError: string | undefined): Promise<string | undefined> {
-    if (runError) return `the coding agent failed: ${runError}`;
+  /** The commits pushed when the attempt is good; otherwise the reason it is not. */
+  private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: string }> {
+    if (runError) return { failure: `the coding agent failed: ${runError}` };
     const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
-    if (!gates.ok) return gates.output;
-    if ((await worktreeCommitsAhead(worktree, this.ctx.baseBranch)) === 0) return `no commits on ${this.branch}: commit your work with git`;
-    if (!this.stillMine()) return undefined;
+    if (!gates.ok) return { failure: gates.output };
+    const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
+    if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };
+    if (!this.stillMine()) return { failure: "claim lost" };
     try {
       await pushBranch(worktree, this.branch);
     } catch (err) {
-      return `push of ${this.branch} was rejected: ${(err as Error).message}`;
+      return { failure: `push of ${this.branch} was rejected: ${(err as Error).message}` };
     }
     this.note("info", `pushed ${this.branch}`);
-    return undefined;
-  }
-
-  private finish(lastRun: ReturnType<StoryJob["lastRun"]>): void {
-    if (!this.stillMine()) return;
-    const p = this.ctx.pipeline;
-    p.move(this.storyId, "qa", { actor: "coder" }, { branch: this.branch, lastRun, logNode: this.ctx.nodeId, failure: undefined });
-    this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId }, "story submitted to qa");
-    const qa = p.getItem(this.storyId)?.qa ?? this.ctx.config.project.default_qa;
-    if (qa === "server") {
-      // The gates already passed in the worktree: that is the server's QA. A separate write, so
-      // the qa stage is visible in the history.
-      p.move(this.storyId, "merge", { actor: "system", commitsAhead: 1 });
-    }
+    return { ahead };
   }
 }

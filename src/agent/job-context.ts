@@ -1,14 +1,16 @@
+import type { Logger } from "pino";
 import type { LiveConfig } from "../config/live-config.js";
 import type { AgentPool } from "../runtime/agent-pool.js";
 import type { StoryLogs } from "../runtime/story-log.js";
+import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
-import type { Logger } from "pino";
 
 /** What a running job may touch: this node's project checkout, replica, config, logs and pool. */
 export interface JobContext {
   root: string;
   nodeId: string;
   pipeline: PipelineDoc;
+  claims: Claims;
   config: LiveConfig;
   logs: StoryLogs;
   pool: AgentPool;

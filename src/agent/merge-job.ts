@@ -21,28 +21,29 @@ export class MergeJob extends StoryJob {
     const base = this.ctx.baseBranch;
     const item = this.item();
     if (!item) return;
+    const sendBack = (reason: string) => void this.attemptFailed(reason, { backTo: "current" });
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       if (!this.stillMine()) return;
       const squash = await squashStory(ws, base, this.storyId);
       if (!("ok" in squash)) {
-        if (squash.kind === "nothing-to-merge") return this.sendBack(`merge refused: ${squash.reason}`);
-        if (!(await this.resolve(ws, squash.reason))) return this.sendBack(squash.reason);
+        if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`);
+        if (!(await this.resolve(ws, squash.reason))) return sendBack(squash.reason);
       }
       let gates = await runGates(ws, this.ctx.config.project.gates.commands);
       if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(ws, this.ctx.config.project.gates.commands);
-      if (!gates.ok) return this.sendBack(`gates failed on the merged tree:\n${gates.output}`);
+      if (!gates.ok) return sendBack(`gates failed on the merged tree:\n${gates.output}`);
       if (!this.stillMine()) return;
       const pushed = await commitAndPush(ws, base, `${this.storyId}: ${item.name.replace(/\s+/g, " ").slice(0, 120)}\n\nSquash-merge of ${this.branch} by huskies.`);
       if (pushed.ok) {
-        if (!this.stillMine()) return;
-        this.ctx.pipeline.move(this.storyId, "done", { actor: "mergemaster", mergeCommit: pushed.commit }, { mergeCommit: pushed.commit, failure: undefined });
+        const moved = this.ctx.claims.moveAs(this.token, "done", { actor: "mergemaster", mergeCommit: pushed.commit }, { mergeCommit: pushed.commit, failure: undefined });
+        if (!moved) return;
         this.note("info", `merged into ${base} as ${pushed.commit}`);
         this.ctx.log.info({ story: this.storyId, commit: pushed.commit }, "merged");
         return;
       }
       this.ctx.log.warn({ story: this.storyId, attempt, reason: pushed.reason }, "base push rejected; retrying from the new base");
     }
-    this.sendBack(`could not push ${base} after ${PUSH_ATTEMPTS} attempts`);
+    sendBack(`could not push ${base} after ${PUSH_ATTEMPTS} attempts`);
   }
 
   /** One attempt by the mergemaster agent; true when the workspace is clean of conflicts after it. */

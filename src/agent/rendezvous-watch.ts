@@ -8,17 +8,19 @@ import type { PipelineDoc } from "../state/pipeline-doc.js";
 export class RendezvousWatch {
   private lastHeard: number;
   private readonly lastValue = new Map<string, number>();
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly pipeline: PipelineDoc, private readonly directlyConnected: () => boolean, now = Date.now()) {
     this.lastHeard = now;
-    pipeline.nodes.observeDeep(() => this.observe());
+    this.unsubscribe = pipeline.onNodesChange((ids) => this.observe(ids));
   }
 
-  private observe(): void {
-    for (const node of this.pipeline.listNodes()) {
-      if (node.role !== "rendezvous" || !node.alive) continue;
-      if (this.lastValue.get(node.id) !== node.lastSeen) {
-        this.lastValue.set(node.id, node.lastSeen);
+  private observe(ids: string[]): void {
+    for (const id of ids) {
+      const node = this.pipeline.getNode(id);
+      if (!node || node.role !== "rendezvous" || !node.alive) continue;
+      if (this.lastValue.get(id) !== node.lastSeen) {
+        this.lastValue.set(id, node.lastSeen);
         this.lastHeard = Date.now();
       }
     }
@@ -30,5 +32,9 @@ export class RendezvousWatch {
       return true;
     }
     return now - this.lastHeard < autonomousAfterMs;
+  }
+
+  stop(): void {
+    this.unsubscribe();
   }
 }

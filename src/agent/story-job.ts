@@ -3,28 +3,42 @@ import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
-import type { ActorRun } from "./actor-run.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import { buildPrompt } from "../runtime/prompt.js";
+import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
 import type { JobContext } from "./job-context.js";
 
+/** First lines of a reason, for `blocked` and log lines. */
+export function headline(reason: string, max = 300): string {
+  return reason.split("\n")[0]!.slice(0, max);
+}
+
 /**
- * One claimed item being worked on this node by one slot. The claim's epoch is captured at
- * start; every write afterwards first checks the claim still names this node with that epoch,
- * so a holder that lost its claim (to a partition winner, an operator, a timeout) writes nothing.
+ * One claimed item being worked on this node by one slot. The job holds the claim token it was
+ * granted; every write goes through `Claims` with that token, so a holder that lost its claim (to a
+ * partition winner, an operator, a timeout) writes nothing.
  */
-export abstract class StoryJob implements ActorRun {
+export abstract class StoryJob {
   stopped = false;
   protected running: RunningAgent | undefined;
-  readonly stage: Stage;
 
-  constructor(protected readonly ctx: JobContext, readonly storyId: string, readonly slot: AgentSlot, readonly role: Role, readonly epoch: number, stage: Stage) {
-    this.stage = stage;
-  }
+  constructor(protected readonly ctx: JobContext, readonly token: ClaimToken, readonly slot: AgentSlot, readonly role: Role) {}
 
   abstract work(): Promise<void>;
+
+  get storyId(): string {
+    return this.token.id;
+  }
+
+  get stage(): Stage {
+    return this.token.stage;
+  }
+
+  get pid(): number | undefined {
+    return this.running?.pid;
+  }
 
   /** Stop because the claim was lost or the node is shutting down: kill the tree, keep the worktree. */
   async stop(reason: string): Promise<void> {
@@ -35,17 +49,12 @@ export abstract class StoryJob implements ActorRun {
     await this.running?.stop(reason);
   }
 
-  get pid(): number | undefined {
-    return this.running?.pid;
+  stillMine(): boolean {
+    return !this.stopped && this.ctx.claims.holds(this.token);
   }
 
   protected item(): Item | undefined {
     return this.ctx.pipeline.getItem(this.storyId);
-  }
-
-  stillMine(): boolean {
-    const item = this.item();
-    return !this.stopped && !!item && item.stage === this.stage && item.claim?.node === this.ctx.nodeId && item.claim.epoch === this.epoch;
   }
 
   protected note(kind: string, text: string): void {
@@ -53,13 +62,14 @@ export abstract class StoryJob implements ActorRun {
   }
 
   /** Run this slot's runtime once in `cwd`, logging every line, and return its result. */
-  protected async runAgent(cwd: string, feedback?: string, slot = this.slot): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
     const item = this.item()!;
+    const slot = this.slot;
     // Readers of the log (board, CLI via the server) find it on this node from now on.
-    if (item.logNode !== this.ctx.nodeId && this.stillMine()) this.ctx.pipeline.update(this.storyId, { logNode: this.ctx.nodeId });
+    if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });
     const vars = { story_id: this.storyId, worktree_path: cwd, base_branch: this.ctx.baseBranch, story_markdown: item.body || `# ${item.name}` };
     const prompt = buildPrompt(slot.role, slot.prompt, vars, feedback);
-    const promptFile = this.ctx.logs.file(this.storyId).replace(/\.log$/, ".prompt.md");
+    const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime }, "agent invocation");
     this.note("info", `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}`);
@@ -76,42 +86,39 @@ export abstract class StoryJob implements ActorRun {
     return result;
   }
 
-  protected lastRun(r: RunResult, slot = this.slot): LastRun {
-    return { node: this.ctx.nodeId, slot: slot.name, turns: r.turns, costUsd: r.costUsd, durationMs: r.durationMs, exit: r.exit, ...(r.error ? { error: r.error.slice(0, 500) } : {}) };
+  protected lastRun(r: RunResult): LastRun {
+    const s = this.slot;
+    return { node: this.ctx.nodeId, slot: s.name, turns: r.turns, costUsd: r.costUsd, durationMs: r.durationMs, exit: r.exit, ...(r.error ? { error: r.error.slice(0, 500) } : {}) };
   }
 
   /**
-   * Count a failed attempt. Below `max_retries` the caller tries again; at the limit the item is
-   * blocked with the reason and the claim released. Returns whether to try again.
+   * The one outcome policy for a failed attempt: one retry is spent; at `max_retries` the item is
+   * blocked with the reason. With `backTo` the item moves there (QA findings, merge conflicts go
+   * back to `current`); without, it stays and the caller tries again while this returns true.
    */
-  protected recordFailure(reason: string, patch: ItemPatch = {}): boolean {
+  protected attemptFailed(reason: string, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
     if (!this.stillMine()) return false;
-    const item = this.item()!;
-    const retries = item.retries + 1;
-    const short = reason.slice(0, 4000);
-    this.ctx.log.warn({ story: this.storyId, retries, reason: short.split("\n")[0] }, "attempt failed");
-    if (retries >= this.ctx.config.project.max_retries) {
-      this.ctx.pipeline.update(this.storyId, { ...patch, retries, failure: short, blocked: short.split("\n")[0]!.slice(0, 300), claim: null });
+    const retries = this.item()!.retries + 1;
+    const atLimit = retries >= this.ctx.config.project.max_retries;
+    const failure = reason.slice(0, 4000);
+    const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
+    this.ctx.log.warn({ story: this.storyId, retries, blocked: atLimit, reason: headline(reason) }, opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed");
+    if (opts.backTo) {
+      this.ctx.claims.moveAs(this.token, opts.backTo, { actor: this.role, reason }, patch);
+      return false;
+    }
+    if (atLimit) {
+      this.ctx.claims.release(this.token, patch);
       this.note("info", `blocked after ${retries} failed attempts`);
       return false;
     }
-    this.ctx.pipeline.update(this.storyId, { ...patch, retries, failure: short });
+    this.ctx.claims.patchAs(this.token, patch);
     return true;
   }
 
-  /** An unexpected error (git, disk): a failed attempt; the claim is released so the item is retried. */
+  /** An unexpected error (git, disk): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
-    if (this.recordFailure(reason) && this.stillMine()) this.ctx.pipeline.update(this.storyId, { claim: null });
-  }
-
-  /** Send the item back to `current` (QA findings, merge conflicts): one retry, blocked at the limit. */
-  protected sendBack(reason: string, patch: ItemPatch = {}): void {
-    if (!this.stillMine()) return;
-    const item = this.item()!;
-    const retries = item.retries + 1;
-    const blocked = retries >= this.ctx.config.project.max_retries ? reason.split("\n")[0]!.slice(0, 300) : null;
-    this.ctx.pipeline.move(this.storyId, "current", { actor: this.role, reason }, { ...patch, retries, failure: reason.slice(0, 4000), blocked });
-    this.ctx.log.warn({ story: this.storyId, retries, blocked: !!blocked, reason: reason.split("\n")[0] }, "sent back to current");
+    if (this.attemptFailed(reason)) this.ctx.claims.release(this.token);
   }
 
   protected get branch(): string {

@@ -13,8 +13,9 @@ import { describeItem, describePipeline } from "./print.js";
 import { runNodeUntilSignal } from "./run-node.js";
 import { runGatewayCommand } from "./gateway-command.js";
 import { runDemo } from "../demo/demo.js";
-import { mountMcp } from "../server/mcp-server.js";
-import type { Item } from "../state/item.js";
+import type { Item, NodeEntry } from "../state/item.js";
+import { huskiesDir } from "../config/project-root.js";
+import { nodeIdOfKeyFile } from "../sync/identity.js";
 import type { PipelineView } from "../server/operator-actions.js";
 
 const port = (v: string) => {
@@ -61,7 +62,7 @@ program.command("serve").argument("[dir]", "project directory", ".")
   .action(async (dir: string, o: { port?: number; host: string; agent: boolean }) => {
     const root = projectRoot(dir, "serve");
     const cfg = loadProjectConfig(root);
-    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, mount: mountMcp });
+    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent });
     console.log(`huskies serving ${root} on http://${o.host}:${node.port} (board /, sync ws://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
   });
 
@@ -170,6 +171,33 @@ story.command("log").argument("<id>").description("print a work item's agent log
         for (const line of frame.split("\n")) if (line.startsWith("data:")) console.log(line.slice(5).trimStart());
       }
     }
+  });
+
+const nodeCmd = program.command("node").description("nodes: pause, resume");
+/** The node named on the command line, or the node of this checkout (its .huskies/node.key). */
+function nodeRef(id: string | undefined): string {
+  if (id) return id;
+  const root = projectRoot(undefined, "`huskies node` without an ID");
+  try {
+    return nodeIdOfKeyFile(huskiesDir(root, "node.key"));
+  } catch {
+    throw new UserError(`this checkout has no node key yet (${huskiesDir(root, "node.key")}); pass the node ID`);
+  }
+}
+nodeCmd.command("pause").argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
+  .description("pause a node: it takes no new work and keeps its worktrees until resumed")
+  .option("--reason <text>", "why (shown on the board and in status)")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (id: string | undefined, o: { reason?: string; server?: string; json?: boolean }) => {
+    const n = await api<NodeEntry>(serverUrl(o), "POST", `/api/nodes/${encodeURIComponent(nodeRef(id))}/pause`, { reason: o.reason });
+    console.log(o.json ? JSON.stringify(n) : `${n.label} (${n.id.slice(0, 12)}) will pause: ${o.reason ?? "paused by an operator"}`);
+  });
+nodeCmd.command("resume").argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
+  .description("resume a paused node")
+  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .action(async (id: string | undefined, o: { server?: string; json?: boolean }) => {
+    const n = await api<NodeEntry>(serverUrl(o), "POST", `/api/nodes/${encodeURIComponent(nodeRef(id))}/resume`, {});
+    console.log(o.json ? JSON.stringify(n) : `${n.label} (${n.id.slice(0, 12)}) will resume`);
   });
 
 program.command("status").description("stages, items, claims, nodes and liveness")

@@ -18,7 +18,9 @@ function age(ms: number): string {
 
 export function describeNode(n: NodeEntry, now = Date.now()): string {
   const state = n.alive ? `alive, seen ${age(now - n.lastSeen)} ago` : "stopped";
-  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${state}  ${n.address}`;
+  const paused = n.paused ? `  PAUSED: ${n.paused.reason}${n.paused.until ? ` (resumes in ${age(Math.max(0, n.paused.until - now))})` : " (until resumed)"}` : "";
+  const kept = (n.keptWorktrees ?? []).map((w) => `\n    kept worktree ${w.id} (${w.state})`).join("");
+  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${state}  ${n.address}${paused}${kept}`;
 }
 
 export function describePipeline(v: PipelineView): string {

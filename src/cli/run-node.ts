@@ -1,4 +1,4 @@
-import { HuskiesNode, type NodeOptions } from "../server/huskies-node.js";
+import { HuskiesNode, type NodeOptions } from "../node/huskies-node.js";
 import { logger } from "../log.js";
 
 /** Start a node and keep it until SIGINT/SIGTERM, then shut it down cleanly and exit 0. */

@@ -35,8 +35,6 @@ export const BACKOFF_ERROR_AFTER = 10;
 export const AUTH_TIMEOUT_MS = 10_000;
 /** Before its first output line an agent is given at least this long (a 250 MB binary loading on a busy machine is not silence). */
 export const AGENT_STARTUP_GRACE_MS = 60_000;
-/** At this share of a usage limit (claude's `allowed_warning`), a node stops taking new stories. */
-export const LIMIT_PAUSE_UTILIZATION = 0.95;
 /** Grace between SIGTERM and SIGKILL when stopping a coder's process tree. */
 export const KILL_GRACE_MS = 3000;
 /** Config edits are usually several writes; apply once they settle. */
@@ -45,3 +43,40 @@ export const CONFIG_DEBOUNCE_MS = 300;
 export const COMPACT_AFTER_UPDATES = 500;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;
+/** A node that hit a usage limit without a reset time waits this long first (then doubles)… */
+export const LIMIT_BACKOFF_SECS = 60;
+/** …up to half an hour: limits reset within hours, and a paused node costs nothing while it waits. */
+export const LIMIT_BACKOFF_MAX_SECS = 1800;
+/** Near this share of a plan's limit, a node stops taking new stories (running ones finish). */
+export const LIMIT_PAUSE_UTILIZATION = 0.95;
+
+// --- Sync track (wave 2): store failures, chunking, awareness, log relay, heal probe ---
+/**
+ * better-sqlite3 waits 5 s on a locked file by default, freezing the event loop (every link and
+ * request) for that long per write. A healthy WAL commit takes well under 10 ms, so 100 ms rides
+ * out ordinary contention; anything longer is a real lock that the replica's retry queue waits
+ * out without blocking.
+ */
+export const STORE_BUSY_TIMEOUT_MS = 100;
+/** First retry of a failed append; doubles up to the max, so a released lock is noticed fast. */
+export const STORE_RETRY_INITIAL_MS = 100;
+export const STORE_RETRY_MAX_MS = 2000;
+/** A store that cannot write for this long will not heal by itself: exit non-zero rather than serve unpersisted. */
+export const STORE_FATAL_AFTER_MS = 120_000;
+/** Frames above this go to huskies peers in chunks: small enough to fit any sane max_frame_bytes, big enough that 64 MiB is 256 chunks. */
+export const SYNC_CHUNK_BYTES = 256 * 1024;
+/** A chunked frame is held in memory while it arrives; 64 MiB is far above a 10,000-story replica and equals what a sender may queue. */
+export const MAX_REASSEMBLED_BYTES = 64 * 1024 * 1024;
+/** Awareness states one node keeps (a board tab is one); beyond it new clients are ignored, so a flood cannot grow memory. */
+export const MAX_AWARENESS_STATES = 1000;
+/** Log lines are relayed in batches of about this size, far under any frame limit. */
+export const LOG_RELAY_BATCH_BYTES = 64 * 1024;
+/** A log fetch over the sync link gives up after this long (as the HTTP fetch it replaces did). */
+export const LOG_RELAY_TIMEOUT_MS = 5000;
+/** Live log follows one peer may hold open on this node; a board opens one per story view. */
+export const LOG_RELAY_MAX_FOLLOWS = 32;
+/** While the rendezvous link is in backoff, a TCP connect probes it this often (plus up to as much jitter): one SYN, no server work. */
+export const HEAL_PROBE_INTERVAL_MS = 250;
+/** A probe counts as "up" only if the connection stays open this long: a proxy whose backend is down accepts and resets at once. */
+export const HEAL_PROBE_SETTLE_MS = 100;
+export const HEAL_PROBE_TIMEOUT_MS = 1000;

@@ -17,10 +17,11 @@ export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: st
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly root: string) {
+  /** Loads both files from `root`, unless `initial` gives the values (tests, embedded use). */
+  constructor(readonly root: string, initial?: { project: ProjectConfig; agents: AgentsConfig }) {
     super();
-    this.project = loadProjectConfig(root);
-    this.agents = loadAgentsConfig(root);
+    this.project = initial?.project ?? loadProjectConfig(root);
+    this.agents = initial?.agents ?? loadAgentsConfig(root);
   }
 
   /** Resolves once the file watcher is armed (edits before that are not seen). */

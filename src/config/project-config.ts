@@ -30,6 +30,10 @@ export const projectSchema = z.strictObject({
   max_frame_bytes: z.number().int().min(1024).default(D.MAX_FRAME_BYTES),
   /** Another huskies server to keep this one's replica in sync with (server-to-server). */
   rendezvous: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
+  // Fleet health (issue 13): how a node that hit a usage limit or lost its credentials pauses.
+  limit_backoff_secs: positive.default(D.LIMIT_BACKOFF_SECS),
+  limit_backoff_max_secs: positive.default(D.LIMIT_BACKOFF_MAX_SECS),
+  limit_pause_utilization: z.number().min(0).max(1).default(D.LIMIT_PAUSE_UTILIZATION),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
 });
 

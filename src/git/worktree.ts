@@ -39,12 +39,38 @@ export async function ensureWorktree(root: string, id: string, base: string, opt
   return path;
 }
 
-/** Remove the worktree (best effort: a missing one is fine). The branch stays for history. */
-export async function removeWorktree(root: string, id: string): Promise<void> {
+/** Why a worktree must be kept: it holds work that exists nowhere else. */
+export type WorktreeState = "clean" | "uncommitted" | "unpushed";
+
+/**
+ * What removing the worktree would lose: uncommitted changes (untracked files included), or
+ * commits that origin does not have. Without a remote, commits stay on the feature branch after
+ * the worktree goes, so only uncommitted work counts.
+ */
+export async function worktreeState(root: string, id: string): Promise<WorktreeState | undefined> {
   const path = worktreePath(root, id);
+  if (!existsSync(join(path, ".git"))) return undefined;
+  const status = await git(path, ["status", "--porcelain", "--untracked-files=normal"], { allowFail: true });
+  if (status.exitCode !== 0 || status.stdout !== "") return "uncommitted";
+  if (!(await hasRemote(root))) return "clean";
+  const unpushed = await git(path, ["rev-list", "--count", "HEAD", "--not", "--remotes=origin"], { allowFail: true });
+  return unpushed.exitCode !== 0 || unpushed.stdout !== "0" ? "unpushed" : "clean";
+}
+
+/**
+ * Remove the story's worktree only when that loses nothing (see `worktreeState`); otherwise keep
+ * it and say why. The branch always stays, for history.
+ */
+export async function removeWorktreeIfSafe(root: string, id: string): Promise<{ removed: boolean; state?: WorktreeState }> {
+  const state = await worktreeState(root, id);
+  if (state === undefined) return { removed: false };
+  if (state !== "clean") return { removed: false, state };
+  const path = worktreePath(root, id);
+  // --force only for ignored files (build output); the check above found nothing else.
   await git(root, ["worktree", "remove", "--force", path], { allowFail: true });
   if (existsSync(path)) rmSync(path, { recursive: true, force: true });
   await git(root, ["worktree", "prune"], { allowFail: true });
+  return { removed: true, state };
 }
 
 /** Push the feature branch. Never forced: a rejected push is a failed attempt, not an overwrite. */

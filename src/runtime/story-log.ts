@@ -30,6 +30,12 @@ export class StoryLogs {
     return join(this.dir, `${id}.log`);
   }
 
+  /** Where a run's prompt is written (beside its log), for runtimes that read it from a file. */
+  promptFile(id: string): string {
+    assertItemId(id);
+    return join(this.dir, `${id}.prompt.md`);
+  }
+
   append(id: string, entry: Omit<LogEntry, "t">): void {
     const line = JSON.stringify({ t: Date.now(), ...entry });
     appendFileSync(this.file(id), line + "\n");

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { ITEM_TYPES } from "../pipeline/item-id.js";
 import { parseCriteria } from "../pipeline/story-markdown.js";
 import { VERSION } from "../version.js";
-import type { HuskiesNode } from "./huskies-node.js";
+import type { NodeInfo } from "./node-info.js";
 
 const idArg = z.string().describe("item id, e.g. 42_story_add_login");
 
@@ -17,7 +17,7 @@ function json(value: unknown) {
  * The MCP tools. Each calls the same OperatorActions as REST, so both stay consistent; a thrown
  * ActionError becomes an MCP tool error carrying its message.
  */
-export function buildMcpServer(node: HuskiesNode): McpServer {
+export function buildMcpServer(node: NodeInfo): McpServer {
   const a = node.actions;
   const mcp = new McpServer({ name: "huskies", version: VERSION });
   mcp.registerTool("create_story", {
@@ -48,9 +48,17 @@ export function buildMcpServer(node: HuskiesNode): McpServer {
     description: "Tick (or untick) an acceptance criterion, by 0-based index.",
     inputSchema: { id: idArg, index: z.number().int().min(0), done: z.boolean().default(true) },
   }, async ({ id, index, done }) => json(a.tick(id, index, done)));
-  mcp.registerTool("list_nodes", { description: "Nodes with liveness and capacity." }, async () => json(a.view().nodes));
+  mcp.registerTool("pause_node", {
+    description: "Pause a node: it finishes nothing new and keeps its worktrees until resumed.",
+    inputSchema: { node: z.string().describe("node id, unique id prefix, or label"), reason: z.string().max(300).optional() },
+  }, async ({ node, reason }) => json(a.pauseNode(node, reason)));
+  mcp.registerTool("resume_node", {
+    description: "Resume a paused node.",
+    inputSchema: { node: z.string().describe("node id, unique id prefix, or label") },
+  }, async ({ node }) => json(a.resumeNode(node)));
+  mcp.registerTool("list_nodes", { description: "Nodes with liveness, capacity and pause state (reason, until)." }, async () => json(a.view().nodes));
   mcp.registerTool("list_agents", { description: "This server's agent slots and the runs they did." },
-    async () => json({ slots: node.pool.states().map((s) => ({ name: s.slot.name, role: s.slot.role, runtime: s.slot.runtime, status: s.status, story: s.storyId })), runs: node.pool.history() }));
+    async () => json({ slots: node.slots().map((s) => ({ name: s.slot.name, role: s.slot.role, runtime: s.slot.runtime, status: s.status, story: s.storyId })), runs: node.runs() }));
   mcp.registerTool("get_story_log", { description: "The agent output logged for an item (JSON lines).", inputSchema: { id: idArg, tail: z.number().int().min(1).max(5000).default(200) } },
     async ({ id, tail }) => {
       a.get(id);
@@ -61,7 +69,7 @@ export function buildMcpServer(node: HuskiesNode): McpServer {
 }
 
 /** `/mcp`: streamable HTTP, stateless (a fresh server per request; the document holds the state). */
-export function mountMcp(app: Hono, node: HuskiesNode): void {
+export function mountMcp(app: Hono, node: NodeInfo): void {
   app.all("/mcp", async (c) => {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     const server = buildMcpServer(node);

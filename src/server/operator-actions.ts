@@ -3,13 +3,15 @@ import { ITEM_TYPES, isItemId } from "../pipeline/item-id.js";
 import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { renderStory, setCriterion } from "../pipeline/story-markdown.js";
 import { featureBranch } from "../pipeline/item-id.js";
+import { QA_MODES } from "../pipeline/qa-modes.js";
 import type { Item, NodeEntry } from "../state/item.js";
+import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
-import { commitsAhead, fetchOrigin, hasRemote } from "../git/git.js";
+import { commitsAhead, git, hasRemote } from "../git/git.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
-  constructor(readonly status: 400 | 404 | 409, message: string) {
+  constructor(readonly status: 400 | 404 | 409 | 503, message: string) {
     super(message);
   }
 }
@@ -27,14 +29,14 @@ export const newStorySchema = z.strictObject({
   body: z.string().max(100_000).optional(),
   criteria: z.array(z.string().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
-  qa: z.enum(["server", "agent", "human"]).optional(),
+  qa: z.enum(QA_MODES).optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
   body: z.string().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
-  qa: z.enum(["server", "agent", "human"]).optional(),
+  qa: z.enum(QA_MODES).optional(),
 });
 
 export interface PipelineView {
@@ -46,8 +48,21 @@ export interface PipelineView {
  * What a person (CLI, REST, board, MCP) can do to the pipeline. One implementation behind every
  * interface, so they cannot drift apart.
  */
+/** Pausing and resuming nodes: this node directly, others through a signed directive. */
+export interface NodeControl {
+  pause(nodeId: string, reason: string): void;
+  resume(nodeId: string): void;
+}
+
 export class OperatorActions {
-  constructor(private readonly pipeline: PipelineDoc, private readonly opts: { root: string; baseBranch: () => Promise<string> }) {}
+  private readonly pipeline: PipelineDoc;
+
+  constructor(
+    private readonly claims: Claims,
+    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl },
+  ) {
+    this.pipeline = claims.pipeline;
+  }
 
   view(): PipelineView {
     const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
@@ -79,7 +94,7 @@ export class OperatorActions {
     if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
     const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
     try {
-      this.pipeline.move(id, to, {
+      this.claims.move(id, to, {
         actor: "operator",
         reason: reason ?? "moved by an operator",
         commitsAhead: ahead,
@@ -103,7 +118,7 @@ export class OperatorActions {
 
   block(id: string, reason: string): Item {
     this.get(id);
-    this.pipeline.update(id, { blocked: reason || "blocked by an operator", claim: null });
+    this.claims.clear(id, { blocked: reason || "blocked by an operator" });
     return this.get(id);
   }
 
@@ -116,16 +131,43 @@ export class OperatorActions {
   /** Drop the claim: the holder stops its coder, and the item is claimable again. */
   release(id: string): Item {
     this.get(id);
-    this.pipeline.update(id, { claim: null });
+    this.claims.clear(id);
     return this.get(id);
   }
 
   /** Give the item to `node` with a fresh epoch; a previous holder stops its coder. */
   assign(id: string, node: string): Item {
-    const item = this.get(id);
+    this.get(id);
     if (!this.pipeline.getNode(node)) throw new ActionError(404, `unknown node ${node}`);
-    this.pipeline.update(id, { claim: { node, at: Date.now(), epoch: item.epoch + 1, stage: item.stage }, epoch: item.epoch + 1 });
+    this.claims.grant(id, node);
     return this.get(id);
+  }
+
+  /** An operator's pause: the node finishes nothing new, keeps its worktrees, until resumed. */
+  pauseNode(nodeId: string, reason?: string): NodeEntry {
+    const node = this.node(nodeId);
+    this.control().pause(node.id, (reason ?? "").trim().slice(0, 300) || "paused by an operator");
+    return this.node(node.id);
+  }
+
+  resumeNode(nodeId: string): NodeEntry {
+    const node = this.node(nodeId);
+    this.control().resume(node.id);
+    return this.node(node.id);
+  }
+
+  /** A node by id, by label, or by a unique id prefix (6+ characters), as people type them. */
+  private node(ref: string): NodeEntry {
+    const nodes = this.pipeline.listNodes();
+    const candidates = [nodes.filter((n) => n.id === ref), nodes.filter((n) => n.label === ref), ref.length >= 6 ? nodes.filter((n) => n.id.startsWith(ref)) : []];
+    const node = candidates.find((c) => c.length === 1)?.[0];
+    if (!node) throw new ActionError(404, `unknown node ${ref.slice(0, 80)}`);
+    return node;
+  }
+
+  private control(): NodeControl {
+    if (!this.opts.nodes) throw new ActionError(409, "this node cannot pause nodes");
+    return this.opts.nodes;
   }
 
   remove(id: string): void {
@@ -133,17 +175,22 @@ export class OperatorActions {
     this.pipeline.deleteItem(id);
   }
 
+  /**
+   * Commits the story's branch has on origin beyond the base, fetched for just these two refs.
+   * A git failure is reported as such (503), never read as "0 commits ahead".
+   */
   private async commitsAheadOf(id: string): Promise<number> {
     const root = this.opts.root;
     const base = await this.opts.baseBranch();
+    const branch = featureBranch(id);
     try {
-      if (await hasRemote(root)) {
-        await fetchOrigin(root);
-        return await commitsAhead(root, `origin/${base}`, `origin/${featureBranch(id)}`);
-      }
-      return await commitsAhead(root, base, featureBranch(id));
-    } catch {
-      return 0;
+      if (!(await hasRemote(root))) return await commitsAhead(root, base, branch);
+      const refs = [base, branch].map((b) => `+refs/heads/${b}:refs/remotes/origin/${b}`);
+      // A branch that was never pushed is not an error: it has nothing ahead.
+      await git(root, ["fetch", "--quiet", "origin", ...refs], { allowFail: true });
+      return await commitsAhead(root, `origin/${base}`, `origin/${branch}`);
+    } catch (err) {
+      throw new ActionError(503, `cannot check ${branch} on origin: ${(err as Error).message}`);
     }
   }
 }

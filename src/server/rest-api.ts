@@ -40,6 +40,12 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
   api.post("/stories/:id/release", (c) => c.json(actions.release(c.req.param("id"))));
   api.post("/stories/:id/assign", async (c) => c.json(actions.assign(c.req.param("id"), String(((await body(c)) as { node?: string }).node ?? ""))));
 
+  api.post("/nodes/:id/pause", async (c) => {
+    const reason = ((await body(c)) as { reason?: unknown } | null)?.reason;
+    return c.json(actions.pauseNode(c.req.param("id"), typeof reason === "string" ? reason : undefined));
+  });
+  api.post("/nodes/:id/resume", (c) => c.json(actions.resumeNode(c.req.param("id"))));
+
   api.get("/stories/:id/log", async (c) => {
     const id = actions.get(c.req.param("id")).id;
     if (c.req.query("follow") === undefined) {

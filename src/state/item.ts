@@ -2,9 +2,14 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
-export type QaMode = "server" | "agent" | "human";
+import type { QaMode } from "../pipeline/qa-modes.js";
 
-/** What a finished coder run left on the item (from Claude Code's `result` event, or the exit code). */
+export type { QaMode };
+
+/** How a run ended (issue 13): only `story_failure` counts toward `max_retries`. */
+export type RunOutcomeKind = "done" | "story_failure" | "node_failure" | "lost";
+
+/** What a finished run left on the item (from the runtime's result, or the exit code). */
 export interface LastRun {
   node: string;
   slot: string;
@@ -13,6 +18,9 @@ export interface LastRun {
   durationMs: number;
   exit: number | null;
   error?: string;
+  /** The runtime's session id, so a node that retakes the story can continue it. */
+  sessionId?: string;
+  outcome?: RunOutcomeKind;
 }
 
 /** A work item as read from the document (DESIGN section 4). */
@@ -43,6 +51,14 @@ export interface Item {
   logNode?: string;
 }
 
+/** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */
+export interface PauseState {
+  reason: string;
+  since: number;
+  /** When it resumes by itself (ms); null only for a manual pause. */
+  until: number | null;
+}
+
 export interface NodeEntry {
   id: string;
   label: string;
@@ -52,7 +68,16 @@ export interface NodeEntry {
   alive: boolean;
   capacity: { coder: number; qa: number; mergemaster: number };
   startedAt?: number;
+  paused?: PauseState | null;
+  /** Worktrees this node keeps although their story is gone or finished, with why. */
+  keptWorktrees?: Array<{ id: string; state: string }>;
 }
 
-/** Fields a writer may set on an item (the id and creation time never change). */
-export type ItemPatch = Partial<Omit<Item, "id" | "createdAt" | "requests">>;
+/**
+ * Fields a writer may set on an item without a claim token. The id and creation time never
+ * change; `stage`, `claim`, `epoch` and `requests` are written only by `Claims` (src/state/claims.ts).
+ */
+export type ItemPatch = Partial<Omit<Item, "id" | "createdAt" | "requests" | "stage" | "claim" | "epoch" | "stageAt">>;
+
+/** The fields only the claims module writes. */
+export const CLAIM_FIELDS = ["stage", "stageAt", "claim", "epoch", "requests"] as const;

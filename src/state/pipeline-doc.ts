@@ -1,8 +1,9 @@
 import * as Y from "yjs";
-import { isStage, type Stage } from "../pipeline/stages.js";
-import { isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
-import { checkTransition, type TransitionContext } from "../pipeline/transitions.js";
-import type { Item, ItemPatch, NodeEntry, QaMode } from "./item.js";
+import type { Logger } from "pino";
+import { STAGES, type Stage } from "../pipeline/stages.js";
+import { itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
+import { nodeFields, readItem, readNode, type Malformed } from "./document-reader.js";
 
 export interface StageEvent {
   id: string;
@@ -21,19 +22,52 @@ export interface NewItem {
   qa?: QaMode;
 }
 
+/** How node entries are signed by their owner and checked by everyone else. */
+export interface NodeSignatures {
+  sign(nodeId: string, fields: Record<string, unknown>): string;
+  verify(nodeId: string, fields: Record<string, unknown>, sig: unknown): boolean;
+}
+
+/** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
+export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
+
 /**
  * The typed face of the project's Yjs document: `items`, `nodes` and `meta` maps.
- * Every read returns plain values; every write happens in one transaction.
+ *
+ * Reads go through `document-reader.ts` (malformed entries are skipped and counted, never
+ * thrown) and are served from indexes kept up to date from the Yjs events, so the cost of a
+ * document change is proportional to the change: a heartbeat touches one node entry, a request
+ * one item, and nobody scans the thousands of done and archived stories a real project keeps.
  */
 export class PipelineDoc {
-  readonly items: Y.Map<Y.Map<unknown>>;
-  readonly nodes: Y.Map<Y.Map<unknown>>;
+  readonly items: Y.Map<unknown>;
+  readonly nodes: Y.Map<unknown>;
   readonly meta: Y.Map<unknown>;
+  /** Distinct malformed entries seen (each is logged once). */
+  malformedCount = 0;
+  private readonly byStage = new Map<Stage, Set<string>>(STAGES.map((s) => [s, new Set<string>()]));
+  private readonly stageOf = new Map<string, Stage>();
+  private readonly requested = new Set<string>();
+  private readonly itemCache = new Map<string, Item | null>();
+  private readonly nodeCache = new Map<string, NodeEntry>();
+  private readonly reported = new Set<string>();
+  private readonly stageListeners = new Set<(ev: StageEvent) => void>();
+  private readonly nodeListeners = new Set<(ids: string[]) => void>();
 
-  constructor(readonly doc: Y.Doc = new Y.Doc()) {
+  constructor(readonly doc: Y.Doc = new Y.Doc(), private readonly opts: { signatures?: NodeSignatures; log?: Logger } = {}) {
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
+    this.items.forEach((_v, id) => this.reindex(id, false));
+    this.nodes.forEach((_v, id) => this.refreshNode(id));
+    this.items.observeDeep((events, tr) => this.guard("items observer", () => {
+      for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
+    }));
+    this.nodes.observeDeep((events) => this.guard("nodes observer", () => {
+      const ids = [...touchedKeys(this.nodes, events)];
+      for (const id of ids) this.refreshNode(id);
+      for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
+    }));
   }
 
   transact(fn: () => void, origin: unknown = null): void {
@@ -41,35 +75,33 @@ export class PipelineDoc {
   }
 
   getItem(id: string): Item | undefined {
-    const m = this.items.get(id);
-    return m ? readItem(id, m) : undefined;
+    let item = this.itemCache.get(id);
+    if (item === undefined) {
+      const raw = this.items.get(id);
+      item = raw === undefined ? null : readItem(id, raw, this.malformed) ?? null;
+      this.itemCache.set(id, item);
+    }
+    return item ?? undefined;
   }
 
-  /**
-   * Items in number order. `filter` sees the raw map first, so hot paths (every document event
-   * on every node) only decode the few items they care about.
-   */
-  listItems(filter?: (m: Y.Map<unknown>) => boolean): Item[] {
-    const out: Item[] = [];
-    this.items.forEach((m, id) => {
-      if (filter && !filter(m)) return;
-      const item = readItem(id, m);
-      if (item) out.push(item);
-    });
-    return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  /** Ids of the items in `stage` (a live view: copy before writing in a loop). */
+  idsIn(stage: Stage): ReadonlySet<string> {
+    return this.byStage.get(stage)!;
   }
 
-  /** Items in any of `stages`. */
+  /** Items in any of `stages`, in number order. */
   listItemsIn(stages: readonly Stage[]): Item[] {
-    return this.listItems((m) => stages.includes(m.get("stage") as Stage));
+    return this.decode(stages.flatMap((s) => [...this.byStage.get(s)!]));
+  }
+
+  /** Every well-formed item, in number order. */
+  listItems(): Item[] {
+    return this.listItemsIn(STAGES);
   }
 
   /** Items with at least one pending claim request. */
   listRequested(): Item[] {
-    return this.listItems((m) => {
-      const req = m.get("requests");
-      return req instanceof Y.Map && req.size > 0;
-    });
+    return this.decode([...this.requested]);
   }
 
   /**
@@ -78,7 +110,6 @@ export class PipelineDoc {
    */
   createItem(input: NewItem, now = Date.now()): Item {
     const type = input.type ?? "story";
-    const stage = input.stage ?? "backlog";
     // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
     // and then the items themselves say how far numbering got.
     let n = Number(this.meta.get("lastNumber"));
@@ -90,19 +121,12 @@ export class PipelineDoc {
     while (this.items.has(id)) id = makeItemId(++n + 1, type, input.name);
     this.transact(() => {
       const m = new Y.Map<unknown>();
-      m.set("id", id);
-      m.set("name", input.name);
-      m.set("type", type);
-      m.set("stage", stage);
-      m.set("body", input.body ?? "");
-      m.set("createdAt", now);
-      m.set("stageAt", now);
-      m.set("claim", null);
-      m.set("epoch", 0);
-      m.set("retries", 0);
-      m.set("blocked", null);
-      m.set("dependsOn", input.dependsOn ?? []);
-      if (input.qa) m.set("qa", input.qa);
+      const fields: Record<string, unknown> = {
+        id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
+        claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
+      };
+      if (input.qa) fields.qa = input.qa;
+      for (const [k, v] of Object.entries(fields)) m.set(k, v);
       m.set("requests", new Y.Map<number>());
       this.items.set(id, m);
       this.meta.set("lastNumber", n + 1);
@@ -110,36 +134,24 @@ export class PipelineDoc {
     return this.getItem(id)!;
   }
 
+  /** Set plain fields of an item; `undefined` removes a field. Claim fields go through `Claims`. */
   update(id: string, patch: ItemPatch, origin: unknown = null): void {
-    const m = this.requireItem(id);
-    this.transact(() => {
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) m.delete(k);
-        else m.set(k, v);
-      }
-    }, origin);
+    const bad = Object.keys(patch).filter((k) => (CLAIM_FIELDS as readonly string[]).includes(k));
+    if (bad.length) throw new Error(`${bad.join(", ")} of an item are written only through Claims`);
+    this.writeFields(id, (m) => setAll(m, patch), origin);
   }
 
-  /**
-   * Move an item through the transition table. The claim and pending requests are cleared
-   * because they belong to the stage being left.
-   */
-  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
-    const item = this.getItem(id);
-    if (!item) throw new Error(`unknown item ${id}`);
-    const verdict = checkTransition(item.stage, to, ctx);
-    if (!verdict.ok) throw new Error(`cannot move ${id}: ${verdict.error}`);
-    const m = this.items.get(id)!;
-    this.transact(() => {
-      m.set("stage", to);
-      m.set("stageAt", now);
-      m.set("claim", null);
-      clearRequests(m);
-      for (const [k, v] of Object.entries(patch)) {
-        if (v === undefined) m.delete(k);
-        else m.set(k, v);
-      }
-    });
+  /** Only for `Claims`: write claim fields (and a patch) in one transaction. */
+  [WRITE_CLAIM_FIELDS](id: string, write: (m: Y.Map<unknown>) => void, origin: unknown = null): void {
+    this.writeFields(id, write, origin);
+  }
+
+  private writeFields(id: string, write: (m: Y.Map<unknown>) => void, origin: unknown): void {
+    const m = this.items.get(id);
+    if (!(m instanceof Y.Map)) throw new Error(`unknown item ${id}`);
+    this.transact(() => write(m), origin);
+    // Observers run when the outermost transaction ends; reads inside it must see this write.
+    this.reindex(id, true);
   }
 
   /** A CRDT deletion: it replicates and survives restarts like any other write. */
@@ -149,142 +161,142 @@ export class PipelineDoc {
     return true;
   }
 
-  setRequest(id: string, nodeId: string, at: number | null): void {
-    const m = this.items.get(id);
-    if (!m) return;
-    const req = requestsMap(m);
-    this.transact(() => (at === null ? req.delete(nodeId) : req.set(nodeId, at)));
-  }
-
-  clearRequests(id: string): void {
-    const m = this.items.get(id);
-    if (m) this.transact(() => clearRequests(m));
-  }
-
   getNode(id: string): NodeEntry | undefined {
-    const m = this.nodes.get(id);
-    return m ? readNode(id, m) : undefined;
+    return this.nodeCache.get(id);
   }
 
+  /** Every node with a valid (and, when signatures are on, verified) entry. */
   listNodes(): NodeEntry[] {
-    const out: NodeEntry[] = [];
-    this.nodes.forEach((m, id) => out.push(readNode(id, m)));
-    return out;
+    return [...this.nodeCache.values()];
   }
 
-  /** Each node writes only its own entry; overwriting the same keys keeps the document small. */
-  setNode(id: string, fields: Partial<Omit<NodeEntry, "id">>): void {
+  /**
+   * Write this node's own entry (the only entry a node writes). Unchanged keys are not rewritten,
+   * so a heartbeat costs one key; with signatures on, the entry is signed as a whole.
+   */
+  setOwnNode(id: string, fields: Partial<Omit<NodeEntry, "id">>): void {
     this.transact(() => {
       let m = this.nodes.get(id);
-      if (!m) {
+      if (!(m instanceof Y.Map)) {
         m = new Y.Map<unknown>();
         this.nodes.set(id, m);
       }
+      const entry = m as Y.Map<unknown>;
       for (const [k, v] of Object.entries(fields)) {
-        if (v !== undefined && JSON.stringify(m.get(k)) !== JSON.stringify(v)) m.set(k, v);
+        if (v === undefined) { if (entry.has(k)) entry.delete(k); }
+        else if (JSON.stringify(entry.get(k)) !== JSON.stringify(v)) entry.set(k, v);
+      }
+      const sig = this.opts.signatures;
+      if (sig) {
+        const { sig: _old, ...plain } = entry.toJSON() as Record<string, unknown>;
+        entry.set("sig", sig.sign(id, plain));
       }
     });
   }
 
-  /**
-   * Stage transitions as events, whichever replica made them. The last stage of every item is
-   * remembered here because a deleted Y.Map no longer answers reads.
-   */
+  /** Stage transitions as events, whichever replica made them (deletions have `to` undefined). */
   onStageChange(cb: (ev: StageEvent) => void): () => void {
-    const known = new Map<string, Stage>();
-    this.items.forEach((m, id) => { const st = asStage(m.get("stage")); if (st) known.set(id, st); });
-    const handler = (events: Y.YEvent<any>[], tr: Y.Transaction) => {
-      const touched = new Set<string>();
-      for (const ev of events) {
-        if (ev.target === this.items) for (const id of (ev as Y.YMapEvent<unknown>).keysChanged) touched.add(id);
-        else if (ev.target.parent === this.items && (ev as Y.YMapEvent<unknown>).keysChanged?.has("stage")) touched.add(String((ev.target as Y.Map<unknown>).get("id")));
-      }
-      for (const id of touched) {
-        const before = known.get(id);
-        const after = asStage(this.items.get(id)?.get("stage"));
-        if (after) known.set(id, after);
-        else known.delete(id);
-        if (before !== after) cb({ id, from: before, to: after, local: tr.local });
-      }
-    };
-    this.items.observeDeep(handler);
-    return () => this.items.unobserveDeep(handler);
+    this.stageListeners.add(cb);
+    return () => this.stageListeners.delete(cb);
   }
 
-  /** Any change to items or nodes, local or remote. */
+  /** Node entries that changed (ids), whichever replica wrote them. */
+  onNodesChange(cb: (ids: string[]) => void): () => void {
+    this.nodeListeners.add(cb);
+    return () => this.nodeListeners.delete(cb);
+  }
+
+  /** Any change to the document, local or remote (fires after the indexes are up to date). */
   onChange(cb: (local: boolean) => void): () => void {
-    const handler = (_u: Uint8Array, _o: unknown, _d: Y.Doc, tr: Y.Transaction) => cb(tr.local);
+    const handler = (_u: Uint8Array, _o: unknown, _d: Y.Doc, tr: Y.Transaction) => this.guard("change listener", () => cb(tr.local));
     this.doc.on("update", handler);
     return () => this.doc.off("update", handler);
   }
 
-  private requireItem(id: string): Y.Map<unknown> {
-    const m = this.items.get(id);
-    if (!m) throw new Error(`unknown item ${id}`);
-    return m;
+  private decode(ids: string[]): Item[] {
+    const out: Item[] = [];
+    for (const id of ids) {
+      const item = this.getItem(id);
+      if (item) out.push(item);
+    }
+    return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  }
+
+  private reindex(id: string, local: boolean): void {
+    this.itemCache.delete(id);
+    const item = this.getItem(id);
+    const stage = item?.stage;
+    const before = this.stageOf.get(id);
+    if (before !== stage) {
+      if (before) this.byStage.get(before)!.delete(id);
+      if (stage) {
+        this.byStage.get(stage)!.add(id);
+        this.stageOf.set(id, stage);
+      } else {
+        this.stageOf.delete(id);
+      }
+    }
+    if (item && Object.keys(item.requests).length > 0) this.requested.add(id);
+    else this.requested.delete(id);
+    if (before !== stage) {
+      for (const cb of this.stageListeners) this.guard("stage listener", () => cb({ id, from: before, to: stage, local }));
+    }
+  }
+
+  private refreshNode(id: string): void {
+    const fields = nodeFields(this.nodes.get(id));
+    const sig = this.opts.signatures;
+    if (sig && fields) {
+      const { sig: s, ...plain } = fields;
+      // A planted or tampered entry is ignored: the last verified view of that node stays.
+      if (!sig.verify(id, plain, s)) return void this.malformed("nodes", id, "missing or invalid signature");
+    }
+    const entry = readNode(id, fields, this.malformed);
+    if (!entry) return;
+    const prev = this.nodeCache.get(id);
+    // An older state written again (a replay) never makes a node look older than it was.
+    if (prev && entry.lastSeen < prev.lastSeen) return;
+    this.nodeCache.set(id, entry);
+  }
+
+  private readonly malformed: Malformed = (map, key, why) => {
+    const k = `${map}\0${key}\0${why}`;
+    if (this.reported.has(k)) return;
+    this.reported.add(k);
+    this.malformedCount += 1;
+    this.opts.log?.warn({ map, key: key.slice(0, 80), why }, "ignoring a malformed document entry");
+  };
+
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.log?.error({ err, what }, "document handler failed; going on");
+    }
   }
 }
 
-function asStage(v: unknown): Stage | undefined {
-  return isStage(v) ? v : undefined;
-}
-
-function requestsMap(m: Y.Map<unknown>): Y.Map<number> {
-  let req = m.get("requests");
-  if (!(req instanceof Y.Map)) {
-    req = new Y.Map<number>();
-    m.set("requests", req);
+/** Keys of `root`'s direct children touched by a batch of deep events. */
+function touchedKeys(root: Y.Map<unknown>, events: Array<Y.YEvent<any>>): Set<string> {
+  const out = new Set<string>();
+  for (const ev of events) {
+    if (ev.target === root) {
+      for (const k of (ev as Y.YMapEvent<unknown>).keysChanged) out.add(k);
+      continue;
+    }
+    let t: Y.AbstractType<any> | null = ev.target;
+    while (t && t.parent !== root) t = t.parent as Y.AbstractType<any> | null;
+    // A nested type knows the key it sits under in its parent map.
+    const key = (t as unknown as { _item?: { parentSub?: string | null } } | null)?._item?.parentSub;
+    if (typeof key === "string") out.add(key);
   }
-  return req as Y.Map<number>;
+  return out;
 }
 
-function clearRequests(m: Y.Map<unknown>): void {
-  const req = m.get("requests");
-  if (req instanceof Y.Map && req.size > 0) for (const k of [...req.keys()]) req.delete(k);
-}
-
-/** Read an item defensively: the document is shared with any Yjs client, so shapes are checked. */
-function readItem(id: string, m: Y.Map<unknown>): Item | undefined {
-  const stage = m.get("stage");
-  const type = m.get("type");
-  if (!isStage(stage) || !isItemType(type)) return undefined;
-  const req = m.get("requests");
-  const requests: Record<string, number> = req instanceof Y.Map ? (req.toJSON() as Record<string, number>) : {};
-  const str = (k: string) => (typeof m.get(k) === "string" ? (m.get(k) as string) : undefined);
-  const num = (k: string, d = 0) => (typeof m.get(k) === "number" ? (m.get(k) as number) : d);
-  return {
-    id,
-    name: str("name") ?? id,
-    type,
-    stage,
-    body: str("body") ?? "",
-    createdAt: num("createdAt"),
-    stageAt: num("stageAt", num("createdAt")),
-    claim: (m.get("claim") as Item["claim"]) ?? null,
-    epoch: num("epoch"),
-    requests,
-    retries: num("retries"),
-    blocked: str("blocked") ?? null,
-    dependsOn: Array.isArray(m.get("dependsOn")) ? (m.get("dependsOn") as string[]) : [],
-    qa: str("qa") as QaMode | undefined,
-    branch: str("branch"),
-    mergeCommit: str("mergeCommit"),
-    lastRun: (m.get("lastRun") as Item["lastRun"]) ?? undefined,
-    failure: str("failure"),
-    logNode: str("logNode"),
-  };
-}
-
-function readNode(id: string, m: Y.Map<unknown>): NodeEntry {
-  const cap = (m.get("capacity") as NodeEntry["capacity"] | undefined) ?? { coder: 0, qa: 0, mergemaster: 0 };
-  return {
-    id,
-    label: String(m.get("label") ?? id.slice(0, 8)),
-    address: String(m.get("address") ?? ""),
-    role: String(m.get("role") ?? "agent"),
-    lastSeen: Number(m.get("lastSeen") ?? 0),
-    alive: m.get("alive") !== false,
-    capacity: cap,
-    startedAt: typeof m.get("startedAt") === "number" ? (m.get("startedAt") as number) : undefined,
-  };
+/** Set each key of `patch` on `m`; `undefined` removes the key. */
+export function setAll(m: Y.Map<unknown>, patch: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) m.delete(k);
+    else m.set(k, v);
+  }
 }

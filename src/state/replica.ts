@@ -1,30 +1,75 @@
+import { EventEmitter } from "node:events";
 import * as Y from "yjs";
+import type { Logger } from "pino";
 import { PipelineDoc } from "./pipeline-doc.js";
-import type { ReplicaStore } from "./replica-store.js";
-import { COMPACT_AFTER_UPDATES } from "../config/defaults.js";
+import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
+import { COMPACT_AFTER_UPDATES, STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
 
 const log = logger("state");
 
+export interface ReplicaEvents {
+  /** An update (local or from a peer) is now persisted; only these may be sent to sync peers. */
+  update: [update: Uint8Array, origin: unknown];
+  /** Appends fail; writes must be refused (REST 503) until `writable`. */
+  unwritable: [error: StoreWriteError];
+  /** Every queued update is persisted again. */
+  writable: [];
+  /** The store has failed for `fatalAfterMs`: the process should exit non-zero. */
+  fatal: [error: StoreWriteError];
+}
+
+export interface ReplicaOptions {
+  gc?: boolean;
+  /** Logger for the typed document (malformed entries). */
+  log?: Logger;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  fatalAfterMs?: number;
+  now?: () => number;
+}
+
 /**
  * A persisted replica: a PipelineDoc whose every update (local or from a peer) is appended to
- * the store before the write call returns, so an acknowledged write survives a crash.
+ * the store inside the document's update handler, so an acknowledged write survives a crash.
+ *
+ * When an append fails (a lock held elsewhere, a full disk, an I/O error) nothing is thrown
+ * into Yjs: the update and every later one wait in memory, in order, and are retried with
+ * backoff. While any wait, `writable` is false (REST refuses writes) and the updates are not
+ * announced as `update`, so the sync hub does not send them to peers. The store recovering
+ * drains the queue in order; failing for `fatalAfterMs` emits `fatal`.
  */
-export class Replica {
+export class Replica extends EventEmitter<ReplicaEvents> {
   readonly pipeline: PipelineDoc;
+  /** Why this replica may lack what it once held (see `ReplicaStore.suspect`); cleared by `trust()`. */
+  suspect: string | undefined;
+  private readonly queue: Array<{ update: Uint8Array; origin: unknown }> = [];
+  private error: StoreWriteError | undefined;
+  private failingSince: number | undefined;
+  private retryDelay: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private fatalSent = false;
   private compactScheduled = false;
   private closed = false;
+  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log">>;
 
-  constructor(readonly store: ReplicaStore, opts: { gc?: boolean } = {}) {
+  constructor(
+    readonly store: ReplicaStore,
+    opts: ReplicaOptions = {},
+  ) {
+    super();
+    this.o = {
+      retryInitialMs: opts.retryInitialMs ?? STORE_RETRY_INITIAL_MS,
+      retryMaxMs: opts.retryMaxMs ?? STORE_RETRY_MAX_MS,
+      fatalAfterMs: opts.fatalAfterMs ?? STORE_FATAL_AFTER_MS,
+      now: opts.now ?? Date.now,
+    };
+    this.retryDelay = this.o.retryInitialMs;
+    this.suspect = store.suspect;
     const doc = new Y.Doc({ gc: opts.gc ?? true });
-    const updates = store.load();
-    if (updates.length) Y.applyUpdate(doc, Y.mergeUpdates(updates), "store");
-    doc.on("update", (update: Uint8Array, origin: unknown) => {
-      if (origin === "store" || this.closed) return;
-      store.append(update);
-      this.maybeCompact();
-    });
-    this.pipeline = new PipelineDoc(doc);
+    this.replay(doc, store.load());
+    doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
+    this.pipeline = new PipelineDoc(doc, { log: opts.log });
     this.maybeCompact();
   }
 
@@ -32,26 +77,186 @@ export class Replica {
     return this.pipeline.doc;
   }
 
+  /** True when every update is persisted; false while appends fail. */
+  get writable(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /** The last append failure while not writable. */
+  get lastError(): StoreWriteError | undefined {
+    return this.writable ? undefined : this.error;
+  }
+
+  /** Updates waiting to be persisted. */
+  get unpersisted(): number {
+    return this.queue.length;
+  }
+
+  /** Throw `StoreUnavailable` (REST: 503 with its reason) unless every update is persisted. */
+  assertWritable(): void {
+    if (!this.writable) throw new StoreUnavailable(this.error?.message ?? "updates are waiting to be persisted");
+  }
+
+  /** The node has synced since a suspect start: its replica is as good as its peers'. */
+  trust(): void {
+    this.suspect = undefined;
+  }
+
+  private replay(doc: Y.Doc, updates: Uint8Array[]): void {
+    if (!updates.length) return;
+    try {
+      Y.applyUpdate(doc, Y.mergeUpdates(updates), "store");
+      return;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "replica log does not merge; replaying row by row");
+    }
+    // One damaged row must not keep the node from starting (a crash loop on persisted data).
+    let skipped = 0;
+    for (const u of updates) {
+      try {
+        Y.applyUpdate(doc, u, "store");
+      } catch {
+        skipped += 1;
+      }
+    }
+    if (skipped) {
+      this.suspect ??= `${skipped} damaged update(s) in the replica store were skipped`;
+      log.warn({ skipped }, "skipped damaged updates in the replica store");
+    }
+  }
+
+  // Runs inside Yjs's update handler: it must never throw (Yjs would skip its cleanup and
+  // every later transaction would be lost).
+  private onUpdate(update: Uint8Array, origin: unknown): void {
+    if (origin === "store" || this.closed) return;
+    if (this.queue.length) {
+      this.queue.push({ update, origin });
+      return;
+    }
+    try {
+      this.store.append(update);
+    } catch (err) {
+      this.queue.push({ update, origin });
+      this.failed(toWriteError(err));
+      return;
+    }
+    this.announce(update, origin);
+    this.maybeCompact();
+  }
+
+  private announce(update: Uint8Array, origin: unknown): void {
+    try {
+      this.emit("update", update, origin);
+    } catch (err) {
+      log.error({ err }, "a listener of persisted updates failed");
+    }
+  }
+
+  private failed(err: StoreWriteError): void {
+    const first = this.failingSince === undefined;
+    this.error = err;
+    this.failingSince ??= this.o.now();
+    if (first) {
+      log.error({ err: err.message, code: err.code, queued: this.queue.length }, "replica store failed: refusing writes until it recovers");
+      this.safeEmit("unwritable", err);
+    }
+    if (!this.fatalSent && this.o.now() - this.failingSince >= this.o.fatalAfterMs) {
+      this.fatalSent = true;
+      // The listener (the node) says it in one line as it exits; without one, say it here.
+      if (this.listenerCount("fatal") === 0)
+        log.fatal({ err: err.message, failingForMs: this.o.now() - this.failingSince }, "replica store has not recovered");
+      this.safeEmit("fatal", err);
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.o.retryMaxMs, this.retryDelay * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.drain();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /** Persist queued updates in order; announce each as it lands. */
+  private drain(): void {
+    while (this.queue.length) {
+      const next = this.queue[0]!;
+      try {
+        this.store.append(next.update);
+      } catch (err) {
+        this.failed(toWriteError(err));
+        return;
+      }
+      this.queue.shift();
+      this.announce(next.update, next.origin);
+    }
+    const downMs = this.o.now() - (this.failingSince ?? this.o.now());
+    this.failingSince = undefined;
+    this.error = undefined;
+    this.retryDelay = this.o.retryInitialMs;
+    log.info({ downMs }, "replica store recovered: accepting writes again");
+    this.safeEmit("writable");
+    this.maybeCompact();
+  }
+
+  private safeEmit<K extends keyof ReplicaEvents>(event: K, ...args: ReplicaEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: ReplicaEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      log.error({ err, event }, "a replica listener failed");
+    }
+  }
+
   /**
-   * Compaction runs off the write path, in a later tick. Appends happen synchronously inside
-   * the document's update handler, so at this instant the document holds every appended row.
+   * Compaction runs off the write path, in a later tick, and only while nothing is queued: the
+   * snapshot is the in-memory document, which then holds exactly the appended rows.
    */
   private maybeCompact(): void {
-    if (this.compactScheduled || this.store.pendingCount() < COMPACT_AFTER_UPDATES) return;
+    if (this.compactScheduled || this.queue.length || this.store.pendingCount() < COMPACT_AFTER_UPDATES) return;
     this.compactScheduled = true;
     setImmediate(() => {
       this.compactScheduled = false;
-      if (this.closed) return;
+      if (this.closed || this.queue.length) return;
       try {
         this.store.compact(Y.encodeStateAsUpdate(this.doc));
       } catch (err) {
-        log.error({ err }, "replica compaction failed; the update log is kept");
+        log.error({ err: (err as Error).message }, "replica compaction failed; the update log is kept");
       }
     });
   }
 
+  /** Last try to persist what waits, then close the store. */
   close(): void {
+    if (this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.queue.length) {
+      for (const next of [...this.queue]) {
+        try {
+          this.store.append(next.update);
+          this.queue.shift();
+        } catch {
+          break;
+        }
+      }
+      if (this.queue.length) {
+        log.error(
+          { lost: this.queue.length, err: this.error?.message },
+          "closing with updates the store never accepted (they were never acknowledged)",
+        );
+      }
+    }
     this.closed = true;
     this.store.close();
   }
+}
+
+function toWriteError(err: unknown): StoreWriteError {
+  if (err instanceof StoreWriteError) return err;
+  const e = err as { code?: string; message?: string };
+  return new StoreWriteError(e?.message ?? String(err), e?.code);
 }

@@ -1,21 +1,181 @@
 import { timingSafeEqual } from "node:crypto";
-import { verifySignature } from "./identity.js";
+import type * as Y from "yjs";
+import { logger } from "../log.js";
+import { issueCertificate, verifyCertificate, type Certificate } from "./admission.js";
+import type { Identity } from "./identity.js";
 import type { JoinTokenStore } from "./join-tokens.js";
-import type { AuthVerdict, Gatekeeper } from "./sync-connection.js";
-import { challengeText, type AuthFrame } from "./sync-message.js";
+import { Revocations } from "./revocations.js";
+import type { SyncHub } from "./sync-hub.js";
+
+export type AuthVerdict = { ok: true } | { ok: false; reason: string };
+export type AdmitVerdict = { ok: true; issued?: Certificate } | { ok: false; reason: string };
+
+/** What a connector proved and presented in its answer (its signature is already verified). */
+export interface AnswerClaims {
+  nodeId: string;
+  joinToken?: string;
+  admission?: Certificate;
+}
+
+/** How the accepting side of one connection decides. */
+export interface Gatekeeper {
+  /**
+   * Serve a client that never answers the challenge (a stock y-websocket client, a browser):
+   * open mode, or a valid bearer token. Never true on an agent.
+   */
+  preAuthorized: boolean;
+  /** Admit a connector whose key is proven; a rendezvous also issues it a certificate. */
+  admit(claims: AnswerClaims): AdmitVerdict;
+  /** This node's own certificate, shown in the welcome. */
+  credential(): Certificate | undefined;
+}
+
+export interface SyncPolicyOptions {
+  /** A `rendezvous` issues certificates and may run open; an `agent` never runs open nor takes a bearer. */
+  role: "rendezvous" | "agent";
+  identity: Identity;
+  /** Open mode (loopback, no keys): anyone who connects may sync. Ignored for agents. */
+  open?: boolean;
+  /** Bearer token (`?token=`) that admits a client that cannot sign. Ignored for agents. */
+  adminToken?: string;
+  trustedKeys: () => Iterable<string>;
+  tokens?: JoinTokenStore;
+  /** The document holding `revocations`. */
+  doc: Y.Doc;
+  /** The project's rendezvous key as pinned or stored (`.huskies/rendezvous.json`); a rendezvous is its own. */
+  rendezvousKey?: string;
+  /** This node's certificate as stored (`.huskies/admission.json`). */
+  admission?: Certificate;
+  now?: () => number;
+}
 
 /**
- * Who may sync with this node. A key is trusted when it is listed in `trusted_keys`, was admitted
- * earlier through a join token, or already has an entry in the replicated `nodes` map (it was
- * admitted somewhere in this project, which is what lets agents mesh without each admitting each
- * other). A bearer token (the admin token) admits a client that cannot sign, e.g. a browser.
+ * Who may sync with this node. A key is admitted when it is in `trusted_keys`, was admitted by a
+ * one-time join token on this node, or presents a certificate signed by the project's rendezvous
+ * key; and it is not revoked. Never because an entry exists in the document. A rendezvous in
+ * open mode, or given the admin token as bearer, also serves clients that cannot sign. A
+ * rendezvous hands every connector it welcomes (all proved their key) a fresh certificate, which
+ * is what lets agents admit each other on the mesh.
  */
-export interface AuthPolicy {
-  open: boolean;
-  adminToken?: string;
-  trustedKeys(): ReadonlySet<string>;
-  knownNodes(): ReadonlySet<string>;
-  tokens?: JoinTokenStore;
+export class SyncPolicy {
+  readonly role: "rendezvous" | "agent";
+  readonly identity: Identity;
+  readonly revocations: Revocations;
+  private rendezvous: string | undefined;
+  private admission: Certificate | undefined;
+  private readonly log = logger("sync");
+
+  constructor(private readonly o: SyncPolicyOptions) {
+    this.role = o.role;
+    this.identity = o.identity;
+    this.rendezvous = o.role === "rendezvous" ? o.identity.nodeId : o.rendezvousKey;
+    this.admission = o.admission;
+    this.revocations = new Revocations(o.doc, () => this.rendezvous);
+  }
+
+  get open(): boolean {
+    return this.role === "rendezvous" && !!this.o.open;
+  }
+
+  rendezvousKey(): string | undefined {
+    return this.rendezvous;
+  }
+
+  /** Trust on first use: remember the rendezvous key from the first authenticated upstream link. Returns whether it was new. */
+  learnRendezvous(nodeId: string): boolean {
+    if (this.role === "rendezvous" || this.rendezvous) return false;
+    this.rendezvous = nodeId;
+    return true;
+  }
+
+  credential(): Certificate | undefined {
+    return this.admission;
+  }
+
+  /** Keep a certificate the rendezvous issued to this node (only one that verifies). */
+  setCredential(cert: Certificate): boolean {
+    if (!verifyCertificate(cert, { node: this.identity.nodeId, issuer: this.rendezvous })) return false;
+    this.admission = cert;
+    return true;
+  }
+
+  isRevoked(nodeId: string, issuedAt?: number): boolean {
+    return this.revocations.isRevoked(nodeId, issuedAt);
+  }
+
+  /** The gate for one incoming connection that presented `bearer` (`?token=`), if any. */
+  gate(bearer: string | null): Gatekeeper {
+    const preAuthorized = this.role === "rendezvous" && (this.open || bearerMatches(this.o.adminToken, bearer));
+    return {
+      preAuthorized,
+      admit: (claims) => this.admit(claims, preAuthorized),
+      credential: () => this.admission,
+    };
+  }
+
+  /** Whether a peer this node dialled (mesh) may sync with it. */
+  admits(peerId: string, credential?: Certificate): AuthVerdict {
+    if (this.isRevoked(peerId)) {
+      return this.byCertificate(peerId, credential) ? { ok: true } : { ok: false, reason: "peer key is revoked" };
+    }
+    if (peerId === this.rendezvous || this.byKey(peerId) || this.byCertificate(peerId, credential)) return { ok: true };
+    return { ok: false, reason: "peer key is not admitted in this project" };
+  }
+
+  /**
+   * Close every link of a key when a valid revocation for it arrives, and drop its join
+   * admission. Returns the unsubscribe function.
+   */
+  enforce(hub: SyncHub): () => void {
+    return this.revocations.watch((nodeId, at) => {
+      this.log.warn({ peer: nodeId.slice(0, 12), at }, "key revoked: closing its links");
+      hub.closePeer(nodeId, "revoked");
+      this.o.tokens?.forget(nodeId);
+    });
+  }
+
+  private admit(claims: AnswerClaims, preAuthorized: boolean): AdmitVerdict {
+    const key = claims.nodeId;
+    try {
+      // Revoked: only a certificate issued after the revocation (a deliberate re-admission) counts.
+      if (this.isRevoked(key)) return this.byCertificate(key, claims.admission) ? this.welcome(key) : { ok: false, reason: "key revoked" };
+      if (this.byKey(key) || this.byCertificate(key, claims.admission)) return this.welcome(key);
+      if (claims.joinToken && this.o.tokens) {
+        const used = this.o.tokens.consume(claims.joinToken, key, this.now());
+        if (!used.ok) return { ok: false, reason: `join token refused: ${used.reason}` };
+        this.o.tokens.admitKey(key, this.now());
+        return this.welcome(key);
+      }
+      if (preAuthorized) return this.welcome(key);
+      return { ok: false, reason: "unknown key" };
+    } catch (err) {
+      // The join-token tables share the replica's SQLite file: a lock held elsewhere must refuse
+      // this one handshake (the connector retries), not crash the acceptor.
+      return { ok: false, reason: `admission check failed: ${(err as Error).message}`.slice(0, 120) };
+    }
+  }
+
+  private welcome(key: string): AdmitVerdict {
+    return this.role === "rendezvous" ? { ok: true, issued: issueCertificate(this.identity, key, this.now()) } : { ok: true };
+  }
+
+  private byKey(key: string): boolean {
+    for (const k of this.o.trustedKeys()) if (k === key) return true;
+    return !!this.o.tokens?.isAdmitted(key);
+  }
+
+  private byCertificate(key: string, cert: Certificate | undefined): boolean {
+    return !!cert && verifyCertificate(cert, { node: key, issuer: this.rendezvous }) && !this.isRevoked(key, cert.issuedAt);
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+}
+
+/** The one place a node's sync admission is configured; the node wires it into server, upstream and mesh. */
+export function createSyncPolicy(o: SyncPolicyOptions): SyncPolicy {
+  return new SyncPolicy(o);
 }
 
 export function bearerMatches(expected: string | undefined, given: string | null | undefined): boolean {
@@ -23,28 +183,4 @@ export function bearerMatches(expected: string | undefined, given: string | null
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
   return a.length === b.length && timingSafeEqual(a, b);
-}
-
-export function gatekeeper(policy: AuthPolicy, bearer: string | null): Gatekeeper {
-  return {
-    preAuthorized: policy.open || bearerMatches(policy.adminToken, bearer),
-    verify: (challenge, answer) => verifyAnswer(policy, challenge, answer),
-  };
-}
-
-function verifyAnswer(policy: AuthPolicy, challenge: string, answer: Extract<AuthFrame, { type: "answer" }>): AuthVerdict {
-  const key = String(answer.nodeId ?? "");
-  if (!verifySignature(key, challengeText(challenge), String(answer.signature ?? ""))) {
-    return { ok: false, reason: "bad signature" };
-  }
-  if (policy.trustedKeys().has(key) || policy.knownNodes().has(key) || policy.tokens?.isAdmitted(key)) {
-    return { ok: true, peerId: key };
-  }
-  if (answer.joinToken && policy.tokens) {
-    const used = policy.tokens.consume(String(answer.joinToken), key);
-    if (!used.ok) return { ok: false, reason: `join token refused: ${used.reason}` };
-    policy.tokens.admitKey(key);
-    return { ok: true, peerId: key };
-  }
-  return { ok: false, reason: "unknown key" };
 }

@@ -6,7 +6,11 @@ import { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS } from "../config/defaults.js";
  */
 export class Backoff {
   failures = 0;
-  constructor(private readonly initialMs = BACKOFF_INITIAL_MS, private readonly maxMs = BACKOFF_MAX_MS, private readonly random = Math.random) {}
+  constructor(
+    private readonly initialMs = BACKOFF_INITIAL_MS,
+    private readonly maxMs = BACKOFF_MAX_MS,
+    private readonly random = Math.random,
+  ) {}
 
   next(): number {
     const base = Math.min(this.maxMs, this.initialMs * 2 ** this.failures);

@@ -23,6 +23,11 @@ export function loadOrCreateIdentity(file: string): Identity {
   return identityFromKey(key);
 }
 
+/** The node id of an existing key file (without creating one), e.g. for `huskies node pause`. */
+export function nodeIdOfKeyFile(file: string): string {
+  return identityFromKey(createPrivateKey(readFileSync(file))).nodeId;
+}
+
 export function ephemeralIdentity(): Identity {
   return identityFromKey(generateKeyPairSync("ed25519").privateKey);
 }
@@ -37,7 +42,10 @@ function identityFromKey(key: KeyObject): Identity {
 export function verifySignature(nodeId: string, message: string, signature: string): boolean {
   if (!/^[0-9a-f]{64}$/.test(nodeId) || !/^[0-9a-f]{128}$/.test(signature)) return false;
   try {
-    const pub = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(nodeId, "hex").toString("base64url") }, format: "jwk" });
+    const pub = createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(nodeId, "hex").toString("base64url") },
+      format: "jwk",
+    });
     return verify(null, Buffer.from(message), pub, Buffer.from(signature, "hex"));
   } catch {
     return false;

@@ -22,10 +22,12 @@ export class JoinTokenStore {
 
   consume(token: string, usedBy: string, now = Date.now()): ConsumeResult {
     const h = hash(token);
-    const res = this.db.prepare("UPDATE join_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at >= ?")
+    const res = this.db
+      .prepare("UPDATE join_tokens SET used_at = ?, used_by = ? WHERE hash = ? AND used_at IS NULL AND expires_at >= ?")
       .run(now, usedBy, h, now);
     if (res.changes === 1) return { ok: true };
-    const row = this.db.prepare("SELECT expires_at, used_at FROM join_tokens WHERE hash = ?").get(h) as { expires_at: number; used_at: number | null } | undefined;
+    const row = this.db.prepare("SELECT expires_at, used_at FROM join_tokens WHERE hash = ?").get(h) as
+      { expires_at: number; used_at: number | null } | undefined;
     if (!row) return { ok: false, reason: "unknown token" };
     if (row.used_at !== null) return { ok: false, reason: "token already used" };
     return { ok: false, reason: "token expired" };
@@ -33,6 +35,11 @@ export class JoinTokenStore {
 
   admitKey(key: string, now = Date.now()): void {
     this.db.prepare("INSERT OR IGNORE INTO admitted_keys (key, admitted_at) VALUES (?, ?)").run(key, now);
+  }
+
+  /** Drop a key's join admission (it was revoked). */
+  forget(key: string): void {
+    this.db.prepare("DELETE FROM admitted_keys WHERE key = ?").run(key);
   }
 
   isAdmitted(key: string): boolean {

@@ -1,37 +1,70 @@
 import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import { BACKOFF_ERROR_AFTER } from "../config/defaults.js";
+import { UserError } from "../errors.js";
+import type { Certificate } from "./admission.js";
+import type { AuthVerdict } from "./auth-policy.js";
 import { Backoff } from "./backoff.js";
+import { HealProbe, tcpProbe, urlEndpoint, type Probe } from "./heal-probe.js";
 import type { Identity } from "./identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
+import { pinMismatch, type TlsPin } from "./tls-pin.js";
 
 export interface SyncClientOptions {
   url: string;
   hub: SyncHub;
   identity: Identity;
   joinToken?: string;
-  /** Bearer token appended as `?token=` (for servers that admit by token). */
+  /** Bearer token appended as `?token=` (for servers that admit by token). Never sent on a pinned link. */
   token?: string;
   maxFrameBytes: number;
   backoff?: Backoff;
   /** This is the link to the rendezvous. */
   upstream?: boolean;
+  /** The node id we dial (mesh: the peer's id; upstream: the known rendezvous key). Another key answering drops the link (4001). */
+  expectedPeer?: string | (() => string | undefined);
+  /** This node's certificate, presented in every handshake. */
+  admission?: () => Certificate | undefined;
+  /** Whether the node that answered may sync with us (mesh links). */
+  admitPeer?: (peerId: string, credential?: Certificate) => AuthVerdict;
+  /** A certificate the rendezvous issued to this node (persist it: `.huskies/admission.json`). */
+  onAdmission?: (cert: Certificate) => void;
+  /** A pinned server (join string): fingerprint checked before any frame, node id checked at the welcome. A mismatch is permanent. */
+  pin?: TlsPin;
+  /** While in backoff, probe the server and reconnect as soon as it is back. Default: on for upstream links. */
+  healProbe?: boolean | Probe;
+}
+
+export interface SyncClientEvents {
+  connected: [];
+  disconnected: [];
+  synced: [];
+  /** A permanent failure (pinned certificate or key mismatch): the client has stopped. */
+  failed: [error: UserError];
 }
 
 /**
  * A sync link that keeps itself up: connect, authenticate, sync, and on loss reconnect with
- * backoff (warn each time, error after ten failures in a row).
+ * backoff (warn each time, error after ten failures in a row). Upstream, a cheap probe cuts the
+ * backoff short when the server comes back (see heal-probe.ts).
  */
-export class SyncClient extends EventEmitter<{ connected: []; disconnected: []; synced: [] }> {
+export class SyncClient extends EventEmitter<SyncClientEvents> {
   private link: SyncConnection | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly backoff: Backoff;
+  private readonly probe: HealProbe | undefined;
+  private failure: UserError | undefined;
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
     this.backoff = opts.backoff ?? new Backoff();
+    const probeOpt = opts.healProbe ?? !!opts.upstream;
+    if (probeOpt) {
+      const { host, port } = urlEndpoint(opts.url);
+      this.probe = new HealProbe(typeof probeOpt === "function" ? probeOpt : tcpProbe(host, port), () => this.reconnectNow());
+    }
   }
 
   get connected(): boolean {
@@ -60,12 +93,53 @@ export class SyncClient extends EventEmitter<{ connected: []; disconnected: []; 
     return this;
   }
 
+  private expectedPeer(): string | undefined {
+    const e = this.opts.pin?.nodeId ?? this.opts.expectedPeer;
+    return typeof e === "function" ? e() : e;
+  }
+
   private connect(): void {
     if (this.stopped) return;
+    this.probe?.stop();
     const url = new URL(this.opts.url);
-    if (this.opts.token) url.searchParams.set("token", this.opts.token);
-    const ws = new WebSocket(url, { maxPayload: this.opts.maxFrameBytes, handshakeTimeout: 10_000 });
-    const link = new SyncConnection(ws, this.opts.hub, { kind: "connect", identity: this.opts.identity, joinToken: this.opts.joinToken, upstream: this.opts.upstream });
+    const pin = this.opts.pin;
+    const pinned = !!(pin?.fingerprint256 || pin?.nodeId);
+    if (pin?.fingerprint256 && url.protocol !== "wss:") return this.fail(`a pinned certificate needs a wss:// URL, not ${url.protocol}//`);
+    if (this.opts.token && !pinned) url.searchParams.set("token", this.opts.token);
+    const ws = new WebSocket(url, {
+      maxPayload: this.opts.maxFrameBytes,
+      handshakeTimeout: 10_000,
+      // A pinned self-signed certificate fails CA validation; the fingerprint check below replaces it.
+      ...(pin?.fingerprint256 ? { rejectUnauthorized: false } : {}),
+    });
+    let opened = false;
+    ws.on("open", () => {
+      opened = true;
+    });
+    if (pin?.fingerprint256) {
+      // 'upgrade' comes before 'open' and before any frame is read or sent.
+      ws.on("upgrade", (res) => {
+        const why = pinMismatch(pin, res.socket);
+        if (!why) return;
+        this.failure = new UserError(`refusing ${this.opts.url}: ${why}`);
+        ws.terminate();
+      });
+    }
+    const link = new SyncConnection(
+      ws,
+      this.opts.hub,
+      {
+        kind: "connect",
+        identity: this.opts.identity,
+        joinToken: this.opts.joinToken,
+        upstream: this.opts.upstream,
+        expectedPeer: this.expectedPeer(),
+        admission: this.opts.admission,
+        admitPeer: this.opts.admitPeer,
+        onAdmission: this.opts.onAdmission,
+      },
+      { maxFrameBytes: this.opts.maxFrameBytes },
+    );
     this.link = link;
     link.on("ready", () => {
       this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");
@@ -78,16 +152,46 @@ export class SyncClient extends EventEmitter<{ connected: []; disconnected: []; 
       this.link = undefined;
       this.emit("disconnected");
       if (this.stopped) return;
+      if (!this.failure && link.peerMismatch && pin?.nodeId) {
+        const { actual, expected } = link.peerMismatch;
+        this.failure = new UserError(`refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`);
+      }
+      if (this.failure) return this.fail(this.failure.message);
       const delay = this.backoff.next();
       const level = this.backoff.failures > BACKOFF_ERROR_AFTER ? "error" : "warn";
-      this.opts.hub.log[level]({ url: this.opts.url, code, reason, retryInMs: delay, failures: this.backoff.failures }, "sync link down, reconnecting");
-      this.timer = setTimeout(() => this.connect(), delay);
+      this.opts.hub.log[level](
+        { url: this.opts.url, code, reason, retryInMs: delay, failures: this.backoff.failures },
+        "sync link down, reconnecting",
+      );
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.connect();
+      }, delay);
       this.timer.unref();
+      this.probe?.start(!opened);
     });
+  }
+
+  /** The probe saw the server come back: skip the rest of the backoff. */
+  private reconnectNow(): void {
+    if (this.stopped || this.link || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.opts.hub.log.info({ url: this.opts.url }, "server reachable again: reconnecting now");
+    this.connect();
+  }
+
+  private fail(message: string): void {
+    this.stopped = true;
+    this.probe?.stop();
+    const err = this.failure ?? new UserError(message);
+    this.opts.hub.log.error({ url: this.opts.url }, err.message);
+    this.emit("failed", err);
   }
 
   stop(): void {
     this.stopped = true;
+    this.probe?.stop();
     clearTimeout(this.timer);
     this.link?.ws.close(1000, "bye");
     this.link = undefined;

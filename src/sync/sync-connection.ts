@@ -1,92 +1,143 @@
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type WebSocket from "ws";
 import * as Y from "yjs";
-import { MAX_BUFFERED_BYTES, AUTH_TIMEOUT_MS } from "../config/defaults.js";
-import type { Identity } from "./identity.js";
+import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
+import { verifyCertificate } from "./admission.js";
+import { Reassembler, splitFrame } from "./chunking.js";
+import type { AuthFrame } from "./frames.js";
+import { answerText, newChallenge, welcomeText, type Side } from "./handshake.js";
+import { verifySignature } from "./identity.js";
 import {
-  challengeText, decodeFrame, encodeAuth, encodeSyncStep1, encodeSyncStep2, encodeUpdate,
-  MalformedFrame, type AuthFrame, type Incoming,
+  CHUNK_HEADER_BYTES,
+  decodeFrame,
+  encodeAuth,
+  encodeStatus,
+  encodeSyncStep1,
+  encodeUpdate,
+  MalformedFrame,
+  type Incoming,
 } from "./sync-message.js";
 import type { SyncHub } from "./sync-hub.js";
+import { frameBytes, WS_CONNECTING, WS_OPEN, type RawFrame, type WebSocketLike } from "./transport.js";
 
 export const CLOSE_AUTH_FAILED = 4001;
 export const CLOSE_MALFORMED = 4002;
 export const CLOSE_TOO_SLOW = 4003;
+export const CLOSE_TOO_BIG = 1009;
 
-export type AuthVerdict = { ok: true; peerId?: string } | { ok: false; reason: string };
+export type { Side } from "./handshake.js";
 
-/** How the accepting side decides; the connecting side only needs an identity. */
-export interface Gatekeeper {
-  /** Decided at upgrade (open mode, or a valid bearer token): skip the challenge. */
-  preAuthorized: boolean;
-  verify(challenge: string, answer: Extract<AuthFrame, { type: "answer" }>): AuthVerdict;
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  pingMs?: number;
 }
 
-export type Side =
-  | { kind: "accept"; gate: Gatekeeper; selfId: string }
-  /** `upstream`: this is the link to the rendezvous (always carries everything). */
-  | { kind: "connect"; identity: Identity; joinToken?: string; upstream?: boolean };
-
 /**
- * One sync link over one WebSocket, either side. Authentication comes first; after it each
- * side sends sync step 1, answers the other's step 1 with step 2, and then streams updates.
- * Any frame that fails to decode closes this link only.
+ * One sync link over one socket, either side. The v2 handshake comes first (see handshake.ts):
+ * the acceptor always sends a challenge; a huskies connector answers and is ready only once the
+ * acceptor's welcome proves its key. Then each side sends sync step 1, answers the other's
+ * step 1 with step 2, and streams updates. An acceptor in open mode (or given a valid bearer)
+ * also serves a stock y-websocket client, which never answers and just starts syncing.
+ * Any frame that fails to decode closes this link only (4002).
  */
 export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed: [code: number, reason: string] }> {
   ready = false;
   synced = false;
+  /** The authenticated peer's node id; undefined for a stock client. */
   peerId: string | undefined;
   /** The peer's last reported rendezvous link (see the hub's relay rule). */
   peerLinked = false;
-  /** Status frames go only to peers known to be huskies nodes: connectors, and acceptors that sent one. */
-  private speaksStatus: boolean;
-  private challenge: string | undefined;
+  /** Set when the connector refused the link because another key than the expected one answered. */
+  peerMismatch: { expected: string; actual: string } | undefined;
+  private myChallenge: string | undefined;
+  private theirChallenge: string | undefined;
+  private theirId: string | undefined;
+  private answered = false;
   private authTimer: NodeJS.Timeout | undefined;
   private alive = true;
   private pingTimer: NodeJS.Timeout | undefined;
+  private nextChunkId = 0;
+  private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
+  private readonly chunkBytes: number;
 
-  constructor(readonly ws: WebSocket, readonly hub: SyncHub, private readonly side: Side, pingMs = 30_000) {
+  constructor(
+    readonly ws: WebSocketLike,
+    readonly hub: SyncHub,
+    private readonly side: Side,
+    opts: ConnectionOptions,
+  ) {
     super();
-    this.speaksStatus = side.kind === "connect";
-    ws.binaryType = "nodebuffer";
-    ws.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
+    this.chunkBytes = Math.max(1, Math.min(SYNC_CHUNK_BYTES, opts.maxFrameBytes - CHUNK_HEADER_BYTES));
+    const bin = ws as { binaryType?: string };
+    if ("binaryType" in bin) bin.binaryType = "nodebuffer";
+    ws.on("message", (data, isBinary) => this.receive(data, isBinary));
     ws.on("close", (code, reason) => this.teardown(code, reason.toString()));
     // ws closes oversized frames itself (1009) and reports why here; 'close' follows.
-    ws.on("error", (err) => this.hub.log.warn({ peer: this.peerId?.slice(0, 12), reason: err.message }, "closing sync connection"));
-    ws.on("pong", () => { this.alive = true; });
+    ws.on("error", (err) => this.hub.log.warn({ peer: this.peerLabel, reason: err.message }, "closing sync connection"));
+    ws.on("pong", () => {
+      this.alive = true;
+    });
     this.pingTimer = setInterval(() => {
       if (!this.alive) return ws.terminate();
       this.alive = false;
       ws.ping();
-    }, pingMs).unref();
-    if (side.kind === "accept") this.startAccepting(side);
+    }, opts.pingMs ?? 30_000).unref();
+    const silent = side.kind === "accept" ? "no answer to the challenge" : "no welcome from the peer";
+    this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), AUTH_TIMEOUT_MS).unref();
+    if (side.kind === "accept") {
+      this.myChallenge = newChallenge();
+      this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge }));
+    }
   }
 
-  private startAccepting(side: Extract<Side, { kind: "accept" }>): void {
-    if (side.gate.preAuthorized) return this.becomeReady();
-    this.challenge = randomBytes(32).toString("hex");
-    this.send(encodeAuth({ type: "challenge", challenge: this.challenge, nodeId: side.selfId }));
-    this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, "no answer to the challenge"), AUTH_TIMEOUT_MS).unref();
+  get upstream(): boolean {
+    return this.side.kind === "connect" && !!this.side.upstream;
   }
 
-  private receive(data: Buffer, isBinary: boolean): void {
+  private get selfId(): string {
+    return this.side.identity.nodeId;
+  }
+
+  private get peerLabel(): string | undefined {
+    return (this.peerId ?? this.theirId)?.slice(0, 12);
+  }
+
+  private receive(data: RawFrame, isBinary: boolean): void {
+    if (this.pingTimer === undefined) return; // already torn down
     let msg: Incoming;
     try {
       if (!isBinary) throw new MalformedFrame("text frame");
-      msg = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      msg = decodeFrame(frameBytes(data));
+      if (msg.kind === "chunk") {
+        if (!this.ready || !this.peerId) throw new MalformedFrame("chunk before authentication");
+        const whole = this.reassembler.push(msg);
+        if (!whole) return;
+        msg = decodeFrame(whole);
+        if (msg.kind === "chunk") throw new MalformedFrame("chunk inside a chunk");
+      }
     } catch (err) {
       return this.close(CLOSE_MALFORMED, `malformed frame: ${(err as Error).message}`.slice(0, 120));
     }
+    try {
+      this.handle(msg);
+    } catch (err) {
+      // A bug or a poisoned update must cost this link, never the process.
+      this.hub.log.error({ err, peer: this.peerLabel, kind: msg.kind }, "sync frame handling failed");
+      this.close(CLOSE_MALFORMED, `frame rejected: ${(err as Error).message}`.slice(0, 120));
+    }
+  }
+
+  private handle(msg: Incoming): void {
     if (msg.kind === "auth") return this.onAuth(msg.frame);
     if (!this.ready) {
-      // A connector talking to an open server gets sync step 1 straight away: that is the welcome.
-      if (this.side.kind === "connect") this.becomeReady();
-      else return this.close(CLOSE_AUTH_FAILED, "sync before authentication");
+      // A stock client on an open (or bearer-authorized) acceptor never answers: its first sync
+      // frame is its way in. Everyone else must finish the handshake first.
+      const gate = this.side.kind === "accept" ? this.side.gate : undefined;
+      if (!gate?.preAuthorized || this.answered) return this.close(CLOSE_AUTH_FAILED, "sync before authentication");
+      this.becomeReady();
     }
     switch (msg.kind) {
       case "sync-step1":
-        this.send(encodeSyncStep2(this.hub.doc, msg.stateVector));
+        this.hub.answerStep1(this, msg.stateVector);
         break;
       case "sync-update":
         try {
@@ -100,55 +151,102 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
         }
         break;
       case "awareness":
-        this.hub.relayRaw(msg.raw, this);
+        this.hub.awareness.apply(this, msg.update, msg.clients);
         break;
       case "query-awareness":
+        this.hub.awareness.sendStates(this);
+        break;
+      case "status":
+        if (!this.peerId) return this.close(CLOSE_MALFORMED, "status from an unauthenticated client");
+        this.onStatus(msg.linked);
+        break;
+      case "log":
+        if (!this.peerId) return this.close(CLOSE_AUTH_FAILED, "log relay needs an authenticated peer");
+        this.hub.emit("log", this, msg.frame);
         break;
     }
-  }
-
-  get upstream(): boolean {
-    return this.side.kind === "connect" && !!this.side.upstream;
   }
 
   private onAuth(frame: AuthFrame): void {
-    if (frame.type === "status") return this.onStatus(frame.linked === true);
-    const side = this.side;
-    if (side.kind === "connect") {
-      if (frame.type === "challenge" && !this.ready) {
-        this.peerId = frame.nodeId;
-        const signature = side.identity.sign(challengeText(frame.challenge));
-        this.send(encodeAuth({ type: "answer", nodeId: side.identity.nodeId, signature, joinToken: side.joinToken }));
-      } else if (frame.type === "welcome" && !this.ready) {
-        this.peerId = frame.nodeId;
-        this.becomeReady();
-      } else {
-        this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
-      }
-      return;
-    }
-    if (frame.type !== "answer" || !this.challenge || this.ready) return this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
-    const verdict = side.gate.verify(this.challenge, frame);
+    if (this.side.kind === "connect") return this.onAuthAsConnector(this.side, frame);
+    if (frame.type !== "answer" || this.answered || this.ready) return this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
+    this.answered = true;
+    const [a, c, cA, cC] = [this.selfId, frame.nodeId, this.myChallenge!, frame.challenge];
+    if (c === a) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
+    if (!verifySignature(c, answerText(a, c, cA, cC), frame.signature)) return this.close(CLOSE_AUTH_FAILED, "bad signature");
+    this.theirId = c;
+    const verdict = this.side.gate.admit({ nodeId: c, joinToken: frame.joinToken, admission: frame.admission });
     if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
-    clearTimeout(this.authTimer);
-    this.peerId = verdict.peerId;
-    this.send(encodeAuth({ type: "welcome", nodeId: side.selfId }));
+    this.peerId = c;
+    this.send(
+      encodeAuth({
+        type: "welcome",
+        nodeId: a,
+        signature: this.side.identity.sign(welcomeText(a, c, cA, cC)),
+        admission: verdict.issued,
+        credential: this.side.gate.credential(),
+      }),
+    );
     this.becomeReady();
   }
 
+  private onAuthAsConnector(side: Extract<Side, { kind: "connect" }>, frame: AuthFrame): void {
+    if (frame.type === "challenge" && !this.theirChallenge && !this.ready) {
+      const a = frame.nodeId;
+      this.theirId = a;
+      // Checked before answering: nothing (signature, join token) goes to a key we did not dial.
+      if (side.expectedPeer && a !== side.expectedPeer) return this.mismatch(side.expectedPeer, a);
+      if (a === this.selfId) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
+      this.theirChallenge = frame.challenge;
+      this.myChallenge = newChallenge();
+      const signature = side.identity.sign(answerText(a, this.selfId, frame.challenge, this.myChallenge));
+      this.send(
+        encodeAuth({
+          type: "answer",
+          nodeId: this.selfId,
+          challenge: this.myChallenge,
+          signature,
+          joinToken: side.joinToken,
+          admission: side.admission?.(),
+        }),
+      );
+      return;
+    }
+    if (frame.type === "welcome" && this.theirChallenge && !this.ready) {
+      const a = this.theirId!;
+      if (frame.nodeId !== a) return this.mismatch(a, frame.nodeId);
+      if (!verifySignature(a, welcomeText(a, this.selfId, this.theirChallenge, this.myChallenge!), frame.signature)) {
+        return this.close(CLOSE_AUTH_FAILED, "bad welcome signature");
+      }
+      const verdict = side.admitPeer?.(a, frame.credential) ?? { ok: true };
+      if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
+      this.peerId = a;
+      if (frame.admission && side.onAdmission) {
+        if (verifyCertificate(frame.admission, { node: this.selfId, issuer: a })) side.onAdmission(frame.admission);
+        else this.hub.log.warn({ peer: this.peerLabel }, "ignoring an admission certificate that does not verify");
+      }
+      this.becomeReady();
+      return;
+    }
+    this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
+  }
+
+  private mismatch(expected: string, actual: string): void {
+    this.peerMismatch = { expected, actual };
+    this.hub.log.warn({ expected, actual, self: this.selfId }, "another key answered than the node dialled: dropping the link");
+    this.close(CLOSE_AUTH_FAILED, `expected node ${expected.slice(0, 12)}, ${actual.slice(0, 12)} answered`);
+  }
+
   private onStatus(linked: boolean): void {
-    if (!this.ready) return this.close(CLOSE_MALFORMED, "status before authentication");
-    const answer = !this.speaksStatus;
-    this.speaksStatus = true;
     const wasLinked = this.peerLinked;
     this.peerLinked = linked;
-    if (answer) this.sendStatus(this.hub.selfLinked());
     // The link may have been quiet; now it has to carry updates, so catch up first.
     if (wasLinked && !linked) this.resync();
   }
 
+  /** Status frames go only to authenticated huskies peers; stock clients would not know them. */
   sendStatus(linked: boolean): void {
-    if (this.speaksStatus && this.ready) this.send(encodeAuth({ type: "status", linked }));
+    if (this.peerId && this.ready) this.send(encodeStatus(linked));
   }
 
   /** Exchange state vectors again; whatever either side missed is sent. */
@@ -158,6 +256,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
 
   private becomeReady(): void {
     if (this.ready) return;
+    clearTimeout(this.authTimer);
     this.ready = true;
     this.hub.add(this);
     this.send(encodeSyncStep1(this.hub.doc));
@@ -169,15 +268,23 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     if (this.ready) this.send(encodeUpdate(update));
   }
 
+  /** Send one frame; to an authenticated huskies peer a frame above the chunk size goes in chunks. */
   send(frame: Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.readyState !== WS_OPEN) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) return this.close(CLOSE_TOO_SLOW, "peer too slow");
-    this.ws.send(frame);
+    if (frame.byteLength <= this.chunkBytes || !this.peerId || !this.ready) return this.ws.send(frame);
+    if (frame.byteLength > MAX_REASSEMBLED_BYTES) {
+      const fields = { peer: this.peerLabel, bytes: frame.byteLength, max: MAX_REASSEMBLED_BYTES };
+      this.hub.log.error(fields, "frame too large to sync even in chunks (the document is too big)");
+      return this.close(CLOSE_TOO_BIG, "frame too large to send");
+    }
+    for (const chunk of splitFrame(frame, this.chunkBytes, this.nextChunkId++)) this.ws.send(chunk);
   }
 
   close(code: number, reason: string): void {
-    this.hub.log.warn({ peer: this.peerId?.slice(0, 12), code, reason }, "closing sync connection");
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+    if (this.pingTimer === undefined) return;
+    this.hub.log.warn({ peer: this.peerLabel, code, reason }, "closing sync connection");
+    if (this.ws.readyState === WS_OPEN || this.ws.readyState === WS_CONNECTING) this.ws.close(code, reason);
     this.teardown(code, reason);
   }
 

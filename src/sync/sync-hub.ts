@@ -1,20 +1,58 @@
+import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type * as Y from "yjs";
+import { AwarenessRelay } from "./awareness-relay.js";
+import type { LogFrame } from "./frames.js";
+import { encodeSyncStep2 } from "./sync-message.js";
 import type { SyncConnection } from "./sync-connection.js";
+
+/**
+ * Where persisted updates come from (the `Replica`): only updates the store holds are sent to
+ * peers, and while some wait (`writable` false) the hub also holds back step-2 answers, which
+ * would carry them.
+ */
+export interface PersistedUpdates {
+  readonly writable: boolean;
+  on(event: "update", listener: (update: Uint8Array, origin: unknown) => void): unknown;
+  on(event: "writable", listener: () => void): unknown;
+}
+
+export interface SyncHubEvents {
+  /** A log-relay frame from an authenticated peer. */
+  log: [link: SyncConnection, frame: LogFrame];
+  "link-added": [link: SyncConnection];
+  "link-removed": [link: SyncConnection];
+}
 
 /**
  * All sync links of one process around its one document. An update from any source goes to
  * every ready link except the one it came from, so a node relays between its peers.
  */
-export class SyncHub {
+export class SyncHub extends EventEmitter<SyncHubEvents> {
   private readonly links = new Set<SyncConnection>();
+  /** Step-1 requests waiting for the store to catch up, by link. */
+  private readonly deferred = new Map<SyncConnection, Uint8Array>();
+  readonly awareness: AwarenessRelay;
   /** Whether this node has a live link to the rendezvous; only agents set it. */
   selfLinked: () => boolean = () => false;
 
-  constructor(readonly doc: Y.Doc, readonly log: Logger) {
-    doc.on("update", (update: Uint8Array, origin: unknown) => {
+  /** `persistence`: the replica; without it (tests, tools) every document update is sent at once. */
+  constructor(
+    readonly doc: Y.Doc,
+    readonly log: Logger,
+    private readonly persistence?: PersistedUpdates,
+  ) {
+    super();
+    this.awareness = new AwarenessRelay(doc, () => this.links, log);
+    const fanOut = (update: Uint8Array, origin: unknown) => {
       for (const link of this.links) if (link !== origin && this.carries(link)) link.sendUpdate(update);
-    });
+    };
+    if (persistence) {
+      persistence.on("update", fanOut);
+      persistence.on("writable", () => this.answerDeferred());
+    } else {
+      doc.on("update", fanOut);
+    }
   }
 
   /**
@@ -23,7 +61,7 @@ export class SyncHub {
    * update by the number of mesh links. As soon as either side loses the rendezvous it says so,
    * both resync over the link, and it carries everything again.
    */
-  private carries(link: SyncConnection): boolean {
+  carries(link: SyncConnection): boolean {
     return link.upstream || !(link.peerLinked && this.selfLinked());
   }
 
@@ -36,23 +74,58 @@ export class SyncHub {
     }
   }
 
+  /** Answer a peer's state vector, unless updates wait for the store (then once they landed). */
+  answerStep1(link: SyncConnection, stateVector: Uint8Array): void {
+    if (this.persistence && !this.persistence.writable) {
+      this.deferred.set(link, stateVector);
+      return;
+    }
+    link.send(encodeSyncStep2(this.doc, stateVector));
+  }
+
+  private answerDeferred(): void {
+    const waiting = [...this.deferred];
+    this.deferred.clear();
+    for (const [link, sv] of waiting) if (this.links.has(link)) link.send(encodeSyncStep2(this.doc, sv));
+  }
+
   add(link: SyncConnection): void {
     this.links.add(link);
+    this.awareness.sendStates(link);
+    this.emit("link-added", link);
   }
 
   remove(link: SyncConnection): void {
-    this.links.delete(link);
+    if (!this.links.delete(link)) return;
+    this.deferred.delete(link);
+    this.awareness.linkClosed(link);
+    this.emit("link-removed", link);
   }
 
-  relayRaw(frame: Uint8Array, from: SyncConnection): void {
-    for (const link of this.links) if (link !== from) link.send(frame);
+  /** A ready link to `peerId` (an authenticated huskies node), if any. */
+  linkTo(peerId: string): SyncConnection | undefined {
+    for (const link of this.links) if (link.ready && link.peerId === peerId) return link;
+    return undefined;
+  }
+
+  /** Close every link of `nodeId` (it was revoked), accepted or dialled. */
+  closePeer(nodeId: string, reason: string): number {
+    let n = 0;
+    for (const link of [...this.links]) {
+      if (link.peerId !== nodeId) continue;
+      link.close(4001, reason);
+      n += 1;
+    }
+    return n;
   }
 
   get size(): number {
     return this.links.size;
   }
 
+  /** Shutdown: close every link and stop the awareness timer. */
   closeAll(): void {
     for (const link of [...this.links]) link.ws.close(1001, "shutting down");
+    this.awareness.destroy();
   }
 }

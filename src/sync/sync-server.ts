@@ -1,17 +1,23 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { gatekeeper, type AuthPolicy } from "./auth-policy.js";
+import type { SyncPolicy } from "./auth-policy.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
 
 export const SYNC_PATH = "/crdt-sync";
 
+/** An http or https server (anything that emits `upgrade`). */
+export interface UpgradeSource {
+  on(event: "upgrade", listener: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown;
+}
+
 /**
- * Serve `/crdt-sync` on an HTTP server. `maxPayload` makes ws close oversized frames with 1009
+ * Serve `/crdt-sync` on an HTTP(S) server. `maxPayload` makes ws close oversized frames with 1009
  * before they are buffered; everything else about a bad peer is handled per connection.
+ * `?token=` is only looked at by a rendezvous policy (agents take no bearer).
  */
-export function attachSyncServer(http: Server, hub: SyncHub, opts: { policy: AuthPolicy; selfId: string; maxFrameBytes: number }): WebSocketServer {
+export function attachSyncServer(http: UpgradeSource, hub: SyncHub, opts: { policy: SyncPolicy; maxFrameBytes: number }): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -20,8 +26,8 @@ export function attachSyncServer(http: Server, hub: SyncHub, opts: { policy: Aut
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const gate = gatekeeper(opts.policy, url.searchParams.get("token"));
-      new SyncConnection(ws, hub, { kind: "accept", gate, selfId: opts.selfId });
+      const gate = opts.policy.gate(url.searchParams.get("token"));
+      new SyncConnection(ws, hub, { kind: "accept", gate, identity: opts.policy.identity }, { maxFrameBytes: opts.maxFrameBytes });
     });
   });
   return wss;

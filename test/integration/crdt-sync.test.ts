@@ -127,25 +127,37 @@ describe("/crdt-sync", () => {
 
 describe("sync authentication", () => {
   it("refuses a wrong signature or an unknown key, admits a join token once", async () => {
-    const { ephemeralIdentity } = await import("../../src/sync/identity.js");
+    const { ephemeralIdentity, verifySignature } = await import("../../src/sync/identity.js");
     const { encodeAuth, decodeFrame } = await import("../../src/sync/sync-message.js");
+    const { randomBytes } = await import("node:crypto");
     const trusted = ephemeralIdentity();
     const p = project(`auth = "required"\ntrusted_keys = ["${trusted.nodeId}"]\n`);
     const server = await cluster.server(p.root, ["--no-agent"]);
 
-    /** Connect, answer the challenge with `sign`, return the close code or "synced". */
+    /**
+     * Connect and run handshake v2 by hand (the documented wire format): answer the challenge
+     * with our own challenge and a signature over both ids and both challenges, then check the
+     * server's welcome signature. Returns the close code or "welcome".
+     */
     const attempt = async (id: { nodeId: string; sign(m: string): string }, joinToken?: string, tamper = false): Promise<number | "welcome"> => {
       // Listen before the socket opens: the challenge is the server's first frame.
       const ws = new WebSocket(server.ws);
       const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+      const mine = randomBytes(32).toString("hex");
+      let theirs = "";
       const outcome = new Promise<number | "welcome">((resolve) => {
         ws.on("message", (data: Buffer) => {
           const msg = decodeFrame(new Uint8Array(data));
           if (msg.kind === "auth" && msg.frame.type === "challenge") {
-            let signature = id.sign(`huskies-sync-v1:${msg.frame.challenge}`);
+            expect(msg.frame).toMatchObject({ v: 2, nodeId: server.nodeId });
+            theirs = msg.frame.challenge;
+            let signature = id.sign(`huskies-sync-v2|answer|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`);
             if (tamper) signature = (signature[0] === "a" ? "b" : "a") + signature.slice(1);
-            ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, signature, joinToken }));
+            ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature, joinToken }));
           } else if (msg.kind === "auth" && msg.frame.type === "welcome") {
+            expect(verifySignature(server.nodeId, `huskies-sync-v2|welcome|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`, msg.frame.signature)).toBe(true);
+            // The rendezvous certifies every key it admits.
+            expect(msg.frame.admission).toMatchObject({ node: id.nodeId, issuer: server.nodeId });
             resolve("welcome");
             ws.close();
           }

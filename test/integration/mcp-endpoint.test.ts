@@ -25,7 +25,7 @@ describe("/mcp", () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.http}/mcp`)));
 
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(["create_story", "get_pipeline_status", "get_story_log", "list_agents", "list_nodes", "move_story", "show_story", "tick_criterion", "update_story"]);
+    expect(tools).toEqual(["create_story", "get_pipeline_status", "get_story_log", "list_agents", "list_nodes", "move_story", "pause_node", "resume_node", "show_story", "tick_criterion", "update_story"]);
 
     const created = JSON.parse(text(await client.callTool({ name: "create_story", arguments: { name: "From MCP", user_story: "As an assistant…", acceptance_criteria: ["it exists", "it moves"] } }))) as Item;
     expect(created).toMatchObject({ id: "1_story_from_mcp", stage: "backlog" });

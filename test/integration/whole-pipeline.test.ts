@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson, runCli, type NodeProc } from "../support/cluster.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
-import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
+import { commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
 

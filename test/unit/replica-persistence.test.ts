@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as Y from "yjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { Replica } from "../../src/state/replica.js";
+import { Claims } from "../../src/state/claims.js";
 import { SqliteStore } from "../../src/state/sqlite-store.js";
 import { COMPACT_AFTER_UPDATES } from "../../src/config/defaults.js";
 import { waitFor } from "../support/wait-for.js";
@@ -75,7 +76,7 @@ describe("SQLite replica", () => {
     const a = r.pipeline.createItem({ name: "A" });
     const b = r.pipeline.createItem({ name: "B", type: "bug", stage: "current" });
     expect([a.id, b.id]).toEqual(["1_story_a", "2_bug_b"]);
-    r.pipeline.move(a.id, "current", { actor: "operator" });
+    new Claims(r.pipeline).move(a.id, "current", { actor: "operator" });
     r.pipeline.deleteItem(b.id);
     expect(events).toEqual(["1_story_a:->backlog", "2_bug_b:->current", "1_story_a:backlog>current", "2_bug_b:current>-"]);
     r.close();

@@ -1,29 +1,21 @@
-import type { Logger } from "pino";
+import type { AgentSlot } from "../config/agents-config.js";
 import { ROLES, type Role } from "../pipeline/roles.js";
-import { claimHash, hashWinner, nextClaim, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import { claimHash, hashWinner, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
 import type { Item } from "../state/item.js";
-import { removeWorktree } from "../git/worktree.js";
+import { ClaimView, claimTimings } from "../state/claim-view.js";
+import type { ClaimToken } from "../state/claims.js";
+import { removeWorktreeIfSafe } from "../git/worktree.js";
 import { fetchOrigin } from "../git/git.js";
-import type { ActorRun } from "./actor-run.js";
-import { ClaimView } from "./claim-view.js";
+import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
 import type { RendezvousWatch } from "./rendezvous-watch.js";
+import type { StoryJob } from "./story-job.js";
 
 /** How many of the best-placed idle nodes ask for a new item (see `request`). */
 const REQUEST_FANOUT = 2;
-
-/** Live nodes with a free slot for `role`, as far as the claims in the document tell (always including this node). */
-function idleNodes(role: Role, inStage: Item[], view: ClaimView, me: string): string[] {
-  const held = new Map<string, number>();
-  for (const i of inStage) if (view.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
-  const ids = [...view.nodes.values()]
-    .filter((n) => n.id !== me && view.alive(n.id) && (n.capacity?.[role] ?? 0) > (held.get(n.id) ?? 0))
-    .map((n) => n.id);
-  return [...ids, me];
-}
 
 /** This node's place (0 = first) among `nodes` for `storyId` by claim hash. */
 function rankOf(me: string, nodes: string[], storyId: string): number {
@@ -31,21 +23,36 @@ function rankOf(me: string, nodes: string[], storyId: string): number {
   return nodes.filter((n) => n !== me && claimHash(n, storyId) < mine).length;
 }
 
+export interface WorkLoopHooks {
+  /** False while the node is paused: it finishes what runs but takes nothing new. */
+  acceptsWork(): boolean;
+  /** A worktree was kept (or is gone) after its story was archived. */
+  worktreeKept(id: string, state: string | undefined): void;
+  /** Makes the job for a grant; the real coder/QA/merge jobs unless a test says otherwise. */
+  createJob?(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: Role): StoryJob;
+}
+
+const JOBS = { coder: CoderJob, qa: QaJob, mergemaster: MergeJob } as const;
+
+function defaultJob(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: Role): StoryJob {
+  return new JOBS[role](ctx, token, slot, role);
+}
+
 /**
  * The build-agent loop (DESIGN section 7). Reacts to every document change (the periodic scan
  * is only a backstop): detect lost claims, ask for work or (autonomous) claim it, start jobs for
  * claims that name this node.
  */
-export class BuildAgent {
-  readonly jobs = new Map<string, ActorRun>();
+export class WorkLoop {
+  readonly jobs = new Map<string, StoryJob>();
   private accepting = true;
-  private pending = false;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: () => void = () => undefined;
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly log: Logger;
+  private readonly pass_: ReturnType<typeof coalesce>;
+  private fetching = false;
 
-  constructor(private readonly ctx: JobContext, private readonly rendezvous: RendezvousWatch | undefined) {
-    this.log = ctx.log;
+  constructor(private readonly ctx: JobContext, private readonly rendezvous: RendezvousWatch | undefined, private readonly hooks: WorkLoopHooks) {
+    this.pass_ = coalesce(() => this.pass(), ctx.log, "agent pass");
   }
 
   start(): void {
@@ -54,55 +61,50 @@ export class BuildAgent {
     this.unsubscribe.push(p.onStageChange((ev) => {
       // A merge moved the base branch on origin: fetch it now, off the claim path.
       if (ev.to === "done") this.refreshBase();
-      if (ev.to === "archived") {
-        // Best effort, never blocking the loop.
-        removeWorktree(this.ctx.root, ev.id).then(
-          () => this.log.info({ story: ev.id }, "archived: worktree removed"),
-          (err) => this.log.warn({ story: ev.id, err: (err as Error).message }, "archived: could not remove worktree"));
-      }
+      if (ev.to === "archived" || ev.to === undefined) this.cleanUp(ev.id);
     }));
-    this.ctx.config.on("change", () => {
+    const onConfig = () => {
       this.ctx.pool.configure(this.ctx.config.agents.agent, this.ctx.config.project.max_coders);
       this.restartTimer();
       this.schedule();
-    });
+    };
+    this.ctx.config.on("change", onConfig);
+    this.unsubscribe.push(() => this.ctx.config.off("change", onConfig));
     this.restartTimer();
     this.refreshBase();
     this.schedule();
   }
 
-  private restartTimer(): void {
-    clearInterval(this.timer);
-    this.timer = setInterval(() => {
-      this.refreshBase();
-      this.schedule();
-    }, this.ctx.config.project.scan_interval_secs * 1000);
-    this.timer.unref();
+  schedule(): void {
+    this.pass_.schedule();
   }
 
-  private fetching = false;
+  private restartTimer(): void {
+    this.stopTimer();
+    this.stopTimer = every(this.ctx.config.project.scan_interval_secs * 1000, this.ctx.log, "agent scan", () => {
+      this.refreshBase();
+      this.schedule();
+    });
+  }
 
   /** Keep origin's refs fresh in the background, so new worktrees start from a recent base without a fetch. */
   refreshBase(): void {
     if (this.fetching) return;
     this.fetching = true;
     fetchOrigin(this.ctx.root)
-      .catch((err) => this.log.warn({ err: (err as Error).message }, "background fetch failed"))
+      .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
       .finally(() => { this.fetching = false; });
   }
 
-  /** Coalesce bursts of document events into one pass. */
-  schedule(): void {
-    if (this.pending) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      try {
-        this.pass();
-      } catch (err) {
-        this.log.error({ err }, "agent pass failed");
-      }
-    });
+  /** Best effort, never blocking the loop; a worktree that holds work is kept and reported. */
+  private cleanUp(id: string): void {
+    removeWorktreeIfSafe(this.ctx.root, id).then(
+      (r) => {
+        if (r.removed) this.ctx.log.info({ story: id }, "archived: worktree removed");
+        else if (r.state) this.ctx.log.warn({ story: id, state: r.state }, "archived: worktree kept (it holds work)");
+        if (r.state) this.hooks.worktreeKept(id, r.removed ? undefined : r.state);
+      },
+      (err) => this.ctx.log.warn({ story: id, err: (err as Error).message }, "archived: could not check the worktree"));
   }
 
   private sequenced(): boolean {
@@ -112,16 +114,20 @@ export class BuildAgent {
   pass(now = Date.now()): void {
     this.detectConflicts();
     if (!this.accepting) return;
-    const view = new ClaimView(this.ctx.pipeline, this.ctx.config.project, now);
+    const cfg = this.ctx.config.project;
+    const view = new ClaimView(this.ctx.pipeline, claimTimings(cfg), now);
     const roles = ROLES.filter((r) => this.ctx.pool.capacity(r) > 0);
     const items = this.ctx.pipeline.listItemsIn(roles.map((r) => ROLE_STAGE[r]));
     const sequenced = this.sequenced();
+    const acceptsWork = this.hooks.acceptsWork();
     for (const role of roles) {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
       for (const item of inStage) {
-        if (item.claim?.node === this.ctx.nodeId && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, item);
+        const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
+        if (token && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, token);
       }
+      if (!acceptsWork) continue;
       if (sequenced) this.request(role, inStage, view, now);
       else this.claimAutonomously(role, inStage, view, now);
     }
@@ -145,13 +151,13 @@ export class BuildAgent {
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
     let want = this.ctx.pool.free(role) - asked;
     if (want <= 0) return;
-    const idle = idleNodes(role, inStage, view, me);
+    const idle = [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
     const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
     const mine = (i: Item) => now - i.stageAt >= staleMs || rankOf(me, idle, i.id) < REQUEST_FANOUT;
     const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;
-      this.ctx.pipeline.setRequest(id, me, now);
+      this.ctx.claims.request(id, me, now);
     }
   }
 
@@ -166,45 +172,48 @@ export class BuildAgent {
   private claimAutonomously(role: Role, inStage: Item[], view: ClaimView, now: number): void {
     let free = this.ctx.pool.free(role);
     if (free <= 0) return;
-    const stage = ROLE_STAGE[role];
-    const eligible = [...view.nodes.values()]
-      .filter((n) => n.id !== this.ctx.nodeId && view.alive(n.id) && n.role !== "rendezvous" && (n.capacity?.[role] ?? 0) > 0)
-      .map((n) => n.id);
+    const eligible = view.withSlots(role).filter((n) => n !== this.ctx.nodeId && view.nodes.get(n)?.role !== "rendezvous");
     eligible.push(this.ctx.nodeId);
     for (const item of inStage) {
       if (free <= 0) break;
       if (view.live(item) || this.jobs.has(item.id)) continue;
       if (hashWinner(eligible, item.id) !== this.ctx.nodeId) continue;
-      const claim = nextClaim(this.ctx.nodeId, item.epoch, stage, now);
-      this.ctx.pipeline.update(item.id, { claim, epoch: claim.epoch });
-      this.log.info({ story: item.id, epoch: claim.epoch }, "claimed autonomously (rendezvous unreachable)");
+      const token = this.ctx.claims.grant(item.id, this.ctx.nodeId, now);
+      if (!token) continue;
+      this.ctx.log.info({ story: item.id, epoch: token.epoch }, "claimed autonomously (rendezvous unreachable)");
       free -= 1;
-      this.startJob(role, this.ctx.pipeline.getItem(item.id)!);
+      this.startJob(role, token);
     }
   }
 
-  private startJob(role: Role, item: Item): void {
-    const slot = this.ctx.pool.acquire(role, item.id);
+  private startJob(role: Role, token: ClaimToken): void {
+    const slot = this.ctx.pool.acquire(role, token.id);
     if (!slot) {
       // More grants than free slots (config shrank meanwhile): give the item back.
-      this.ctx.pipeline.update(item.id, { claim: null });
+      this.ctx.claims.release(token);
       return;
     }
-    const Job = role === "coder" ? CoderJob : role === "qa" ? QaJob : MergeJob;
-    const job = new Job(this.ctx, item.id, slot, role, item.claim!.epoch, item.stage);
-    this.jobs.set(item.id, job);
-    this.log.info({ story: item.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: item.claim!.epoch }, "job started");
+    const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
+    this.jobs.set(token.id, job);
+    this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: token.epoch }, "job started");
     const started = Date.now();
+    let failed = false;
     job.work()
-      .catch((err) => {
-        this.log.error({ story: item.id, err: (err as Error).message }, "job failed");
-        this.ctx.logs.append(item.id, { node: this.ctx.nodeId, kind: "info", text: `job error: ${(err as Error).message}` });
-        job.fail(`job error: ${(err as Error).message}`);
+      .catch((err: unknown) => {
+        failed = true;
+        const message = err instanceof Error ? err.message : String(err);
+        this.ctx.log.error({ story: token.id, err: message }, "job failed");
+        try {
+          this.ctx.logs.append(token.id, { node: this.ctx.nodeId, kind: "info", text: `job error: ${message}` });
+          job.fail(`job error: ${message}`);
+        } catch (again) {
+          this.ctx.log.error({ story: token.id, err: (again as Error).message }, "could not record the job failure");
+        }
       })
       .finally(() => {
-        this.log.info({ story: item.id, node: this.ctx.nodeId, role, ms: Date.now() - started, stopped: job.stopped }, "job finished");
-        this.jobs.delete(item.id);
-        this.ctx.pool.release(item.id, job.stopped ? "stopped" : "completed");
+        this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, role, ms: Date.now() - started, stopped: job.stopped }, "job finished");
+        this.jobs.delete(token.id);
+        this.ctx.pool.release(token.id, job.stopped ? "stopped" : failed ? "failed" : "completed");
         this.schedule();
       });
   }
@@ -212,12 +221,11 @@ export class BuildAgent {
   /** A job whose claim no longer names this node (with its epoch, in its stage) is stopped at once. */
   detectConflicts(): void {
     for (const job of this.jobs.values()) {
-      if (!job.stopped && !job.stillMine()) {
-        const item = this.ctx.pipeline.getItem(job.storyId);
-        const reason = !item ? "item deleted" : item.claim ? `claim now held by ${item.claim.node.slice(0, 12)} (epoch ${item.claim.epoch})` : `claim released (stage ${item.stage})`;
-        this.log.warn({ story: job.storyId, reason }, "claim lost: stopping coder, keeping worktree");
-        void job.stop(reason);
-      }
+      if (job.stopped || job.stillMine()) continue;
+      const item = this.ctx.pipeline.getItem(job.storyId);
+      const reason = !item ? "item deleted" : item.claim ? `claim now held by ${item.claim.node.slice(0, 12)} (epoch ${item.claim.epoch})` : `claim released (stage ${item.stage})`;
+      this.ctx.log.warn({ story: job.storyId, reason }, "claim lost: stopping coder, keeping worktree");
+      void job.stop(reason);
     }
   }
 
@@ -225,18 +233,16 @@ export class BuildAgent {
     return [...this.jobs.keys()];
   }
 
-  /** Stop claiming, stop every job (confirmed gone), give claims back. */
-  async shutdown(): Promise<void> {
+  /** Stop claiming, stop every job (confirmed gone), give claims and requests back. */
+  async stop(): Promise<void> {
     this.accepting = false;
-    clearInterval(this.timer);
-    for (const u of this.unsubscribe) u();
+    this.stopTimer();
+    this.pass_.cancel();
+    for (const u of this.unsubscribe.splice(0)) u();
     const jobs = [...this.jobs.values()];
     await Promise.all(jobs.map((j) => j.stop("node shutting down")));
-    for (const j of jobs) {
-      const item = this.ctx.pipeline.getItem(j.storyId);
-      if (item?.claim?.node === this.ctx.nodeId && item.claim.epoch === j.epoch) this.ctx.pipeline.update(j.storyId, { claim: null });
-    }
+    for (const j of jobs) this.ctx.claims.release(j.token);
     const me = this.ctx.nodeId;
-    for (const item of this.ctx.pipeline.listRequested()) if (item.requests[me] !== undefined) this.ctx.pipeline.setRequest(item.id, me, null);
+    for (const item of this.ctx.pipeline.listRequested()) this.ctx.claims.withdraw(item.id, me);
   }
 }

@@ -1,0 +1,16 @@
+import type { ClaimToken } from "../state/claims.js";
+import type { ItemPatch } from "../state/item.js";
+import type { JobContext } from "./job-context.js";
+
+/**
+ * Hand finished, pushed work from `current` on: to `qa`, and under server QA straight on to
+ * `merge` (the gates already passed in the worktree: that is the server's QA). Two writes, so the
+ * `qa` stage stays visible in the history. Shared by the coder job and restart reconcile.
+ * Returns false when the token was stale (nothing written).
+ */
+export function advanceFromCurrent(ctx: JobContext, token: ClaimToken, ahead: number, patch: ItemPatch = {}): boolean {
+  if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, logNode: ctx.nodeId, failure: undefined })) return false;
+  const qa = ctx.pipeline.getItem(token.id)?.qa ?? ctx.config.project.default_qa;
+  if (qa === "server") ctx.claims.move(token.id, "merge", { actor: "system", commitsAhead: ahead });
+  return true;
+}

@@ -1,0 +1,46 @@
+import type { Logger } from "pino";
+import type { LiveConfig } from "../config/live-config.js";
+import type { Claims } from "../state/claims.js";
+import { coalesce, every } from "../util/coalesce.js";
+import { ClaimSequencer } from "./claim-sequencer.js";
+import { Housekeeping } from "./housekeeping.js";
+
+/**
+ * What only the rendezvous does: sequence claims and keep house. Both react to document changes
+ * (coalesced into one pass per burst) with the scan interval as a backstop, and stop cleanly.
+ */
+export class RendezvousService {
+  readonly sequencer: ClaimSequencer;
+  readonly housekeeping: Housekeeping;
+  private readonly stops: Array<() => void> = [];
+
+  constructor(private readonly claims: Claims, private readonly config: LiveConfig, private readonly log: Logger) {
+    this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }));
+    this.housekeeping = new Housekeeping(claims, config, log.child({ component: "housekeeping" }));
+  }
+
+  start(): void {
+    const grant = coalesce(() => this.sequencer.grant(), this.log, "claim sequencer");
+    const promote = coalesce(() => this.housekeeping.promote(), this.log, "promotion");
+    const onChange = () => { grant.schedule(); promote.schedule(); };
+    const onTimer = () => { onChange(); this.housekeeping.archive(); };
+    this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel);
+    this.restartTimer(onTimer);
+    const onConfig = () => this.restartTimer(onTimer);
+    this.config.on("change", onConfig);
+    this.stops.push(() => this.config.off("change", onConfig));
+    onTimer();
+  }
+
+  private stopTimer: () => void = () => undefined;
+
+  private restartTimer(fn: () => void): void {
+    this.stopTimer();
+    this.stopTimer = every(this.config.project.scan_interval_secs * 1000, this.log, "rendezvous scan", fn);
+  }
+
+  stop(): void {
+    this.stopTimer();
+    for (const s of this.stops.splice(0)) s();
+  }
+}

@@ -1,0 +1,49 @@
+import { claimIsLive, isNodeAlive, type ClaimTimings, type NodeView } from "../pipeline/claim-rules.js";
+import type { Role } from "../pipeline/roles.js";
+import type { Item } from "./item.js";
+import type { PipelineDoc } from "./pipeline-doc.js";
+
+/** The claim timings of a project config, in ms. */
+export function claimTimings(cfg: { node_alive_secs: number; claim_timeout_secs: number }): ClaimTimings {
+  return { nodeAliveMs: cfg.node_alive_secs * 1000, claimTimeoutMs: cfg.claim_timeout_secs * 1000 };
+}
+
+/** A snapshot of the nodes for claim decisions, read once per pass. */
+export class ClaimView {
+  readonly nodes: Map<string, NodeView & { paused?: unknown; capacity?: Partial<Record<Role, number>> }>;
+
+  constructor(pipeline: PipelineDoc, readonly timings: ClaimTimings, readonly now = Date.now()) {
+    this.nodes = new Map(pipeline.listNodes().map((n) => [n.id, n]));
+  }
+
+  live(item: Item): boolean {
+    return claimIsLive(item.claim, item.stage, item.claim ? this.nodes.get(item.claim.node) : undefined, this.now, this.timings);
+  }
+
+  alive(nodeId: string): boolean {
+    return isNodeAlive(this.nodes.get(nodeId), this.now, this.timings.nodeAliveMs);
+  }
+
+  /**
+   * Live agents with slots for `role` (the rendezvous excluded unless it runs slots itself).
+   * `free` subtracts the live claims each node holds among `claimed`, so the result is the nodes
+   * with a free slot as far as the document tells; paused nodes take no new work.
+   */
+  withSlots(role: Role, opts: { claimed?: readonly Item[]; includePaused?: boolean } = {}): string[] {
+    const held = new Map<string, number>();
+    for (const i of opts.claimed ?? []) if (this.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
+    const out: string[] = [];
+    for (const n of this.nodes.values()) {
+      if (!this.alive(n.id) || (!opts.includePaused && n.paused)) continue;
+      if ((n.capacity?.[role] ?? 0) > (held.get(n.id) ?? 0)) out.push(n.id);
+    }
+    return out;
+  }
+
+  /** Free slots for `role` over every live, unpaused node (claims in `claimed` counted as busy). */
+  freeSlots(role: Role, claimed: readonly Item[]): number {
+    let total = 0;
+    for (const n of this.nodes.values()) if (this.alive(n.id) && !n.paused) total += n.capacity?.[role] ?? 0;
+    return total - claimed.filter((i) => !i.blocked).length;
+  }
+}

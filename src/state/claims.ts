@@ -1,0 +1,145 @@
+import * as Y from "yjs";
+import { nextClaim } from "../pipeline/claim-rules.js";
+import type { Stage } from "../pipeline/stages.js";
+import { checkTransition, type TransitionContext } from "../pipeline/transitions.js";
+import type { ItemPatch } from "./item.js";
+import { setAll, WRITE_CLAIM_FIELDS, type PipelineDoc } from "./pipeline-doc.js";
+
+/**
+ * What a holder carries: the grant it was given. Every write a holder makes goes through
+ * `moveAs`/`patchAs`/`release`, which refuse (return false) once the document's claim no longer
+ * names this node with this epoch in this stage, so a stale holder's late write changes nothing.
+ */
+export interface ClaimToken {
+  readonly id: string;
+  readonly node: string;
+  readonly epoch: number;
+  readonly stage: Stage;
+}
+
+/** A move the transition table refuses: a caller's mistake, not a lost race. */
+export class TransitionRefused extends Error {}
+
+/**
+ * The one write path for an item's `stage`, `claim`, `epoch` and `requests` (DESIGN section 6).
+ * Everything that changes who holds an item or where it is goes through here, checked against the
+ * transition table; nothing else in the code base writes those fields.
+ */
+export class Claims {
+  constructor(readonly pipeline: PipelineDoc) {}
+
+  /** Ask for an item (each node writes only its own key, so requests never conflict). */
+  request(id: string, node: string, now = Date.now()): void {
+    this.write(id, (m) => requestsOf(m).set(node, now));
+  }
+
+  withdraw(id: string, node: string): void {
+    if (this.pipeline.getItem(id)?.requests[node] === undefined) return;
+    this.write(id, (m) => requestsOf(m).delete(node));
+  }
+
+  clearRequests(id: string): void {
+    if (Object.keys(this.pipeline.getItem(id)?.requests ?? {}).length === 0) return;
+    this.write(id, clearRequests);
+  }
+
+  /**
+   * Give the item to `node` with the next epoch, in its current stage, and drop the pending
+   * requests. The caller decides who deserves it (the sequencer, the hash rule, an operator).
+   */
+  grant(id: string, node: string, now = Date.now()): ClaimToken | undefined {
+    const item = this.pipeline.getItem(id);
+    if (!item) return undefined;
+    const claim = nextClaim(node, item.epoch, item.stage, now);
+    this.write(id, (m) => {
+      m.set("claim", claim);
+      m.set("epoch", claim.epoch);
+      clearRequests(m);
+    });
+    return { id, node, epoch: claim.epoch, stage: claim.stage };
+  }
+
+  /** The token `node` holds on `id` now, if the document's claim names it. */
+  tokenOf(id: string, node: string): ClaimToken | undefined {
+    const c = this.pipeline.getItem(id)?.claim;
+    return c && c.node === node ? { id, node, epoch: c.epoch, stage: c.stage } : undefined;
+  }
+
+  /** Whether `token` is still the item's claim, for the same stage. */
+  holds(token: ClaimToken): boolean {
+    const item = this.pipeline.getItem(token.id);
+    const c = item?.claim;
+    return !!item && !!c && item.stage === token.stage && c.stage === token.stage && c.node === token.node && c.epoch === token.epoch;
+  }
+
+  /** Give the item back (the stage stays); false when the token is stale. */
+  release(token: ClaimToken, patch: ItemPatch = {}): boolean {
+    if (!this.holds(token)) return false;
+    this.write(token.id, (m) => {
+      m.set("claim", null);
+      setAll(m, patch);
+    });
+    return true;
+  }
+
+  /** Write plain fields as the holder; false when the token is stale. */
+  patchAs(token: ClaimToken, patch: ItemPatch): boolean {
+    if (!this.holds(token)) return false;
+    this.write(token.id, (m) => setAll(m, patch));
+    return true;
+  }
+
+  /**
+   * Move the item as its holder. False when the token is stale; throws `TransitionRefused` when
+   * the transition table forbids the move (a bug in the caller, never a race).
+   */
+  moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): boolean {
+    if (!this.holds(token)) return false;
+    this.move(token.id, to, ctx, patch, now);
+    return true;
+  }
+
+  /**
+   * Move without a claim (operators, housekeeping). The claim and pending requests belong to the
+   * stage being left, so both are cleared.
+   */
+  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
+    const item = this.pipeline.getItem(id);
+    if (!item) throw new TransitionRefused(`unknown item ${id}`);
+    const verdict = checkTransition(item.stage, to, ctx);
+    if (!verdict.ok) throw new TransitionRefused(`cannot move ${id}: ${verdict.error}`);
+    this.write(id, (m) => {
+      m.set("stage", to);
+      m.set("stageAt", now);
+      m.set("claim", null);
+      clearRequests(m);
+      setAll(m, patch);
+    });
+  }
+
+  /** Drop whatever claim the item has (operator release, block); the holder stops its coder. */
+  clear(id: string, patch: ItemPatch = {}): void {
+    this.write(id, (m) => {
+      m.set("claim", null);
+      setAll(m, patch);
+    });
+  }
+
+  private write(id: string, fn: (m: Y.Map<unknown>) => void): void {
+    this.pipeline[WRITE_CLAIM_FIELDS](id, fn);
+  }
+}
+
+function requestsOf(m: Y.Map<unknown>): Y.Map<unknown> {
+  let req = m.get("requests");
+  if (!(req instanceof Y.Map)) {
+    req = new Y.Map<number>();
+    m.set("requests", req);
+  }
+  return req as Y.Map<unknown>;
+}
+
+function clearRequests(m: Y.Map<unknown>): void {
+  const req = m.get("requests");
+  if (req instanceof Y.Map && req.size > 0) for (const k of [...req.keys()]) req.delete(k);
+}

@@ -1,0 +1,128 @@
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import type { WebSocketServer } from "ws";
+import type * as Y from "yjs";
+import type { LiveConfig } from "../config/live-config.js";
+import type { PipelineDoc } from "../state/pipeline-doc.js";
+import type { SyncPolicy } from "./auth-policy.js";
+import type { Identity } from "./identity.js";
+import { MeshManager } from "./mesh.js";
+import { SyncClient } from "./sync-client.js";
+import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
+import { attachSyncServer } from "./sync-server.js";
+
+export interface SyncServiceOptions {
+  doc: Y.Doc;
+  pipeline: PipelineDoc;
+  identity: Identity;
+  config: LiveConfig;
+  /** Who may sync with this node (createSyncPolicy); also this node's certificate and rendezvous key. */
+  policy: SyncPolicy;
+  /** The replica: only persisted updates go to peers. */
+  persistence?: PersistedUpdates;
+  /** Agents keep a mesh and tell peers whether they reach the rendezvous. */
+  role: "rendezvous" | "agent";
+  upstreamUrl?: string;
+  joinToken?: string;
+  /** Bearer for servers that admit by token (`HUSKIES_TOKEN`). */
+  bearer?: string;
+  log: Logger;
+}
+
+export interface LinkStatus {
+  rendezvous: { url: string | null; connected: boolean };
+  mesh: { peers: string[]; connected: string[]; max: number };
+}
+
+/**
+ * Everything that moves the document between nodes: the `/crdt-sync` listener, the link to the
+ * rendezvous (upstream), the mesh, and the relay rule between them. One lifecycle: `attach` to
+ * the HTTP server, `start` the outgoing links, `stop` removes every link and timer.
+ */
+export class SyncService {
+  readonly hub: SyncHub;
+  upstream: SyncClient | undefined;
+  mesh: MeshManager | undefined;
+  private wss: WebSocketServer | undefined;
+
+  constructor(private readonly opts: SyncServiceOptions) {
+    this.hub = new SyncHub(opts.doc, opts.log, opts.persistence);
+  }
+
+  /** Serve `/crdt-sync` on `server` (upgrade requests). */
+  attach(server: Server): void {
+    this.wss = attachSyncServer(server, this.hub, { policy: this.opts.policy, maxFrameBytes: this.opts.config.project.max_frame_bytes });
+  }
+
+  start(): void {
+    const { opts } = this;
+    const cfg = opts.config.project;
+    const policy = opts.policy;
+    this.offRevocations = policy.enforce(this.hub);
+    if (opts.upstreamUrl) {
+      const upstream = new SyncClient({
+        url: opts.upstreamUrl, hub: this.hub, identity: opts.identity, maxFrameBytes: cfg.max_frame_bytes,
+        joinToken: opts.joinToken, token: opts.bearer, upstream: true,
+        expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
+        admission: () => policy.credential(),
+        // Verified against the key that just proved itself (and matched any expected key).
+        onAdmission: (cert) => { policy.learnRendezvous(cert.issuer); policy.setCredential(cert); },
+      });
+      // Trust on first use until .huskies/rendezvous.json pins the key.
+      upstream.on("connected", () => { if (upstream.peerId) policy.learnRendezvous(upstream.peerId); });
+      this.upstream = upstream;
+      if (opts.role === "agent") {
+        // The relay rule (see SyncHub): peers learn whether we reach the rendezvous.
+        this.hub.selfLinked = () => upstream.connected;
+        upstream.on("connected", () => this.hub.announce());
+        upstream.on("disconnected", () => this.hub.announce());
+      }
+      upstream.start();
+    }
+    if (opts.role === "agent") {
+      this.mesh = new MeshManager(opts.pipeline, this.hub, opts.identity, () => ({
+        maxPeers: opts.config.project.max_mesh_peers,
+        scanIntervalMs: opts.config.project.mesh_scan_interval_secs * 1000,
+        nodeAliveMs: opts.config.project.node_alive_secs * 1000,
+      }), cfg.max_frame_bytes, policy);
+      const onConfig = () => { this.mesh?.restartTimer(); this.mesh?.schedule(); };
+      opts.config.on("change", onConfig);
+      this.offConfig = () => opts.config.off("change", onConfig);
+    }
+  }
+
+  private offConfig: () => void = () => undefined;
+  private offRevocations: () => void = () => undefined;
+
+  status(): LinkStatus {
+    return {
+      rendezvous: { url: this.upstream?.url ?? null, connected: !!this.upstream?.connected },
+      mesh: { peers: this.mesh?.peers() ?? [], connected: this.mesh?.connectedPeers() ?? [], max: this.opts.config.project.max_mesh_peers },
+    };
+  }
+
+  /** Resolve once the upstream link has synced, or after `ms` (an offline start must not hang). */
+  waitForFirstSync(ms: number): Promise<void> {
+    const upstream = this.upstream;
+    return new Promise((resolve) => {
+      if (!upstream || upstream.synced) return resolve();
+      const t = setTimeout(resolve, ms);
+      upstream.once("synced", () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Let the last writes leave for the rendezvous (briefly), then close every link. */
+  async stop(flushMs = 2000): Promise<void> {
+    const deadline = Date.now() + flushMs;
+    while (this.upstream && this.upstream.bufferedAmount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.offConfig();
+    this.offRevocations();
+    this.mesh?.stop();
+    this.upstream?.stop();
+    this.hub.closeAll();
+    this.wss?.close();
+  }
+}

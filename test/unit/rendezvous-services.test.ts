@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { hashWinner } from "../../src/pipeline/claim-rules.js";
+import { ClaimSequencer } from "../../src/rendezvous/claim-sequencer.js";
+import { Housekeeping } from "../../src/rendezvous/housekeeping.js";
+import type { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import { configOf, nodeIdOf, Replicas, silent } from "../support/in-process.js";
+
+const NOW = 1_000_000;
+const A = nodeIdOf("agent-a");
+const B = nodeIdOf("agent-b");
+const DEAD = nodeIdOf("agent-dead");
+
+function heartbeat(p: PipelineDoc, id: string, lastSeen: number, coder = 1): void {
+  p.setOwnNode(id, { label: id.slice(0, 6), address: "", role: "agent", lastSeen, alive: true, capacity: { coder, qa: 0, mergemaster: 0 } });
+}
+
+describe("claim sequencer (in-process, injected clock)", () => {
+  it("grants each requested item to one live requester by the hash rule, over joined replicas", () => {
+    const r = new Replicas(3); // 0: rendezvous, 1: agent A, 2: agent B
+    const [rv, pa, pb] = r.docs as [PipelineDoc, PipelineDoc, PipelineDoc];
+    heartbeat(pa, A, NOW);
+    heartbeat(pb, B, NOW);
+    heartbeat(pb, DEAD, NOW - 10 * 60_000);
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const items = [1, 2, 3, 4].map((i) => rv.createItem({ name: `Story ${i}`, stage: "current" }));
+    for (const it of items) {
+      r.claims[1]!.request(it.id, A, NOW);
+      r.claims[2]!.request(it.id, B, NOW);
+      r.claims[2]!.request(it.id, DEAD, NOW);
+    }
+    expect(seq.grant(NOW)).toBe(4);
+    for (const it of items) {
+      const claim = pa.getItem(it.id)!.claim!;
+      expect(claim.node).toBe(hashWinner([A, B], it.id));
+      expect(claim).toMatchObject({ epoch: 1, stage: "current" });
+      expect(pb.getItem(it.id)!.requests).toEqual({});
+    }
+    // Asked again while held: the requests are dropped, no second grant.
+    r.claims[2]!.request(items[0]!.id, B, NOW + 1);
+    expect(seq.grant(NOW + 1)).toBe(0);
+    expect(rv.getItem(items[0]!.id)!.requests).toEqual({});
+  });
+
+  it("drops requests for blocked, backlog and finished items; grants nothing to a dead node", () => {
+    const r = new Replicas(1);
+    const [p] = r.docs as [PipelineDoc];
+    heartbeat(p, A, NOW);
+    heartbeat(p, DEAD, NOW - 10 * 60_000);
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const blocked = p.createItem({ name: "Blocked", stage: "current" });
+    p.update(blocked.id, { blocked: "waiting" });
+    const backlog = p.createItem({ name: "Later" });
+    const onlyDead = p.createItem({ name: "Only dead asked", stage: "current" });
+    for (const id of [blocked.id, backlog.id]) r.claims[0]!.request(id, A, NOW);
+    r.claims[0]!.request(onlyDead.id, DEAD, NOW);
+    expect(seq.grant(NOW)).toBe(0);
+    expect(p.listRequested().map((i) => i.id)).toEqual([onlyDead.id]);
+    expect(p.getItem(onlyDead.id)!.claim).toBeNull();
+  });
+
+  it("cost follows the requests, not the project: 10 000 finished items are never decoded", () => {
+    const r = new Replicas(1);
+    const [p] = r.docs as [PipelineDoc];
+    heartbeat(p, A, NOW);
+    p.transact(() => { for (let i = 0; i < 10_000; i++) p.createItem({ name: `Done ${i}`, stage: "done" }); });
+    const wanted = p.createItem({ name: "Wanted", stage: "current" });
+    r.claims[0]!.request(wanted.id, A, NOW);
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const reads = countReads(p, () => seq.grant(NOW));
+    expect(p.getItem(wanted.id)!.claim!.node).toBe(A);
+    expect(reads).toBeLessThan(10);
+  });
+});
+
+/** How many items `fn` decodes (getItem calls), to check that work is proportional to the change. */
+function countReads(p: PipelineDoc, fn: () => void): number {
+  const original = p.getItem.bind(p);
+  let n = 0;
+  p.getItem = (id: string) => { n += 1; return original(id); };
+  try {
+    fn();
+  } finally {
+    p.getItem = original;
+  }
+  return n;
+}
+
+describe("housekeeping (in-process, injected clock)", () => {
+  it("archives done items after archive_after_secs and promotes backlog items whose dependencies are done", () => {
+    const r = new Replicas(1);
+    const [p] = r.docs as [PipelineDoc];
+    const hk = new Housekeeping(r.claims[0]!, configOf({ archive_after_secs: 60 }), silent);
+    heartbeat(p, A, NOW, 2);
+    const dep = p.createItem({ name: "Dependency", stage: "done" }, NOW);
+    const waiting = p.createItem({ name: "Waits", dependsOn: [dep.id] }, NOW);
+    const typo = p.createItem({ name: "Typo", dependsOn: ["99_story_nope"] }, NOW);
+    hk.promote(NOW);
+    expect(p.getItem(waiting.id)!.stage).toBe("current");
+    expect(p.getItem(typo.id)!.stage).toBe("backlog");
+    hk.archive(NOW + 59_000);
+    expect(p.getItem(dep.id)!.stage).toBe("done");
+    hk.archive(NOW + 61_000);
+    expect(p.getItem(dep.id)!.stage).toBe("archived");
+  });
+
+  it("promotes no more than the free coder slots of live, unpaused nodes", () => {
+    const r = new Replicas(1);
+    const [p] = r.docs as [PipelineDoc];
+    const hk = new Housekeeping(r.claims[0]!, configOf(), silent);
+    heartbeat(p, A, NOW, 2);
+    p.setOwnNode(B, { label: "b", address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: 5, qa: 0, mergemaster: 0 }, paused: { reason: "limit", since: NOW, until: null } });
+    for (let i = 0; i < 4; i++) p.createItem({ name: `S${i}` });
+    hk.promote(NOW);
+    expect(p.listItemsIn(["current"])).toHaveLength(2);
+  });
+});
