@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { clearTimeout, setTimeout } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { ScriptedModelServer, rateLimitHeaders } from "../dist/src/demo/scripted-model-server.js";
 
@@ -21,11 +22,16 @@ const CLAUDE = join(root, "node_modules", ".bin", "claude");
 const OUT = join(root, "test", "fixtures", "claude-transcripts");
 const RESET = 1_900_000_000; // a fixed future reset (epoch seconds), so fixtures do not churn
 const bash = (command) => ({ tool: { name: "Bash", input: { command, description: "run" } } });
-const limited = (headers = {}) => ({ error: { status: 429, type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit", headers } });
+const limited = (headers = {}) => ({
+  error: { status: 429, type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit", headers },
+});
 
 /** name → { script, turns, env (added), unset (removed), stopOn (kill like the runtime does), why } */
 const SCENARIOS = {
-  success: { why: "a Bash call, then a final text", script: ({ step }) => (step === 0 ? bash("echo hello") : { text: "Done: said hello." }) },
+  success: {
+    why: "a Bash call, then a final text",
+    script: ({ step }) => (step === 0 ? bash("echo hello") : { text: "Done: said hello." }),
+  },
   "max-turns": { why: "max_turns 1 while the model keeps calling tools", turns: 1, script: () => bash("true") },
   "first-request-429": {
     why: "429 on the first request that claude does not retry (x-should-retry: false): it ends at once",
@@ -38,16 +44,24 @@ const SCENARIOS = {
   },
   "mid-session-429": {
     why: "a tool call, then 429 with retry-after 1 once; claude emits api_retry and succeeds on its retry",
-    script: (() => { let failed = false; return ({ step }) => {
-      if (step === 0) return bash("echo working");
-      if (!failed) { failed = true; return limited({ "retry-after": "1" }); }
-      return { text: "Done after the retry." };
-    }; })(),
+    script: (() => {
+      let failed = false;
+      return ({ step }) => {
+        if (step === 0) return bash("echo working");
+        if (!failed) {
+          failed = true;
+          return limited({ "retry-after": "1" });
+        }
+        return { text: "Done after the retry." };
+      };
+    })(),
   },
   "rate-limit-rejected": {
     why: "subscription login (OAuth token): 429 with unified status rejected; claude emits rate_limit_event and stops",
     oauth: true,
-    script: () => ({ error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", RESET) } }),
+    script: () => ({
+      error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", RESET) },
+    }),
   },
   "rate-limit-warning": {
     why: "subscription login: success with unified status allowed_warning at 96% of the five-hour limit",
@@ -81,11 +95,13 @@ const SCENARIOS = {
 
 function trim(event) {
   if (event.type === "system" && event.subtype === "init") {
-    const { type, subtype, cwd, session_id, model, permissionMode, apiKeySource, claude_code_version } = event;
+    const { type, subtype, session_id, model, permissionMode, apiKeySource, claude_code_version } = event;
     return { type, subtype, cwd: "<cwd>", session_id, model, permissionMode, apiKeySource, claude_code_version };
   }
   const out = { ...event };
-  delete out.usage; delete out.modelUsage; delete out.uuid;
+  delete out.usage;
+  delete out.modelUsage;
+  delete out.uuid;
   if (out.message && typeof out.message === "object") out.message = { ...out.message, usage: undefined, context_management: undefined };
   if (out.type === "system" && typeof out.cwd === "string") out.cwd = "<cwd>";
   return JSON.parse(JSON.stringify(out));
@@ -102,12 +118,40 @@ async function capture(name, s) {
     // A PATH with only what claude and its Bash tool need: no bwrap, no socat.
     const bin = join(cwd, "bin");
     mkdirSync(bin);
-    for (const tool of ["sh", "bash", "git", "env"]) symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
+    for (const tool of ["sh", "bash", "git", "env"])
+      symlinkSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
     env.PATH = bin;
   }
-  if (s.oauth) { delete env.ANTHROPIC_API_KEY; env.CLAUDE_CODE_OAUTH_TOKEN = "sk-ant-oat01-scripted"; }
-  const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", "claude-sonnet-4-5", "--max-turns", String(s.turns ?? 3), "--permission-mode", "acceptEdits", ...(s.args ?? []), "--allowedTools", "Bash"];
-  const lines = [{ meta: { scenario: name, why: s.why, claude: execFileSync(CLAUDE, ["--version"], { encoding: "utf8" }).trim(), env: Object.keys(env).sort(), args } }];
+  if (s.oauth) {
+    delete env.ANTHROPIC_API_KEY;
+    env.CLAUDE_CODE_OAUTH_TOKEN = "sk-ant-oat01-scripted";
+  }
+  const args = [
+    "-p",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--model",
+    "claude-sonnet-4-5",
+    "--max-turns",
+    String(s.turns ?? 3),
+    "--permission-mode",
+    "acceptEdits",
+    ...(s.args ?? []),
+    "--allowedTools",
+    "Bash",
+  ];
+  const lines = [
+    {
+      meta: {
+        scenario: name,
+        why: s.why,
+        claude: execFileSync(CLAUDE, ["--version"], { encoding: "utf8" }).trim(),
+        env: Object.keys(env).sort(),
+        args,
+      },
+    },
+  ];
   const child = spawn(s.binary ?? CLAUDE, args, { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
   const ended = new Promise((resolve) => {
     child.once("error", (err) => resolve({ startError: `spawn ${s.binary ?? CLAUDE} ${err.code}` }));
@@ -115,13 +159,20 @@ async function capture(name, s) {
   });
   child.stdin.on("error", () => undefined);
   child.stdin.end("Say hello.");
-  child.stdout && createInterface({ input: child.stdout }).on("line", (line) => {
-    let event;
-    try { event = JSON.parse(line); } catch { lines.push({ stdout: line }); return; }
-    lines.push({ stdout: JSON.stringify(trim(event)) });
-    if (s.stopOn?.(event)) child.kill("SIGTERM");
-  });
-  child.stderr && createInterface({ input: child.stderr }).on("line", (line) => lines.push({ stderr: line }));
+  if (child.stdout) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      let event;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        lines.push({ stdout: line });
+        return;
+      }
+      lines.push({ stdout: JSON.stringify(trim(event)) });
+      if (s.stopOn?.(event)) child.kill("SIGTERM");
+    });
+  }
+  if (child.stderr) createInterface({ input: child.stderr }).on("line", (line) => lines.push({ stderr: line }));
   const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   lines.push(await ended);
   clearTimeout(timer);

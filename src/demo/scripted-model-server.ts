@@ -42,7 +42,11 @@ export interface ScriptedError {
  * (`anthropic-ratelimit-unified-status|reset|representative-claim` and, for a warning, the
  * `-<claim>-utilization|reset|surpassed-threshold` triple). `resetsAt` is in epoch seconds.
  */
-export function rateLimitHeaders(status: "allowed" | "allowed_warning" | "rejected", resetsAt: number, opts: { claim?: "5h" | "7d"; utilization?: number } = {}): ReplyHeaders {
+export function rateLimitHeaders(
+  status: "allowed" | "allowed_warning" | "rejected",
+  resetsAt: number,
+  opts: { claim?: "5h" | "7d"; utilization?: number } = {},
+): ReplyHeaders {
   const claim = opts.claim ?? "5h";
   const h: ReplyHeaders = {
     "anthropic-ratelimit-unified-status": status,
@@ -52,7 +56,8 @@ export function rateLimitHeaders(status: "allowed" | "allowed_warning" | "reject
   if (opts.utilization !== undefined) {
     h[`anthropic-ratelimit-unified-${claim}-utilization`] = String(opts.utilization);
     h[`anthropic-ratelimit-unified-${claim}-reset`] = String(resetsAt);
-    if (status === "allowed_warning") h[`anthropic-ratelimit-unified-${claim}-surpassed-threshold`] = String(Math.min(opts.utilization, 0.9));
+    if (status === "allowed_warning")
+      h[`anthropic-ratelimit-unified-${claim}-surpassed-threshold`] = String(Math.min(opts.utilization, 0.9));
   }
   return h;
 }
@@ -128,7 +133,9 @@ export class ScriptedModelServer {
     try {
       body = JSON.parse(raw || "{}") as RecordedRequest["body"];
     } catch {
-      res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "body is not JSON" } }));
+      res
+        .writeHead(400, { "content-type": "application/json" })
+        .end(JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "body is not JSON" } }));
       return;
     }
     const request: RecordedRequest = { path: req.url, headers: { ...req.headers }, body };
@@ -175,21 +182,53 @@ function block(reply: ContentReply) {
 }
 
 function message(reply: ContentReply, model = "claude-sonnet-4-5") {
-  return { id: `msg_scripted_${++counter}`, type: "message", role: "assistant", model, content: [block(reply)], stop_reason: "tool" in reply ? "tool_use" : "end_turn", stop_sequence: null, usage: USAGE };
+  return {
+    id: `msg_scripted_${++counter}`,
+    type: "message",
+    role: "assistant",
+    model,
+    content: [block(reply)],
+    stop_reason: "tool" in reply ? "tool_use" : "end_turn",
+    stop_sequence: null,
+    usage: USAGE,
+  };
 }
 
 function sseEvents(reply: ContentReply, model = "claude-sonnet-4-5"): Array<[string, unknown]> {
   const b = block(reply);
   const start = b.type === "tool_use" ? { ...b, input: {} } : { type: "text", text: "" };
-  const delta = b.type === "tool_use"
-    ? { type: "input_json_delta", partial_json: JSON.stringify((b as { input: unknown }).input) }
-    : { type: "text_delta", text: (b as { text: string }).text };
+  const delta =
+    b.type === "tool_use"
+      ? { type: "input_json_delta", partial_json: JSON.stringify((b as { input: unknown }).input) }
+      : { type: "text_delta", text: (b as { text: string }).text };
   return [
-    ["message_start", { type: "message_start", message: { id: `msg_scripted_${++counter}`, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } }],
+    [
+      "message_start",
+      {
+        type: "message_start",
+        message: {
+          id: `msg_scripted_${++counter}`,
+          type: "message",
+          role: "assistant",
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...USAGE, output_tokens: 1 },
+        },
+      },
+    ],
     ["content_block_start", { type: "content_block_start", index: 0, content_block: start }],
     ["content_block_delta", { type: "content_block_delta", index: 0, delta }],
     ["content_block_stop", { type: "content_block_stop", index: 0 }],
-    ["message_delta", { type: "message_delta", delta: { stop_reason: b.type === "tool_use" ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: USAGE.output_tokens } }],
+    [
+      "message_delta",
+      {
+        type: "message_delta",
+        delta: { stop_reason: b.type === "tool_use" ? "tool_use" : "end_turn", stop_sequence: null },
+        usage: { output_tokens: USAGE.output_tokens },
+      },
+    ],
     ["message_stop", { type: "message_stop" }],
   ];
 }

@@ -15,9 +15,21 @@ export interface GateResult {
  */
 export async function runGates(cwd: string, commands: readonly string[], timeoutMs = 30 * 60_000): Promise<GateResult> {
   for (const cmd of commands) {
-    const r = await execa(cmd, { cwd, shell: true, reject: false, all: true, stdin: "ignore", timeout: timeoutMs, env: gateEnv(), extendEnv: false });
+    const r = await execa(cmd, {
+      cwd,
+      shell: true,
+      reject: false,
+      all: true,
+      stdin: "ignore",
+      timeout: timeoutMs,
+      env: gateEnv(),
+      extendEnv: false,
+    });
     if (r.exitCode !== 0) {
-      const out = String(r.all ?? "").split("\n").slice(-60).join("\n");
+      const out = String(r.all ?? "")
+        .split("\n")
+        .slice(-60)
+        .join("\n");
       return { ok: false, output: `gate \`${cmd}\` failed (exit ${r.exitCode ?? r.signal}):\n${out}` };
     }
   }

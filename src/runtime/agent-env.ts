@@ -16,15 +16,20 @@ const BASE_NAMES = [
   "TERM", // terminal capabilities for tools that colour or page output
   "TZ", // timestamps in the user's zone (commit dates, test fixtures)
   "TMPDIR", // where temporary files belong on this machine
-  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", // reach the network the way this machine must
-  "http_proxy", "https_proxy", "no_proxy", // (many tools read only the lowercase spelling)
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY", // reach the network the way this machine must
+  "http_proxy",
+  "https_proxy",
+  "no_proxy", // (many tools read only the lowercase spelling)
   "NODE_EXTRA_CA_CERTS", // a corporate CA, so node-based agents (claude) can reach the API
 ];
 
 /** Prefixes passed to every agent and gate. */
 const BASE_PREFIXES = [
   "LC_", // the locale's parts (LC_ALL, LC_CTYPE, …)
-  "GIT_AUTHOR_", "GIT_COMMITTER_", // who the agent's commits are by
+  "GIT_AUTHOR_",
+  "GIT_COMMITTER_", // who the agent's commits are by
 ];
 
 /** Credentials and settings of one runtime only: an API key reaches the program that needs it. */
@@ -74,7 +79,13 @@ export function agentEnv(opts: AgentEnvOptions): Record<string, string> {
 }
 
 /** The story variables every agent gets. */
-export function huskiesVars(spec: { storyId: string; cwd: string; baseBranch: string; promptFile: string; slot: { name: string } }): Record<string, string> {
+export function huskiesVars(spec: {
+  storyId: string;
+  cwd: string;
+  baseBranch: string;
+  promptFile: string;
+  slot: { name: string };
+}): Record<string, string> {
   return {
     HUSKIES_STORY_ID: spec.storyId,
     HUSKIES_WORKTREE: spec.cwd,

@@ -38,8 +38,24 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
   const confined = (s.sandbox ?? "auto") !== "off";
   // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
   const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
-  const settings = confined ? claudeSettings(confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }), decision) : undefined;
-  const args = ["-p", "--output-format", "stream-json", "--verbose", "--model", s.model, "--max-turns", String(s.max_turns), "--permission-mode", "acceptEdits"];
+  const settings = confined
+    ? claudeSettings(
+        confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }),
+        decision,
+      )
+    : undefined;
+  const args = [
+    "-p",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--model",
+    s.model,
+    "--max-turns",
+    String(s.max_turns),
+    "--permission-mode",
+    "acceptEdits",
+  ];
   if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
   if (settings) args.push("--settings", JSON.stringify(settings));
   if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
@@ -74,7 +90,13 @@ export class ClaudeCodeRuntime implements AgentRuntime {
     const run = startSupervised(findClaude(spec.slot.claude_path), claudeArgs(spec), {
       cwd: spec.cwd,
       input: spec.prompt,
-      env: agentEnv({ kind: "claude-code", slotEnv: spec.slot.env, extra: spec.env, huskies: huskiesVars(spec), fixed: { DISABLE_AUTOUPDATER: "1" } }),
+      env: agentEnv({
+        kind: "claude-code",
+        slotEnv: spec.slot.env,
+        extra: spec.env,
+        huskies: huskiesVars(spec),
+        fixed: { DISABLE_AUTOUPDATER: "1" },
+      }),
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {
         if (stream === "stderr") {
@@ -90,7 +112,10 @@ export class ClaudeCodeRuntime implements AgentRuntime {
         spec.onLog({ kind: "event", event });
         const action = liveAction(event, { limitPauseUtilization, now: Date.now() });
         if (action?.signal) signal(action.signal);
-        if (action?.stop) void run.stop(action.stop.reason, action.stop.kind).catch((err: Error) => logger("runtime").error({ story: spec.storyId, err: err.message }, "stopping claude failed"));
+        if (action?.stop)
+          void run
+            .stop(action.stop.reason, action.stop.kind)
+            .catch((err: Error) => logger("runtime").error({ story: spec.storyId, err: err.message }, "stopping claude failed"));
       },
       finish: (raw) => {
         const c = classifyRun({ runtime: "claude-code", events, stdout, stderr, ...raw });
@@ -103,7 +128,9 @@ export class ClaudeCodeRuntime implements AgentRuntime {
 
 /** Events classification reads; ordinary assistant and tool messages are only logged. */
 function matters(e: ClaudeEvent): boolean {
-  return e.type === "result" || e.type === "system" || e.type === "rate_limit_event" || (e.type === "assistant" && typeof e.error === "string");
+  return (
+    e.type === "result" || e.type === "system" || e.type === "rate_limit_event" || (e.type === "assistant" && typeof e.error === "string")
+  );
 }
 
 function keep(lines: string[], line: string): void {

@@ -36,7 +36,9 @@ export function retryAfterResetsAt(event: ClaudeEvent, at: number): number | und
   return typeof d === "number" && Number.isInteger(d) && d >= 1000 ? at + d : undefined;
 }
 
-export function rateLimitInfo(event: ClaudeEvent): { status?: string; resetsAt?: number; utilization?: number; overage: boolean; type?: string } | undefined {
+export function rateLimitInfo(
+  event: ClaudeEvent,
+): { status?: string; resetsAt?: number; utilization?: number; overage: boolean; type?: string } | undefined {
   if (event.type !== "rate_limit_event") return undefined;
   const info = (event.rate_limit_info ?? {}) as Record<string, unknown>;
   return {
@@ -73,7 +75,10 @@ export function liveAction(event: ClaudeEvent, opts: { limitPauseUtilization: nu
   }
   if (isRetry(event, 429)) {
     const reason = "rate limited (429)";
-    return { stop: { reason, kind: "node_failure" }, signal: { kind: "node-failure", reason, resetsAt: retryAfterResetsAt(event, opts.now) } };
+    return {
+      stop: { reason, kind: "node_failure" },
+      signal: { kind: "node-failure", reason, resetsAt: retryAfterResetsAt(event, opts.now) },
+    };
   }
   if (isRetry(event, 401, 403) && Number(event.attempt) >= AUTH_RETRIES_BEFORE_STOP) {
     const reason = `invalid credentials (${String(event.error_status)})`;

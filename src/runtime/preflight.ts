@@ -19,8 +19,16 @@ export function preflightSlots(slots: readonly AgentSlot[], path = process.env.P
   for (const slot of slots) {
     if (slot.runtime === "claude-code") {
       const claude = findClaude(slot.claude_path);
-      if (!findExecutable(claude, path)) problems.push({ slot: slot.name, message: `slot ${slot.name}: claude not found or not executable (${claude}); install @anthropic-ai/claude-code or set claude_path` });
-      if (slot.sandbox === "required" && missing.length) problems.push({ slot: slot.name, message: `slot ${slot.name}: sandbox = "required" but ${missing.join(" and ")} not found on PATH (install bubblewrap and socat)` });
+      if (!findExecutable(claude, path))
+        problems.push({
+          slot: slot.name,
+          message: `slot ${slot.name}: claude not found or not executable (${claude}); install @anthropic-ai/claude-code or set claude_path`,
+        });
+      if (slot.sandbox === "required" && missing.length)
+        problems.push({
+          slot: slot.name,
+          message: `slot ${slot.name}: sandbox = "required" but ${missing.join(" and ")} not found on PATH (install bubblewrap and socat)`,
+        });
     } else if (slot.command && checkable(slot.command) && !findExecutable(slot.command, path)) {
       problems.push({ slot: slot.name, message: `slot ${slot.name}: command ${slot.command} not found or not executable` });
     }

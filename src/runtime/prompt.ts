@@ -30,7 +30,12 @@ commit or push: huskies commits and runs the gates after you.
 {{story_markdown}}`,
 };
 
-export function buildPrompt(role: Role, template: string | undefined, vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string }, feedback?: string): string {
+export function buildPrompt(
+  role: Role,
+  template: string | undefined,
+  vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string },
+  feedback?: string,
+): string {
   let prompt = renderTemplate(template ?? DEFAULT_PROMPTS[role], vars);
   if (feedback) prompt += `\n\n## The previous attempt failed\n\nFix this and try again:\n\n\`\`\`\n${feedback.slice(-8000)}\n\`\`\`\n`;
   return prompt;

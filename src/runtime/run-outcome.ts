@@ -58,7 +58,8 @@ function classifyCommand(f: RunFacts): Classified {
   const lastErr = lastLine(f.stderr);
   if (f.stopped) return { outcome: f.stopped.kind, reason: f.stopped.reason };
   if (f.exit === 0) return { outcome: "done", reason: "done", finalText: f.stdout.slice(-FINAL_TEXT_LINES).join("\n") || undefined };
-  if (f.exit === NODE_FAILURE_EXIT) return { outcome: "node_failure", reason: `the agent cannot work on this node now (exit ${NODE_FAILURE_EXIT})`, error: lastErr };
+  if (f.exit === NODE_FAILURE_EXIT)
+    return { outcome: "node_failure", reason: `the agent cannot work on this node now (exit ${NODE_FAILURE_EXIT})`, error: lastErr };
   const reason = f.exit === null ? `killed by ${f.signal ?? "a signal"}` : `exited with code ${f.exit}`;
   return { outcome: "story_failure", reason, error: lastErr ? `${reason}: ${lastErr}` : reason };
 }
@@ -73,13 +74,19 @@ function classifyClaude(f: RunFacts): Classified {
   if (result && result.is_error !== true && result.subtype === "success") {
     return { outcome: "done", reason: "done", finalText: str(result.result), ...counts };
   }
-  if (f.stopped?.kind === "node_failure") return { outcome: "node_failure", reason: f.stopped.reason, resetsAt: limit?.resetsAt, ...counts };
+  if (f.stopped?.kind === "node_failure")
+    return { outcome: "node_failure", reason: f.stopped.reason, resetsAt: limit?.resetsAt, ...counts };
   if (result) return { ...classifyErrorResult(f, result, limit), ...counts };
   if (limit) return { outcome: "node_failure", reason: limit.reason, resetsAt: limit.resetsAt };
   if (f.stopped) return { outcome: f.stopped.kind, reason: f.stopped.reason };
   const auth = authFailure(f.stderr.join("\n"));
   if (auth) return { outcome: "node_failure", reason: auth, error: lastLine(f.stderr) };
-  const reason = f.exit === null ? `killed by ${f.signal ?? "a signal"}` : f.exit === 0 ? "claude ended without a result event" : `exited with code ${f.exit}`;
+  const reason =
+    f.exit === null
+      ? `killed by ${f.signal ?? "a signal"}`
+      : f.exit === 0
+        ? "claude ended without a result event"
+        : `exited with code ${f.exit}`;
   const lastErr = lastLine(f.stderr);
   return { outcome: "story_failure", reason, error: lastErr ? `${reason}: ${lastErr}` : reason };
 }
@@ -91,7 +98,12 @@ function classifyErrorResult(f: RunFacts, result: ClaudeEvent, limit: Limit | un
   const status = num(result.api_error_status);
   const kind = assistantError(f.events);
   if (status === 429 || kind === "rate_limit" || kind === "billing_error" || limit) {
-    return { outcome: "node_failure", reason: limit?.reason ?? (kind === "billing_error" ? "billing error" : "rate limited (429)"), error: message, resetsAt: limit?.resetsAt };
+    return {
+      outcome: "node_failure",
+      reason: limit?.reason ?? (kind === "billing_error" ? "billing error" : "rate limited (429)"),
+      error: message,
+      resetsAt: limit?.resetsAt,
+    };
   }
   const auth = authFailure(message);
   if (status === 401 || status === 403 || kind === "authentication_failed" || auth) {
@@ -100,7 +112,8 @@ function classifyErrorResult(f: RunFacts, result: ClaudeEvent, limit: Limit | un
   if (/no conversation found with session id|--resume requires a valid session/i.test(message)) {
     return { outcome: "lost", reason: "the session to resume was not found", error: message, resumeFailed: true };
   }
-  if (/sandbox required but unavailable/i.test(message)) return { outcome: "node_failure", reason: "the sandbox cannot start on this node", error: message };
+  if (/sandbox required but unavailable/i.test(message))
+    return { outcome: "node_failure", reason: "the sandbox cannot start on this node", error: message };
   if (status !== undefined && status >= 500) {
     return { outcome: "node_failure", reason: status === 529 ? "API overloaded (529)" : `API server error (${status})`, error: message };
   }

@@ -74,12 +74,19 @@ function gitWritePaths(p: ConfinementPaths): string[] {
  * The confinement of an agent in `cwd`: its project root, git dirs, and the git directories it
  * writes made to exist (a bind mount needs its target; a fresh repository may have no `logs`).
  */
-export function confinementOf(opts: { cwd: string; projectRoot?: string; denyRead?: readonly string[]; allowRead?: readonly string[] }): ConfinementPaths {
+export function confinementOf(opts: {
+  cwd: string;
+  projectRoot?: string;
+  denyRead?: readonly string[];
+  allowRead?: readonly string[];
+}): ConfinementPaths {
   const p: ConfinementPaths = { ...opts, projectRoot: opts.projectRoot ?? projectRootOf(opts.cwd), ...gitDirsOf(opts.cwd) };
   for (const dir of gitWritePaths(p)) {
     try {
       mkdirSync(dir, { recursive: true });
-    } catch { /* not ours to create: the sandbox skips it and git reports what it could not write */ }
+    } catch {
+      /* not ours to create: the sandbox skips it and git reports what it could not write */
+    }
   }
   return p;
 }
@@ -98,7 +105,9 @@ export function gitDirsOf(cwd: string): { gitDir?: string; gitCommonDir?: string
     let common = gitDir;
     try {
       common = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
-    } catch { /* not a linked worktree: its git dir is the common dir */ }
+    } catch {
+      /* not a linked worktree: its git dir is the common dir */
+    }
     return { gitDir, gitCommonDir: common };
   } catch {
     return {};
@@ -107,12 +116,19 @@ export function gitDirsOf(cwd: string): { gitDir?: string; gitCommonDir?: string
 
 /** Absolute path of an executable `name` on `path`, or of `name` itself when it contains a slash. */
 export function findExecutable(name: string, path = process.env.PATH ?? ""): string | undefined {
-  const candidates = name.includes("/") ? [resolve(name)] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  const candidates = name.includes("/")
+    ? [resolve(name)]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, constants.X_OK);
       if (statSync(c).isFile()) return c;
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return undefined;
 }
@@ -123,10 +139,17 @@ export function missingSandboxTools(path = process.env.PATH ?? ""): string[] {
 }
 
 /** Whether to sandbox a slot of mode `mode` here; `warning` when `auto` falls back to unconfined Bash. */
-export function sandboxDecision(mode: SandboxMode | undefined, missing: readonly string[]): { sandboxed: boolean; required: boolean; warning?: string } {
+export function sandboxDecision(
+  mode: SandboxMode | undefined,
+  missing: readonly string[],
+): { sandboxed: boolean; required: boolean; warning?: string } {
   const m = mode ?? "auto";
   if (m === "off") return { sandboxed: false, required: false };
   if (m === "required") return { sandboxed: true, required: true };
   if (missing.length === 0) return { sandboxed: true, required: false };
-  return { sandboxed: false, required: false, warning: `${missing.join(" and ")} not found on PATH: claude-code coders run without the Bash sandbox (install bubblewrap and socat, or set sandbox = "off" to silence this)` };
+  return {
+    sandboxed: false,
+    required: false,
+    warning: `${missing.join(" and ")} not found on PATH: claude-code coders run without the Bash sandbox (install bubblewrap and socat, or set sandbox = "off" to silence this)`,
+  };
 }

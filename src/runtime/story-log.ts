@@ -20,7 +20,10 @@ export interface LogEntry {
 export class StoryLogs {
   private readonly bus = new EventEmitter();
 
-  constructor(private readonly dir: string, private readonly remoteBase: (id: string) => string | undefined = () => undefined) {
+  constructor(
+    private readonly dir: string,
+    private readonly remoteBase: (id: string) => string | undefined = () => undefined,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.bus.setMaxListeners(0);
   }

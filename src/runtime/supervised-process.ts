@@ -67,7 +67,11 @@ export function startSupervised(command: string, args: string[], opts: Supervise
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number) => {
     clearTimeout(timer);
-    timer = setTimeout(() => void stop(`no output for ${Math.round(opts.inactivityMs / 1000)}s (inactivity timeout)`, "story_failure").catch(() => undefined), ms);
+    timer = setTimeout(
+      () =>
+        void stop(`no output for ${Math.round(opts.inactivityMs / 1000)}s (inactivity timeout)`, "story_failure").catch(() => undefined),
+      ms,
+    );
   };
   arm(Math.max(opts.inactivityMs, AGENT_STARTUP_GRACE_MS));
   for (const stream of ["stdout", "stderr"] as const) {
@@ -87,7 +91,11 @@ export function startSupervised(command: string, args: string[], opts: Supervise
     const res = await child;
     clearTimeout(timer);
     // The leader is gone; anything it left behind in its group goes with it.
-    try { process.kill(-pid, "SIGKILL"); } catch { /* group already empty */ }
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* group already empty */
+    }
     if (stopping) await stopping.catch(() => undefined);
     const failedToStart = res.failed && res.exitCode === undefined && !res.signal;
     return opts.finish({

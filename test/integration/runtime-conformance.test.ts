@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentSlotSchema, type AgentSlot } from "../../src/config/agents-config.js";
-import { NODE_FAILURE_EXIT, type AgentRuntime, type RunningAgent, type RunSpec, type RuntimeSignal } from "../../src/runtime/agent-runtime.js";
+import {
+  NODE_FAILURE_EXIT,
+  type AgentRuntime,
+  type RunningAgent,
+  type RunSpec,
+  type RuntimeSignal,
+} from "../../src/runtime/agent-runtime.js";
 import { ClaudeCodeRuntime } from "../../src/runtime/claude-code-runtime.js";
 import { CommandRuntime } from "../../src/runtime/command-runtime.js";
 import { isGone, treePids } from "../../src/runtime/process-tree.js";
@@ -38,7 +44,9 @@ interface Scenarios {
 function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () => Scenarios) {
   describe(`${name} runtime conformance`, () => {
     let base: string;
-    beforeAll(() => { base = mkdtempSync(join(tmpdir(), `huskies-${name}-`)); });
+    beforeAll(() => {
+      base = mkdtempSync(join(tmpdir(), `huskies-${name}-`));
+    });
     afterAll(() => rmSync(base, { recursive: true, force: true }));
 
     const start = (s: Scenario, inactivityMs = 60_000) => {
@@ -51,19 +59,27 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
       const prompt = s.prompt ?? "Do the thing.";
       writeFileSync(promptFile, prompt);
       const slot = agentSlotSchema.parse({ name: "slot-1", runtime: runtime.name, ...s.slot });
-      let run: RunningAgent | undefined;
+      // onLog needs the pid of the run being started; lines only arrive after start() returned.
+      const live: { run?: RunningAgent } = {};
       const spec: RunSpec = {
-        storyId: "1_story_conformance", slot, cwd, prompt, storyMarkdown: "# Do the thing", promptFile,
-        baseBranch: "main", inactivityMs, env: s.env,
+        storyId: "1_story_conformance",
+        slot,
+        cwd,
+        prompt,
+        storyMarkdown: "# Do the thing",
+        promptFile,
+        baseBranch: "main",
+        inactivityMs,
+        env: s.env,
         onLog: (e) => {
           logs.push(e);
-          const tree = run ? treePids(run.pid) : [];
+          const tree = live.run ? treePids(live.run.pid) : [];
           tree.forEach((p) => seen.add(p));
           largestTree = Math.max(largestTree, tree.length);
         },
         onSignal: (sig) => signals.push(sig),
       };
-      run = runtime.start(spec);
+      const run = (live.run = runtime.start(spec));
       return { run, logs, signals, seen, largestTree: () => largestTree };
     };
 
@@ -91,7 +107,14 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
 
     it("stop() kills the whole process tree, resolves only when it is gone, and the run is lost", async () => {
       const { run } = start(scenarios().hang);
-      const pids = await waitFor(() => { const p = treePids(run.pid); return p.length >= 2 ? p : undefined; }, "the tree to grow", 60_000);
+      const pids = await waitFor(
+        () => {
+          const p = treePids(run.pid);
+          return p.length >= 2 ? p : undefined;
+        },
+        "the tree to grow",
+        60_000,
+      );
       await run.stop("test says stop");
       expect(pids.filter((p) => !isGone(p))).toEqual([]);
       const result = await run.done;
@@ -126,18 +149,27 @@ beforeAll(async () => {
   configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
   model = await new ScriptedModelServer(({ prompt, step }) => {
     // A background Bash task (claude prints `task_started` once it runs), then a model that never answers.
-    if (prompt.includes("HANG")) return step === 0 ? { tool: { name: "Bash", input: { command: "sleep 600", description: "wait", run_in_background: true } } } : hold;
+    if (prompt.includes("HANG"))
+      return step === 0 ? { tool: { name: "Bash", input: { command: "sleep 600", description: "wait", run_in_background: true } } } : hold;
     if (prompt.includes("LOOP")) return { tool: { name: "Bash", input: { command: "true", description: "loop" } } };
     if (prompt.includes("RESUME")) {
       // Step one runs a tool; the next call is rate limited once (the run is stopped there), then answered.
       if (step === 0) return { tool: { name: "Bash", input: { command: "echo output-of-step-one", description: "step one" } } };
-      if (!resumeLimited) { resumeLimited = true; return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "5" } } }; }
+      if (!resumeLimited) {
+        resumeLimited = true;
+        return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "5" } } };
+      }
       return { text: "Continued where I left off." };
     }
     // Subscription logins: unified rate-limit headers make claude emit rate_limit_event.
-    if (prompt.includes("WARN")) return { text: "Done, nearly out of quota.", headers: rateLimitHeaders("allowed_warning", RESET_SECS, { utilization: 0.97 }) };
-    if (prompt.includes("REJECT")) return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", RESET_SECS) } };
-    if (prompt.includes("LIMIT")) return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "30" } } };
+    if (prompt.includes("WARN"))
+      return { text: "Done, nearly out of quota.", headers: rateLimitHeaders("allowed_warning", RESET_SECS, { utilization: 0.97 }) };
+    if (prompt.includes("REJECT"))
+      return {
+        error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", RESET_SECS) },
+      };
+    if (prompt.includes("LIMIT"))
+      return { error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: { "retry-after": "30" } } };
     return { text: prompt.includes("Do the thing.") ? "Did the thing." : "No prompt reached me." };
   }).start();
 });
@@ -156,10 +188,20 @@ runtimeConformance("claude-code", new ClaudeCodeRuntime(), () => ({
 }));
 
 describe("claude-code specifics", () => {
-  const startIn = (cwd: string, prompt: string, more: Partial<RunSpec> = {}) => new ClaudeCodeRuntime().start({
-    storyId: "1_story_specific", slot: agentSlotSchema.parse({ name: "c", max_turns: 5 }), cwd, prompt, storyMarkdown: "", promptFile: join(cwd, "..", "p.md"),
-    baseBranch: "main", inactivityMs: 60_000, env: model.env(configDir), onLog: () => undefined, ...more,
-  });
+  const startIn = (cwd: string, prompt: string, more: Partial<RunSpec> = {}) =>
+    new ClaudeCodeRuntime().start({
+      storyId: "1_story_specific",
+      slot: agentSlotSchema.parse({ name: "c", max_turns: 5 }),
+      cwd,
+      prompt,
+      storyMarkdown: "",
+      promptFile: join(cwd, "..", "p.md"),
+      baseBranch: "main",
+      inactivityMs: 60_000,
+      env: model.env(configDir),
+      onLog: () => undefined,
+      ...more,
+    });
 
   it("a run stopped at a limit is continued with --resume: the model gets the whole earlier conversation", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "huskies-claude-resume-"));

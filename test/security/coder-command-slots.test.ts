@@ -31,14 +31,19 @@ const SPLICING: Array<[string, string, string[], string]> = [
 
 describe("story text never reaches a command line", () => {
   let refusing: Project;
-  beforeAll(() => { refusing = createProject({ projectToml: projectToml() }); });
+  beforeAll(() => {
+    refusing = createProject({ projectToml: projectToml() });
+  });
   afterAll(() => refusing.cleanup());
 
   for (const [what, command, args, key] of SPLICING) {
     it(`refuses ${what} at config load, naming the file, the key and the slot (serve and agent)`, async () => {
       const file = join(refusing.root, ".huskies", "agents.toml");
       writeFileSync(file, slot(command, args));
-      for (const cli of [["serve", refusing.root, "--port", "0"], ["agent", refusing.root, "--rendezvous", "ws://127.0.0.1:9/crdt-sync", "--port", "0"]]) {
+      for (const cli of [
+        ["serve", refusing.root, "--port", "0"],
+        ["agent", refusing.root, "--rendezvous", "ws://127.0.0.1:9/crdt-sync", "--port", "0"],
+      ]) {
         const r = await runCli(cli);
         expect(r.code).toBe(1);
         const lines = r.stderr.trim().split("\n");
@@ -51,16 +56,24 @@ describe("story text never reaches a command line", () => {
   }
 
   it("a command slot reads the story through $HUSKIES_PROMPT_FILE, and huskies-made keys work even in sh -c", async () => {
-    const script = 'cp "$HUSKIES_PROMPT_FILE" "story-{{story_id}}.md" && git add -A && git commit -qm "story {{story_id}} on {{base_branch}}"';
+    const script =
+      'cp "$HUSKIES_PROMPT_FILE" "story-{{story_id}}.md" && git add -A && git commit -qm "story {{story_id}} on {{base_branch}}"';
     project = createProject({ projectToml: projectToml(), agentsToml: slot("sh", ["-c", script]) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
     await cluster.agent(agentRoot, server.ws);
     const marker = `/tmp/huskies-pwned-${process.pid}`;
-    const add = await runCli(["story", "add", `Quote ' and $(touch ${marker})`, "--stage", "current", "--criterion", `\`touch ${marker}\` is harmless`, "--json"], { env: { HUSKIES_SERVER: server.http } });
+    const add = await runCli(
+      ["story", "add", `Quote ' and $(touch ${marker})`, "--stage", "current", "--criterion", `\`touch ${marker}\` is harmless`, "--json"],
+      { env: { HUSKIES_SERVER: server.http } },
+    );
     expect(add.code).toBe(0);
     const story = JSON.parse(add.stdout) as Item;
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).stage === "qa", "the story to reach qa", 60_000);
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).stage === "qa",
+      "the story to reach qa",
+      60_000,
+    );
     const committed = git(project.origin, "show", `feature/story-${story.id}:story-${story.id}.md`);
     expect(committed).toContain(`$(touch ${marker})`);
     expect(git(project.origin, "log", "-1", "--format=%s", `feature/story-${story.id}`)).toBe(`story ${story.id} on main`);

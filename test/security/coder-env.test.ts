@@ -34,18 +34,31 @@ afterEach(async () => {
 });
 
 function envOf(text: string): Map<string, string> {
-  return new Map(text.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  return new Map(
+    text
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
 }
 
 /** A project whose agent (in its own clone, with `agentsToml`) runs with NODE_ENV and `env`. */
-async function runOneStory(agentsToml: string, env: Record<string, string> = {}): Promise<{ story: Item; worktree: string; server: NodeProc }> {
+async function runOneStory(
+  agentsToml: string,
+  env: Record<string, string> = {},
+): Promise<{ story: Item; worktree: string; server: NodeProc }> {
   project = createProject({ projectToml: projectToml({}, GATES) });
   const server = await cluster.server(project.root, ["--no-agent"]);
   const agentRoot = project.clone("agent");
   writeFileSync(join(agentRoot, ".huskies", "agents.toml"), agentsToml);
   await cluster.agent(agentRoot, server.ws, [], { ...NODE_ENV, ...env });
   const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Dump the environment", stage: "current" });
-  await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).stage === "qa", "the story to reach qa", 90_000, 250);
+  await waitFor(
+    async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).stage === "qa",
+    "the story to reach qa",
+    90_000,
+    250,
+  );
   return { story, worktree: join(agentRoot, ".huskies", "worktrees", story.id), server };
 }
 
@@ -56,7 +69,8 @@ function expectNoLeaks(env: Map<string, string>, text: string): void {
 
 describe("coders and gates get an allow-listed environment", () => {
   it("a command coder gets its slot's env names and huskies' story variables; a gate gets CI=true; neither gets a token", async () => {
-    const agents = `[[agent]]\nname = "dumper"\nrole = "coder"\nruntime = "command"\ncommand = "sh"\nenv = ["MY_TOOL_TOKEN"]\n` +
+    const agents =
+      `[[agent]]\nname = "dumper"\nrole = "coder"\nruntime = "command"\ncommand = "sh"\nenv = ["MY_TOOL_TOKEN"]\n` +
       `args = ["-c", "env > coder-env.txt && git add coder-env.txt && git commit -qm env"]\n`;
     const { story, worktree } = await runOneStory(agents, { ANTHROPIC_API_KEY: "sk-ant-for-claude-only" });
     const coderText = git(project!.origin, "show", `feature/story-${story.id}:coder-env.txt`);
@@ -77,9 +91,16 @@ describe("coders and gates get an allow-listed environment", () => {
   });
 
   it("ANTHROPIC_API_KEY reaches claude-code (and the model), never huskies' tokens", async () => {
-    model = await new ScriptedModelServer(({ step }) => step === 0
-      ? { tool: { name: "Bash", input: { command: "env > claude-env.txt && git add claude-env.txt && git commit -qm env", description: "dump env" } } }
-      : { text: "Done." }).start();
+    model = await new ScriptedModelServer(({ step }) =>
+      step === 0
+        ? {
+            tool: {
+              name: "Bash",
+              input: { command: "env > claude-env.txt && git add claude-env.txt && git commit -qm env", description: "dump env" },
+            },
+          }
+        : { text: "Done." },
+    ).start();
     configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
     const agents = `[[agent]]\nname = "claude-1"\nrole = "coder"\nruntime = "claude-code"\nmax_turns = 4\nallowed_tools = ["Bash"]\n`;
     const { story, worktree } = await runOneStory(agents, model.env(configDir));
@@ -98,6 +119,8 @@ describe("coders and gates get an allow-listed environment", () => {
     project = createProject({ projectToml: projectToml(), agentsToml: `[[agent]]\nname = "greedy"\nenv = ["HUSKIES_ADMIN_TOKEN"]\n` });
     const r = await runCli(["serve", project.root, "--port", "0"]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`error: invalid config ${join(project.root, ".huskies", "agents.toml")}: key \`agent.0.env.0\`: huskies' own variables are never passed to agents`);
+    expect(r.stderr.trim()).toBe(
+      `error: invalid config ${join(project.root, ".huskies", "agents.toml")}: key \`agent.0.env.0\`: huskies' own variables are never passed to agents`,
+    );
   });
 });

@@ -31,13 +31,27 @@ function attacker(agentRoot: string): Script {
   return ({ step, prompt }) => {
     const worktree = /git worktree at (\S+) on/.exec(prompt)?.[1] ?? "/nonexistent";
     const steps = [
-      { name: "Bash", input: { command: "cat ../../node.key; cat ../other-worktree/secret.txt; test -r \"$HUSKIES_PROMPT_FILE\" && echo PROMPT-FILE-READABLE; ls ../../; echo x > ../../../escaped.txt; echo y > ../../agents.toml", description: "look around" } },
+      {
+        name: "Bash",
+        input: {
+          command:
+            'cat ../../node.key; cat ../other-worktree/secret.txt; test -r "$HUSKIES_PROMPT_FILE" && echo PROMPT-FILE-READABLE; ls ../../; echo x > ../../../escaped.txt; echo y > ../../agents.toml',
+          description: "look around",
+        },
+      },
       { name: "Read", input: { file_path: join(huskies, "node.key") } },
       { name: "Grep", input: { pattern: "PRIVATE", path: huskies, output_mode: "content" } },
       { name: "Write", input: { file_path: join(agentRoot, "escaped-by-write.txt"), content: "x" } },
       // Redirecting the worktree's `.git` file would aim huskies' own git commands elsewhere.
       { name: "Write", input: { file_path: join(worktree, ".git"), content: "gitdir: /tmp/evil\n" } },
-      { name: "Bash", input: { command: "echo 'hello from a confined coder' > inside.txt && git add inside.txt && git commit -qm 'Add inside.txt' && echo committed", description: "commit" } },
+      {
+        name: "Bash",
+        input: {
+          command:
+            "echo 'hello from a confined coder' > inside.txt && git add inside.txt && git commit -qm 'Add inside.txt' && echo committed",
+          description: "commit",
+        },
+      },
     ];
     return step < steps.length ? { tool: steps[step]! } : { text: "Done." };
   };
@@ -69,10 +83,18 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     const agentsToml = readFileSync(join(agentRoot, ".huskies", "agents.toml"), "utf8");
 
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Escape", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa", "the story to reach qa", 90_000, 250);
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa",
+      "the story to reach qa",
+      90_000,
+      250,
+    );
 
     const key = readFileSync(join(agentRoot, ".huskies", "node.key"), "utf8");
-    const keyBody = key.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+    const keyBody = key
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .join("");
     const seen = model.requests.map(requestText).join("\n");
     expect(keyBody.length).toBeGreaterThan(20);
     expect(seen).not.toContain(keyBody);
@@ -86,11 +108,17 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     expect(seen).toContain("committed");
     // The one file of .huskies/ a coder may read: its own prompt.
     expect(seen).toContain("PROMPT-FILE-READABLE");
-    expect(readFileSync(join(agentRoot, ".huskies", "worktrees", s.id, ".git"), "utf8")).toBe(`gitdir: ${join(agentRoot, ".git", "worktrees", s.id)}\n`);
+    expect(readFileSync(join(agentRoot, ".huskies", "worktrees", s.id, ".git"), "utf8")).toBe(
+      `gitdir: ${join(agentRoot, ".git", "worktrees", s.id)}\n`,
+    );
     expect(existsSync(join(agentRoot, "escaped.txt"))).toBe(false);
     expect(existsSync(join(agentRoot, "escaped-by-write.txt"))).toBe(false);
     expect(readFileSync(join(agentRoot, ".huskies", "agents.toml"), "utf8")).toBe(agentsToml);
-    expect(git(agentRoot, "status", "--porcelain", "--untracked-files=all").split("\n").filter((l) => l && !l.includes(".huskies/"))).toEqual([]);
+    expect(
+      git(agentRoot, "status", "--porcelain", "--untracked-files=all")
+        .split("\n")
+        .filter((l) => l && !l.includes(".huskies/")),
+    ).toEqual([]);
 
     expect(originBranches(project.origin)).toContain(`feature/story-${s.id}`);
     expect(git(project.origin, "show", `feature/story-${s.id}:inside.txt`)).toBe("hello from a confined coder");

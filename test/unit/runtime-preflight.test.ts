@@ -24,18 +24,28 @@ const slot = (s: Partial<AgentSlot>): AgentSlot => agentSlotSchema.parse({ name:
 describe("preflight of a node's slots", () => {
   it("finds nothing wrong when every binary is there", () => {
     const path = bin({ claude: true, codex: true, bwrap: true, socat: true });
-    expect(preflightSlots([slot({ claude_path: join(path, "claude"), sandbox: "required" }), slot({ name: "s2", runtime: "command", command: "codex" })], path)).toEqual([]);
+    expect(
+      preflightSlots(
+        [slot({ claude_path: join(path, "claude"), sandbox: "required" }), slot({ name: "s2", runtime: "command", command: "codex" })],
+        path,
+      ),
+    ).toEqual([]);
   });
 
   it("names a missing or non-executable runtime binary, one line per slot", () => {
     const path = bin({ codex: false });
-    const problems = preflightSlots([slot({ claude_path: "/nonexistent/claude" }), slot({ name: "s2", runtime: "command", command: "codex" })], path);
+    const problems = preflightSlots(
+      [slot({ claude_path: "/nonexistent/claude" }), slot({ name: "s2", runtime: "command", command: "codex" })],
+      path,
+    );
     expect(problems.map((p) => p.slot)).toEqual(["s1", "s2"]);
-    expect(problems[0]!.message).toBe("slot s1: claude not found or not executable (/nonexistent/claude); install @anthropic-ai/claude-code or set claude_path");
+    expect(problems[0]!.message).toBe(
+      "slot s1: claude not found or not executable (/nonexistent/claude); install @anthropic-ai/claude-code or set claude_path",
+    );
     expect(problems[1]!.message).toBe("slot s2: command codex not found or not executable");
   });
 
-  it("refuses sandbox = \"required\" without bubblewrap and socat; auto is not a problem", () => {
+  it('refuses sandbox = "required" without bubblewrap and socat; auto is not a problem', () => {
     const path = bin({ claude: true });
     const claude = join(path, "claude");
     expect(preflightSlots([slot({ claude_path: claude, sandbox: "required" })], path)).toEqual([
@@ -45,6 +55,14 @@ describe("preflight of a node's slots", () => {
   });
 
   it("does not guess at commands relative to the worktree or made of templates", () => {
-    expect(preflightSlots([slot({ runtime: "command", command: "./scripts/agent.sh" }), slot({ name: "s2", runtime: "command", command: "{{worktree_path}}/run" })], bin({}))).toEqual([]);
+    expect(
+      preflightSlots(
+        [
+          slot({ runtime: "command", command: "./scripts/agent.sh" }),
+          slot({ name: "s2", runtime: "command", command: "{{worktree_path}}/run" }),
+        ],
+        bin({}),
+      ),
+    ).toEqual([]);
   });
 });
