@@ -33,6 +33,8 @@ export const BACKOFF_MAX_MS = 30_000;
 export const BACKOFF_ERROR_AFTER = 10;
 /** An unauthenticated connection gets this long to answer the challenge. */
 export const AUTH_TIMEOUT_MS = 10_000;
+/** Before its first output line an agent is given at least this long (a 250 MB binary loading on a busy machine is not silence). */
+export const AGENT_STARTUP_GRACE_MS = 60_000;
 /** Grace between SIGTERM and SIGKILL when stopping a coder's process tree. */
 export const KILL_GRACE_MS = 3000;
 /** Config edits are usually several writes; apply once they settle. */

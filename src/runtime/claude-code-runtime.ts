@@ -1,9 +1,17 @@
 import { existsSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { delimiter, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { AgentRuntime, RunningAgent, RunResult, RunSpec } from "./agent-runtime.js";
-import { agentEnv, basicResult, startSupervised } from "./supervised-process.js";
-import { envFor } from "./command-runtime.js";
+import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
+import { logger } from "../log.js";
+import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent-runtime.js";
+import { agentEnv, huskiesVars } from "./agent-env.js";
+import { liveAction, type ClaudeEvent } from "./claude-signals.js";
+import { classifyRun } from "./run-outcome.js";
+import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, scopeFileTools } from "./sandbox.js";
+import { startSupervised } from "./supervised-process.js";
+
+/** Stderr and plain stdout lines kept for classification. */
+const TAIL_LINES = 200;
 
 /** `claude` from the slot, `HUSKIES_CLAUDE_PATH`, PATH, or the npm package installed with huskies. */
 export function findClaude(configured?: string): string {
@@ -16,58 +24,126 @@ export function findClaude(configured?: string): string {
   return existsSync(bundled) ? bundled : "claude";
 }
 
+/** Running without the sandbox is said once per process (one line, not one per run). */
+let warned = false;
+
+/** The command line of a run; the prompt is not on it (it goes to stdin). */
+export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = missingSandboxTools()): string[] {
+  const s = spec.slot;
+  const decision = sandboxDecision(s.sandbox, sandboxMissing);
+  if (decision.warning && !warned) {
+    warned = true;
+    logger("runtime").warn({ slot: s.name }, decision.warning);
+  }
+  const confined = (s.sandbox ?? "auto") !== "off";
+  // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
+  const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
+  const settings = confined
+    ? claudeSettings(
+        confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }),
+        decision,
+      )
+    : undefined;
+  const args = [
+    "-p",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--model",
+    s.model,
+    "--max-turns",
+    String(s.max_turns),
+    "--permission-mode",
+    "acceptEdits",
+  ];
+  if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
+  if (settings) args.push("--settings", JSON.stringify(settings));
+  if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
+  if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
+  // Variadic flag last, so nothing after it is mistaken for a tool name.
+  const tools = confined ? scopeFileTools(s.allowed_tools, spec.cwd, readable) : s.allowed_tools;
+  if (tools.length) args.push("--allowedTools", ...tools);
+  return args;
+}
+
 /**
- * Claude Code in print mode, streaming JSON events. `--permission-mode acceptEdits` with an
- * explicit `--allowedTools` list runs unattended as root, where `--dangerously-skip-permissions`
- * is refused.
+ * Claude Code in print mode, streaming JSON events; the prompt on stdin, never on the command
+ * line. `--permission-mode acceptEdits` with an explicit `--allowedTools` list runs unattended as
+ * root, where `--dangerously-skip-permissions` is refused. A usage limit stops the run at its
+ * first sign (see `claude-signals.ts`); the outcome comes from `classifyRun`.
  */
 export class ClaudeCodeRuntime implements AgentRuntime {
   readonly name = "claude-code";
 
   start(spec: RunSpec): RunningAgent {
-    const s = spec.slot;
-    const args = ["-p", spec.prompt, "--output-format", "stream-json", "--verbose", "--model", s.model, "--max-turns", String(s.max_turns), "--permission-mode", "acceptEdits"];
-    if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
-    if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
-    // Variadic flag last, so nothing after it is mistaken for a tool name.
-    if (s.allowed_tools.length) args.push("--allowedTools", ...s.allowed_tools);
-
-    let final: Record<string, unknown> | undefined;
-    return startSupervised(findClaude(s.claude_path), args, {
+    const events: ClaudeEvent[] = [];
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const limitPauseUtilization = spec.limitPauseUtilization ?? LIMIT_PAUSE_UTILIZATION;
+    const signal = (s: RuntimeSignal) => {
+      try {
+        spec.onSignal?.(s);
+      } catch (err) {
+        logger("runtime").error({ story: spec.storyId, err: (err as Error).message, signal: s.kind }, "signal handler failed");
+      }
+    };
+    const run = startSupervised(findClaude(spec.slot.claude_path), claudeArgs(spec), {
       cwd: spec.cwd,
-      env: agentEnv({ DISABLE_AUTOUPDATER: "1", ...spec.env, ...envFor(spec) }),
+      input: spec.prompt,
+      env: agentEnv({
+        kind: "claude-code",
+        slotEnv: spec.slot.env,
+        extra: spec.env,
+        huskies: huskiesVars(spec),
+        fixed: { DISABLE_AUTOUPDATER: "1" },
+      }),
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {
-        if (stream === "stderr") return spec.onLog({ kind: "stderr", text: line });
+        if (stream === "stderr") {
+          keep(stderr, line);
+          return spec.onLog({ kind: "stderr", text: line });
+        }
         const event = parseEvent(line);
-        if (!event) return spec.onLog({ kind: "stdout", text: line });
-        if (event.type === "result") final = event;
+        if (!event) {
+          keep(stdout, line);
+          return spec.onLog({ kind: "stdout", text: line });
+        }
+        if (matters(event)) events.push(event);
         spec.onLog({ kind: "event", event });
+        const action = liveAction(event, { limitPauseUtilization, now: Date.now() });
+        if (action?.signal) signal(action.signal);
+        if (action?.stop)
+          void run
+            .stop(action.stop.reason, action.stop.kind)
+            .catch((err: Error) => logger("runtime").error({ story: spec.storyId, err: err.message }, "stopping claude failed"));
       },
-      finish: (raw) => resultFrom(basicResult(raw), final),
+      finish: (raw) => {
+        const c = classifyRun({ runtime: "claude-code", events, stdout, stderr, ...raw });
+        return { ...c, ok: c.outcome === "done", exit: raw.exit, durationMs: raw.durationMs };
+      },
     });
+    return run;
   }
 }
 
-function parseEvent(line: string): Record<string, unknown> | undefined {
+/** Events classification reads; ordinary assistant and tool messages are only logged. */
+function matters(e: ClaudeEvent): boolean {
+  return (
+    e.type === "result" || e.type === "system" || e.type === "rate_limit_event" || (e.type === "assistant" && typeof e.error === "string")
+  );
+}
+
+function keep(lines: string[], line: string): void {
+  lines.push(line);
+  if (lines.length > TAIL_LINES) lines.shift();
+}
+
+function parseEvent(line: string): ClaudeEvent | undefined {
   if (!line.startsWith("{")) return undefined;
   try {
     const v = JSON.parse(line) as unknown;
-    return v && typeof v === "object" && typeof (v as { type?: unknown }).type === "string" ? (v as Record<string, unknown>) : undefined;
+    return v && typeof v === "object" && typeof (v as { type?: unknown }).type === "string" ? (v as ClaudeEvent) : undefined;
   } catch {
     return undefined;
   }
-}
-
-/** Turns and cost come from the final `result` event; an error result fails the run with its message. */
-export function resultFrom(base: RunResult, final: Record<string, unknown> | undefined): RunResult {
-  if (!final) return base.ok ? { ...base, ok: false, error: "claude ended without a result event" } : base;
-  const turns = typeof final.num_turns === "number" ? final.num_turns : undefined;
-  const costUsd = typeof final.total_cost_usd === "number" ? final.total_cost_usd : undefined;
-  const isError = final.is_error === true || (typeof final.subtype === "string" && final.subtype !== "success");
-  if (isError) {
-    const message = typeof final.result === "string" && final.result ? final.result : String(final.subtype ?? "error");
-    return { ...base, ok: false, turns, costUsd, error: base.error ?? `claude reported an error: ${message}` };
-  }
-  return { ...base, turns, costUsd, finalText: typeof final.result === "string" ? final.result : undefined };
 }

@@ -56,11 +56,15 @@ export function treePids(root: number): number[] {
 function signal(pids: number[], groupLeader: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-groupLeader, sig);
-  } catch { /* no such group any more */ }
+  } catch {
+    /* no such group any more */
+  }
   for (const pid of pids) {
     try {
       process.kill(pid, sig);
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -78,5 +82,6 @@ export async function killTree(root: number, graceMs = KILL_GRACE_MS): Promise<v
   // Children may have forked meanwhile; look again before the hard kill.
   pids = [...new Set([...pids, ...pids.flatMap(treePids)])];
   signal(pids, root, "SIGKILL");
-  if (!(await waitUntil(gone, 10_000))) throw new Error(`process tree of ${root} survived SIGKILL: ${pids.filter((p) => !isGone(p)).join(",")}`);
+  if (!(await waitUntil(gone, 10_000)))
+    throw new Error(`process tree of ${root} survived SIGKILL: ${pids.filter((p) => !isGone(p)).join(",")}`);
 }

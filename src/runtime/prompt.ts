@@ -1,8 +1,5 @@
 import type { Role } from "../pipeline/roles.js";
 
-/** Template keys whose values are huskies-made and validated (safe even inside a shell script). */
-export const SAFE_KEYS = new Set(["story_id", "worktree_path", "base_branch", "prompt_file"]);
-
 /** Replace `{{key}}` placeholders; unknown keys are left as they are so typos are visible. */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key in vars ? vars[key]! : whole));
@@ -33,7 +30,12 @@ commit or push: huskies commits and runs the gates after you.
 {{story_markdown}}`,
 };
 
-export function buildPrompt(role: Role, template: string | undefined, vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string }, feedback?: string): string {
+export function buildPrompt(
+  role: Role,
+  template: string | undefined,
+  vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string },
+  feedback?: string,
+): string {
   let prompt = renderTemplate(template ?? DEFAULT_PROMPTS[role], vars);
   if (feedback) prompt += `\n\n## The previous attempt failed\n\nFix this and try again:\n\n\`\`\`\n${feedback.slice(-8000)}\n\`\`\`\n`;
   return prompt;

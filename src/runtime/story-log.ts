@@ -27,7 +27,10 @@ export interface RemoteLogs {
 export class StoryLogs {
   private readonly bus = new EventEmitter();
 
-  constructor(readonly dir: string, private readonly remote?: RemoteLogs) {
+  constructor(
+    readonly dir: string,
+    private readonly remote?: RemoteLogs,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.bus.setMaxListeners(0);
   }

@@ -1,55 +1,89 @@
 import { createInterface } from "node:readline";
 import { execa } from "execa";
-import type { RunningAgent, RunResult } from "./agent-runtime.js";
+import { AGENT_STARTUP_GRACE_MS } from "../config/defaults.js";
+import type { RunningAgent, RunResult, StopKind } from "./agent-runtime.js";
+import { logger } from "../log.js";
 import { killTree } from "./process-tree.js";
+
+/** How a supervised process ended, before the runtime turns it into a result. */
+export interface RawEnd {
+  exit: number | null;
+  signal?: string;
+  durationMs: number;
+  /** The first stop: by the caller, or by supervision itself (inactivity). */
+  stopped?: { reason: string; kind: StopKind };
+  /** Set when the process never ran (missing binary, not executable). */
+  startError?: string;
+  endedAt: number;
+}
 
 export interface SupervisedOptions {
   cwd: string;
-  env: Record<string, string | undefined>;
+  env: Record<string, string>;
+  /** Written to the process's stdin, which is then closed (the prompt; never on the command line). */
+  input?: string;
   inactivityMs: number;
   onLine(stream: "stdout" | "stderr", line: string): void;
-  /** Turns the raw exit into the runtime's result (e.g. with turns and cost read from events). */
-  finish(raw: { exit: number | null; signal?: string; durationMs: number; killedFor?: string }): RunResult;
+  /** Turns the raw end into the runtime's result (e.g. with turns and cost read from events). */
+  finish(raw: RawEnd): RunResult;
+}
+
+/** A supervised run, plus `stop` for the runtime's own reasons (a usage limit seen live). */
+export interface SupervisedRun extends RunningAgent {
+  stop(reason: string, kind?: StopKind): Promise<void>;
 }
 
 /**
  * Run a process in its own process group, read its output line by line, kill it when silent
  * for `inactivityMs`, and make `stop` (and the end of the run) take the whole tree down.
+ *
+ * Silence is counted from the first output line. Before it, the process gets at least
+ * `AGENT_STARTUP_GRACE_MS`: loading a 250 MB `claude` on a busy machine is not an agent hanging
+ * on its work, and a short test timeout must not fire before the agent has even started. A
+ * process that never prints anything is still killed, after the longer of the two.
  */
-export function startSupervised(command: string, args: string[], opts: SupervisedOptions): RunningAgent {
+export function startSupervised(command: string, args: string[], opts: SupervisedOptions): SupervisedRun {
   const started = Date.now();
   const child = execa(command, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,
     detached: true,
-    stdin: "ignore",
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: "ignore" as const }),
     buffer: false,
     reject: false,
     maxBuffer: Number.MAX_SAFE_INTEGER,
   });
   const pid = child.pid ?? -1;
-  let killedFor: string | undefined;
+  let stopped: RawEnd["stopped"];
   let stopping: Promise<void> | undefined;
 
-  const stop = (reason: string): Promise<void> => {
-    killedFor ??= reason;
+  const stop = (reason: string, kind: StopKind = "lost"): Promise<void> => {
+    stopped ??= { reason, kind };
     stopping ??= pid > 0 ? killTree(pid) : Promise.resolve();
     return stopping;
   };
 
   let timer: NodeJS.Timeout | undefined;
-  const touch = () => {
+  const arm = (ms: number) => {
     clearTimeout(timer);
-    timer = setTimeout(() => void stop(`no output for ${Math.round(opts.inactivityMs / 1000)}s (inactivity timeout)`), opts.inactivityMs);
+    timer = setTimeout(
+      () =>
+        void stop(`no output for ${Math.round(opts.inactivityMs / 1000)}s (inactivity timeout)`, "story_failure").catch(() => undefined),
+      ms,
+    );
   };
-  touch();
+  arm(Math.max(opts.inactivityMs, AGENT_STARTUP_GRACE_MS));
   for (const stream of ["stdout", "stderr"] as const) {
     const s = child[stream];
     if (!s) continue;
     createInterface({ input: s, crlfDelay: Infinity }).on("line", (line) => {
-      touch();
-      opts.onLine(stream, line);
+      arm(opts.inactivityMs);
+      try {
+        opts.onLine(stream, line);
+      } catch (err) {
+        logger("runtime").error({ err: (err as Error).message, pid }, "handling an agent's output line failed");
+      }
     });
   }
 
@@ -57,32 +91,22 @@ export function startSupervised(command: string, args: string[], opts: Supervise
     const res = await child;
     clearTimeout(timer);
     // The leader is gone; anything it left behind in its group goes with it.
-    try { process.kill(-pid, "SIGKILL"); } catch { /* group already empty */ }
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      /* group already empty */
+    }
     if (stopping) await stopping.catch(() => undefined);
     const failedToStart = res.failed && res.exitCode === undefined && !res.signal;
     return opts.finish({
       exit: res.exitCode ?? null,
       signal: res.signal ?? undefined,
       durationMs: Date.now() - started,
-      killedFor: killedFor ?? (failedToStart ? `could not start ${command}: ${res.shortMessage ?? res.message}` : undefined),
+      stopped,
+      startError: failedToStart && !stopped ? `could not start ${command}: ${res.shortMessage ?? res.message}` : undefined,
+      endedAt: Date.now(),
     });
   })();
 
   return { pid, done, stop };
-}
-
-/** The common part of a result: a stop or kill is a failure with its reason; so is a non-zero exit. */
-export function basicResult(raw: { exit: number | null; signal?: string; durationMs: number; killedFor?: string }): RunResult {
-  if (raw.killedFor) return { ok: false, exit: raw.exit, durationMs: raw.durationMs, error: raw.killedFor };
-  if (raw.exit !== 0) return { ok: false, exit: raw.exit, durationMs: raw.durationMs, error: raw.signal ? `killed by ${raw.signal}` : `exited with code ${raw.exit}` };
-  return { ok: true, exit: 0, durationMs: raw.durationMs };
-}
-
-/** The agent's environment: the node's own, minus what would confuse a nested agent. */
-export function agentEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, ...extra };
-  // Claude Code refuses to start nested inside another Claude Code session when this is set.
-  delete env.CLAUDECODE;
-  delete env.HUSKIES_ADMIN_TOKEN;
-  return env;
 }
