@@ -13,7 +13,10 @@ export class CoderJob extends StoryJob {
     const item = this.item();
     if (!item) return;
     const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!item.branch });
-    let feedback = item.retries ? item.failure : undefined;
+    // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
+    // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
+    // trouble (not logged in, a limit) is not the story's and is not fed back.
+    let feedback = item.lastRun?.outcome === "node_failure" ? undefined : item.failure;
     while (this.stillMine()) {
       const result = await this.runAgent(worktree, feedback);
       if (!this.stillMine()) return;

@@ -5,6 +5,16 @@ import type { StoryLogs } from "../runtime/story-log.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 
+/** What a job tells the node about the node's own health (implemented by NodePause). */
+export interface NodeHealth {
+  /** A run failed because of this node (credentials, limits): take no new work for a while. */
+  nodeFailure(reason: string, opts?: { resetsAt?: number }): void;
+  /** Close to a usage limit: take no new stories, let running ones finish. */
+  nearLimit(utilization: number, resetsAt: number | undefined): void;
+  /** A run worked: node failures in a row start over. */
+  succeeded(): void;
+}
+
 /** What a running job may touch: this node's project checkout, replica, config, logs and pool. */
 export interface JobContext {
   root: string;
@@ -18,6 +28,7 @@ export interface JobContext {
   log: Logger;
   /** Merges on one node share one workspace: they run one at a time. */
   mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  health: NodeHealth;
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
 }

@@ -10,6 +10,12 @@ import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
 import type { JobContext } from "./job-context.js";
 
+/** The prompt of a resumed session: the model has the whole earlier conversation. */
+function continuePrompt(feedback: string | undefined): string {
+  const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
+  return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
+}
+
 /** First lines of a reason, for `blocked` and log lines. */
 export function headline(reason: string, max = 300): string {
   return reason.split("\n")[0]!.slice(0, max);
@@ -61,34 +67,83 @@ export abstract class StoryJob {
     this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: this.slot.name, kind, text });
   }
 
-  /** Run this slot's runtime once in `cwd`, logging every line, and return its result. */
+  /**
+   * Run this slot's runtime once in `cwd`, logging every line. The node's own troubles are handled
+   * here, never charged to the story: a node failure gives the claim back (retries unchanged) and
+   * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
+   * this story on this node that ended that way is continued (`--resume`) rather than redone.
+   */
   protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
     const item = this.item()!;
+    const resume = this.resumable(item);
+    let result = await this.runOnce(cwd, item, feedback, resume);
+    if (resume && result.resumeFailed && this.stillMine()) {
+      this.note("info", `could not resume session ${resume}; starting afresh`);
+      result = await this.runOnce(cwd, item, feedback, undefined);
+    }
+    if (result.outcome === "node_failure") this.nodeFailed(result);
+    else if (result.outcome !== "lost") this.ctx.health.succeeded();
+    return result;
+  }
+
+  /** The session to continue: the last run was on this node and ended through no fault of the story. */
+  private resumable(item: Item): string | undefined {
+    const last = item.lastRun;
+    const ok = last?.node === this.ctx.nodeId && last.slot === this.slot.name && (last.outcome === "node_failure" || last.outcome === "lost");
+    return ok ? last.sessionId : undefined;
+  }
+
+  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
     const slot = this.slot;
     // Readers of the log (board, CLI via the server) find it on this node from now on.
     if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });
     const vars = { story_id: this.storyId, worktree_path: cwd, base_branch: this.ctx.baseBranch, story_markdown: item.body || `# ${item.name}` };
-    const prompt = buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
-    this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime }, "agent invocation");
-    this.note("info", `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}`);
+    this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId }, "agent invocation");
+    this.note("info", `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`);
+    const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
       storyId: this.storyId, slot, cwd, prompt, storyMarkdown: vars.story_markdown, promptFile, baseBranch: this.ctx.baseBranch,
-      inactivityMs: this.ctx.config.project.inactivity_timeout_secs * 1000,
+      inactivityMs: project.inactivity_timeout_secs * 1000, projectRoot: this.ctx.root,
+      resumeSessionId, limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
+      onSignal: (sig) => {
+        if (sig.kind === "session") this.sessionId = sig.sessionId;
+        else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
+        // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
+        else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+      },
     });
     this.ctx.trackPid(this.storyId, this.running.pid);
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;
     this.ctx.trackPid(this.storyId, undefined);
-    this.note("info", `${slot.role} finished: ${result.ok ? "ok" : result.error}`);
+    this.sessionId = result.sessionId ?? this.sessionId;
+    this.note("info", `${slot.role} finished: ${result.ok ? "ok" : `${result.outcome}: ${result.error ?? result.reason}`}`);
     return result;
+  }
+
+  private sessionId: string | undefined;
+
+  /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
+  private nodeFailed(result: RunResult): void {
+    const error = result.error ?? result.reason;
+    this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
+    if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure: error.slice(0, 4000) })) {
+      this.note("info", `node failure, claim given back (no retry spent): ${error}`);
+      this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
+    }
   }
 
   protected lastRun(r: RunResult): LastRun {
     const s = this.slot;
-    return { node: this.ctx.nodeId, slot: s.name, turns: r.turns, costUsd: r.costUsd, durationMs: r.durationMs, exit: r.exit, ...(r.error ? { error: r.error.slice(0, 500) } : {}) };
+    return {
+      node: this.ctx.nodeId, slot: s.name, turns: r.turns, costUsd: r.costUsd, durationMs: r.durationMs, exit: r.exit, outcome: r.outcome,
+      ...(r.error ? { error: r.error.slice(0, 500) } : {}),
+      ...(r.sessionId ?? this.sessionId ? { sessionId: r.sessionId ?? this.sessionId } : {}),
+    };
   }
 
   /**

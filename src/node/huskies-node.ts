@@ -212,7 +212,7 @@ export class HuskiesNode {
       this.agent = new AgentService({
         ctx: {
           root, nodeId: this.nodeId, pipeline, claims: this.claims, config: this.config, logs: this.logs,
-          pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(),
+          pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause,
         },
         watch: role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
         ready: () => this.replicaReady(),

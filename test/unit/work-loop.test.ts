@@ -38,6 +38,7 @@ function agent(p: PipelineDoc, claims: Claims, nodeId: string, opts: { reachable
   const ctx: JobContext = {
     root: t.dir, nodeId, pipeline: p, claims, config, logs: new StoryLogs(t.dir), pool: new AgentPool(config.agents.agent, 3),
     baseBranch: "main", log: silent, mergeLock: serialize(), trackPid: () => undefined,
+    health: { nodeFailure: () => undefined, nearLimit: () => undefined, succeeded: () => undefined },
   };
   p.setOwnNode(nodeId, { label: nodeId.slice(0, 4), address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: 1, qa: 0, mergemaster: 0 } });
   const watch = opts.reachable ? new RendezvousWatch(p, opts.reachable, NOW - 120_000) : undefined;
