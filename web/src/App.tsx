@@ -1,5 +1,7 @@
 import { useState } from "react";
+import { whyStuck } from "../../src/pipeline/stuck-hint";
 import { usePipeline } from "./use-pipeline";
+import { useBoardConfig } from "./use-board-config";
 import { Board } from "./Board";
 import { NodesPanel } from "./NodesPanel";
 import { NewStoryForm } from "./NewStoryForm";
@@ -7,6 +9,7 @@ import { StoryView } from "./StoryView";
 
 export function App() {
   const { items, nodes, connection } = usePipeline();
+  const cfg = useBoardConfig();
   const [selected, setSelected] = useState<string | null>(null);
   const labels = new Map(nodes.map((n) => [n.id, n.label]));
   const current = items.find((i) => i.id === selected);
@@ -14,7 +17,7 @@ export function App() {
     <div className="app">
       <header>
         <h1>huskies</h1>
-        <span className={`conn conn-${connection}`} data-testid="connection">
+        <span className={`conn conn-${connection}`} data-testid="connection" role="status">
           {connection === "connected" ? "live" : connection === "connecting" ? "connecting…" : "disconnected — reconnecting…"}
         </span>
       </header>
@@ -22,9 +25,9 @@ export function App() {
         <div className="banner" role="alert">Not connected to the server. The board shows the last state it saw and reconnects by itself.</div>
       )}
       <NewStoryForm />
-      <Board items={items} labels={labels} onSelect={setSelected} />
-      <NodesPanel nodes={nodes} items={items} />
-      {current && <StoryView item={current} labels={labels} onClose={() => setSelected(null)} />}
+      <Board items={items} nodes={nodes} labels={labels} cfg={cfg} onSelect={setSelected} />
+      <NodesPanel nodes={nodes} items={items} cfg={cfg} />
+      {current && <StoryView item={current} labels={labels} hint={whyStuck(current, nodes, Date.now(), cfg)} onClose={() => setSelected(null)} />}
     </div>
   );
 }
