@@ -34,6 +34,9 @@ describe("whyStuck", () => {
     expect(whyStuck(item({ stage: "qa", qa: "human" }), nodes, NOW, cfg)).toMatch(/^waiting for a person/);
     expect(whyStuck(item({ stage: "qa" }), nodes, NOW, { ...cfg, defaultQa: "server" })).toMatch(/^nothing moves it on: QA is server/);
     expect(whyStuck(item({ stage: "qa", qa: "agent" }), [node("q", { qa: 1 })], NOW, { ...cfg, defaultQa: "human" })).toBeUndefined();
+    // A reader that does not know the project's mode says nothing about an item without its own.
+    expect(whyStuck(item({ stage: "qa" }), nodes, NOW, { nodeAliveMs: 60_000 })).toBeUndefined();
+    expect(whyStuck(item({ stage: "qa", qa: "agent" }), nodes, NOW, { nodeAliveMs: 60_000 })).toContain("no node has a QA slot");
   });
 
   it("says when every live node with the role is paused, with the reason and time left", () => {
