@@ -31,8 +31,8 @@ export interface StuckNode {
 export interface StuckConfig {
   /** `node_alive_secs` in ms: a node that heartbeated more recently is live. */
   nodeAliveMs: number;
-  /** `default_qa` of the project: the QA mode of items that name none. */
-  defaultQa: QaMode;
+  /** `default_qa` of the project: the QA mode of items that name none; undefined when not known. */
+  defaultQa?: QaMode;
 }
 
 const ROLE_OF: Partial<Record<Stage, SlotRole>> = { current: "coder", qa: "qa", merge: "mergemaster" };
@@ -69,6 +69,8 @@ export function whyStuck(item: StuckItem, nodes: readonly StuckNode[], now: numb
   }
   if (role === "qa") {
     const mode = item.qa ?? cfg.defaultQa;
+    // Without the mode (a board that could not read the project's setting) there is nothing sure to say.
+    if (mode === undefined) return undefined;
     if (mode === "human") return "waiting for a person: QA is human (move it to merge, or back to current with a reason)";
     if (mode === "server") return "nothing moves it on: QA is server, done by the coder's gates (move it to merge or back to current)";
   }
