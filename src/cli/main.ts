@@ -175,7 +175,14 @@ story.command("log").argument("<id>").description("print a work item's agent log
       for (const e of entry ? builder.push(entry) : []) console.log(formatEntry(e, { color }));
     };
     if (!o.follow) {
-      for (const line of (await api<string>(base, "GET", path)).split("\n")) if (line.trim()) print(line);
+      await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
+      const text = await api<string>(base, "GET", path).catch((err: unknown) => {
+        // The story exists (checked above): a 404 here only means no agent has run it yet.
+        if (err instanceof UserError && /HTTP 404/.test(err.message)) return "";
+        throw err;
+      });
+      if (!text.trim()) process.stderr.write(`no agent log for ${id} yet\n`);
+      for (const line of text.split("\n")) if (line.trim()) print(line);
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);

@@ -57,10 +57,13 @@ describe("huskies story log", () => {
     }
   });
 
-  it("names the problem for an unknown story", async () => {
-    const { env } = await serverWithLog();
+  it("names the problem for an unknown story, and says when a story has no log yet", async () => {
+    const { env, server } = await serverWithLog();
     const r = await runCli(["story", "log", "999_story_nope"], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("unknown story 999_story_nope");
+    const fresh = await postJson<Item>(`${server.http}/api/stories`, { name: "Not started" });
+    const empty = await runCli(["story", "log", fresh.id], { env });
+    expect(empty).toMatchObject({ code: 0, stdout: "", stderr: `no agent log for ${fresh.id} yet\n` });
   });
 });
