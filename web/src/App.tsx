@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { whyStuck } from "../../src/pipeline/stuck-hint";
 import { usePipeline } from "./use-pipeline";
 import { useBoardConfig } from "./use-board-config";
@@ -11,7 +11,9 @@ export function App() {
   const { items, nodes, connection } = usePipeline();
   const cfg = useBoardConfig();
   const [selected, setSelected] = useState<string | null>(null);
-  const labels = new Map(nodes.map((n) => [n.id, n.label]));
+  const labelKey = nodes.map((n) => `${n.id}=${n.label}`).join(",");
+  // Stable while no label changes, so the story view does not re-render on every heartbeat.
+  const labels = useMemo(() => new Map(nodes.map((n) => [n.id, n.label])), [labelKey]);
   const current = items.find((i) => i.id === selected);
   return (
     <div className="app">

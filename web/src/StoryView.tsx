@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api } from "./use-pipeline";
 import { STAGES, type Item } from "./types";
 import { StoryMarkdown } from "./StoryMarkdown";
@@ -13,6 +13,7 @@ export function StoryView({ item, labels, hint, onClose }: { item: Item; labels:
     api(method, path, body).then(() => { setError(null); return true; }, (e: Error) => { setError(e.message); return false; });
   const path = `/api/stories/${encodeURIComponent(item.id)}`;
   const run = item.lastRun;
+  const tick = useCallback((index: number, done: boolean) => act("POST", `${path}/tick`, { index, done }), [path]);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => { if (e.key === "Escape") onClose(); };
     window.addEventListener("keydown", onKey);
@@ -34,7 +35,7 @@ export function StoryView({ item, labels, hint, onClose }: { item: Item; labels:
         {run?.error && <p className="reason">last run failed: {run.error}</p>}
         {hint && <p className="hint" role="status">⚠ {hint}</p>}
         <ErrorBoundary what="story text">
-          <StoryMarkdown body={item.body} onTick={(index, done) => act("POST", `${path}/tick`, { index, done })} />
+          <StoryMarkdown body={item.body} onTick={tick} />
         </ErrorBoundary>
         <div className="controls">
           <label>move to <select value={item.stage} onChange={(e) => act("POST", `${path}/move`, { stage: e.target.value })}>
@@ -46,7 +47,7 @@ export function StoryView({ item, labels, hint, onClose }: { item: Item; labels:
           {item.claim && <button onClick={() => act("POST", `${path}/release`)}>release claim</button>}
         </div>
         {error && <p className="error" role="alert">{error}</p>}
-        <ErrorBoundary what="diff"><DiffView item={item} /></ErrorBoundary>
+        {(item.stage !== "backlog" || item.branch) && <ErrorBoundary what="diff"><DiffView item={item} /></ErrorBoundary>}
         <ErrorBoundary what="agent log"><LogTimeline id={item.id} logNode={item.logNode} labels={labels} /></ErrorBoundary>
       </article>
     </div>
