@@ -110,13 +110,13 @@ describe("the story view", () => {
     await screenshotOf(dialog, "story-desktop-whole");
 
     // A review comment sends the story back; the coder's next prompt carries it.
+    const before = model.requests.length;
     await dialog.getByLabel("Review comment").fill(COMMENT);
     await dialog.getByRole("button", { name: "Send back to current" }).click();
     await dialog.getByRole("status").filter({ hasText: "sent back to current" }).waitFor();
-    const back = await getJson<Item>(`${server.http}/api/stories/${story.id}`);
-    expect(back).toMatchObject({ failure: COMMENT });
-    const reworkPrompt = await waitFor(() => model!.requests.map(firstPrompt).find((p) => p.includes(COMMENT)), "a coder prompt with the review comment", 90_000);
-    expect(reworkPrompt).toContain("The previous attempt failed");
+    const nextRun = await waitFor(() => model!.requests.slice(before).find((r) => firstPrompt(r).includes(`working on story ${story.id}`)), "the coder's next run", 90_000);
+    expect(firstPrompt(nextRun)).toContain("The previous attempt failed");
+    expect(firstPrompt(nextRun)).toContain(COMMENT);
     await dialog.locator(".e-text").filter({ hasText: "Reworked: hello.txt now greets the reviewer." }).waitFor({ timeout: 60_000 });
     expect(await dialog.locator("details.run").count()).toBeGreaterThanOrEqual(2);
     await screenshot(page, "timeline-rework-desktop");
