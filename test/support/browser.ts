@@ -22,9 +22,20 @@ export function screenshot(page: Page, name: string, fullPage = false): Promise<
   return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 
-/** One element, whole (a dialog taller than the screen included). */
-export function screenshotOf(locator: Locator, name: string): Promise<Buffer> {
-  return locator.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+/**
+ * One element, whole: the dialog scrolls inside a fixed overlay, so an element screenshot would be
+ * cut at the screen's edge. The viewport grows to the element's height for the shot, then returns.
+ */
+export async function screenshotOf(locator: Locator, name: string): Promise<Buffer> {
+  const page = locator.page();
+  const size = page.viewportSize()!;
+  const height = await locator.evaluate((el) => Math.ceil(el.getBoundingClientRect().top + el.scrollHeight + 24));
+  await page.setViewportSize({ width: size.width, height: Math.max(size.height, height) });
+  try {
+    return await locator.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  } finally {
+    await page.setViewportSize(size);
+  }
 }
 
 /** Whether the page scrolls sideways (a layout that does not fit a phone). */
