@@ -61,7 +61,7 @@ describe("the story view", () => {
       if (step === 0) {
         const command = rework
           ? "echo 'hello, reviewer' > hello.txt && git commit -qam 'Greet the reviewer'"
-          : "echo 'hello from claude' > hello.txt && git add hello.txt && git commit -qm 'Add hello'";
+          : "echo 'hello from claude' > hello.txt && printf '%s\\n' 'export const greet = (name) => `Hello, ${name}`;' > greet.js && git add -A && git commit -qm 'Add hello'";
         return { tool: { name: "Bash", input: { command, description: "Write hello.txt and commit it" } } };
       }
       if (!rework) await gate;
@@ -86,7 +86,7 @@ describe("the story view", () => {
 
     // Live: the Bash command shows while the run is still going (the model holds its last answer).
     const bash = dialog.locator('.e-tool[data-tool="Bash"]').first();
-    await bash.filter({ hasText: "echo 'hello from claude' > hello.txt" }).waitFor({ timeout: 90_000 });
+    await bash.filter({ hasText: "echo 'hello from claude' > hello.txt && printf" }).waitFor({ timeout: 90_000 });
     expect(await dialog.getByText("Done: hello.txt is committed").count()).toBe(0);
     await dialog.getByTestId("log-follow").filter({ hasText: "live" }).waitFor();
     await screenshot(page, "timeline-live-desktop");
@@ -100,6 +100,9 @@ describe("the story view", () => {
     await files.getByText("hello.txt").waitFor({ timeout: 30_000 });
     expect(await files.textContent()).toContain("+1");
     await dialog.getByRole("table", { name: "diff of hello.txt" }).getByText("hello from claude").waitFor();
+    // Highlighted per language: the JavaScript file's keywords are marked up, the text file is plain.
+    expect(await dialog.getByRole("table", { name: "diff of greet.js" }).locator(".hljs-keyword").first().textContent()).toBe("export");
+    expect(await dialog.getByRole("table", { name: "diff of hello.txt" }).locator("[class^=hljs]").count()).toBe(0);
 
     // Criteria are markdown task items that stay clickable and tick through the REST API.
     await dialog.getByRole("checkbox", { name: "It is committed" }).check();
