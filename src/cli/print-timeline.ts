@@ -6,7 +6,10 @@ type Colour = keyof typeof C;
 
 /** Multi-line text on one line: the terminal form is one line per entry, greppable. */
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, " ⏎ ").replace(/\t/g, " ").trim();
+  return s
+    .replace(/\s*\n\s*/g, " ⏎ ")
+    .replace(/\t/g, " ")
+    .trim();
 }
 
 function clock(t: number): string {

@@ -32,7 +32,12 @@ const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$/;
  * Undefined when the branch is not pushed. A project without an `origin` diffs its local branches.
  * Git runs with argument vectors only; the id is validated before it reaches a ref name.
  */
-export async function branchDiff(root: string, base: string, storyId: string, limits = { maxPatchBytes: MAX_DIFF_PATCH_BYTES, maxFiles: MAX_DIFF_FILES }): Promise<BranchDiff | undefined> {
+export async function branchDiff(
+  root: string,
+  base: string,
+  storyId: string,
+  limits = { maxPatchBytes: MAX_DIFF_PATCH_BYTES, maxFiles: MAX_DIFF_FILES },
+): Promise<BranchDiff | undefined> {
   assertItemId(storyId);
   if (!BRANCH_NAME.test(base)) throw new Error(`invalid base branch name: ${JSON.stringify(base)}`);
   const branch = featureBranch(storyId);
@@ -41,7 +46,11 @@ export async function branchDiff(root: string, base: string, storyId: string, li
   if (await hasRemote(root)) {
     left = `refs/remotes/origin/${base}`;
     right = `refs/remotes/origin/${branch}`;
-    const fetched = await git(root, ["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:${right}`, `+refs/heads/${base}:${left}`], { allowFail: true });
+    const fetched = await git(
+      root,
+      ["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:${right}`, `+refs/heads/${base}:${left}`],
+      { allowFail: true },
+    );
     // "couldn't find remote ref": not pushed (or deleted after the merge). Any other failure (a lock
     // held by a concurrent fetch, the origin unreachable) falls back to the last fetched refs.
     if (fetched.exitCode !== 0 && (await missingOnOrigin(root, branch))) return undefined;
@@ -54,7 +63,13 @@ export async function branchDiff(root: string, base: string, storyId: string, li
   if (numstat.exitCode !== 0) throw new DiffUnavailable(`git diff failed for ${branch}`);
   const all = parseNumstat(numstat.stdout);
   const patch = await capped(root, [...common, "--src-prefix=a/", "--dst-prefix=b/", range, "--"], limits.maxPatchBytes);
-  return { base, branch, files: all.slice(0, limits.maxFiles), patch: patch.text, truncated: patch.truncated || all.length > limits.maxFiles };
+  return {
+    base,
+    branch,
+    files: all.slice(0, limits.maxFiles),
+    patch: patch.text,
+    truncated: patch.truncated || all.length > limits.maxFiles,
+  };
 }
 
 /** Whether the feature branch is missing on the origin (checked with ls-remote after a failed fetch). */
@@ -69,7 +84,11 @@ export function parseNumstat(out: string): DiffFile[] {
   for (const rec of out.split("\0")) {
     const m = /^\s*(-|\d+)\t(-|\d+)\t([\s\S]+)$/.exec(rec);
     if (!m) continue;
-    files.push(m[1] === "-" ? { path: m[3]!, additions: 0, deletions: 0, binary: true } : { path: m[3]!, additions: Number(m[1]), deletions: Number(m[2]) });
+    files.push(
+      m[1] === "-"
+        ? { path: m[3]!, additions: 0, deletions: 0, binary: true }
+        : { path: m[3]!, additions: Number(m[1]), deletions: Number(m[2]) },
+    );
   }
   return files;
 }
@@ -91,7 +110,9 @@ function capped(cwd: string, args: string[], max: number): Promise<{ text: strin
         child.kill();
       }
     });
-    child.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
     child.on("error", (err) => reject(new DiffUnavailable(`git failed to start: ${err.message}`)));
     child.on("close", (code) => {
       if (!truncated && code !== 0) return reject(new DiffUnavailable(`git diff failed: ${stderr.trim().split("\n").pop() ?? code}`));

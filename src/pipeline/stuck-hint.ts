@@ -1,3 +1,4 @@
+import type { QaMode } from "./qa-modes.js";
 import type { Stage } from "./stages.js";
 
 /**
@@ -8,7 +9,6 @@ import type { Stage } from "./stages.js";
  * Pure, and free of imports with a runtime, so the board bundles it as it is.
  */
 
-export type QaMode = "server" | "agent" | "human";
 type SlotRole = "coder" | "qa" | "mergemaster";
 
 export interface StuckItem {

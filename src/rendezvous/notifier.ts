@@ -60,10 +60,17 @@ export class Notifier {
   private readonly o: Required<Omit<NotifierOptions, "project" | "log">> & Pick<NotifierOptions, "project" | "log">;
 
   /** `targets` is read on every event, so a config reload applies to the next one. */
-  constructor(private readonly targets: () => readonly NotifyTarget[], opts: NotifierOptions = {}) {
+  constructor(
+    private readonly targets: () => readonly NotifyTarget[],
+    opts: NotifierOptions = {},
+  ) {
     this.o = {
-      attempts: D.NOTIFY_ATTEMPTS, initialBackoffMs: D.NOTIFY_BACKOFF_INITIAL_MS, maxBackoffMs: D.NOTIFY_BACKOFF_MAX_MS,
-      timeoutMs: D.NOTIFY_TIMEOUT_MS, queueMax: D.NOTIFY_QUEUE_MAX, ...opts,
+      attempts: D.NOTIFY_ATTEMPTS,
+      initialBackoffMs: D.NOTIFY_BACKOFF_INITIAL_MS,
+      maxBackoffMs: D.NOTIFY_BACKOFF_MAX_MS,
+      timeoutMs: D.NOTIFY_TIMEOUT_MS,
+      queueMax: D.NOTIFY_QUEUE_MAX,
+      ...opts,
     };
   }
 
@@ -77,7 +84,10 @@ export class Notifier {
         if (!q) this.queues.set(key, (q = { target, items: [], running: false }));
         if (q.items.length >= this.o.queueMax) {
           const dropped = q.items.shift()!;
-          this.o.log?.warn({ url: target.url, event: dropped.ev.event, story: dropped.ev.story }, "webhook queue full: dropped the oldest event");
+          this.o.log?.warn(
+            { url: target.url, event: dropped.ev.event, story: dropped.ev.story },
+            "webhook queue full: dropped the oldest event",
+          );
         }
         q.items.push({ id: randomUUID(), ev, body: JSON.stringify(payload(ev, target.format, this.o.project)) });
         if (!q.running) void this.drain(q);
@@ -147,7 +157,10 @@ export class Notifier {
       return { outcome: retry ? "retry" : "permanent", error: `HTTP ${res.status}` };
     } catch (err) {
       const timedOut = (err as Error).name === "TimeoutError";
-      return { outcome: "retry", error: timedOut ? `no answer in ${this.o.timeoutMs} ms` : String((err as Error).cause ?? (err as Error).message) };
+      return {
+        outcome: "retry",
+        error: timedOut ? `no answer in ${this.o.timeoutMs} ms` : String((err as Error).cause ?? (err as Error).message),
+      };
     }
   }
 

@@ -61,12 +61,17 @@ export function parseLogLine(line: string): StoryLogLine | undefined {
   try {
     const v = obj(JSON.parse(line));
     if (v && typeof v.kind === "string") return { ...v, t: num(v.t) ?? 0, kind: v.kind } as StoryLogLine;
-  } catch { /* not JSON: fall through */ }
+  } catch {
+    /* not JSON: fall through */
+  }
   return { t: 0, kind: "stdout", text: line };
 }
 
 export function parseLog(text: string): StoryLogLine[] {
-  return text.split("\n").map(parseLogLine).filter((l): l is StoryLogLine => !!l);
+  return text
+    .split("\n")
+    .map(parseLogLine)
+    .filter((l): l is StoryLogLine => !!l);
 }
 
 /** Turns log lines into timeline entries, one line at a time (keeps tool names and the cwd). */
@@ -122,7 +127,13 @@ export class TimelineBuilder {
         const resets = num(info.resetsAt);
         const when = resets ? `, resets ${new Date(resets * (resets < 1e12 ? 1000 : 1)).toISOString()}` : "";
         const used = num(info.utilization);
-        return [{ kind: status === "rejected" ? "error" : "info", t, text: `usage limit ${status}${used !== undefined ? ` (${Math.round(used * 100)}% used)` : ""}${when}` }];
+        return [
+          {
+            kind: status === "rejected" ? "error" : "info",
+            t,
+            text: `usage limit ${status}${used !== undefined ? ` (${Math.round(used * 100)}% used)` : ""}${when}`,
+          },
+        ];
       }
       default:
         return [];
@@ -132,17 +143,22 @@ export class TimelineBuilder {
   private system(t: number, e: Json): TimelineEntry[] {
     if (e.subtype === "init") {
       this.cwd = str(e.cwd);
-      const parts = [str(e.model) && `model ${e.model}`, str(e.session_id) && `session ${String(e.session_id).slice(0, 8)}`].filter(Boolean);
+      const parts = [str(e.model) && `model ${e.model}`, str(e.session_id) && `session ${String(e.session_id).slice(0, 8)}`].filter(
+        Boolean,
+      );
       const version = str(e.claude_code_version) ? ` ${e.claude_code_version}` : "";
       return [{ kind: "info", t, text: `claude${version} started${parts.length ? `: ${parts.join(", ")}` : ""}` }];
     }
     if (e.subtype === "api_retry") {
       const status = num(e.error_status);
       const delay = num(e.retry_delay_ms);
-      return [{
-        kind: "error", t,
-        text: `API error${status ? ` ${status}` : ""}${str(e.error) ? ` (${e.error})` : ""}: retry ${num(e.attempt) ?? "?"}/${num(e.max_retries) ?? "?"}${delay !== undefined ? ` in ${Math.round(delay / 1000)}s` : ""}`,
-      }];
+      return [
+        {
+          kind: "error",
+          t,
+          text: `API error${status ? ` ${status}` : ""}${str(e.error) ? ` (${e.error})` : ""}: retry ${num(e.attempt) ?? "?"}/${num(e.max_retries) ?? "?"}${delay !== undefined ? ` in ${Math.round(delay / 1000)}s` : ""}`,
+        },
+      ];
     }
     return [];
   }
@@ -170,11 +186,17 @@ export class TimelineBuilder {
     for (const block of Array.isArray(message?.content) ? message.content : []) {
       const b = obj(block);
       if (b?.type !== "tool_result") continue;
-      const lines = resultText(b.content).split("\n").filter((l) => l.trim());
+      const lines = resultText(b.content)
+        .split("\n")
+        .filter((l) => l.trim());
       out.push({
-        kind: "tool_result", t,
+        kind: "tool_result",
+        t,
         name: str(b.tool_use_id) ? this.tools.get(String(b.tool_use_id)) : undefined,
-        text: lines.slice(0, RESULT_LINES).map((l) => clip(this.relative(l), LINE_CHARS)).join("\n"),
+        text: lines
+          .slice(0, RESULT_LINES)
+          .map((l) => clip(this.relative(l), LINE_CHARS))
+          .join("\n"),
         moreLines: Math.max(0, lines.length - RESULT_LINES),
         error: b.is_error === true,
       });
@@ -191,9 +213,13 @@ function finalResult(t: number, e: Json): Extract<TimelineEntry, { kind: "result
   const ok = e.is_error !== true && (e.subtype === undefined || e.subtype === "success");
   const errors = Array.isArray(e.errors) ? e.errors.filter((x) => typeof x === "string").join("; ") : "";
   return {
-    kind: "result", t, ok,
+    kind: "result",
+    t,
+    ok,
     text: str(e.result) || errors || String(e.subtype ?? (ok ? "done" : "error")),
-    turns: num(e.num_turns), costUsd: num(e.total_cost_usd), durationMs: num(e.duration_ms),
+    turns: num(e.num_turns),
+    costUsd: num(e.total_cost_usd),
+    durationMs: num(e.duration_ms),
   };
 }
 
@@ -236,7 +262,11 @@ export function toolInput(name: string, input: Json, cwd?: string): string {
 
 function resultText(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((c) => str(obj(c)?.text) ?? "").filter(Boolean).join("\n");
+  if (Array.isArray(content))
+    return content
+      .map((c) => str(obj(c)?.text) ?? "")
+      .filter(Boolean)
+      .join("\n");
   return "";
 }
 
@@ -263,7 +293,9 @@ export function groupRuns(entries: readonly TimelineEntry[]): TimelineRun[] {
 export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
   const s = Math.round(ms / 1000);
-  return s < 3600 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return s < 3600
+    ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`
+    : `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
 /** The final result's numbers: "8 turns · $0.0384 · 3.6s". */
@@ -272,5 +304,7 @@ export function resultStats(e: Extract<TimelineEntry, { kind: "result" }>): stri
     e.turns !== undefined ? `${e.turns} turn${e.turns === 1 ? "" : "s"}` : "",
     e.costUsd !== undefined ? `$${e.costUsd.toFixed(4)}` : "",
     e.durationMs !== undefined ? formatDuration(e.durationMs) : "",
-  ].filter(Boolean).join(" · ");
+  ]
+    .filter(Boolean)
+    .join(" · ");
 }

@@ -48,16 +48,29 @@ export class Metrics {
       return n;
     };
     new Gauge({
-      name: "huskies_stories", help: "Work items per stage", labelNames: ["stage"], registers,
-      collect() { for (const [stage, n] of count(false)) this.set({ stage }, n); },
+      name: "huskies_stories",
+      help: "Work items per stage",
+      labelNames: ["stage"],
+      registers,
+      collect() {
+        for (const [stage, n] of count(false)) this.set({ stage }, n);
+      },
     });
     new Gauge({
-      name: "huskies_stories_blocked", help: "Blocked work items per stage", labelNames: ["stage"], registers,
-      collect() { for (const [stage, n] of count(true)) this.set({ stage }, n); },
+      name: "huskies_stories_blocked",
+      help: "Blocked work items per stage",
+      labelNames: ["stage"],
+      registers,
+      collect() {
+        for (const [stage, n] of count(true)) this.set({ stage }, n);
+      },
     });
     if (src.nodes) {
       new Gauge({
-        name: "huskies_nodes", help: "Nodes in the document: live (heartbeating), paused (live but taking no work) or offline", labelNames: ["state"], registers,
+        name: "huskies_nodes",
+        help: "Nodes in the document: live (heartbeating), paused (live but taking no work) or offline",
+        labelNames: ["state"],
+        registers,
         collect() {
           const now = Date.now();
           const aliveMs = src.nodeAliveMs?.() ?? 60_000;
@@ -69,7 +82,10 @@ export class Metrics {
     }
     if (src.syncLinks) {
       new Gauge({
-        name: "huskies_sync_links", help: "Open /crdt-sync links of this node, by kind", labelNames: ["kind"], registers,
+        name: "huskies_sync_links",
+        help: "Open /crdt-sync links of this node, by kind",
+        labelNames: ["kind"],
+        registers,
         collect() {
           this.reset();
           for (const [kind, v] of Object.entries(src.syncLinks!())) this.set({ kind }, v);
@@ -77,12 +93,37 @@ export class Metrics {
       });
     }
     if (src.replicaBytes) {
-      new Gauge({ name: "huskies_replica_bytes", help: "Size of this node's replica of the document (bytes, encoded)", registers, collect() { this.set(src.replicaBytes!()); } });
+      new Gauge({
+        name: "huskies_replica_bytes",
+        help: "Size of this node's replica of the document (bytes, encoded)",
+        registers,
+        collect() {
+          this.set(src.replicaBytes!());
+        },
+      });
     }
-    this.claims = new Counter({ name: "huskies_claims_granted_total", help: "Claims granted by this node's sequencer (or taken autonomously)", registers });
-    this.startLatency = new Histogram({ name: "huskies_claim_to_start_seconds", help: "From a claim being granted to its job starting on the holder", buckets: CLAIM_TO_START_BUCKETS, registers });
-    this.runs = new Counter({ name: "huskies_runs_total", help: "Agent runs finished on this node, by outcome", labelNames: ["outcome"], registers });
-    this.cost = new Counter({ name: "huskies_run_cost_usd_total", help: "Cost reported by the runtimes of finished runs (USD)", registers });
+    this.claims = new Counter({
+      name: "huskies_claims_granted_total",
+      help: "Claims granted by this node's sequencer (or taken autonomously)",
+      registers,
+    });
+    this.startLatency = new Histogram({
+      name: "huskies_claim_to_start_seconds",
+      help: "From a claim being granted to its job starting on the holder",
+      buckets: CLAIM_TO_START_BUCKETS,
+      registers,
+    });
+    this.runs = new Counter({
+      name: "huskies_runs_total",
+      help: "Agent runs finished on this node, by outcome",
+      labelNames: ["outcome"],
+      registers,
+    });
+    this.cost = new Counter({
+      name: "huskies_run_cost_usd_total",
+      help: "Cost reported by the runtimes of finished runs (USD)",
+      registers,
+    });
     this.turns = new Counter({ name: "huskies_run_turns_total", help: "Turns reported by the runtimes of finished runs", registers });
     if (src.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

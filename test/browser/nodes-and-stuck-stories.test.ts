@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page, Request } from "playwright-core";
+import type { Browser } from "playwright-core";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { WebsocketProvider } from "y-websocket";
@@ -11,7 +11,9 @@ import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
 
 let browser: Browser;
-beforeAll(async () => { browser = await launchChromium(); });
+beforeAll(async () => {
+  browser = await launchChromium();
+});
 afterAll(() => browser?.close());
 
 const cluster = new Cluster();
@@ -32,16 +34,26 @@ const GPU_BOX = "f00d".repeat(16);
  */
 async function pausedCoderNode(ws: string): Promise<void> {
   const doc = new Y.Doc();
-  const provider = new WebsocketProvider(ws.replace(/\/crdt-sync$/, ""), "crdt-sync", doc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+  const provider = new WebsocketProvider(ws.replace(/\/crdt-sync$/, ""), "crdt-sync", doc, {
+    WebSocketPolyfill: WebSocket as never,
+    disableBc: true,
+  });
   await waitFor(() => provider.synced, "the stock client to sync");
   const now = Date.now();
   const entry = new Y.Map<unknown>();
   doc.transact(() => {
     doc.getMap("nodes").set(GPU_BOX, entry);
     for (const [k, v] of Object.entries({
-      label: "gpu-box", role: "agent", address: "ws://127.0.0.1:9/crdt-sync", lastSeen: now, alive: true, startedAt: now - 3_600_000,
-      capacity: { coder: 2, qa: 0, mergemaster: 0 }, paused: { reason: "usage limit (429)", since: now - 60_000, until: now + 20 * 60_000 },
-    })) entry.set(k, v);
+      label: "gpu-box",
+      role: "agent",
+      address: "ws://127.0.0.1:9/crdt-sync",
+      lastSeen: now,
+      alive: true,
+      startedAt: now - 3_600_000,
+      capacity: { coder: 2, qa: 0, mergemaster: 0 },
+      paused: { reason: "usage limit (429)", since: now - 60_000, until: now + 20 * 60_000 },
+    }))
+      entry.set(k, v);
   });
   const beat = setInterval(() => entry.set("lastSeen", Date.now()), 1000);
   cleanups.push(() => {
@@ -50,33 +62,21 @@ async function pausedCoderNode(ws: string): Promise<void> {
   });
 }
 
-/**
- * Until the lead serves `POST /api/nodes/:id/pause|resume`, the page's calls are answered here and
- * recorded, which is what this test checks (the request the buttons send). After wiring: drop the
- * route and expect the node's `paused` state on the board instead.
- */
-async function recordNodeCalls(page: Page): Promise<Request[]> {
-  const calls: Request[] = [];
-  await page.route(/\/api\/nodes\/[0-9a-f]+\/(pause|resume)$/, async (route) => {
-    calls.push(route.request());
-    await route.fulfill({ status: 200, contentType: "application/json", body: "{}" });
-  });
-  return calls;
-}
-
 describe("nodes and stuck stories", () => {
   it("show slots, heartbeat, pause state with time left, pause and resume buttons, and why nothing takes a story", async () => {
     project = createProject({ projectToml: projectToml({ default_qa: "agent" }) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await pausedCoderNode(server.ws);
     const page = await browser.newPage({ viewport: DESKTOP });
-    const calls = await recordNodeCalls(page);
     await page.goto(server.http);
     await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
 
     // The paused node: slots, heartbeat, reason and time left.
     const gpu = page.getByRole("listitem", { name: "node gpu-box" });
-    await gpu.getByRole("status").filter({ hasText: /paused: usage limit \(429\) · resumes in (19|20)m/ }).waitFor();
+    await gpu
+      .getByRole("status")
+      .filter({ hasText: /paused: usage limit \(429\) · resumes in (19|20)m/ })
+      .waitFor();
     expect(await gpu.textContent()).toMatch(/slots: coder 2/);
     expect(await gpu.textContent()).toMatch(/heartbeat \d+s ago/);
     const serverRow = page.getByRole("listitem", { name: /^node server-/ });
@@ -87,32 +87,37 @@ describe("nodes and stuck stories", () => {
     const qa = await postJson<Item>(`${server.http}/api/stories`, { name: "Needs a QA agent", stage: "current", qa: "agent" });
     await postJson(`${server.http}/api/stories/${qa.id}/move`, { stage: "qa" });
     const card = (id: string) => page.locator(`.card[data-id="${id}"]`);
-    await card(coding.id).getByTestId("stuck-hint").filter({ hasText: "every live node with a coder slot is paused (gpu-box: usage limit (429), resumes in" }).waitFor();
+    await card(coding.id)
+      .getByTestId("stuck-hint")
+      .filter({ hasText: "every live node with a coder slot is paused (gpu-box: usage limit (429), resumes in" })
+      .waitFor();
     await card(qa.id).getByTestId("stuck-hint").filter({ hasText: 'no node has a QA slot: add an [[agent]] with role = "qa"' }).waitFor();
     expect(await card(coding.id).textContent()).toMatch(/\d+s in current/);
     await screenshot(page, "nodes-and-stuck-desktop");
 
-    // Pause: the form asks for a reason, and the button posts it for that node.
+    // Pause through the real REST route: the form asks for a reason, the node's entry gets the
+    // pause, and the board shows it; resume clears it.
     await serverRow.getByRole("button", { name: /^pause server-/ }).click();
     await serverRow.getByLabel("reason").fill("deploying a new version");
     await screenshot(page, "pause-form-desktop");
+    const pauseCall = page.waitForRequest((r) => r.url().endsWith(`/api/nodes/${server.nodeId}/pause`));
     await serverRow.getByRole("button", { name: "pause node" }).click();
-    await waitFor(() => calls.length === 1, "the pause request");
-    expect(calls[0]!.method()).toBe("POST");
-    expect(new URL(calls[0]!.url()).pathname).toBe(`/api/nodes/${server.nodeId}/pause`);
-    expect(calls[0]!.postDataJSON()).toEqual({ reason: "deploying a new version" });
-
-    // Resume on the paused node.
-    await gpu.getByRole("button", { name: "resume gpu-box" }).click();
-    await waitFor(() => calls.length === 2, "the resume request");
-    expect(new URL(calls[1]!.url()).pathname).toBe(`/api/nodes/${GPU_BOX}/resume`);
+    expect((await pauseCall).postDataJSON()).toEqual({ reason: "deploying a new version" });
+    await serverRow.getByRole("status").filter({ hasText: "paused: deploying a new version · until resumed" }).waitFor();
+    await screenshot(page, "node-paused-desktop");
+    await serverRow.getByRole("button", { name: /^resume server-/ }).click();
+    await serverRow.getByRole("button", { name: /^pause server-/ }).waitFor();
+    expect(await serverRow.getByRole("status").count()).toBe(0);
 
     // The story view repeats the hint; the phone layout fits.
     await card(qa.id).click();
     await page.getByRole("dialog").getByRole("status").filter({ hasText: "no node has a QA slot" }).waitFor();
     const phone = await browser.newPage({ viewport: PHONE, isMobile: true });
     await phone.goto(server.http);
-    await phone.getByRole("listitem", { name: "node gpu-box" }).getByText(/paused: usage limit/).waitFor();
+    await phone
+      .getByRole("listitem", { name: "node gpu-box" })
+      .getByText(/paused: usage limit/)
+      .waitFor();
     await phone.locator(`.card[data-id="${coding.id}"]`).getByTestId("stuck-hint").waitFor();
     expect(await overflowsSideways(phone)).toBe(false);
     await screenshot(phone, "nodes-and-stuck-phone", true);

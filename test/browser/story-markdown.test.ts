@@ -8,7 +8,9 @@ import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
 
 let browser: Browser;
-beforeAll(async () => { browser = await launchChromium(); });
+beforeAll(async () => {
+  browser = await launchChromium();
+});
 afterAll(() => browser?.close());
 
 const cluster = new Cluster();
@@ -57,18 +59,30 @@ describe("story markdown", () => {
     expect(await md.getByRole("link", { name: "a link" }).getAttribute("href")).toBe("https://example.com");
     expect(await md.locator("img, script").count()).toBe(0);
     expect(await md.getByRole("link", { name: "click me" }).getAttribute("href")).not.toMatch(/^javascript:/i);
-    await md.getByRole("link", { name: "click me" }).click({ noWaitAfter: true }).catch(() => undefined);
+    await md
+      .getByRole("link", { name: "click me" })
+      .click({ noWaitAfter: true })
+      .catch(() => undefined);
     expect(await page.evaluate(() => (window as { __pwned?: number }).__pwned)).toBeUndefined();
 
     // The `- [ ]` line in the code block is text, not a checkbox; ticks land on the clicked line.
     expect(await md.locator("pre").textContent()).toContain("- [ ] not a criterion");
     expect(await md.getByRole("checkbox", { name: "Second, already done" }).isChecked()).toBe(true);
     await md.getByRole("checkbox", { name: "First real criterion" }).click();
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [x] First real criterion"), "the first real criterion to be ticked");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [x] First real criterion"),
+      "the first real criterion to be ticked",
+    );
     expect((await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body).toContain("- [ ] not a criterion: inside a code block");
     await md.getByRole("checkbox", { name: "Second, already done" }).click();
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [ ] Second, already done"), "the second to be unticked");
-    await waitFor(async () => !(await md.getByRole("checkbox", { name: "Second, already done" }).isChecked()), "the box to follow the document");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [ ] Second, already done"),
+      "the second to be unticked",
+    );
+    await waitFor(
+      async () => !(await md.getByRole("checkbox", { name: "Second, already done" }).isChecked()),
+      "the box to follow the document",
+    );
     expect(await md.getByRole("checkbox", { name: "First real criterion" }).isChecked()).toBe(true);
     await screenshotOf(dialog, "story-markdown-desktop");
   });

@@ -24,7 +24,9 @@ allowed_tools = ["Bash", "Write", "Edit", "Read"]
 const COMMENT = "Please greet the reviewer, not the reader.";
 
 let browser: Browser;
-beforeAll(async () => { browser = await launchChromium(); });
+beforeAll(async () => {
+  browser = await launchChromium();
+});
 afterAll(() => browser?.close());
 
 const cluster = new Cluster();
@@ -55,7 +57,9 @@ describe("the story view", () => {
   it("follows a real claude run live, shows the branch diff, ticks criteria, and a review comment sends it back into the next prompt", async () => {
     // The first run stops before its last answer until the test has seen the board follow it.
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     const script: Script = async ({ step, prompt }) => {
       const rework = prompt.includes(COMMENT);
       if (step === 0) {
@@ -78,7 +82,10 @@ describe("the story view", () => {
     await page.goto(server.http);
     await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
     const story = await postJson<Item>(`${server.http}/api/stories`, {
-      name: "Say hello", stage: "current", body: "As a visitor I want a greeting.", criteria: ["hello.txt greets the reader", "It is committed"],
+      name: "Say hello",
+      stage: "current",
+      body: "As a visitor I want a greeting.",
+      criteria: ["hello.txt greets the reader", "It is committed"],
     });
     await page.locator(`.card[data-id="${story.id}"]`).click();
     const dialog = page.getByRole("dialog");
@@ -92,7 +99,10 @@ describe("the story view", () => {
     await screenshot(page, "timeline-live-desktop");
     release();
     await dialog.locator(".e-text").filter({ hasText: "Done: hello.txt is committed and greets the reader." }).waitFor({ timeout: 60_000 });
-    await dialog.locator(".e-final.ok").filter({ hasText: /✓ done · \d+ turns · \$[0-9.]+/ }).waitFor();
+    await dialog
+      .locator(".e-final.ok")
+      .filter({ hasText: /✓ done · \d+ turns · \$[0-9.]+/ })
+      .waitFor();
 
     // Human QA: the story waits in qa with its pushed branch; the diff shows what it changed.
     await page.locator('section.column[data-stage="qa"]').locator(`.card[data-id="${story.id}"]`).waitFor({ timeout: 60_000 });
@@ -106,7 +116,10 @@ describe("the story view", () => {
 
     // Criteria are markdown task items that stay clickable and tick through the REST API.
     await dialog.getByRole("checkbox", { name: "It is committed" }).check();
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [x] It is committed"), "the tick to reach the document");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${story.id}`)).body.includes("- [x] It is committed"),
+      "the tick to reach the document",
+    );
     expect(await dialog.getByRole("checkbox", { name: "hello.txt greets the reader" }).isChecked()).toBe(false);
     await dialog.locator(".diff").scrollIntoViewIfNeeded();
     await screenshot(page, "diff-desktop");
@@ -117,7 +130,11 @@ describe("the story view", () => {
     await dialog.getByLabel("Review comment").fill(COMMENT);
     await dialog.getByRole("button", { name: "Send back to current" }).click();
     await dialog.getByRole("status").filter({ hasText: "sent back to current" }).waitFor();
-    const nextRun = await waitFor(() => model!.requests.slice(before).find((r) => firstPrompt(r).includes(`working on story ${story.id}`)), "the coder's next run", 90_000);
+    const nextRun = await waitFor(
+      () => model!.requests.slice(before).find((r) => firstPrompt(r).includes(`working on story ${story.id}`)),
+      "the coder's next run",
+      90_000,
+    );
     expect(firstPrompt(nextRun)).toContain("The previous attempt failed");
     expect(firstPrompt(nextRun)).toContain(COMMENT);
     await dialog.locator(".e-text").filter({ hasText: "Reworked: hello.txt now greets the reviewer." }).waitFor({ timeout: 60_000 });

@@ -64,7 +64,10 @@ describe("branchDiff", () => {
   });
 
   it("parses numstat records", () => {
-    expect(parseNumstat("1\t2\ta b.txt\0-\t-\timg.png\0")).toEqual([{ path: "a b.txt", additions: 1, deletions: 2 }, { path: "img.png", additions: 0, deletions: 0, binary: true }]);
+    expect(parseNumstat("1\t2\ta b.txt\0-\t-\timg.png\0")).toEqual([
+      { path: "a b.txt", additions: 1, deletions: 2 },
+      { path: "img.png", additions: 0, deletions: 0, binary: true },
+    ]);
   });
 });
 
@@ -85,7 +88,9 @@ describe("GET /stories/:id/diff", () => {
   it("answers concurrent requests for one story with one git run", async () => {
     let runs = 0;
     const app = diffRoutes({
-      root: "/nonexistent", baseBranch: () => "main", hasStory: () => true,
+      root: "/nonexistent",
+      baseBranch: () => "main",
+      hasStory: () => true,
       diff: async () => {
         runs += 1;
         await new Promise((r) => setImmediate(r));

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as Y from "yjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import { Claims } from "../../src/state/claims.js";
 import { Notifier, type NotifyEvent } from "../../src/rendezvous/notifier.js";
 import { watchNotifyEvents } from "../../src/rendezvous/notify-events.js";
 import { loadProjectConfig, type NotifyTarget } from "../../src/config/project-config.js";
@@ -100,7 +101,13 @@ describe("notifications", () => {
     const flaky = receiver.accepted.filter((r) => r.path === "/flaky");
     expect(ok).toHaveLength(1);
     expect(flaky).toHaveLength(1);
-    expect(ok[0]!.body).toEqual({ event: "blocked", story: item.id, reason: "gate `npm test` failed", at: expect.any(Number), project: "demo" });
+    expect(ok[0]!.body).toEqual({
+      event: "blocked",
+      story: item.id,
+      reason: "gate `npm test` failed",
+      at: expect.any(Number),
+      project: "demo",
+    });
     // The flaky receiver saw two attempts of the same event (one id), and accepted one.
     expect(receiver.attempts.filter((r) => r.path === "/flaky").map((r) => r.id)).toEqual([flaky[0]!.id, flaky[0]!.id]);
 
@@ -108,16 +115,23 @@ describe("notifications", () => {
     agent.update(item.id, { blocked: null });
     agent.update(item.id, { blocked: "still failing" });
     await n.idle();
-    expect(receiver.accepted.filter((r) => r.path === "/ok").map((r) => r.body.reason)).toEqual(["gate `npm test` failed", "still failing"]);
+    expect(receiver.accepted.filter((r) => r.path === "/ok").map((r) => r.body.reason)).toEqual([
+      "gate `npm test` failed",
+      "still failing",
+    ]);
   });
 
   it("a slow receiver never delays the pipeline nor the other receivers", async () => {
     receiver = await new Receiver().start();
     const pipeline = new PipelineDoc();
-    const n = wire(pipeline, [
-      { url: `${receiver.url}/hang`, events: ["blocked"], format: "json" },
-      { url: `${receiver.url}/ok`, events: ["blocked"], format: "slack" },
-    ], { ...FAST, timeoutMs: 60_000 });
+    wire(
+      pipeline,
+      [
+        { url: `${receiver.url}/hang`, events: ["blocked"], format: "json" },
+        { url: `${receiver.url}/ok`, events: ["blocked"], format: "slack" },
+      ],
+      { ...FAST, timeoutMs: 60_000 },
+    );
     const ids = [1, 2, 3].map((i) => pipeline.createItem({ name: `story ${i}`, stage: "current" }).id);
     // Document writes (and the observers behind them) return before any webhook has answered.
     for (const id of ids) pipeline.update(id, { blocked: "no coder" });
@@ -135,17 +149,24 @@ describe("notifications", () => {
     stop = watchNotifyEvents(pipeline, (ev) => events.push(ev));
     const a = pipeline.createItem({ name: "merges", stage: "merge" });
     const b = pipeline.createItem({ name: "conflicts", stage: "merge" });
-    pipeline.move(a.id, "done", { actor: "mergemaster", mergeCommit: "abcdef1" });
-    pipeline.move(b.id, "current", { actor: "mergemaster", reason: "conflict" }, { failure: "squash-merge conflicts in a.txt\nmore" });
-    pipeline.setNode("n1", { label: "agent-1", lastSeen: 1, alive: true });
-    pipeline.nodes.get("n1")!.set("paused", { reason: "usage limit", since: 1, until: 2 });
-    pipeline.nodes.get("n1")!.set("lastSeen", 2);
-    pipeline.nodes.get("n1")!.set("paused", { reason: "usage limit", since: 1, until: 3 });
+    const claims = new Claims(pipeline);
+    claims.move(a.id, "done", { actor: "mergemaster", mergeCommit: "abcdef1" });
+    claims.move(b.id, "current", { actor: "mergemaster", reason: "conflict" }, { failure: "squash-merge conflicts in a.txt\nmore" });
+    // A node pauses itself (a usage limit), heartbeats while paused, then its pause is extended.
+    const node = "ab".repeat(32);
+    pipeline.setOwnNode(node, { label: "agent-1", lastSeen: 1, alive: true });
+    pipeline.setOwnNode(node, { paused: { reason: "usage limit", since: 1, until: 2 } });
+    pipeline.setOwnNode(node, { lastSeen: 2 });
+    pipeline.setOwnNode(node, { lastSeen: 3, paused: { reason: "usage limit", since: 1, until: 3 } });
     expect(events.map(({ at: _, ...e }) => e)).toEqual([
       { event: "done", story: a.id },
       { event: "merge_failed", story: b.id, reason: "squash-merge conflicts in a.txt" },
-      { event: "paused", node: "n1", reason: "usage limit" },
+      { event: "paused", node, reason: "usage limit" },
     ]);
+    // Resumed and paused again: a new event.
+    pipeline.setOwnNode(node, { lastSeen: 4, paused: null });
+    pipeline.setOwnNode(node, { lastSeen: 5, paused: { reason: "paused by an operator", since: 5, until: null } });
+    expect(events.map((e) => e.reason)).toEqual([undefined, "squash-merge conflicts in a.txt", "usage limit", "paused by an operator"]);
 
     const n = new Notifier(() => [{ url: `${receiver.url}/ok`, events: ["done"], format: "json" }], FAST);
     notifier = n;
@@ -162,22 +183,34 @@ describe("notifications", () => {
     const dead = `http://127.0.0.1:${(probe.address() as { port: number }).port}/nothing-listens-here`;
     await new Promise<void>((r) => probe.close(() => r()));
     const warnings: object[] = [];
-    const n = new Notifier(() => [{ url: dead, events: ["done"], format: "json" }, { url: `${receiver.url}/missing`, events: ["done"], format: "json" }], {
-      ...FAST, attempts: 3, log: { debug: () => undefined, warn: (o) => warnings.push(o) },
-    });
+    const n = new Notifier(
+      () => [
+        { url: dead, events: ["done"], format: "json" },
+        { url: `${receiver.url}/missing`, events: ["done"], format: "json" },
+      ],
+      {
+        ...FAST,
+        attempts: 3,
+        log: { debug: () => undefined, warn: (o) => warnings.push(o) },
+      },
+    );
     notifier = n;
     n.notify({ event: "done", story: "1_story_x", at: 1 });
     await n.idle();
-    expect(warnings).toEqual(expect.arrayContaining([
-      expect.objectContaining({ url: dead, attempts: 3 }),
-      expect.objectContaining({ url: `${receiver.url}/missing`, attempts: 1 }),
-    ]));
+    expect(warnings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ url: dead, attempts: 3 }),
+        expect.objectContaining({ url: `${receiver.url}/missing`, attempts: 1 }),
+      ]),
+    );
   });
 });
 
 describe("[[notify]] in project.toml", () => {
   const dirs: string[] = [];
-  afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
   const load = (toml: string) => {
     const root = mkdtempSync(join(tmpdir(), "huskies-notify-"));
     dirs.push(root);
@@ -187,7 +220,9 @@ describe("[[notify]] in project.toml", () => {
   };
 
   it("accepts webhook tables with defaults, and names the key of a bad one", () => {
-    const cfg = load('[[notify]]\nurl = "https://hooks.example.com/T/B/X"\nformat = "slack"\nevents = ["blocked", "merge_failed"]\n\n[[notify]]\nurl = "http://127.0.0.1:9000/hook"\n');
+    const cfg = load(
+      '[[notify]]\nurl = "https://hooks.example.com/T/B/X"\nformat = "slack"\nevents = ["blocked", "merge_failed"]\n\n[[notify]]\nurl = "http://127.0.0.1:9000/hook"\n',
+    );
     expect(cfg.notify).toEqual([
       { url: "https://hooks.example.com/T/B/X", format: "slack", events: ["blocked", "merge_failed"] },
       { url: "http://127.0.0.1:9000/hook", format: "json", events: ["blocked", "done", "paused", "merge_failed"] },

@@ -21,16 +21,24 @@ describe("a story sent back with a review comment", () => {
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("agent"), server.ws);
     const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Greet visitors", stage: "current" });
-    const inQa = () => waitFor(async () => {
-      const i = await getJson<Item>(`${server.http}/api/stories/${story.id}`);
-      return i.stage === "qa" ? i : undefined;
-    }, "the story to reach qa", 60_000);
+    const inQa = () =>
+      waitFor(
+        async () => {
+          const i = await getJson<Item>(`${server.http}/api/stories/${story.id}`);
+          return i.stage === "qa" ? i : undefined;
+        },
+        "the story to reach qa",
+        60_000,
+      );
     await inQa();
     const comment = "Say hello to the reviewer, please.";
     const moved = await runCli(["story", "move", story.id, "current", "--reason", comment], { env: { HUSKIES_SERVER: server.http } });
     expect(moved.code).toBe(0);
     // (The fast coder may already have taken it again: the next check is on what it was told.)
-    const attempts = () => git(project!.origin, "log", "--format=%s", `feature/story-${story.id}`).split("\n").filter((s) => s.startsWith("attempt for")).length;
+    const attempts = () =>
+      git(project!.origin, "log", "--format=%s", `feature/story-${story.id}`)
+        .split("\n")
+        .filter((s) => s.startsWith("attempt for")).length;
     await waitFor(() => attempts() >= 2, "a second attempt on the branch", 60_000);
     await inQa();
     const prompt = git(project.origin, "show", `feature/story-${story.id}:prompt.md`);

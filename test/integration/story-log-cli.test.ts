@@ -45,7 +45,10 @@ describe("huskies story log", () => {
 
   it("--follow prints the existing timeline and keeps the stream open", async () => {
     const { id, env } = await serverWithLog();
-    const proc = spawn(process.execPath, [CLI, "story", "log", id, "--follow"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [CLI, "story", "log", id, "--follow"], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     try {

@@ -4,7 +4,14 @@ import { isPaused, timeLeft, whyStuck, type StuckItem, type StuckNode } from "..
 const NOW = 1_700_000_000_000;
 const cfg = { nodeAliveMs: 60_000, defaultQa: "agent" as const };
 const item = (over: Partial<StuckItem> = {}): StuckItem => ({ stage: "current", claim: null, blocked: null, ...over });
-const node = (id: string, capacity: StuckNode["capacity"], over: Partial<StuckNode> = {}): StuckNode => ({ id, label: id, alive: true, lastSeen: NOW - 1000, capacity, ...over });
+const node = (id: string, capacity: StuckNode["capacity"], over: Partial<StuckNode> = {}): StuckNode => ({
+  id,
+  label: id,
+  alive: true,
+  lastSeen: NOW - 1000,
+  capacity,
+  ...over,
+});
 
 describe("whyStuck", () => {
   it("says nothing when a live node can take the item, or the item does not wait for a node", () => {
@@ -17,7 +24,9 @@ describe("whyStuck", () => {
 
   it("names a missing role: qa under agent QA, merge without a mergemaster, current without a coder", () => {
     const coders = [node("a", { coder: 2, qa: 0, mergemaster: 0 })];
-    expect(whyStuck(item({ stage: "qa" }), coders, NOW, cfg)).toBe('no node has a QA slot: add an [[agent]] with role = "qa" to a node\'s agents.toml');
+    expect(whyStuck(item({ stage: "qa" }), coders, NOW, cfg)).toBe(
+      'no node has a QA slot: add an [[agent]] with role = "qa" to a node\'s agents.toml',
+    );
     expect(whyStuck(item({ stage: "merge" }), coders, NOW, cfg)).toContain("no node has a mergemaster slot");
     expect(whyStuck(item({ stage: "current" }), [node("m", { mergemaster: 1 })], NOW, cfg)).toContain("no node has a coder slot");
   });
@@ -43,7 +52,9 @@ describe("whyStuck", () => {
     const limited = node("a", { coder: 1 }, { paused: { reason: "usage limit", since: NOW - 60_000, until: NOW + 12 * 60_000 } });
     const manual = node("b", { coder: 1 }, { paused: { reason: "maintenance", since: NOW, until: null } });
     expect(whyStuck(item(), [limited], NOW, cfg)).toBe("every live node with a coder slot is paused (a: usage limit, resumes in 12m)");
-    expect(whyStuck(item(), [manual, limited], NOW, cfg)).toBe("every live node with a coder slot is paused (b: maintenance, until resumed by hand, and 1 more)");
+    expect(whyStuck(item(), [manual, limited], NOW, cfg)).toBe(
+      "every live node with a coder slot is paused (b: maintenance, until resumed by hand, and 1 more)",
+    );
     // One working node is enough; a pause whose time has passed no longer counts.
     expect(whyStuck(item(), [limited, node("c", { coder: 1 })], NOW, cfg)).toBeUndefined();
     const later = NOW + 13 * 60_000;
@@ -52,7 +63,9 @@ describe("whyStuck", () => {
 
   it("points at a holder that stopped heartbeating", () => {
     const dead = node("a", { coder: 1 }, { lastSeen: NOW - 120_000 });
-    expect(whyStuck(item({ claim: { node: "a" } }), [dead], NOW, cfg)).toBe("its holder a is not alive: another node takes it once the claim times out");
+    expect(whyStuck(item({ claim: { node: "a" } }), [dead], NOW, cfg)).toBe(
+      "its holder a is not alive: another node takes it once the claim times out",
+    );
   });
 });
 
@@ -61,6 +74,11 @@ describe("pause helpers", () => {
     expect(isPaused(node("a", {}, { paused: null }), NOW)).toBe(false);
     expect(isPaused(node("a", {}, { paused: { reason: "x", since: 0, until: NOW - 1 } }), NOW)).toBe(false);
     expect(isPaused(node("a", {}, { paused: { reason: "x", since: 0, until: null } }), NOW)).toBe(true);
-    expect([timeLeft(NOW + 30_000, NOW), timeLeft(NOW + 3_000_000, NOW), timeLeft(NOW + 9_000_000, NOW), timeLeft(null, NOW)]).toEqual(["in 30s", "in 50m", "in 2h 30m", "until resumed"]);
+    expect([timeLeft(NOW + 30_000, NOW), timeLeft(NOW + 3_000_000, NOW), timeLeft(NOW + 9_000_000, NOW), timeLeft(null, NOW)]).toEqual([
+      "in 30s",
+      "in 50m",
+      "in 2h 30m",
+      "until resumed",
+    ]);
   });
 });

@@ -24,12 +24,16 @@ export function App() {
         </span>
       </header>
       {connection !== "connected" && (
-        <div className="banner" role="alert">Not connected to the server. The board shows the last state it saw and reconnects by itself.</div>
+        <div className="banner" role="alert">
+          Not connected to the server. The board shows the last state it saw and reconnects by itself.
+        </div>
       )}
       <NewStoryForm />
       <Board items={items} nodes={nodes} labels={labels} cfg={cfg} onSelect={setSelected} />
       <NodesPanel nodes={nodes} items={items} cfg={cfg} />
-      {current && <StoryView item={current} labels={labels} hint={whyStuck(current, nodes, Date.now(), cfg)} onClose={() => setSelected(null)} />}
+      {current && (
+        <StoryView item={current} labels={labels} hint={whyStuck(current, nodes, Date.now(), cfg)} onClose={() => setSelected(null)} />
+      )}
     </div>
   );
 }

@@ -6,7 +6,19 @@ import { shortAge, useNow } from "./use-now";
 /** Card ages are minutes-grained: re-render the board twice a minute, not every second. */
 const CARD_TICK_MS = 30_000;
 
-export function Board({ items, nodes, labels, cfg, onSelect }: { items: Item[]; nodes: NodeEntry[]; labels: Map<string, string>; cfg: StuckConfig; onSelect: (id: string) => void }) {
+export function Board({
+  items,
+  nodes,
+  labels,
+  cfg,
+  onSelect,
+}: {
+  items: Item[];
+  nodes: NodeEntry[];
+  labels: Map<string, string>;
+  cfg: StuckConfig;
+  onSelect: (id: string) => void;
+}) {
   const now = useNow(CARD_TICK_MS);
   return (
     <main className="board">
@@ -14,11 +26,16 @@ export function Board({ items, nodes, labels, cfg, onSelect }: { items: Item[]; 
         const inStage = items.filter((i) => i.stage === stage);
         return (
           <section key={stage} className="column" data-stage={stage} aria-label={stage}>
-            <h2>{stage} <span className="count">{inStage.length}</span></h2>
+            <h2>
+              {stage} <span className="count">{inStage.length}</span>
+            </h2>
             {inStage.map((i) => (
               <Card
-                key={i.id} item={i} now={now} onSelect={onSelect}
-                holder={i.claim ? labels.get(i.claim.node) ?? i.claim.node.slice(0, 8) : undefined}
+                key={i.id}
+                item={i}
+                now={now}
+                onSelect={onSelect}
+                holder={i.claim ? (labels.get(i.claim.node) ?? i.claim.node.slice(0, 8)) : undefined}
                 hint={whyStuck(i, nodes, now, cfg)}
               />
             ))}
@@ -29,7 +46,19 @@ export function Board({ items, nodes, labels, cfg, onSelect }: { items: Item[]; 
   );
 }
 
-const Card = memo(function Card({ item, holder, hint, now, onSelect }: { item: Item; holder?: string; hint?: string; now: number; onSelect: (id: string) => void }) {
+const Card = memo(function Card({
+  item,
+  holder,
+  hint,
+  now,
+  onSelect,
+}: {
+  item: Item;
+  holder?: string;
+  hint?: string;
+  now: number;
+  onSelect: (id: string) => void;
+}) {
   const run = item.lastRun;
   const since = item.stageAt || item.createdAt;
   return (
@@ -38,9 +67,21 @@ const Card = memo(function Card({ item, holder, hint, now, onSelect }: { item: I
       <span className="name">{item.name}</span>
       <span className="meta">
         <span className="id">{item.id.split("_")[0]}</span>
-        {holder && <span className="holder" title="claimed by">⚙ {holder}</span>}
-        {since > 0 && <span className="age" title={`in ${item.stage} since ${new Date(since).toLocaleString()}`}>{shortAge(now - since)} in {item.stage}</span>}
-        {item.retries > 0 && <span className="retries" title="failed attempts">↻ {item.retries}</span>}
+        {holder && (
+          <span className="holder" title="claimed by">
+            ⚙ {holder}
+          </span>
+        )}
+        {since > 0 && (
+          <span className="age" title={`in ${item.stage} since ${new Date(since).toLocaleString()}`}>
+            {shortAge(now - since)} in {item.stage}
+          </span>
+        )}
+        {item.retries > 0 && (
+          <span className="retries" title="failed attempts">
+            ↻ {item.retries}
+          </span>
+        )}
         {run && (
           <span className="run" title="last run">
             {run.turns !== undefined ? `${run.turns} turns` : `${Math.round(run.durationMs / 1000)}s`}
@@ -49,8 +90,16 @@ const Card = memo(function Card({ item, holder, hint, now, onSelect }: { item: I
         )}
       </span>
       {item.blocked && <span className="reason">blocked: {item.blocked}</span>}
-      {run?.error && !item.blocked && <span className="run-error" title={run.error}>last run: {run.error.split("\n")[0]}</span>}
-      {hint && <span className="hint" data-testid="stuck-hint">⚠ {hint}</span>}
+      {run?.error && !item.blocked && (
+        <span className="run-error" title={run.error}>
+          last run: {run.error.split("\n")[0]}
+        </span>
+      )}
+      {hint && (
+        <span className="hint" data-testid="stuck-hint">
+          ⚠ {hint}
+        </span>
+      )}
     </button>
   );
 });

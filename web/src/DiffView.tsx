@@ -11,7 +11,8 @@ const OPEN_FILES = 12;
 /** Stages a story can be sent back to `current` from (the `rework` transition). */
 const REWORKABLE = new Set(["qa", "merge", "done"]);
 
-type Load = { state: "loading" } | { state: "none"; message: string } | { state: "error"; message: string } | { state: "ok"; diff: BranchDiff };
+type Load =
+  { state: "loading" } | { state: "none"; message: string } | { state: "error"; message: string } | { state: "ok"; diff: BranchDiff };
 
 /**
  * The story branch's diff against the base (`GET /api/stories/:id/diff`), refetched when the branch
@@ -34,7 +35,9 @@ export function DiffView({ item }: { item: Item }) {
         else setLoad({ state: "error", message: body.error ?? `HTTP ${res.status}` });
       })
       .catch((e: Error) => live && setLoad({ state: "error", message: e.message }));
-    return () => { live = false; };
+    return () => {
+      live = false;
+    };
   }, [item.id, version]);
 
   return (
@@ -42,7 +45,11 @@ export function DiffView({ item }: { item: Item }) {
       <h3>changes</h3>
       {load.state === "loading" && <p className="muted">loading the diff…</p>}
       {load.state === "none" && <p className="muted">No diff yet: {load.message}.</p>}
-      {load.state === "error" && <p className="error" role="alert">The diff is unavailable: {load.message}</p>}
+      {load.state === "error" && (
+        <p className="error" role="alert">
+          The diff is unavailable: {load.message}
+        </p>
+      )}
       {load.state === "ok" && <DiffFiles diff={load.diff} />}
       {load.state === "ok" && <SendBack item={item} />}
     </section>
@@ -65,7 +72,13 @@ function DiffFiles({ diff }: { diff: BranchDiff }) {
         {diff.files.map((f) => (
           <li key={f.path}>
             <span className="path">{f.path}</span>{" "}
-            {f.binary ? <span className="muted">binary</span> : <><span className="add">+{f.additions}</span> <span className="del">−{f.deletions}</span></>}
+            {f.binary ? (
+              <span className="muted">binary</span>
+            ) : (
+              <>
+                <span className="add">+{f.additions}</span> <span className="del">−{f.deletions}</span>
+              </>
+            )}
           </li>
         ))}
       </ul>
@@ -75,8 +88,13 @@ function DiffFiles({ diff }: { diff: BranchDiff }) {
         budget = Math.max(0, budget - c.lines.length);
         return (
           <details key={`${c.path}-${n}`} className="diff-file" open={n < OPEN_FILES}>
-            <summary><span className="path">{c.path}</span>{c.note && <span className="muted"> · {c.note}</span>}</summary>
-            <div className="diff-lines" role="table" aria-label={`diff of ${c.path}`}>{lines}</div>
+            <summary>
+              <span className="path">{c.path}</span>
+              {c.note && <span className="muted"> · {c.note}</span>}
+            </summary>
+            <div className="diff-lines" role="table" aria-label={`diff of ${c.path}`}>
+              {lines}
+            </div>
           </details>
         );
       })}
@@ -98,11 +116,18 @@ export function splitPatch(patch: string): Chunk[] {
     const all = part.replace(/\n$/, "").split("\n");
     const firstHunk = all.findIndex((l) => l.startsWith("@@"));
     const header = firstHunk < 0 ? all : all.slice(0, firstHunk);
-    const path = header.find((l) => l.startsWith("+++ b/"))?.slice(6) ?? header.find((l) => l.startsWith("--- a/"))?.slice(6)
-      ?? /^diff --git a\/(.*) b\/\1$/.exec(all[0]!)?.[1] ?? all[0]!.slice("diff --git ".length);
-    const note = header.some((l) => l.startsWith("new file")) ? "new file"
-      : header.some((l) => l.startsWith("deleted file")) ? "deleted"
-      : header.some((l) => l.startsWith("Binary files")) ? "binary" : undefined;
+    const path =
+      header.find((l) => l.startsWith("+++ b/"))?.slice(6) ??
+      header.find((l) => l.startsWith("--- a/"))?.slice(6) ??
+      /^diff --git a\/(.*) b\/\1$/.exec(all[0]!)?.[1] ??
+      all[0]!.slice("diff --git ".length);
+    const note = header.some((l) => l.startsWith("new file"))
+      ? "new file"
+      : header.some((l) => l.startsWith("deleted file"))
+        ? "deleted"
+        : header.some((l) => l.startsWith("Binary files"))
+          ? "binary"
+          : undefined;
     out.push({ path, note, lines: firstHunk < 0 ? [] : all.slice(firstHunk) });
   }
   return out;
@@ -116,7 +141,13 @@ function renderLines(lines: string[], language: string | undefined, budget: numb
     if (hunk) {
       oldNo = Number(hunk[1]);
       newNo = Number(hunk[2]);
-      return <div key={i} className="dl dl-hunk" role="row"><span className="ln" /><span className="ln" /><code role="cell">{line}</code></div>;
+      return (
+        <div key={i} className="dl dl-hunk" role="row">
+          <span className="ln" />
+          <span className="ln" />
+          <code role="cell">{line}</code>
+        </div>
+      );
     }
     const sign = line[0] ?? " ";
     const kind = sign === "+" ? "add" : sign === "-" ? "del" : sign === "\\" ? "meta" : "ctx";
@@ -126,8 +157,12 @@ function renderLines(lines: string[], language: string | undefined, budget: numb
     const html = kind === "meta" || i >= budget ? escapeHtml(code) : highlightLine(code, language);
     return (
       <div key={i} className={`dl dl-${kind}`} role="row">
-        <span className="ln" aria-hidden>{a}</span>
-        <span className="ln" aria-hidden>{b}</span>
+        <span className="ln" aria-hidden>
+          {a}
+        </span>
+        <span className="ln" aria-hidden>
+          {b}
+        </span>
         <code role="cell" data-sign={kind === "meta" ? "" : sign} dangerouslySetInnerHTML={{ __html: html }} />
       </div>
     );
@@ -152,12 +187,23 @@ function SendBack({ item }: { item: Item }) {
     <form className="send-back" onSubmit={send} aria-label="send the story back">
       <label htmlFor={`comment-${item.id}`}>Review comment</label>
       <textarea
-        id={`comment-${item.id}`} name="comment" value={comment} onChange={(e) => setComment(e.target.value)}
-        placeholder={allowed ? "What should the coder change?" : `Stories in ${item.stage} cannot be sent back (only from qa, merge or done).`}
+        id={`comment-${item.id}`}
+        name="comment"
+        value={comment}
+        onChange={(e) => setComment(e.target.value)}
+        placeholder={
+          allowed ? "What should the coder change?" : `Stories in ${item.stage} cannot be sent back (only from qa, merge or done).`
+        }
         disabled={!allowed}
       />
-      <button type="submit" disabled={!allowed || !comment.trim()}>Send back to current</button>
-      {status && <p className={status.ok ? "ok" : "error"} role={status.ok ? "status" : "alert"}>{status.text}</p>}
+      <button type="submit" disabled={!allowed || !comment.trim()}>
+        Send back to current
+      </button>
+      {status && (
+        <p className={status.ok ? "ok" : "error"} role={status.ok ? "status" : "alert"}>
+          {status.text}
+        </p>
+      )}
     </form>
   );
 }

@@ -9,7 +9,12 @@ export class ErrorBoundary extends Component<{ what: string; children: ReactNode
   }
 
   render() {
-    if (this.state.error) return <p className="error" role="alert">The {this.props.what} could not be shown: {this.state.error.message}</p>;
+    if (this.state.error)
+      return (
+        <p className="error" role="alert">
+          The {this.props.what} could not be shown: {this.state.error.message}
+        </p>
+      );
     return this.props.children;
   }
 }

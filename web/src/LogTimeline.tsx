@@ -1,7 +1,14 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import Markdown from "react-markdown";
 import remarkGfm from "remark-gfm";
-import { groupRuns, parseLogLine, resultStats, TimelineBuilder, type TimelineEntry, type TimelineRun } from "../../src/runtime/log-timeline";
+import {
+  groupRuns,
+  parseLogLine,
+  resultStats,
+  TimelineBuilder,
+  type TimelineEntry,
+  type TimelineRun,
+} from "../../src/runtime/log-timeline";
 
 /** Runs kept on screen (older ones are summarised in one line); and entries kept in memory. */
 const RUNS_SHOWN = 5;
@@ -59,10 +66,16 @@ export function LogTimeline({ id, logNode, labels }: { id: string; logNode?: str
     <section className="timeline" aria-label="agent log">
       <h3>
         agent log{" "}
-        <span className={`follow follow-${follow}`} data-testid="log-follow">{follow === "live" ? "● live" : follow === "connecting" ? "connecting…" : "closed"}</span>
+        <span className={`follow follow-${follow}`} data-testid="log-follow">
+          {follow === "live" ? "● live" : follow === "connecting" ? "connecting…" : "closed"}
+        </span>
       </h3>
       {runs.length === 0 && <p className="muted">No output yet.</p>}
-      {hidden > 0 && <p className="muted">{hidden} earlier run{hidden === 1 ? "" : "s"} not shown (<code>huskies story log {id}</code> prints them all).</p>}
+      {hidden > 0 && (
+        <p className="muted">
+          {hidden} earlier run{hidden === 1 ? "" : "s"} not shown (<code>huskies story log {id}</code> prints them all).
+        </p>
+      )}
       {shown.map((run, i) => (
         <Run key={hidden + i} run={run} number={hidden + i + 1} last={i === shown.length - 1} labels={labels} />
       ))}
@@ -84,14 +97,32 @@ function Run({ run, number, last, labels }: { run: TimelineRun; number: number; 
     <details className="run" open={last} data-run={number}>
       <summary>
         <strong>run {number}</strong>
-        {h ? <> · {h.role} {h.slot} ({h.runtime}) on {labels.get(h.node) ?? h.node.slice(0, 8)} · {new Date(h.t).toLocaleTimeString()}</> : " · notes"}
-        {result && <span className={result.ok ? "ok" : "bad"}> · {result.ok ? "✓" : "✗"} {resultStats(result) || (result.ok ? "done" : "failed")}</span>}
+        {h ? (
+          <>
+            {" "}
+            · {h.role} {h.slot} ({h.runtime}) on {labels.get(h.node) ?? h.node.slice(0, 8)} · {new Date(h.t).toLocaleTimeString()}
+          </>
+        ) : (
+          " · notes"
+        )}
+        {result && (
+          <span className={result.ok ? "ok" : "bad"}>
+            {" "}
+            · {result.ok ? "✓" : "✗"} {resultStats(result) || (result.ok ? "done" : "failed")}
+          </span>
+        )}
       </summary>
-      <ol className="entries" ref={body} onScroll={(e) => {
-        const el = e.currentTarget;
-        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
-      }}>
-        {run.entries.map((e, i) => <Entry key={i} e={e} />)}
+      <ol
+        className="entries"
+        ref={body}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+      >
+        {run.entries.map((e, i) => (
+          <Entry key={i} e={e} />
+        ))}
       </ol>
     </details>
   );
@@ -99,33 +130,72 @@ function Run({ run, number, last, labels }: { run: TimelineRun; number: number; 
 
 function Entry({ e }: { e: TimelineEntry }) {
   const time = e.t ? new Date(e.t).toLocaleTimeString() : "";
-  const at = <time className="at" dateTime={e.t ? new Date(e.t).toISOString() : undefined}>{time}</time>;
+  const at = (
+    <time className="at" dateTime={e.t ? new Date(e.t).toISOString() : undefined}>
+      {time}
+    </time>
+  );
   switch (e.kind) {
     case "text":
-      return <li className="e e-text">{at}<div className="says"><Markdown remarkPlugins={[remarkGfm]}>{e.text}</Markdown></div></li>;
+      return (
+        <li className="e e-text">
+          {at}
+          <div className="says">
+            <Markdown remarkPlugins={[remarkGfm]}>{e.text}</Markdown>
+          </div>
+        </li>
+      );
     case "tool":
-      return <li className="e e-tool" data-tool={e.name}>{at}<span className="tool-name">{e.name}</span><code className="tool-input">{e.input}</code></li>;
+      return (
+        <li className="e e-tool" data-tool={e.name}>
+          {at}
+          <span className="tool-name">{e.name}</span>
+          <code className="tool-input">{e.input}</code>
+        </li>
+      );
     case "tool_result":
       return (
         <li className={`e e-result${e.error ? " e-error" : ""}`}>
           {at}
           <div>
-            <pre>{e.error ? "✗ " : "↳ "}{e.text || (e.error ? "error" : "(no output)")}</pre>
+            <pre>
+              {e.error ? "✗ " : "↳ "}
+              {e.text || (e.error ? "error" : "(no output)")}
+            </pre>
             {e.moreLines > 0 && <span className="muted">+{e.moreLines} more lines</span>}
           </div>
         </li>
       );
     case "error":
-      return <li className="e e-error" role="note">{at}<span>{e.text}</span></li>;
+      return (
+        <li className="e e-error" role="note">
+          {at}
+          <span>{e.text}</span>
+        </li>
+      );
     case "info":
-      return <li className="e e-info">{at}<span>{e.text}</span></li>;
+      return (
+        <li className="e e-info">
+          {at}
+          <span>{e.text}</span>
+        </li>
+      );
     case "output":
-      return <li className={`e e-output e-${e.stream}`}>{at}<pre>{e.text}</pre></li>;
+      return (
+        <li className={`e e-output e-${e.stream}`}>
+          {at}
+          <pre>{e.text}</pre>
+        </li>
+      );
     case "result":
       return (
         <li className={`e e-final ${e.ok ? "ok" : "bad"}`}>
           {at}
-          <span><strong>{e.ok ? "✓ done" : "✗ failed"}</strong>{resultStats(e) && ` · ${resultStats(e)}`}{e.text && <>: {e.text}</>}</span>
+          <span>
+            <strong>{e.ok ? "✓ done" : "✗ failed"}</strong>
+            {resultStats(e) && ` · ${resultStats(e)}`}
+            {e.text && <>: {e.text}</>}
+          </span>
         </li>
       );
     case "run":

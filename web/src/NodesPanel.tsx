@@ -11,9 +11,13 @@ export function NodesPanel({ nodes, items, cfg }: { nodes: NodeEntry[]; items: I
   const now = useNow(1000);
   return (
     <aside className="nodes" aria-label="nodes">
-      <h2>nodes <span className="count">{nodes.length}</span></h2>
+      <h2>
+        nodes <span className="count">{nodes.length}</span>
+      </h2>
       <ul>
-        {nodes.map((n) => <NodeRow key={n.id} node={n} now={now} cfg={cfg} running={items.filter((i) => i.claim?.node === n.id)} />)}
+        {nodes.map((n) => (
+          <NodeRow key={n.id} node={n} now={now} cfg={cfg} running={items.filter((i) => i.claim?.node === n.id)} />
+        ))}
       </ul>
     </aside>
   );
@@ -27,7 +31,10 @@ function NodeRow({ node: n, now, cfg, running }: { node: NodeEntry; now: number;
   const paused = isPaused(n, now) ? n.paused! : undefined;
   const slots = Object.entries(n.capacity ?? {}).filter(([, v]) => (v ?? 0) > 0);
   const call = (path: string, body?: unknown) =>
-    api("POST", `/api/nodes/${encodeURIComponent(n.id)}/${path}`, body).then(() => setError(null), (e: Error) => setError(e.message));
+    api("POST", `/api/nodes/${encodeURIComponent(n.id)}/${path}`, body).then(
+      () => setError(null),
+      (e: Error) => setError(e.message),
+    );
   const pause = async (e: FormEvent) => {
     e.preventDefault();
     await call("pause", { reason: reason.trim() || "paused from the board" });
@@ -38,14 +45,27 @@ function NodeRow({ node: n, now, cfg, running }: { node: NodeEntry; now: number;
   return (
     <li className={`node node-${state}`} data-node={n.id} aria-label={`node ${n.label}`}>
       <div className="node-head">
-        <span className="dot" aria-hidden>●</span>
+        <span className="dot" aria-hidden>
+          ●
+        </span>
         <strong>{n.label}</strong> <span className="role">{n.role}</span>
         <span className={`state state-${state}`}>{state}</span>
       </div>
       <span className="age">heartbeat {shortAge(now - n.lastSeen)} ago</span>
-      <span className="slots">{slots.length ? `slots: ${slots.map(([r, v]) => `${SLOT_LABEL[r as keyof typeof SLOT_LABEL] ?? r} ${v}`).join(" · ")}` : "no agent slots"}</span>
+      <span className="slots">
+        {slots.length
+          ? `slots: ${slots.map(([r, v]) => `${SLOT_LABEL[r as keyof typeof SLOT_LABEL] ?? r} ${v}`).join(" · ")}`
+          : "no agent slots"}
+      </span>
       {running.length > 0 && (
-        <span className="running">working on {running.map((i) => <span key={i.id} className="running-id" title={i.name}>{i.id.split("_")[0]} {i.name}</span>)}</span>
+        <span className="running">
+          working on{" "}
+          {running.map((i) => (
+            <span key={i.id} className="running-id" title={i.name}>
+              {i.id.split("_")[0]} {i.name}
+            </span>
+          ))}
+        </span>
       )}
       {paused && (
         <span className="paused" role="status">
@@ -54,18 +74,35 @@ function NodeRow({ node: n, now, cfg, running }: { node: NodeEntry; now: number;
       )}
       <span className="addr">{n.address}</span>
       <div className="node-actions">
-        {paused
-          ? <button type="button" onClick={() => void call("resume")} aria-label={`resume ${n.label}`}>resume</button>
-          : !pausing && <button type="button" onClick={() => setPausing(true)} aria-label={`pause ${n.label}`} disabled={!live}>pause…</button>}
+        {paused ? (
+          <button type="button" onClick={() => void call("resume")} aria-label={`resume ${n.label}`}>
+            resume
+          </button>
+        ) : (
+          !pausing && (
+            <button type="button" onClick={() => setPausing(true)} aria-label={`pause ${n.label}`} disabled={!live}>
+              pause…
+            </button>
+          )
+        )}
         {pausing && !paused && (
           <form className="pause-form" onSubmit={pause} aria-label={`pause ${n.label}`}>
-            <label>reason <input name="reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="why (optional)" autoFocus /></label>
+            <label>
+              reason{" "}
+              <input name="reason" value={reason} onChange={(e) => setReason(e.target.value)} placeholder="why (optional)" autoFocus />
+            </label>
             <button type="submit">pause node</button>
-            <button type="button" onClick={() => setPausing(false)}>cancel</button>
+            <button type="button" onClick={() => setPausing(false)}>
+              cancel
+            </button>
           </form>
         )}
       </div>
-      {error && <span className="error" role="alert">{error}</span>}
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
     </li>
   );
 }

@@ -51,7 +51,9 @@ export const StoryMarkdown = memo(function StoryMarkdown({ body, onTick }: { bod
   return (
     <Source.Provider value={{ lines: body.split("\n"), onTick }}>
       <div className="markdown">
-        <Markdown remarkPlugins={[remarkGfm]} components={COMPONENTS}>{body}</Markdown>
+        <Markdown remarkPlugins={[remarkGfm]} components={COMPONENTS}>
+          {body}
+        </Markdown>
       </div>
     </Source.Provider>
   );
@@ -66,12 +68,18 @@ function Checkbox({ checked, disabled: _disabled, ...props }: ComponentProps<"in
   if (!criterion) return <input {...props} type="checkbox" checked={!!checked} disabled readOnly />;
   return (
     <input
-      {...props} type="checkbox" checked={optimistic ?? !!checked} className="criterion-box" data-criterion={criterion.index}
+      {...props}
+      type="checkbox"
+      checked={optimistic ?? !!checked}
+      className="criterion-box"
+      data-criterion={criterion.index}
       aria-label={criterion.text}
       onChange={(e) => {
         const done = e.target.checked;
         setOptimistic(done);
-        void onTick(criterion.index, done).then((ok) => { if (!ok) setOptimistic(undefined); });
+        void onTick(criterion.index, done).then((ok) => {
+          if (!ok) setOptimistic(undefined);
+        });
       }}
     />
   );

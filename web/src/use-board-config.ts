@@ -25,7 +25,9 @@ export function useBoardConfig(): StuckConfig {
         });
       })
       .catch(() => undefined);
-    return () => { live = false; };
+    return () => {
+      live = false;
+    };
   }, []);
   return cfg;
 }
