@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import type { BranchDiff } from "../../src/git/branch-diff";
 import type { Item } from "./types";
-import { api } from "./use-pipeline";
+import { adminToken, api } from "./use-pipeline";
 import { highlightLine, languageOf, escapeHtml } from "./highlight";
 
 /** Highlighting is per line; past this many lines the rest of a large diff is shown plain. */
@@ -25,7 +25,8 @@ export function DiffView({ item }: { item: Item }) {
   const version = `${item.branch ?? ""}|${item.stage}|${item.lastRun?.durationMs ?? ""}|${item.mergeCommit ?? ""}`;
   useEffect(() => {
     let live = true;
-    fetch(`/api/stories/${encodeURIComponent(item.id)}/diff`)
+    const token = adminToken();
+    fetch(`/api/stories/${encodeURIComponent(item.id)}/diff`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
       .then(async (res) => {
         const body = (await res.json().catch(() => ({}))) as Partial<BranchDiff> & { error?: string };
         if (!live) return;

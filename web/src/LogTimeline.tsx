@@ -9,6 +9,7 @@ import {
   type TimelineEntry,
   type TimelineRun,
 } from "../../src/runtime/log-timeline";
+import { adminToken } from "./use-pipeline";
 
 /** Runs kept on screen (older ones are summarised in one line); and entries kept in memory. */
 const RUNS_SHOWN = 5;
@@ -37,7 +38,11 @@ export function LogTimeline({ id, logNode, labels }: { id: string; logNode?: str
       pending = [];
       setEntries((prev) => (prev.length + batch.length > MAX_ENTRIES ? [...prev, ...batch].slice(-MAX_ENTRIES) : [...prev, ...batch]));
     };
-    const source = new EventSource(`/api/stories/${encodeURIComponent(id)}/log?follow`);
+    // EventSource cannot send headers: a server that wants the admin token for reads takes it as `?token=`.
+    const token = adminToken();
+    const source = new EventSource(
+      `/api/stories/${encodeURIComponent(id)}/log?follow${token ? `&token=${encodeURIComponent(token)}` : ""}`,
+    );
     source.onopen = () => {
       builder = new TimelineBuilder();
       pending = [];
