@@ -11,6 +11,8 @@ import { initProject } from "./init.js";
 import { api, authHeaders, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { describeItem, describePipeline } from "./print.js";
+import { formatEntry } from "./print-timeline.js";
+import { parseLogLine, TimelineBuilder } from "../runtime/log-timeline.js";
 import { runNodeUntilSignal } from "./run-node.js";
 import { runGatewayCommand } from "./gateway-command.js";
 import { runDemo } from "../demo/demo.js";
@@ -158,14 +160,29 @@ story.command("move").argument("<id>").argument("<stage>").description("move a w
     const i = await api<Item>(serverUrl(o), "POST", `/api/stories/${encodeURIComponent(id)}/move`, { stage, reason: o.reason });
     console.log(o.json ? JSON.stringify(i) : `${i.id} → ${i.stage}`);
   });
-story.command("log").argument("<id>").description("print a work item's agent log")
+story.command("log").argument("<id>").description("print a work item's agent log as a readable timeline")
   .option("--follow", "keep printing new lines")
+  .option("--json", "print the raw log lines (JSON, one per line)")
   .option("--server <url>", "server URL")
-  .action(async (id: string, o: { follow?: boolean; server?: string }) => {
+  .action(async (id: string, o: { follow?: boolean; json?: boolean; server?: string }) => {
     const base = serverUrl(o);
     const path = `/api/stories/${encodeURIComponent(id)}/log`;
+    const builder = new TimelineBuilder();
+    const color = !!process.stdout.isTTY && !process.env.NO_COLOR;
+    const print = (line: string) => {
+      if (o.json) return console.log(line);
+      const entry = parseLogLine(line);
+      for (const e of entry ? builder.push(entry) : []) console.log(formatEntry(e, { color }));
+    };
     if (!o.follow) {
-      process.stdout.write(await api<string>(base, "GET", path));
+      await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
+      const text = await api<string>(base, "GET", path).catch((err: unknown) => {
+        // The story exists (checked above): a 404 here only means no agent has run it yet.
+        if (err instanceof UserError && /HTTP 404/.test(err.message)) return "";
+        throw err;
+      });
+      if (!text.trim()) process.stderr.write(`no agent log for ${id} yet\n`);
+      for (const line of text.split("\n")) if (line.trim()) print(line);
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
@@ -178,7 +195,7 @@ story.command("log").argument("<id>").description("print a work item's agent log
       while ((i = buf.indexOf("\n\n")) >= 0) {
         const frame = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        for (const line of frame.split("\n")) if (line.startsWith("data:")) console.log(line.slice(5).trimStart());
+        for (const line of frame.split("\n")) if (line.startsWith("data:")) print(line.slice(5).trimStart());
       }
     }
   });

@@ -90,3 +90,18 @@ export const MAX_TOKEN_TTL_SECS = 30 * 24 * 60 * 60;
 export const GATEWAY_CHALLENGE_TTL_SECS = 60;
 /** Unanswered challenges kept at once; beyond it the oldest go, so asking cannot exhaust memory. */
 export const GATEWAY_MAX_OPEN_CHALLENGES = 10_000;
+
+// Board track (issue 16): diff, notifications.
+/** A review screen shows at most this much patch; a bigger diff is cut (the file list stays whole). */
+export const MAX_DIFF_PATCH_BYTES = 2 * 1024 * 1024;
+/** Files listed in a story's diff; a branch touching more is a vendoring accident, not a review. */
+export const MAX_DIFF_FILES = 2000;
+/** Tries per webhook event: enough to ride out a receiver's restart, bounded so a dead one costs little. */
+export const NOTIFY_ATTEMPTS = 5;
+/** First retry delay of a webhook, doubling each try (1, 2, 4, 8 s: about 15 s in all). */
+export const NOTIFY_BACKOFF_INITIAL_MS = 1000;
+export const NOTIFY_BACKOFF_MAX_MS = 30_000;
+/** A receiver that has not answered in this long is treated as failed (and retried). */
+export const NOTIFY_TIMEOUT_MS = 10_000;
+/** Events waiting per webhook target; past this the oldest are dropped (logged) so memory stays bounded. */
+export const NOTIFY_QUEUE_MAX = 200;

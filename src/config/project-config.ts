@@ -6,6 +6,9 @@ import * as D from "./defaults.js";
 import { UserError } from "../errors.js";
 
 const positive = z.number().positive();
+
+/** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
+export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
 const httpUrl = z.string().refine((s) => /^https?:$/.test(urlOrUndefined(s)?.protocol ?? ""), "must be an http:// or https:// URL");
 const httpOrigin = httpUrl.refine((s) => {
@@ -58,9 +61,18 @@ export const projectSchema = z.strictObject({
   max_body_bytes: z.number().int().min(1024).default(D.MAX_BODY_BYTES),
   /** Serve https:// and wss:// on the same port; paths are relative to the project root. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+
+  // [[notify]] webhooks (board track, issue 16.5): the rendezvous POSTs each subscribed event once
+  // per entry, retrying with backoff; `slack` sends `{text}` for an incoming webhook.
+  notify: z.array(z.strictObject({
+    url: httpUrl,
+    events: z.array(z.enum(NOTIFY_EVENTS)).min(1, "must name at least one event").default([...NOTIFY_EVENTS]),
+    format: z.enum(["json", "slack"]).default("json"),
+  })).default([]),
 });
 
 export type ProjectConfig = z.infer<typeof projectSchema>;
+export type NotifyTarget = ProjectConfig["notify"][number];
 
 export function projectConfigPath(root: string): string {
   return join(root, ".huskies", "project.toml");

@@ -1,0 +1,106 @@
+import * as Y from "yjs";
+import type { Stage } from "../pipeline/stages.js";
+import type { PauseState } from "../state/item.js";
+import type { NotifyEvent } from "./notifier.js";
+
+/**
+ * What the event deriver needs of the document. `PipelineDoc` is one: its node reads and node
+ * events see only valid (signed) entries, so a planted `paused` never notifies anyone.
+ */
+export interface NotifySource {
+  /** The raw `items` map (an item's `blocked` is observed there). */
+  items: Y.Map<unknown>;
+  onStageChange(cb: (ev: { id: string; from: Stage | undefined; to: Stage | undefined }) => void): () => void;
+  /** Ids of node entries that changed. */
+  onNodesChange(cb: (ids: string[]) => void): () => void;
+  getNode(id: string): { paused?: PauseState | null } | undefined;
+  listNodes(): Array<{ id: string; paused?: PauseState | null }>;
+}
+
+export interface WatchOptions {
+  now?: () => number;
+  /** Errors inside document observers are reported here, never thrown. */
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Derive notification events from document changes, whichever replica made them:
+ * - `blocked`: an item's `blocked` goes from empty to a reason;
+ * - `done`: an item's stage changes to `done`;
+ * - `merge_failed`: an item leaves `merge` back to `current` (the reason is its `failure`);
+ * - `paused`: a node entry's `paused` becomes non-null.
+ * State at the time of the call is the baseline: nothing already blocked or paused is reported.
+ * Run it on one node (the rendezvous), or every node would notify. Returns a stop function.
+ */
+export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => void, opts: WatchOptions = {}): () => void {
+  const now = opts.now ?? Date.now;
+  const field = (id: string, key: string) => {
+    const m = src.items.get(id);
+    const v = m instanceof Y.Map ? m.get(key) : undefined;
+    return typeof v === "string" && v.trim() ? v : undefined;
+  };
+  const safe =
+    <A extends unknown[]>(fn: (...a: A) => void) =>
+    (...a: A) => {
+      try {
+        fn(...a);
+      } catch (err) {
+        opts.onError?.(err);
+      }
+    };
+
+  const wasBlocked = new Set<string>();
+  src.items.forEach((_m, id) => {
+    if (field(id, "blocked")) wasBlocked.add(id);
+  });
+  const wasPaused = new Set(
+    src
+      .listNodes()
+      .filter((n) => n.paused)
+      .map((n) => n.id),
+  );
+
+  const stopStages = src.onStageChange(
+    safe(({ id, from, to }) => {
+      if (to === "done" && from !== "done") emit({ event: "done", story: id, at: now() });
+      if (from === "merge" && to === "current")
+        emit({ event: "merge_failed", story: id, reason: field(id, "failure")?.split("\n")[0]!.slice(0, 500), at: now() });
+    }),
+  );
+  const stopNodes = src.onNodesChange(
+    safe((ids) => {
+      for (const id of ids) {
+        const p = src.getNode(id)?.paused;
+        if (p && !wasPaused.has(id)) emit({ event: "paused", node: id, reason: p.reason, at: now() });
+        if (p) wasPaused.add(id);
+        else wasPaused.delete(id);
+      }
+    }),
+  );
+  const onItems = safe((events: Array<Y.YEvent<any>>) => {
+    for (const id of touchedBlocked(events, src.items)) {
+      const reason = field(id, "blocked");
+      if (reason && !wasBlocked.has(id)) emit({ event: "blocked", story: id, reason, at: now() });
+      if (reason) wasBlocked.add(id);
+      else wasBlocked.delete(id);
+    }
+  });
+  src.items.observeDeep(onItems);
+  return () => {
+    stopStages();
+    stopNodes();
+    src.items.unobserveDeep(onItems);
+  };
+}
+
+/** Items added or replaced, or whose `blocked` changed. */
+function touchedBlocked(events: Array<Y.YEvent<any>>, items: Y.Map<unknown>): Set<string> {
+  const ids = new Set<string>();
+  for (const ev of events) {
+    if (ev.target === items) for (const k of (ev as Y.YMapEvent<unknown>).keysChanged) ids.add(k);
+    // `path` is relative to the observed map: [id] for a change inside one item.
+    else if (ev.target.parent === items && (ev as Y.YMapEvent<unknown>).keysChanged?.has("blocked") && typeof ev.path[0] === "string")
+      ids.add(ev.path[0]);
+  }
+  return ids;
+}
