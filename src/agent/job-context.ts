@@ -29,6 +29,8 @@ export interface JobContext {
   /** Merges on one node share one workspace: they run one at a time. */
   mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   health: NodeHealth;
+  /** Counters for /metrics (claim-to-start latency, runs by outcome, cost, turns, autonomous grants). */
+  metrics?: { claimToStart(ms: number): void; runFinished(r: { outcome: string; costUsd?: number; turns?: number }): void; claimGranted(n?: number): void };
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
 }

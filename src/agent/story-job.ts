@@ -121,6 +121,7 @@ export abstract class StoryJob {
     const result = await this.running.done;
     this.ctx.trackPid(this.storyId, undefined);
     this.sessionId = result.sessionId ?? this.sessionId;
+    this.ctx.metrics?.runFinished({ outcome: result.outcome, costUsd: result.costUsd, turns: result.turns });
     this.note("info", `${slot.role} finished: ${result.ok ? "ok" : `${result.outcome}: ${result.error ?? result.reason}`}`);
     return result;
   }

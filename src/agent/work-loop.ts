@@ -181,6 +181,7 @@ export class WorkLoop {
       const token = this.ctx.claims.grant(item.id, this.ctx.nodeId, now);
       if (!token) continue;
       this.ctx.log.info({ story: item.id, epoch: token.epoch }, "claimed autonomously (rendezvous unreachable)");
+      this.ctx.metrics?.claimGranted();
       free -= 1;
       this.startJob(role, token);
     }
@@ -195,6 +196,8 @@ export class WorkLoop {
     }
     const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
     this.jobs.set(token.id, job);
+    const claimAt = this.ctx.pipeline.getItem(token.id)?.claim?.at;
+    if (claimAt !== undefined) this.ctx.metrics?.claimToStart(Math.max(0, Date.now() - claimAt));
     this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: token.epoch }, "job started");
     const started = Date.now();
     let failed = false;

@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { basename } from "node:path";
 import { hostname } from "node:os";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -31,6 +32,8 @@ import { HttpService } from "../server/http-service.js";
 import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
+import { Metrics, metricsRoute } from "../server/metrics.js";
+import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "./trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 
@@ -73,6 +76,7 @@ export class HuskiesNode {
   rendezvous: RendezvousService | undefined;
   agent: AgentService | undefined;
   presence!: NodePresence;
+  metrics!: Metrics;
   pause!: NodePause;
   directives!: OperatorDirectives;
   baseBranch = "main";
@@ -130,6 +134,12 @@ export class HuskiesNode {
         return h && this.sync.hub.linkTo(h) ? this.logRelay.follow(h, id, onLine, onEnd) : undefined;
       },
     });
+    this.metrics = new Metrics({
+      stories: () => pipeline.listItems(),
+      nodes: () => pipeline.listNodes(),
+      nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
+      syncLinks: () => this.sync.linkCounts(),
+    });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
@@ -173,6 +183,10 @@ export class HuskiesNode {
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open, config: this.config, tls: this.opts.tls, advertise: this.opts.advertise,
+      routes: (app) => {
+        app.route("/", metricsRoute(this.metrics));
+        if (role === "rendezvous") app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
+      },
     });
     this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
 
@@ -205,14 +219,16 @@ export class HuskiesNode {
       void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, label: this.label, address: this.address }, this.identity, this.log);
     }
     if (role === "rendezvous") {
-      this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"));
+      this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
+        project: basename(root), onGrant: (n) => this.metrics.claimGranted(n),
+      });
       this.rendezvous.start();
     }
     if (this.opts.runAgent) {
       this.agent = new AgentService({
         ctx: {
           root, nodeId: this.nodeId, pipeline, claims: this.claims, config: this.config, logs: this.logs,
-          pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause,
+          pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause, metrics: this.metrics,
         },
         watch: role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
         ready: () => this.replicaReady(),
@@ -273,6 +289,8 @@ export class HuskiesNode {
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
+      // What the board needs to tell a dead node or a stuck story the way the nodes do.
+      config: { default_qa: this.config.project.default_qa, node_alive_secs: this.config.project.node_alive_secs },
     };
   }
 

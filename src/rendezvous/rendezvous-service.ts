@@ -4,6 +4,8 @@ import type { Claims } from "../state/claims.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { ClaimSequencer } from "./claim-sequencer.js";
 import { Housekeeping } from "./housekeeping.js";
+import { Notifier } from "./notifier.js";
+import { watchNotifyEvents } from "./notify-events.js";
 
 /**
  * What only the rendezvous does: sequence claims and keep house. Both react to document changes
@@ -14,13 +16,28 @@ export class RendezvousService {
   readonly housekeeping: Housekeeping;
   private readonly stops: Array<() => void> = [];
 
-  constructor(private readonly claims: Claims, private readonly config: LiveConfig, private readonly log: Logger) {
+  private readonly notifier: Notifier;
+
+  constructor(
+    private readonly claims: Claims,
+    private readonly config: LiveConfig,
+    private readonly log: Logger,
+    private readonly opts: { project: string; onGrant?: (n: number) => void },
+  ) {
+    this.notifier = new Notifier(() => config.project.notify, { project: opts.project, log: log.child({ component: "notify" }) });
     this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }));
     this.housekeeping = new Housekeeping(claims, config, log.child({ component: "housekeeping" }));
   }
 
   start(): void {
-    const grant = coalesce(() => this.sequencer.grant(), this.log, "claim sequencer");
+    const grant = coalesce(() => {
+      const n = this.sequencer.grant();
+      if (n) this.opts.onGrant?.(n);
+    }, this.log, "claim sequencer");
+    // Webhooks: only the rendezvous notifies, so each event is sent once per project.
+    this.stops.push(watchNotifyEvents(this.claims.pipeline, (ev) => this.notifier.notify(ev), {
+      onError: (err) => this.log.error({ err }, "notification event failed"),
+    }));
     const promote = coalesce(() => this.housekeeping.promote(), this.log, "promotion");
     const onChange = () => { grant.schedule(); promote.schedule(); };
     const onTimer = () => { onChange(); this.housekeeping.archive(); };
@@ -42,5 +59,6 @@ export class RendezvousService {
   stop(): void {
     this.stopTimer();
     for (const s of this.stops.splice(0)) s();
+    this.notifier.close();
   }
 }

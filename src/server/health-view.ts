@@ -21,7 +21,8 @@ export interface PublicHealth {
   role: string;
   version: string;
   label?: string;
-  rendezvous: { connected: boolean };
+  rendezvous: { connected: boolean   config?: unknown;
+};
   mesh: { peerCount: number; connectedCount: number; max: number };
   items?: number;
   digest?: string;
@@ -41,5 +42,7 @@ export function publicHealth(h: Health): PublicHealth {
     digest: h.digest,
     paused: h.paused ?? null,
     tls: h.tls,
+    // Project settings the board's rules need; no story or address in them.
+    ...(h.config ? { config: h.config } : {}),
   };
 }

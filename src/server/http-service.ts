@@ -29,6 +29,8 @@ export interface HttpServiceOptions {
   role: "rendezvous" | "agent";
   /** The replica: writes get 503 while its store fails (never a 2xx for an unpersisted write). */
   writeGate?: WriteGate;
+  /** Routes the node adds (diff, metrics), behind the same guard. */
+  routes?: (app: Hono) => void;
 }
 
 /** The HTTP side of a node: REST, MCP (rendezvous only), the board and `/health`. */
@@ -52,7 +54,10 @@ export class HttpService {
     const inner = httpApp({
       actions: o.info.actions, logs: o.info.logs, tokens: o.role === "rendezvous" ? o.tokens : undefined, health: o.health,
       guard: this.guard,
-      mount: o.role === "rendezvous" ? (a: Hono, guard: RequestGuard) => mountMcp(a, o.info, guard) : undefined,
+      mount: (a: Hono, guard: RequestGuard) => {
+        o.routes?.(a);
+        if (o.role === "rendezvous") mountMcp(a, o.info, guard);
+      },
     });
     const app = o.role === "rendezvous" ? inner : readOnly(inner);
     const listening = await listen(getRequestListener(o.writeGate ? guardWrites(o.writeGate, app.fetch) : app.fetch), o.port, o.host, o.tls);

@@ -107,6 +107,13 @@ export class SyncService {
     };
   }
 
+  /** Open sync links by kind, for /metrics. */
+  linkCounts(): Record<string, number> {
+    const mesh = this.mesh?.connectedPeers().length ?? 0;
+    const upstream = this.upstream?.connected ? 1 : 0;
+    return { upstream, mesh, inbound: Math.max(0, this.hub.size - upstream - mesh) };
+  }
+
   /** Resolve once the upstream link has synced, or after `ms` (an offline start must not hang; Infinity waits). */
   waitForFirstSync(ms: number): Promise<void> {
     const upstream = this.upstream;

@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { projectToml } from "../support/coders.js";
 import { firstPrompt, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot, screenshotOf } from "../support/browser.js";
 import { waitFor } from "../support/wait-for.js";
-import { diffRoutes } from "../../src/server/diff-routes.js";
 import type { Item } from "../../src/state/item.js";
 
 const CLAUDE_SLOT = `[[agent]]
@@ -40,19 +39,6 @@ afterEach(async () => {
   if (configDir) rmSync(configDir, { recursive: true, force: true });
 });
 
-/**
- * Until the lead mounts `diffRoutes` in `huskies serve`, the page's diff requests are answered by
- * the same sub-app in this process, on the server's own checkout (real git, real origin).
- * After wiring: delete this function and its call.
- */
-async function serveDiffInProcess(page: Page, root: string): Promise<void> {
-  const app = diffRoutes({ root, baseBranch: () => "main", hasStory: () => true });
-  await page.route("**/api/stories/*/diff", async (route) => {
-    const res = await app.request(new URL(route.request().url()).pathname.replace(/^\/api/, ""));
-    await route.fulfill({ status: res.status, contentType: "application/json", body: await res.text() });
-  });
-}
-
 describe("the story view", () => {
   it("follows a real claude run live, shows the branch diff, ticks criteria, and a review comment sends it back into the next prompt", async () => {
     // The first run stops before its last answer until the test has seen the board follow it.
@@ -78,7 +64,6 @@ describe("the story view", () => {
     await cluster.agent(project.clone("agent"), server.ws, ["--label", "laptop"], model.env(configDir));
 
     const page = await browser.newPage({ viewport: DESKTOP });
-    await serveDiffInProcess(page, project.root);
     await page.goto(server.http);
     await page.getByTestId("connection").filter({ hasText: "live" }).waitFor();
     const story = await postJson<Item>(`${server.http}/api/stories`, {
@@ -145,7 +130,6 @@ describe("the story view", () => {
     await page.locator('section.column[data-stage="qa"]').locator(`.card[data-id="${story.id}"]`).waitFor({ timeout: 60_000 });
     expect(git(project.origin, "show", `feature/story-${story.id}:hello.txt`)).toBe("hello, reviewer");
     const phone = await browser.newPage({ viewport: PHONE, isMobile: true });
-    await serveDiffInProcess(phone, project.root);
     await phone.goto(server.http);
     await phone.locator(`.card[data-id="${story.id}"]`).click();
     const small = phone.getByRole("dialog");

@@ -25,6 +25,8 @@ export function usePipeline(): { items: Item[]; nodes: NodeEntry[]; connection: 
     const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
     const token = adminToken();
     const provider = new WebsocketProvider(wsBase, "crdt-sync", doc, { params: token ? { token } : {}, maxBackoffTime: 5000 });
+    // huskies' own handshake frame (type 100) is for nodes that sign; a browser has nothing to say to it.
+    provider.messageHandlers[100] = () => undefined;
     const read = () => {
       const items = Object.values(doc.getMap("items").toJSON() as Record<string, Item>).filter((i) => i && i.id && i.stage);
       items.sort((a, b) => parseInt(a.id, 10) - parseInt(b.id, 10));
