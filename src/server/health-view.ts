@@ -21,13 +21,13 @@ export interface PublicHealth {
   role: string;
   version: string;
   label?: string;
-  rendezvous: { connected: boolean   config?: unknown;
-};
+  rendezvous: { connected: boolean };
   mesh: { peerCount: number; connectedCount: number; max: number };
   items?: number;
   digest?: string;
   paused?: unknown;
   tls?: boolean;
+  config?: unknown;
 }
 
 export function publicHealth(h: Health): PublicHealth {
