@@ -19,6 +19,7 @@ import { SYNC_PATH } from "../sync/sync-server.js";
 import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
+import { preflightSlots } from "../runtime/preflight.js";
 import { detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
@@ -206,8 +207,12 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
+    if (this.opts.runAgent) this.preflight();
     this.config.on("change", () => {
-      if (this.opts.runAgent) this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
+      if (this.opts.runAgent) {
+        this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
+        this.preflight();
+      }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
     });
@@ -239,6 +244,18 @@ export class HuskiesNode {
     }
     this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
+  }
+
+  /**
+   * Every slot must be able to run here (its runtime binary exists; a required sandbox has its
+   * tools). One clear line per problem, and the node pauses instead of failing stories; a config
+   * edit that fixes the problems lifts the pause.
+   */
+  private preflight(): void {
+    const problems = preflightSlots(this.config.agents.agent);
+    for (const p of problems) this.log.error({ slot: p.slot }, p.message);
+    if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");
+    else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
   }
 
   /** Revoke a key project-wide (rendezvous only): a signed entry every node enforces. */
