@@ -1,9 +1,15 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import { UserError } from "../errors.js";
+import { certificateFingerprint } from "../server/join-issuer.js";
+import { PinMismatchError, pinnedRequest } from "../util/pinned-request.js";
 
-/** Where client commands find the server: `--server`, `HUSKIES_SERVER`, then the project's port on 127.0.0.1. */
+/**
+ * Where client commands find the server: `--server`, `HUSKIES_SERVER`, then the project's port on
+ * 127.0.0.1 (https when the project's `[tls]` is set).
+ */
 export function serverUrl(opts: { server?: string; dir?: string }): string {
   const explicit = opts.server ?? process.env.HUSKIES_SERVER;
   if (explicit) return explicit.replace(/\/+$/, "");
@@ -11,7 +17,35 @@ export function serverUrl(opts: { server?: string; dir?: string }): string {
   if (!root || !existsSync(projectConfigPath(root))) {
     throw new UserError("no .huskies/ found here or above (run `huskies init`, or pass --server URL)");
   }
-  return `http://127.0.0.1:${loadProjectConfig(root).port}`;
+  const cfg = loadProjectConfig(root);
+  return `${cfg.tls ? "https" : "http"}://127.0.0.1:${cfg.port}`;
+}
+
+/**
+ * The certificate an https server must show, for a self-signed one: `HUSKIES_SERVER_FINGERPRINT`
+ * (SHA-256), `HUSKIES_SERVER_CERT` (its PEM file), or the local project's `[tls] cert` (a command
+ * run on the server's own machine). Undefined: the system's CAs decide.
+ */
+export function serverFingerprint(): string | undefined {
+  if (process.env.HUSKIES_SERVER_FINGERPRINT) return process.env.HUSKIES_SERVER_FINGERPRINT;
+  const certFile = process.env.HUSKIES_SERVER_CERT || localCertFile();
+  if (!certFile) return undefined;
+  try {
+    return certificateFingerprint(readFileSync(certFile));
+  } catch (err) {
+    throw new UserError(`cannot read the server certificate ${certFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function localCertFile(): string | undefined {
+  const root = findProjectRoot(process.cwd());
+  if (!root || !existsSync(projectConfigPath(root))) return undefined;
+  try {
+    const cert = loadProjectConfig(root).tls?.cert;
+    return cert && existsSync(resolve(root, cert)) ? resolve(root, cert) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The bearer this client presents: the admin token, else the node token. */
@@ -23,27 +57,25 @@ export function authHeaders(): Record<string, string> {
 /**
  * Call the REST API; an error response becomes a UserError carrying the server's message.
  * Every write carries a JSON body (`{}` when there is nothing to say): the server takes writes
- * only as `application/json`, which is what keeps cross-site form posts out.
+ * only as `application/json`, which is what keeps cross-site form posts out. Over https a
+ * pinned certificate (see serverFingerprint) is checked before the token is sent.
  */
 export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
   const write = method !== "GET" && method !== "HEAD";
-  let res: Response;
+  const fingerprint = base.startsWith("https:") ? serverFingerprint() : undefined;
+  let res;
   try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: { ...(write ? { "content-type": "application/json" } : {}), ...authHeaders() },
-      body: write ? JSON.stringify(body ?? {}) : undefined,
-    });
-  } catch {
-    throw new UserError(`cannot reach a huskies server at ${base} (start one with \`huskies serve\`)`);
+    res = await pinnedRequest<unknown>(`${base}${path}`, { method, headers: authHeaders(), body: write ? (body ?? {}) : undefined, fingerprint, timeoutMs: 30_000 });
+  } catch (err) {
+    if (err instanceof PinMismatchError) throw new UserError(`refusing ${base}: ${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const tlsHint = code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ? ` (${code}: for a self-signed certificate set HUSKIES_SERVER_CERT=cert.pem or HUSKIES_SERVER_FINGERPRINT)` : "";
+    throw new UserError(`cannot reach a huskies server at ${base}${tlsHint || " (start one with `huskies serve`)"}`);
   }
-  const text = await res.text();
-  if (!res.ok) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text;
-    } catch { /* plain text error */ }
+  if (res.status >= 300) {
+    const b = res.body as { error?: string } | string;
+    const message = typeof b === "object" && b?.error ? b.error : res.text;
     throw new UserError(message || `${method} ${path} failed with HTTP ${res.status}`);
   }
-  return (text && res.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text) as T;
+  return (res.text ? res.body : res.text) as T;
 }

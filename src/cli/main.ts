@@ -10,6 +10,7 @@ import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
 import { api, authHeaders, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
+import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
 import { formatEntry } from "./print-timeline.js";
 import { parseLogLine, TimelineBuilder } from "../runtime/log-timeline.js";
@@ -75,21 +76,25 @@ program.command("serve").argument("[dir]", "project directory", ".")
 
 program.command("agent").argument("[dir]", "project directory", ".")
   .description("run a headless build agent that syncs with a rendezvous and works stories")
-  .requiredOption("--rendezvous <url>", "the rendezvous /crdt-sync URL, e.g. ws://host:3001/crdt-sync")
+  .option("--join <join>", "a join string from `huskies token create` or a gateway: pins the server's key and certificate")
+  .option("--rendezvous <url>", "the rendezvous /crdt-sync URL, e.g. wss://host:3001/crdt-sync (without --join)")
   .option("--port <port>", "port for this agent's /crdt-sync and /health", port, D.AGENT_PORT)
-  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--host <host>", "address to listen on (default: 0.0.0.0 when the rendezvous is on another host, else 127.0.0.1)")
+  .option("--advertise <url>", "the /crdt-sync URL other hosts reach this agent by (default: the address of its link to the rendezvous)")
   .option("--join-token <token>", "one-time join token (for the gateway with --gateway-url, else for the rendezvous)")
   .option("--gateway-url <url>", "gateway to register with")
   .option("--label <name>", "label shown on the board (default build-agent-<node id>)")
   .option("--tls-cert <file>", "serve wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
-  .action(async (dir: string, o: { rendezvous: string; port: number; host: string; joinToken?: string; gatewayUrl?: string; label?: string; tlsCert?: string; tlsKey?: string }) => {
+  .action(async (dir: string, o: { join?: string; rendezvous?: string; port: number; host?: string; advertise?: string; joinToken?: string; gatewayUrl?: string; label?: string; tlsCert?: string; tlsKey?: string }) => {
     const root = findProjectRoot(dir);
     if (!root) throw new UserError("agent mode requires a project root (no .huskies/ found)");
-    if (!/^wss?:\/\//.test(o.rendezvous)) throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
+    if (o.join && (o.rendezvous || o.joinToken || o.gatewayUrl)) throw new UserError("--join carries the rendezvous and the token: leave out --rendezvous, --join-token and --gateway-url");
+    if (o.rendezvous && !/^wss?:\/\//.test(o.rendezvous)) throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
+    const advertise = o.advertise === undefined ? undefined : parseAdvertise(o.advertise);
     const tls = resolveTls(o, process.cwd(), { tls: loadProjectConfig(root).tls, root, file: projectConfigPath(root) });
-    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true, tls });
-    console.log(`huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${o.host}:${node.port}/crdt-sync, rendezvous ${o.rendezvous}`);
+    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, join: o.join, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true, tls, advertise });
+    console.log(`huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${node.host}:${node.port}/crdt-sync (advertised ${node.address}), rendezvous ${node.sync.upstream?.url ?? "none"}`);
   });
 
 program.command("gateway")
@@ -103,13 +108,15 @@ program.command("gateway")
   .action(runGatewayCommand);
 
 const token = program.command("token").description("join tokens");
-token.command("create").description("mint a one-time join token on the server")
+token.command("create").description("mint a one-time join token on the server; prints a join string for `huskies agent --join`")
   .option("--ttl <duration>", "lifetime, e.g. 30m, 1h", parseTtl, D.JOIN_TOKEN_TTL_SECS)
   .option("--server <url>", "server URL")
-  .option("--json", "print JSON")
+  .option("--json", "print JSON ({token, expiresAt, join})")
   .action(async (o: { ttl: number; server?: string; json?: boolean }) => {
-    const t = await api<{ token: string; expiresAt: number }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
-    console.log(o.json ? JSON.stringify(t) : t.token);
+    const t = await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
+    if (o.json) return console.log(JSON.stringify(t));
+    console.log(t.join);
+    process.stderr.write(`one-time join string, expires ${new Date(t.expiresAt).toISOString()}; on the new machine: huskies agent --join '<it>' [DIR]\n`);
   });
 
 const story = program.command("story").description("work items");

@@ -1,6 +1,5 @@
 import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
-import { hostname } from "node:os";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
 import { UserError } from "../errors.js";
@@ -15,7 +14,6 @@ import { loadOrCreateIdentity, type Identity } from "../sync/identity.js";
 import { JoinTokenStore } from "../sync/join-tokens.js";
 import { createSyncPolicy, type SyncPolicy } from "../sync/auth-policy.js";
 import { LogRelay } from "../sync/log-relay.js";
-import { SYNC_PATH } from "../sync/sync-server.js";
 import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
@@ -26,6 +24,8 @@ import { RendezvousWatch } from "../agent/rendezvous-watch.js";
 import { serialize } from "../agent/job-context.js";
 import { RendezvousService } from "../rendezvous/rendezvous-service.js";
 import { registerWithGateway } from "../gateway/register.js";
+import { certificateFingerprint, JoinIssuer } from "../server/join-issuer.js";
+import type { AdmitKey } from "../server/rest-api.js";
 import { isLoopbackHost } from "../server/request-guard.js";
 import type { TlsMaterial } from "../server/tls-files.js";
 import type { Health } from "../server/http-app.js";
@@ -37,13 +37,18 @@ import { Metrics, metricsRoute } from "../server/metrics.js";
 import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "./trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
+import { AdvertisedAddress } from "./advertised-address.js";
+import { resolveUpstream, type Upstream } from "./join.js";
 
 export interface NodeOptions {
   root: string;
   /** `rendezvous` sequences claims and does housekeeping; `agent` follows a rendezvous. */
   role: "rendezvous" | "agent";
   port: number;
-  host: string;
+  /** Address to listen on. Default: 127.0.0.1, or for an agent whose rendezvous is not on loopback 0.0.0.0. */
+  host?: string;
+  /** A join string (`huskies agent --join`): the rendezvous or a gateway, pinned. */
+  join?: string;
   rendezvousUrl?: string;
   joinToken?: string;
   gatewayUrl?: string;
@@ -53,6 +58,8 @@ export interface NodeOptions {
   tls?: TlsMaterial;
   /** The URL other hosts reach this node by; the request guard accepts its host. */
   advertise?: string;
+  /** A permanent failure (the pinned rendezvous showed another certificate or key): the caller stops the process. */
+  onFatal?: (err: UserError) => void;
 }
 
 /** How long a starting agent waits for the rendezvous before deciding on its own replica. */
@@ -81,6 +88,11 @@ export class HuskiesNode {
   pause!: NodePause;
   directives!: OperatorDirectives;
   baseBranch = "main";
+  /** The address this node listens on (see NodeOptions.host). */
+  host = "127.0.0.1";
+  /** SHA-256 of this node's TLS certificate, published in its entry so mesh peers can pin it. */
+  tlsFingerprint: string | undefined;
+  private advertised!: AdvertisedAddress;
   private readonly log = logger("node");
   private closing: Promise<void> | undefined;
 
@@ -98,23 +110,34 @@ export class HuskiesNode {
     return this.opts.label ?? `${this.opts.role === "rendezvous" ? "server" : "build-agent"}-${this.nodeId.slice(0, 8)}`;
   }
 
+  /** The `/crdt-sync` URL other hosts dial (see advertised-address.ts). */
   get address(): string {
-    const h = this.opts.host === "0.0.0.0" || this.opts.host === "::" ? hostname() : this.opts.host;
-    return `${this.opts.tls ? "wss" : "ws"}://${h.includes(":") ? `[${h}]` : h}:${this.port}${SYNC_PATH}`;
+    return this.advertised.current();
   }
 
   async start(): Promise<this> {
     const { root, role } = this.opts;
     this.config = new LiveConfig(root);
     const cfg = this.config.project;
-    const loopbackOnly = isLoopbackHost(this.opts.host);
     const adminToken = process.env.HUSKIES_ADMIN_TOKEN || undefined;
-    const open = cfg.auth === "open" || (cfg.auth === "auto" && loopbackOnly && cfg.trusted_keys.length === 0);
-    if (!open && !loopbackOnly && !adminToken && cfg.trusted_keys.length === 0) {
-      throw new UserError(`refusing to listen on ${this.opts.host} without authentication: set HUSKIES_ADMIN_TOKEN or trusted_keys in .huskies/project.toml (or auth = "open" to accept anyone)`);
+    const openIf = (loopbackOnly: boolean) => cfg.auth === "open" || (cfg.auth === "auto" && loopbackOnly && cfg.trusted_keys.length === 0);
+    // Only the rendezvous can run open; an agent's listeners always want an admitted key.
+    if (role === "rendezvous") {
+      const host = this.opts.host ?? "127.0.0.1";
+      if (!openIf(isLoopbackHost(host)) && !isLoopbackHost(host) && !adminToken && cfg.trusted_keys.length === 0) {
+        throw new UserError(`refusing to listen on ${host} without authentication: set HUSKIES_ADMIN_TOKEN or trusted_keys in .huskies/project.toml (or auth = "open" to accept anyone)`);
+      }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
+    const trust = new TrustStore(root, this.log);
+    const upstream = await this.upstreamLink(trust);
+    this.host = this.opts.host ?? (role === "agent" && upstream && !isLoopbackHost(new URL(upstream.url).hostname) ? "0.0.0.0" : "127.0.0.1");
+    const loopbackOnly = isLoopbackHost(this.host);
+    const open = openIf(loopbackOnly);
+    this.tlsFingerprint = this.opts.tls ? certificateFingerprint(this.opts.tls.cert) : undefined;
+    const publicUrls = () => this.config.project.public_urls;
+    this.advertised = new AdvertisedAddress({ role, explicit: this.opts.advertise, boundHost: this.host, tls: !!this.opts.tls, port: () => this.port, publicUrls });
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
     this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
@@ -157,8 +180,7 @@ export class HuskiesNode {
       } : undefined,
     });
 
-    const trust = new TrustStore(root, this.log);
-    const upstreamUrl = this.opts.rendezvousUrl ?? (role === "rendezvous" ? cfg.rendezvous : undefined);
+    const upstreamUrl = upstream?.url;
     this.policy = createSyncPolicy({
       role, identity: this.identity, open, adminToken, tokens, doc: this.replica.doc,
       trustedKeys: () => this.config.project.trusted_keys,
@@ -174,13 +196,15 @@ export class HuskiesNode {
         const cert = this.policy.credential();
         if (cert && JSON.stringify(trust.admission()) !== JSON.stringify(cert)) trust.saveAdmission(cert);
       },
-      joinToken: this.opts.gatewayUrl ? undefined : this.opts.joinToken,
+      joinToken: upstream?.joinToken, upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
     });
     this.logRelay = new LogRelay(this.sync.hub, { read: (id) => this.logs.read(id, { local: true }), follow: (id, cb) => this.logs.follow(id, cb) });
     this.http = new HttpService({
       info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
-      tokens, health: () => this.health(), host: this.opts.host, port: this.opts.port, loopbackOnly, adminToken, role, writeGate: this.replica,
+      tokens, health: () => this.health(), host: this.host, port: this.opts.port,
+      join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
+      admit: this.admitKey(tokens), loopbackOnly, adminToken, role, writeGate: this.replica,
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open, config: this.config, tls: this.opts.tls, advertise: this.opts.advertise,
@@ -194,6 +218,7 @@ export class HuskiesNode {
     this.presence = new NodePresence(pipeline, this.nodeId, this.config, () => ({
       label: this.label,
       address: this.address,
+      fingerprint: this.tlsFingerprint,
       role,
       capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
       keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
@@ -218,8 +243,16 @@ export class HuskiesNode {
     });
 
     this.sync.start();
-    // Once the rendezvous answered, its directives can be checked.
-    this.sync.upstream?.on("connected", () => this.directives.check());
+    // Once the rendezvous answered, its directives can be checked, and the link's local address
+    // is the best guess of how other hosts reach this node.
+    this.sync.upstream?.on("connected", () => {
+      this.directives.check();
+      if (this.advertised.learnLocalAddress(this.sync.upstream?.localAddress)) {
+        this.log.info({ address: this.address }, "advertised address");
+        this.presence.beat();
+      }
+    });
+    this.sync.upstream?.on("failed", (err) => (this.opts.onFatal ? this.opts.onFatal(err) : this.log.error({ err: err.message }, "rendezvous link failed for good")));
     if (this.opts.joinToken && this.opts.gatewayUrl) {
       void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, label: this.label, address: this.address }, this.identity, this.log);
     }
@@ -242,8 +275,30 @@ export class HuskiesNode {
       });
       await this.agent.start();
     }
-    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.opts.host, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
+    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.host, address: this.address, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
+  }
+
+  /** The agent's rendezvous (from --join, --rendezvous or the stored pin); a server's `rendezvous` config. */
+  private async upstreamLink(trust: TrustStore): Promise<Upstream | undefined> {
+    const { role, join, rendezvousUrl, joinToken, gatewayUrl, advertise } = this.opts;
+    if (role === "rendezvous") {
+      const url = this.config.project.rendezvous;
+      return url ? { url } : undefined;
+    }
+    const upstream = await resolveUpstream({ join, rendezvousUrl, joinToken, tokenForGateway: !!gatewayUrl, label: this.label, advertise }, this.identity, trust, this.log);
+    if (!upstream) throw new UserError("an agent needs a rendezvous: --join JOIN_STRING, or --rendezvous URL (a checkout that joined before reconnects without either)");
+    return upstream;
+  }
+
+  /** `POST /api/nodes/admit` (the gateway, for a key it saw proven): like a used join token. */
+  private admitKey(tokens: JoinTokenStore): AdmitKey {
+    return (nodeId) => {
+      if (this.policy.isRevoked(nodeId)) return { ok: false, status: 409, error: `key ${nodeId.slice(0, 12)}… is revoked in this project` };
+      tokens.admitKey(nodeId);
+      this.log.info({ node: nodeId.slice(0, 12) }, "key admitted by an operator");
+      return { ok: true };
+    };
   }
 
   /**

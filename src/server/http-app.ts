@@ -9,6 +9,8 @@ import type { RequestGuard } from "./request-guard.js";
 import type { OperatorActions } from "./operator-actions.js";
 import type { JoinTokenStore } from "../sync/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
+import type { JoinIssuer } from "./join-issuer.js";
+import type { AdmitKey } from "./rest-api.js";
 
 export type { Health } from "./health-view.js";
 
@@ -16,6 +18,9 @@ export interface AppDeps {
   actions: OperatorActions;
   logs: StoryLogs;
   tokens?: JoinTokenStore;
+  /** Join strings for minted tokens and admitted keys (the rendezvous). */
+  join?: JoinIssuer;
+  admit?: AdmitKey;
   health: () => Health;
   /** Host, Origin, content type, body size and admin-token rules (see request-guard.ts). */
   guard: RequestGuard;
@@ -47,7 +52,7 @@ export function httpApp(deps: AppDeps): Hono {
   for (const path of GUARDED_PATHS) app.use(path, deps.guard.requireAdmin());
   // Without the token, /health says only what a load balancer or a neighbour needs to know.
   app.get("/health", (c) => c.json(!deps.guard.needsToken("GET") || deps.guard.isAdmin(c) ? deps.health() : publicHealth(deps.health())));
-  app.route("/api", restApi(deps.actions, { tokens: deps.tokens, logs: deps.logs }));
+  app.route("/api", restApi(deps.actions, { tokens: deps.tokens, logs: deps.logs, join: deps.join, admit: deps.admit }));
   deps.mount?.(app, deps.guard);
   // The board's static files stay public: its data comes over REST and /crdt-sync, which are guarded.
   app.get("*", (c) => {

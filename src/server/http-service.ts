@@ -9,10 +9,15 @@ import { guardWrites, type WriteGate } from "./store-guard.js";
 import type { NodeInfo } from "./node-info.js";
 import { RequestGuard } from "./request-guard.js";
 import type { TlsMaterial } from "./tls-files.js";
+import type { JoinIssuer } from "./join-issuer.js";
+import type { AdmitKey } from "./rest-api.js";
 
 export interface HttpServiceOptions {
   info: NodeInfo;
   tokens?: JoinTokenStore;
+  /** The rendezvous: join strings for minted tokens and admitted keys. */
+  join?: JoinIssuer;
+  admit?: AdmitKey;
   health: () => Health;
   host: string;
   port: number;
@@ -53,6 +58,7 @@ export class HttpService {
     const o = this.opts;
     const inner = httpApp({
       actions: o.info.actions, logs: o.info.logs, tokens: o.role === "rendezvous" ? o.tokens : undefined, health: o.health,
+      join: o.role === "rendezvous" ? o.join : undefined, admit: o.role === "rendezvous" ? o.admit : undefined,
       guard: this.guard,
       mount: (a: Hono, guard: RequestGuard) => {
         o.routes?.(a);

@@ -6,6 +6,10 @@ import { tokenTtl } from "./token-ttl.js";
 import { jsonObject } from "./json-body.js";
 import type { JoinTokenStore } from "../sync/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
+import type { JoinIssuer } from "./join-issuer.js";
+
+/** Admitting a key by hand (the gateway, for an agent that proved it to the gateway). */
+export type AdmitKey = (nodeId: string) => { ok: true } | { ok: false; status: 404 | 409; error: string };
 
 /** Parse a body with a schema; the first issue becomes the 400's message. */
 async function bodyOf<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
@@ -18,10 +22,14 @@ async function bodyOf<T extends z.ZodType>(c: Context, schema: T): Promise<z.inf
 const moveBody = z.object({ stage: z.string({ error: "body needs {stage}" }), reason: z.string().max(10_000).optional() });
 const tickBody = z.object({ index: z.number({ error: "body needs {index} (0-based)" }).int().min(0), done: z.boolean().default(true) });
 const blockBody = z.object({ reason: z.string().max(10_000).default("") });
+const admitBody = z.object({ nodeId: z.string({ error: "body needs {nodeId}" }).regex(/^[0-9a-f]{64}$/, "nodeId must be a 64-char hex public key") });
 const assignBody = z.object({ node: z.string().max(200).default("") });
 
 /** REST under `/api`. Bodies are JSON objects; errors are `{error}` with a 4xx status. */
-export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStore; logs: StoryLogs }): Hono {
+export function restApi(
+  actions: OperatorActions,
+  deps: { tokens?: JoinTokenStore; logs: StoryLogs; join?: JoinIssuer; admit?: AdmitKey },
+): Hono {
   const api = new Hono();
   const id = (c: Context) => c.req.param("id") ?? "";
 
@@ -79,7 +87,16 @@ export function restApi(actions: OperatorActions, deps: { tokens?: JoinTokenStor
     if (!deps.tokens) throw new ActionError(409, "this node does not issue join tokens");
     const ttl = tokenTtl((await jsonObject(c)).ttlSecs);
     if (!ttl.ok) throw new ActionError(400, ttl.error);
-    return c.json(deps.tokens.create(ttl.secs), 201);
+    const created = deps.tokens.create(ttl.secs);
+    // The join string carries this server's URL, key and certificate fingerprint with the token.
+    return c.json({ ...created, join: deps.join?.issue(c.req.header("host"), created.token) }, 201);
+  });
+  api.post("/nodes/admit", async (c) => {
+    if (!deps.admit || !deps.join) throw new ActionError(409, "this node does not admit keys");
+    const nodeId = (await bodyOf(c, admitBody)).nodeId;
+    const done = deps.admit(nodeId);
+    if (!done.ok) throw new ActionError(done.status, done.error);
+    return c.json({ nodeId, join: deps.join.issue(c.req.header("host")) }, 201);
   });
   return api;
 }

@@ -121,6 +121,7 @@ export function readNode(id: string, fields: Record<string, unknown> | undefined
     id,
     label: (str(fields.label) ?? id.slice(0, 8)).slice(0, 100),
     address: str(fields.address) ?? "",
+    ...(typeof fields.fingerprint === "string" && /^[0-9a-f]{64}$/.test(fields.fingerprint) ? { fingerprint: fields.fingerprint } : {}),
     role: str(fields.role) ?? "agent",
     lastSeen: num(fields.lastSeen),
     alive: fields.alive !== false,

@@ -63,6 +63,8 @@ export interface NodeEntry {
   id: string;
   label: string;
   address: string;
+  /** SHA-256 of the TLS certificate behind a `wss://` address: mesh peers pin it (the entry is signed by its node). */
+  fingerprint?: string;
   role: string;
   lastSeen: number;
   alive: boolean;

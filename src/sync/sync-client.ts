@@ -56,6 +56,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private readonly backoff: Backoff;
   private readonly probe: HealProbe | undefined;
   private failure: UserError | undefined;
+  private local: string | undefined;
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
@@ -82,6 +83,11 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /** Bytes queued for the peer but not yet sent. */
   get bufferedAmount(): number {
     return this.link?.ws.bufferedAmount ?? 0;
+  }
+
+  /** The local address of the current link's socket: the interface that reaches this peer (see advertised-address.ts). */
+  get localAddress(): string | undefined {
+    return this.link ? this.local : undefined;
   }
 
   get url(): string {
@@ -115,6 +121,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     let opened = false;
     ws.on("open", () => {
       opened = true;
+    });
+    ws.on("upgrade", (res) => {
+      this.local = res.socket.localAddress;
     });
     if (pin?.fingerprint256) {
       // 'upgrade' comes before 'open' and before any frame is read or sent.

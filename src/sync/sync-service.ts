@@ -11,6 +11,7 @@ import { MeshManager } from "./mesh.js";
 import { SyncClient } from "./sync-client.js";
 import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
 import { attachSyncServer } from "./sync-server.js";
+import type { TlsPin } from "./tls-pin.js";
 
 export interface SyncServiceOptions {
   doc: Y.Doc;
@@ -25,6 +26,8 @@ export interface SyncServiceOptions {
   role: "rendezvous" | "agent";
   upstreamUrl?: string;
   joinToken?: string;
+  /** The rendezvous pinned by a join string (certificate fingerprint, node key); a mismatch is final. */
+  upstreamPin?: TlsPin;
   /** Bearer for servers that admit by token (`HUSKIES_TOKEN`). */
   bearer?: string;
   /** The rendezvous key or this node's certificate changed (learned on first contact, reissued): persist them. */
@@ -65,7 +68,7 @@ export class SyncService {
     if (opts.upstreamUrl) {
       const upstream = new SyncClient({
         url: opts.upstreamUrl, hub: this.hub, identity: opts.identity, maxFrameBytes: cfg.max_frame_bytes,
-        joinToken: opts.joinToken, token: opts.bearer, upstream: true,
+        joinToken: opts.joinToken, token: opts.bearer, upstream: true, pin: opts.upstreamPin,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).

@@ -5,6 +5,7 @@ import { WebsocketProvider } from "y-websocket";
 import * as encoding from "lib0/encoding";
 import { Cluster, postJson, runCli } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
+import { decodeJoin } from "../../src/sync/join-string.js";
 import { waitFor } from "../support/wait-for.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -173,8 +174,11 @@ describe("sync authentication", () => {
     expect(await attempt(trusted, undefined, true)).toBe(4001);
     expect(await attempt(ephemeralIdentity())).toBe(4001);
 
-    const token = (await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http, ...admin } })).stdout.trim();
-    expect(token).toMatch(/^hj_/);
+    // The first stdout line is a join string: the server's URL and key with the one-time token.
+    const joined = decodeJoin((await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http, ...admin } })).stdout.split("\n")[0]!);
+    expect(joined).toMatchObject({ kind: "rendezvous", url: server.ws, nodeId: server.nodeId, token: expect.stringMatching(/^hj_/) });
+    expect(joined).not.toHaveProperty("fingerprint");
+    const token = joined.token!;
     const newcomer = ephemeralIdentity();
     expect(await attempt(newcomer, token)).toBe("welcome");
     expect(await attempt(newcomer)).toBe("welcome"); // admitted for good
