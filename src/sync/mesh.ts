@@ -5,6 +5,14 @@ import type { Identity } from "./identity.js";
 import { SyncClient } from "./sync-client.js";
 import type { SyncHub } from "./sync-hub.js";
 
+/** Where to dial a peer: the address and certificate fingerprint from its signed entry. */
+export interface MeshTarget {
+  url: string;
+  fingerprint?: string;
+}
+
+const targetKey = (id: string, t: MeshTarget) => `${id} ${t.url} ${t.fingerprint ?? ""}`;
+
 export interface MeshSettings {
   maxPeers: number;
   scanIntervalMs: number;
@@ -18,9 +26,19 @@ export interface MeshSettings {
  * `nodes` changes and every `scanIntervalMs`. Each link is dialled for one node id: another key
  * answering at that address is dropped, and the peer must be admitted by this node's policy
  * (its certificate from the rendezvous), so a planted address or entry gets no replica.
+ *
+ * Over `wss://` the peer's certificate is usually self-signed. It is accepted only if its SHA-256
+ * matches the `fingerprint` in the peer's node entry, which the peer signed with its node key
+ * (readers ignore entries without a valid signature): the key proven in the handshake is the
+ * trust anchor, and the fingerprint pin binds the TLS channel to it, so a man in the middle with
+ * another certificate is refused before any frame. An entry with a wss address and no
+ * fingerprint gets ordinary CA validation. A pin that fails is not redialled until the entry
+ * changes.
  */
 export class MeshManager {
-  private readonly links = new Map<string, SyncClient>();
+  private readonly links = new Map<string, { client: SyncClient; key: string }>();
+  /** Targets whose pin failed (permanent until the peer's entry changes). */
+  private readonly refused = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private pending = false;
   private readonly unobserve: () => void;
@@ -56,7 +74,7 @@ export class MeshManager {
   }
 
   /** The peers we should be linked to now. */
-  desired(now = Date.now()): Map<string, string> {
+  desired(now = Date.now()): Map<string, MeshTarget> {
     const s = this.settings();
     const candidates = this.pipeline
       .listNodes()
@@ -73,35 +91,47 @@ export class MeshManager {
       candidates.map((n) => n.id),
       s.maxPeers,
     );
-    return new Map(chosen.map((id) => [id, candidates.find((n) => n.id === id)!.address]));
+    return new Map(
+      chosen.map((id) => {
+        const n = candidates.find((c) => c.id === id)!;
+        return [id, { url: n.address, fingerprint: n.address.startsWith("wss:") ? n.fingerprint : undefined }];
+      }),
+    );
   }
 
   reconcile(): void {
     if (this.timer === undefined) return;
     const want = this.desired();
     for (const [id, link] of this.links) {
-      if (want.get(id) !== link.url) {
-        link.stop();
+      const target = want.get(id);
+      if (!target || targetKey(id, target) !== link.key) {
+        link.client.stop();
         this.links.delete(id);
         this.hub.log.info({ peer: id.slice(0, 12) }, "mesh link dropped");
       }
     }
-    for (const [id, url] of want) {
-      if (this.links.has(id)) continue;
+    for (const [id, target] of want) {
+      const key = targetKey(id, target);
+      if (this.links.has(id) || this.refused.has(key)) continue;
       const policy = this.policy;
-      this.links.set(
-        id,
-        new SyncClient({
-          url,
-          hub: this.hub,
-          identity: this.identity,
-          maxFrameBytes: this.maxFrameBytes,
-          expectedPeer: id,
-          admission: policy ? () => policy.credential() : undefined,
-          admitPeer: policy ? (peer, credential) => policy.admits(peer, credential) : undefined,
-        }).start(),
-      );
-      this.hub.log.info({ peer: id.slice(0, 12), url }, "mesh link opened");
+      const client = new SyncClient({
+        url: target.url,
+        hub: this.hub,
+        identity: this.identity,
+        maxFrameBytes: this.maxFrameBytes,
+        expectedPeer: id,
+        pin: target.fingerprint ? { fingerprint256: target.fingerprint } : undefined,
+        admission: policy ? () => policy.credential() : undefined,
+        admitPeer: policy ? (peer, credential) => policy.admits(peer, credential) : undefined,
+      });
+      client.on("failed", () => {
+        // Logged by the client; drop it and do not redial this target until the entry changes.
+        this.refused.add(key);
+        if (this.links.get(id)?.client === client) this.links.delete(id);
+      });
+      this.links.set(id, { client, key });
+      client.start();
+      this.hub.log.info({ peer: id.slice(0, 12), url: target.url, pinned: !!target.fingerprint }, "mesh link opened");
     }
   }
 
@@ -111,14 +141,14 @@ export class MeshManager {
   }
 
   connectedPeers(): string[] {
-    return [...this.links.entries()].filter(([, l]) => l.connected).map(([id]) => id);
+    return [...this.links.entries()].filter(([, l]) => l.client.connected).map(([id]) => id);
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
     this.unobserve();
-    for (const link of this.links.values()) link.stop();
+    for (const link of this.links.values()) link.client.stop();
     this.links.clear();
   }
 }
