@@ -105,3 +105,11 @@ export const NOTIFY_BACKOFF_MAX_MS = 30_000;
 export const NOTIFY_TIMEOUT_MS = 10_000;
 /** Events waiting per webhook target; past this the oldest are dropped (logged) so memory stays bounded. */
 export const NOTIFY_QUEUE_MAX = 200;
+
+// Hosts track (issue 14): the gateway's reads of its projects.
+/** The gateway page polls every second; projects are read at most this often, however many pages are open. */
+export const GATEWAY_PROJECT_CACHE_MS = 500;
+/** A project that does not answer this fast is shown unreachable rather than holding the page. */
+export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
+/** How often the gateway page asks for fresh numbers (it must update within 2 s). */
+export const GATEWAY_PAGE_POLL_MS = 1000;

@@ -33,6 +33,19 @@ export class JoinTokenStore {
     return { ok: false, reason: "token expired" };
   }
 
+  /**
+   * Give a consumed token back (only to the key that used it): the gateway does this when the
+   * project it was to admit that key in could not be reached, so the agent can simply retry.
+   */
+  release(token: string, usedBy: string): boolean {
+    return this.db.prepare("UPDATE join_tokens SET used_at = NULL, used_by = NULL WHERE hash = ? AND used_by = ?").run(hash(token), usedBy).changes === 1;
+  }
+
+  /** The stored hash of a token (other tables key on it so no usable secret is stored). */
+  static hashOf(token: string): string {
+    return hash(token);
+  }
+
   admitKey(key: string, now = Date.now()): void {
     this.db.prepare("INSERT OR IGNORE INTO admitted_keys (key, admitted_at) VALUES (?, ?)").run(key, now);
   }
