@@ -36,6 +36,7 @@ export const GATEWAY_PAGE_HTML = `<!doctype html>
   li { overflow-wrap: anywhere; }
   .none { color: var(--muted); font-size: 12px; }
   table { width: 100%; border-collapse: collapse; font-size: 13px; table-layout: fixed; }
+  th:nth-child(1) { width: 30%; } th:nth-child(2) { width: 22%; } th:nth-child(3) { width: 20%; }
   th, td { text-align: left; padding: 4px 6px; border-top: 1px solid var(--line); overflow-wrap: anywhere; vertical-align: top; }
   th { color: var(--muted); font-weight: 500; font-size: 12px; }
   .alive { color: var(--ok); } .dead { color: var(--bad); } .paused { color: var(--warn); }
@@ -81,7 +82,7 @@ export const GATEWAY_PAGE_JS = `"use strict";
       el("td", {}, a.label, el("div", { class: "none" }, a.role)),
       el("td", { class: a.alive ? "alive" : "dead" }, (a.alive ? "alive, " : "gone, ") + age(a.heartbeatAgeSecs)),
       el("td", { class: a.paused ? "paused" : "" }, a.paused ? "paused: " + a.paused.reason : "—"),
-      el("td", {}, a.stories.length ? a.stories.join(", ") : "—")));
+      el("td", {}, a.stories.length ? a.stories.map((st) => st.name).join(", ") : "—")));
     card.append(p.agents.length
       ? el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "node"), el("th", {}, "heartbeat"), el("th", {}, "paused"), el("th", {}, "story"))), el("tbody", {}, ...rows))
       : el("div", { class: "none" }, "no nodes yet"));

@@ -14,7 +14,7 @@ export interface AgentView {
   heartbeatAgeSecs: number | null;
   paused: PauseState | null;
   /** Stories it holds a claim on. */
-  stories: string[];
+  stories: Array<{ id: string; name: string }>;
 }
 
 export interface ProjectOverview {
@@ -35,7 +35,7 @@ export interface RegisteredAgentView extends Registration {
   alive: boolean | null;
   heartbeatAgeSecs: number | null;
   paused: PauseState | null;
-  stories: string[];
+  stories: Array<{ id: string; name: string }>;
 }
 
 const ACTIVE: ReadonlySet<Stage> = new Set(["current", "qa", "merge"]);
@@ -47,7 +47,7 @@ export function projectOverview(name: string, url: string, snap: ProjectSnapshot
   const view = snap.pipeline;
   if (!view) return out;
   const nodes = new Map(view.nodes.map((n) => [n.id, n]));
-  const held = new Map<string, string[]>();
+  const held = new Map<string, Array<{ id: string; name: string }>>();
   for (const stage of STAGES) {
     for (const item of view.stages[stage] ?? []) {
       stages[stage] += 1;
@@ -55,7 +55,7 @@ export function projectOverview(name: string, url: string, snap: ProjectSnapshot
       const holder = item.claim?.node;
       if (holder && ACTIVE.has(stage)) {
         out.running.push({ id: item.id, name: item.name, stage, node: holder, label: nodes.get(holder)?.label ?? holder.slice(0, 8) });
-        held.set(holder, [...(held.get(holder) ?? []), item.id]);
+        held.set(holder, [...(held.get(holder) ?? []), { id: item.id, name: item.name }]);
       }
     }
   }
@@ -63,7 +63,7 @@ export function projectOverview(name: string, url: string, snap: ProjectSnapshot
   return out;
 }
 
-function agentView(n: NodeEntry, stories: string[], aliveSecs: number, now: number): AgentView {
+function agentView(n: NodeEntry, stories: AgentView["stories"], aliveSecs: number, now: number): AgentView {
   const age = n.lastSeen ? Math.max(0, Math.round((now - n.lastSeen) / 1000)) : null;
   return {
     nodeId: n.id,
