@@ -111,5 +111,10 @@ export const NOTIFY_QUEUE_MAX = 200;
 export const GATEWAY_PROJECT_CACHE_MS = 500;
 /** A project that does not answer this fast is shown unreachable rather than holding the page. */
 export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
+/**
+ * A dialled sync link (upstream, mesh) pings this often and is dropped after two unanswered
+ * pings: a pulled cable sends no FIN, and until the link is known dead the mesh stays quiet.
+ */
+export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;

@@ -76,6 +76,11 @@ export class MeshManager {
   /** The peers we should be linked to now. */
   desired(now = Date.now()): Map<string, MeshTarget> {
     const s = this.settings();
+    // A peer whose link is up is alive whatever its last heartbeat says: while both ends reach
+    // the rendezvous the link is quiet, and if the rendezvous vanishes without a word (a pulled
+    // cable) heartbeats stop arriving for as long as that takes to notice. Dropping the link then
+    // would leave the two with no way to hear from each other again.
+    const linked = new Set(this.connectedPeers());
     const candidates = this.pipeline
       .listNodes()
       .filter(
@@ -83,7 +88,7 @@ export class MeshManager {
           n.id !== this.identity.nodeId &&
           n.role !== "rendezvous" &&
           n.address.startsWith("ws") &&
-          isNodeAlive(n, now, s.nodeAliveMs) &&
+          (isNodeAlive(n, now, s.nodeAliveMs) || (n.alive && linked.has(n.id))) &&
           !this.policy?.isRevoked(n.id),
       );
     const chosen = choosePeers(

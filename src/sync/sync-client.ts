@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import WebSocket from "ws";
-import { BACKOFF_ERROR_AFTER } from "../config/defaults.js";
+import { BACKOFF_ERROR_AFTER, LINK_PING_MS } from "../config/defaults.js";
 import { UserError } from "../errors.js";
 import type { Certificate } from "./admission.js";
 import type { AuthVerdict } from "./auth-policy.js";
@@ -147,7 +147,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         admitPeer: this.opts.admitPeer,
         onAdmission: this.opts.onAdmission,
       },
-      { maxFrameBytes: this.opts.maxFrameBytes },
+      { maxFrameBytes: this.opts.maxFrameBytes, pingMs: LINK_PING_MS },
     );
     this.link = link;
     link.on("ready", () => {
