@@ -108,12 +108,16 @@ program.command("gateway")
   .action(runGatewayCommand);
 
 const token = program.command("token").description("join tokens");
-token.command("create").description("mint a one-time join token on the server; prints a join string for `huskies agent --join`")
+token.command("create").description("mint a one-time join token; prints a join string for `huskies agent --join` on its first line")
   .option("--ttl <duration>", "lifetime, e.g. 30m, 1h", parseTtl, D.JOIN_TOKEN_TTL_SECS)
-  .option("--server <url>", "server URL")
+  .option("--server <url>", "server URL (with --project: the gateway's URL)")
+  .option("--project <name>", "ask the gateway at --server for a join string into this project")
   .option("--json", "print JSON ({token, expiresAt, join})")
-  .action(async (o: { ttl: number; server?: string; json?: boolean }) => {
-    const t = await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
+  .action(async (o: { ttl: number; server?: string; project?: string; json?: boolean }) => {
+    if (o.project && !o.server) throw new UserError("--project asks a gateway: give its URL with --server (e.g. https://gateway-host:3000)");
+    const t = o.project
+      ? await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/gateway/tokens", { project: o.project, ttlSecs: o.ttl })
+      : await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
     if (o.json) return console.log(JSON.stringify(t));
     console.log(t.join);
     process.stderr.write(`one-time join string, expires ${new Date(t.expiresAt).toISOString()}; on the new machine: huskies agent --join '<it>' [DIR]\n`);

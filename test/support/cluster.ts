@@ -21,7 +21,8 @@ export class NodeProc {
   readonly stdout: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly proc: ChildProcess, readonly name: string, readonly adminToken?: string) {
+  /** `host`: the address the test reaches the process at (another network namespace's IP). */
+  constructor(readonly proc: ChildProcess, readonly name: string, readonly adminToken?: string, readonly host = "127.0.0.1") {
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
@@ -34,11 +35,11 @@ export class NodeProc {
   }
 
   get http(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   get ws(): string {
-    return `ws://127.0.0.1:${this.port}/crdt-sync`;
+    return `ws://${this.host}:${this.port}/crdt-sync`;
   }
 
   async ready(timeoutMs = 30_000, msg = "huskies node listening"): Promise<this> {

@@ -20,7 +20,23 @@ export function selfSignedCert(dir: string, name: string, ips: string[] = []): T
   const san = ["DNS:localhost", "IP:127.0.0.1", ...ips.map((ip) => `IP:${ip}`)].join(",");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ed25519", "-keyout", key, "-out", cert, "-days", "2", "-nodes", "-subj", `/CN=${name}`, "-addext", `subjectAltName=${san}`],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ed25519",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "2",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      `subjectAltName=${san}`,
+    ],
     { stdio: "ignore" },
   );
   const fingerprint = new X509Certificate(readFileSync(cert)).fingerprint256.replace(/:/g, "").toLowerCase();
