@@ -48,7 +48,7 @@ function attacker(agentRoot: string): Script {
         name: "Bash",
         input: {
           command:
-            "echo 'hello from a confined coder' > inside.txt && git add inside.txt && git commit -qm 'Add inside.txt' && echo committed",
+            "echo 'hello from a confined coder' > inside.txt && git add -A && git commit -qm 'Add inside.txt' && echo committed",
           description: "commit",
         },
       },

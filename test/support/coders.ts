@@ -3,14 +3,15 @@
 /** A coder that writes one file named after the story and commits it. */
 export const COMMIT_SCRIPT = 'echo "done by $HUSKIES_SLOT" > "story-$HUSKIES_STORY_ID.txt" && git add -A && git commit -qm "work on $HUSKIES_STORY_ID"';
 
-export function commandSlots(n: number, script = COMMIT_SCRIPT, role = "coder", prefix = "coder"): string {
+/** `env`: names of the node's environment variables the coder may see (agents.toml `env`). */
+export function commandSlots(n: number, script = COMMIT_SCRIPT, role = "coder", prefix = "coder", env: string[] = []): string {
   return Array.from({ length: n }, (_, i) => `[[agent]]
 name = "${prefix}-${i + 1}"
 role = "${role}"
 runtime = "command"
 command = "sh"
 args = ["-c", ${JSON.stringify(script)}]
-`).join("\n");
+${env.length ? `env = ${JSON.stringify(env)}\n` : ""}`).join("\n");
 }
 
 export function projectToml(over: Record<string, string | number | boolean> = {}, gates: string[] = []): string {
