@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cluster, getJson, postJson, type NodeProc } from "../support/cluster.js";
+import { Cluster, getJson, postJson, runCli, type NodeProc } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { projectToml } from "../support/coders.js";
 import { rateLimitHeaders, ScriptedModelServer, type Script } from "../support/model-server.js";
@@ -56,6 +56,10 @@ describe("fleet health with the real claude binary", () => {
     const afterFailure = await waitFor(async () => { const i = await item(server, s.id); return i.claim === null ? i : undefined; }, "the claim given back");
     expect(afterFailure).toMatchObject({ stage: "current", retries: 0, blocked: null });
     expect(afterFailure.lastRun).toMatchObject({ outcome: "node_failure", error: expect.stringContaining("Not logged in") });
+    // The real reason is visible where people look.
+    const status = (await runCli(["status"], { env: { HUSKIES_SERVER: server.http } })).stdout;
+    expect(status).toContain("last run node_failure: Not logged in · Please run /login");
+    expect(status).toMatch(/logged-out .*PAUSED: Not logged in/);
 
     const working = await cluster.agent(project.clone("working"), server.ws, ["--label", "working"], model.env(configDir()));
     const done = await waitFor(async () => { const i = await item(server, s.id); return i.stage === "qa" ? i : undefined; }, "the working node to finish the story", 90_000, 250);
