@@ -4,19 +4,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson, runCli, type NodeProc } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
-import { projectToml } from "../support/coders.js";
+import { projectToml, claudeSlot } from "../support/coders.js";
 import { rateLimitHeaders, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry, PauseState } from "../../src/state/item.js";
-
-const CLAUDE_SLOT = `[[agent]]
-name = "claude-1"
-role = "coder"
-runtime = "claude-code"
-model = "claude-sonnet-4-5"
-max_turns = 6
-allowed_tools = ["Bash", "Write", "Edit", "Read"]
-`;
 
 /** Commits hello.txt through the Bash tool, then says it is done. */
 const COMMIT = { tool: { name: "Bash", input: { command: "echo hello > hello.txt && git add hello.txt && git commit -qm 'Add hello'", description: "Commit hello.txt" } } };
@@ -44,7 +35,7 @@ const nodeEntry = async (server: NodeProc, id: string) => (await getJson<NodeEnt
 describe("fleet health with the real claude binary", () => {
   it("a node whose claude is not logged in pauses itself and spends no retry; a working node finishes the story", async () => {
     model = await new ScriptedModelServer(({ step }) => (step === 0 ? COMMIT : { text: "Done." })).start();
-    project = createProject({ projectToml: projectToml({ limit_backoff_secs: 600 }, ["test -f hello.txt"]), agentsToml: CLAUDE_SLOT });
+    project = createProject({ projectToml: projectToml({ limit_backoff_secs: 600 }, ["test -f hello.txt"]), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     // Logged out: no API key, an empty claude config.
     const loggedOut = await cluster.agent(project.clone("logged-out"), server.ws, ["--label", "logged-out"], { ...model.env(configDir()), ANTHROPIC_API_KEY: undefined });
@@ -81,7 +72,7 @@ describe("fleet health with the real claude binary", () => {
       return { text: "Done: continued after the limit." };
     };
     model = await new ScriptedModelServer(script).start();
-    project = createProject({ projectToml: projectToml({}, ["test -f hello.txt"]), agentsToml: CLAUDE_SLOT });
+    project = createProject({ projectToml: projectToml({}, ["test -f hello.txt"]), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agent = await cluster.agent(project.clone("a"), server.ws, [], model.env(configDir()));
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Say hello", stage: "current" });
@@ -106,7 +97,7 @@ describe("fleet health with the real claude binary", () => {
   it("a first request rejected by a subscription's usage limit pauses until its reset time, without touching the story", async () => {
     const resetSecs = Math.floor(Date.now() / 1000) + 3600;
     model = await new ScriptedModelServer(() => ({ error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", resetSecs) } })).start();
-    project = createProject({ projectToml: projectToml(), agentsToml: CLAUDE_SLOT });
+    project = createProject({ projectToml: projectToml(), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const { ANTHROPIC_API_KEY: _key, ...env } = model.env(configDir());
     const agent = await cluster.agent(project.clone("a"), server.ws, [], { ...env, ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-scripted" });

@@ -21,3 +21,15 @@ export function projectToml(over: Record<string, string | number | boolean> = {}
   const lines = Object.entries(base).map(([k, v]) => `${k} = ${typeof v === "string" ? JSON.stringify(v) : v}`);
   return `${lines.join("\n")}\n\n[gates]\ncommands = ${JSON.stringify(gates)}\n`;
 }
+
+/** One claude-code coder slot for end-to-end tests with the real `claude` binary. */
+export function claudeSlot(o: { maxTurns?: number; tools?: string[]; sandbox?: "auto" | "required" | "off" } = {}): string {
+  return `[[agent]]
+name = "claude-1"
+role = "coder"
+runtime = "claude-code"
+model = "claude-sonnet-4-5"
+max_turns = ${o.maxTurns ?? 6}
+allowed_tools = ${JSON.stringify(o.tools ?? ["Bash", "Write", "Edit", "Read"])}
+${o.sandbox ? `sandbox = "${o.sandbox}"\n` : ""}`;
+}
