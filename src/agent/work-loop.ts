@@ -39,7 +39,7 @@ function defaultJob(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: R
 }
 
 /**
- * The build-agent loop (DESIGN section 7). Reacts to every document change (the periodic scan
+ * The build-agent loop (docs/architecture.md §7). Reacts to every document change (the periodic scan
  * is only a backstop): detect lost claims, ask for work or (autonomous) claim it, start jobs for
  * claims that name this node.
  */

@@ -3,7 +3,7 @@ import type { Stage } from "./stages.js";
 import type { Role } from "./roles.js";
 
 /**
- * Claim rules (DESIGN section 6), pure functions of values read from the document.
+ * Claim rules (docs/architecture.md §2), pure functions of values read from the document.
  * `node:crypto` hashing is the only import with a runtime; it does no I/O.
  */
 

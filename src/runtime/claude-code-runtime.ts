@@ -7,7 +7,7 @@ import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent
 import { agentEnv, huskiesVars } from "./agent-env.js";
 import { liveAction, type ClaudeEvent } from "./claude-signals.js";
 import { classifyRun } from "./run-outcome.js";
-import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, scopeFileTools } from "./sandbox.js";
+import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, sandboxGitEnv, scopeFileTools } from "./sandbox.js";
 import { startSupervised } from "./supervised-process.js";
 
 /** Stderr and plain stdout lines kept for classification. */
@@ -95,7 +95,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
         slotEnv: spec.slot.env,
         extra: spec.env,
         huskies: huskiesVars(spec),
-        fixed: { DISABLE_AUTOUPDATER: "1" },
+        fixed: { DISABLE_AUTOUPDATER: "1", ...(sandboxDecision(spec.slot.sandbox, missingSandboxTools()).sandboxed ? sandboxGitEnv(spec.cwd) : {}) },
       }),
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {

@@ -8,15 +8,10 @@
  * follow live logs line by line.
  */
 
+import type { LogEntry } from "./log-entry.js";
+
 /** One line of a story log, as written by `StoryLogs.append`. */
-export interface StoryLogLine {
-  t: number;
-  node?: string;
-  slot?: string;
-  kind: string;
-  text?: string;
-  event?: unknown;
-}
+export type StoryLogLine = LogEntry;
 
 export type TimelineEntry =
   /** A run starts: "coder claude-1 (claude-code) started on node …". */

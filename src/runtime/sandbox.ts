@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import type { SandboxMode } from "../config/agents-config.js";
 
@@ -152,4 +152,33 @@ export function sandboxDecision(
     required: false,
     warning: `${missing.join(" and ")} not found on PATH: claude-code coders run without the Bash sandbox (install bubblewrap and socat, or set sandbox = "off" to silence this)`,
   };
+}
+
+/**
+ * Files Claude Code's sandbox protects by mounting /dev/null over them (or an empty placeholder)
+ * inside the working directory: seen from the sandbox they are character devices, and `git add -A`
+ * refuses the whole commit ("can only add regular files"). Found in claude 2.1's sandbox code.
+ */
+const SANDBOX_PLACEHOLDERS = [".gitconfig", ".gitmodules", ".bashrc", ".bash_profile", ".zshrc", ".zprofile", ".profile", ".ripgreprc", ".mcp.json", ".vscode", ".idea", ".claude"];
+
+/**
+ * Let a sandboxed agent commit with `git add -A`: git run by the agent ignores the sandbox's
+ * placeholders at the top of its worktree, through an excludes file kept in the worktree's own git
+ * dir and named by `core.excludesFile` in the agent's environment only (the project's and the
+ * user's ignore files are not touched; the user's default global ignore file is included so it
+ * still applies). Tracked files are never ignored, so a project's own `.mcp.json` still commits.
+ */
+export function sandboxGitEnv(cwd: string): Record<string, string> {
+  const { gitDir } = gitDirsOf(cwd);
+  if (!gitDir) return {};
+  const globalIgnore = join(process.env.XDG_CONFIG_HOME || join(process.env.HOME ?? "/", ".config"), "git", "ignore");
+  let own = "";
+  try {
+    own = readFileSync(globalIgnore, "utf8");
+  } catch {
+    /* no global ignore file */
+  }
+  const file = join(gitDir, "huskies-sandbox-exclude");
+  writeFileSync(file, `${own}\n# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`);
+  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "core.excludesFile", GIT_CONFIG_VALUE_0: file };
 }

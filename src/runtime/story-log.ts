@@ -3,15 +3,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertItemId } from "../pipeline/item-id.js";
 
-export interface LogEntry {
-  t: number;
-  node?: string;
-  slot?: string;
-  /** `event` (a runtime's JSON event), `stdout`, `stderr`, `info`, `gate`. */
-  kind: string;
-  text?: string;
-  event?: unknown;
-}
+import type { LogEntry } from "./log-entry.js";
+
+export type { LogEntry };
 
 /** Logs held by other nodes, asked for by node id over their sync links (never a URL from the document). */
 export interface RemoteLogs {

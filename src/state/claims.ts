@@ -21,7 +21,7 @@ export interface ClaimToken {
 export class TransitionRefused extends Error {}
 
 /**
- * The one write path for an item's `stage`, `claim`, `epoch` and `requests` (DESIGN section 6).
+ * The one write path for an item's `stage`, `claim`, `epoch` and `requests` (docs/architecture.md §2).
  * Everything that changes who holds an item or where it is goes through here, checked against the
  * transition table; nothing else in the code base writes those fields.
  */

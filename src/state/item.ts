@@ -23,7 +23,7 @@ export interface LastRun {
   outcome?: RunOutcomeKind;
 }
 
-/** A work item as read from the document (DESIGN section 4). */
+/** A work item as read from the document (docs/architecture.md §1). */
 export interface Item {
   id: string;
   name: string;

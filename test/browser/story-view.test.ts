@@ -5,20 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
-import { projectToml } from "../support/coders.js";
+import { projectToml, claudeSlot } from "../support/coders.js";
 import { firstPrompt, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot, screenshotOf } from "../support/browser.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
-
-const CLAUDE_SLOT = `[[agent]]
-name = "claude-1"
-role = "coder"
-runtime = "claude-code"
-model = "claude-sonnet-4-5"
-max_turns = 6
-allowed_tools = ["Bash", "Write", "Edit", "Read"]
-`;
 
 const COMMENT = "Please greet the reviewer, not the reader.";
 
@@ -59,7 +50,7 @@ describe("the story view", () => {
     };
     model = await new ScriptedModelServer(script).start();
     configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
-    project = createProject({ projectToml: projectToml({ default_qa: "human" }, ["test -f hello.txt"]), agentsToml: CLAUDE_SLOT });
+    project = createProject({ projectToml: projectToml({ default_qa: "human" }, ["test -f hello.txt"]), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("agent"), server.ws, ["--label", "laptop"], model.env(configDir));
 

@@ -4,19 +4,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, git, originBranches, type Project } from "../support/git-fixture.js";
-import { projectToml } from "../support/coders.js";
+import { projectToml, claudeSlot } from "../support/coders.js";
 import { firstPrompt, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
-
-const CLAUDE_SLOT = `[[agent]]
-name = "claude-1"
-role = "coder"
-runtime = "claude-code"
-model = "claude-sonnet-4-5"
-max_turns = 6
-allowed_tools = ["Bash", "Write", "Edit", "Read"]
-`;
 
 /** Writes hello.txt and commits it through the Bash tool, then says it is done. */
 const commitHello: Script = ({ step }) => step === 0
@@ -37,7 +28,7 @@ afterEach(async () => {
 async function startWith(script: Script, toml: string) {
   model = await new ScriptedModelServer(script).start();
   configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
-  project = createProject({ projectToml: toml, agentsToml: CLAUDE_SLOT });
+  project = createProject({ projectToml: toml, agentsToml: claudeSlot() });
   const server = await cluster.server(project.root, ["--no-agent"]);
   const agentRoot = project.clone("agent");
   await cluster.agent(agentRoot, server.ws, [], model.env(configDir));

@@ -45,7 +45,7 @@ describe("claims", () => {
   });
 
   it("reclaims the work of an agent killed mid-run after claim_timeout_secs", async () => {
-    project = createProject({ projectToml: projectToml({ claim_timeout_secs: 3 }), agentsToml: commandSlots(1, HANG_OR_COMMIT) });
+    project = createProject({ projectToml: projectToml({ claim_timeout_secs: 3 }), agentsToml: commandSlots(1, HANG_OR_COMMIT, "coder", "coder", ["HANG"]) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const rootA = project.clone("a");
     const a = await cluster.agent(rootA, server.ws, [], { HANG: "1" });
@@ -61,7 +61,7 @@ describe("claims", () => {
   });
 
   it("moving a claim to another node stops the original coder and keeps its worktree", async () => {
-    project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1, HANG_OR_COMMIT) });
+    project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1, HANG_OR_COMMIT, "coder", "coder", ["HANG"]) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const rootA = project.clone("a");
     const a = await cluster.agent(rootA, server.ws, [], { HANG: "1" });

@@ -4,20 +4,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, git, originBranches, type Project } from "../support/git-fixture.js";
-import { projectToml } from "../support/coders.js";
+import { projectToml, claudeSlot } from "../support/coders.js";
 import { requestText, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
 import { missingSandboxTools } from "../../src/runtime/sandbox.js";
 import type { Item } from "../../src/state/item.js";
-
-const CLAUDE_SLOT = `[[agent]]
-name = "claude-1"
-role = "coder"
-runtime = "claude-code"
-max_turns = 10
-sandbox = "required"
-allowed_tools = ["Bash", "Read", "Write", "Edit", "Glob", "Grep"]
-`;
 
 const OTHER_SECRET = "another-story-secret-7f3a";
 
@@ -48,7 +39,7 @@ function attacker(agentRoot: string): Script {
         name: "Bash",
         input: {
           command:
-            "echo 'hello from a confined coder' > inside.txt && git add inside.txt && git commit -qm 'Add inside.txt' && echo committed",
+            "echo 'hello from a confined coder' > inside.txt && git add -A && git commit -qm 'Add inside.txt' && echo committed",
           description: "commit",
         },
       },
@@ -74,7 +65,7 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     project = createProject({ projectToml: projectToml({}, ["test -f inside.txt"]) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
-    writeFileSync(join(agentRoot, ".huskies", "agents.toml"), CLAUDE_SLOT);
+    writeFileSync(join(agentRoot, ".huskies", "agents.toml"), claudeSlot({ maxTurns: 10, sandbox: "required", tools: ["Bash", "Read", "Write", "Edit", "Glob", "Grep"] }));
     mkdirSync(join(agentRoot, ".huskies", "worktrees", "other-worktree"), { recursive: true });
     writeFileSync(join(agentRoot, ".huskies", "worktrees", "other-worktree", "secret.txt"), OTHER_SECRET);
     model = await new ScriptedModelServer(attacker(agentRoot)).start();

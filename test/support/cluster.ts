@@ -78,7 +78,7 @@ export class NodeProc {
 export class Cluster {
   readonly procs: NodeProc[] = [];
 
-  spawn(name: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): NodeProc {
+  spawn(name: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): NodeProc {
     const proc = spawn(process.execPath, [CLI, ...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "debug", ...opts.env },
@@ -97,7 +97,8 @@ export class Cluster {
     return this.spawn("server", ["serve", root, "--port", "0", ...extra], { env }).ready();
   }
 
-  agent(root: string, rendezvous: string, extra: string[] = [], env?: Record<string, string>): Promise<NodeProc> {
+  /** `env` values that are undefined are removed from the inherited environment. */
+  agent(root: string, rendezvous: string, extra: string[] = [], env?: Record<string, string | undefined>): Promise<NodeProc> {
     return this.spawn(`agent-${this.procs.length}`, ["agent", root, "--rendezvous", rendezvous, "--port", "0", ...extra], { env }).ready();
   }
 

@@ -21,12 +21,16 @@ describe("signed records", () => {
     expect(verifyRecord("huskies-node-v1", node.nodeId, "boom")).toBe(false);
   });
 
-  it("the kind prefix keeps a signature from meaning anything else; parts may not contain the separator", () => {
+  it("the kind prefix keeps a signature from meaning anything else; parts but the last may not contain the separator", () => {
     const id = ephemeralIdentity();
     const sig = signParts(id, "huskies-admit-v1", id.nodeId, "n", 1);
     expect(verifyParts(id.nodeId, sig, "huskies-admit-v1", id.nodeId, "n", 1)).toBe(true);
     expect(verifyParts(id.nodeId, sig, "huskies-revoke-v1", id.nodeId, "n", 1)).toBe(false);
-    expect(() => signParts(id, "k", "a|b")).toThrow();
+    expect(() => signParts(id, "k", "a|b", "c")).toThrow();
+    // The last part (a record's JSON) may: nothing follows it to be confused with.
+    const last = signParts(id, "k", "a", "x|y");
+    expect(verifyParts(id.nodeId, last, "k", "a", "x|y")).toBe(true);
+    expect(verifyParts(id.nodeId, last, "k", "a|x", "y")).toBe(false);
     expect(verifyParts(id.nodeId, sig, "huskies-admit-v1", `${id.nodeId}|n`, 1)).toBe(false);
   });
 
