@@ -45,7 +45,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
 }
 
-const PAGE_CSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
  * The gateway: mints one-time tokens (as join strings naming a project), registers build agents
@@ -107,7 +108,10 @@ export async function startGateway(
     const created = registry.createToken(ttl.secs, project);
     if (!project) return c.json(created, 201);
     const url = `${opts.tls ? "https" : "http"}://${reachableAuthority(c.req.header("host"), opts.host, port)}`;
-    return c.json({ ...created, project, join: encodeJoin({ v: 1, kind: "gateway", url, gatewayId, token: created.token, project, fingerprint }) }, 201);
+    return c.json(
+      { ...created, project, join: encodeJoin({ v: 1, kind: "gateway", url, gatewayId, token: created.token, project, fingerprint }) },
+      201,
+    );
   });
   app.get("/gateway/challenge", (c) => c.json({ challenge: challenges.issue(), gatewayId }));
   app.post("/gateway/register", async (c) => {
@@ -132,7 +136,10 @@ export async function startGateway(
       } catch (err) {
         // Not the agent's fault: give the token back so it can try again once the project answers.
         registry.tokens.release(r.token, r.nodeId);
-        log.error({ nodeId: r.nodeId.slice(0, 12), project: projectName, err: (err as Error).message }, "could not admit the agent in its project");
+        log.error(
+          { nodeId: r.nodeId.slice(0, 12), project: projectName, err: (err as Error).message },
+          "could not admit the agent in its project",
+        );
         return c.json({ error: `could not admit this key in project ${projectName}: ${(err as Error).message}` }, 502);
       }
     }

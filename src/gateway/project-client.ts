@@ -61,7 +61,8 @@ export class ProjectClient {
         this.call<PipelineView & { error?: string }>("/api/pipeline"),
         this.call<{ config?: { node_alive_secs?: number } }>("/health"),
       ]);
-      if (pipeline.status !== 200) return { reachable: false, error: `HTTP ${pipeline.status}: ${pipeline.body?.error ?? ""}`.trim(), nodeAliveSecs: 60, at };
+      if (pipeline.status !== 200)
+        return { reachable: false, error: `HTTP ${pipeline.status}: ${pipeline.body?.error ?? ""}`.trim(), nodeAliveSecs: 60, at };
       return { reachable: true, pipeline: pipeline.body, nodeAliveSecs: health.body?.config?.node_alive_secs ?? 60, at };
     } catch (err) {
       return { reachable: false, error: (err as Error).message, nodeAliveSecs: 60, at };
@@ -74,7 +75,8 @@ export class ProjectClient {
    */
   async admit(nodeId: string): Promise<string> {
     const res = await this.call<{ join?: string; error?: string }>("/api/nodes/admit", { nodeId });
-    if (res.status !== 201 || typeof res.body?.join !== "string") throw new Error(`project ${this.project.name} refused: ${res.body?.error ?? `HTTP ${res.status}`}`);
+    if (res.status !== 201 || typeof res.body?.join !== "string")
+      throw new Error(`project ${this.project.name} refused: ${res.body?.error ?? `HTTP ${res.status}`}`);
     const join = decodeJoin(res.body.join);
     if (join.kind !== "rendezvous") throw new Error(`project ${this.project.name} answered with a gateway join string`);
     // The project must be the server the gateway pinned: its join string names the same certificate.

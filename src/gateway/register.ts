@@ -34,7 +34,11 @@ export async function register(
   const call = async <T>(path: string, payload?: unknown): Promise<T> => {
     let res;
     try {
-      res = await pinnedRequest<T & { error?: string }>(`${base}${path}`, { body: payload, fingerprint: pin.fingerprint, timeoutMs: 15_000 });
+      res = await pinnedRequest<T & { error?: string }>(`${base}${path}`, {
+        body: payload,
+        fingerprint: pin.fingerprint,
+        timeoutMs: 15_000,
+      });
     } catch (err) {
       throw new UserError(`cannot register with the gateway at ${base}: ${(err as Error).message}`);
     }
@@ -57,7 +61,10 @@ export async function registerForJoin(
   body: Omit<RegistrationBody, "token">,
   identity: { nodeId: string; sign(message: string): string },
 ): Promise<string> {
-  const done = await register(join.url, { ...body, token: join.token }, identity, { fingerprint: join.fingerprint, gatewayId: join.gatewayId });
+  const done = await register(join.url, { ...body, token: join.token }, identity, {
+    fingerprint: join.fingerprint,
+    gatewayId: join.gatewayId,
+  });
   if (!done.project?.join) throw new UserError(`the gateway at ${join.url} registered this agent but returned no project to join`);
   if (done.project.name !== join.project)
     throw new UserError(`the gateway at ${join.url} answered for project ${done.project.name}, the join string names ${join.project}`);

@@ -37,12 +37,14 @@ export class GatewayRegistry {
   /** A one-time token, bound to `project` when given. */
   createToken(ttlSecs: number, project: string | undefined): { token: string; expiresAt: number } {
     const created = this.tokens.create(ttlSecs);
-    if (project) this.db.prepare("INSERT INTO token_projects (hash, project) VALUES (?, ?)").run(JoinTokenStore.hashOf(created.token), project);
+    if (project)
+      this.db.prepare("INSERT INTO token_projects (hash, project) VALUES (?, ?)").run(JoinTokenStore.hashOf(created.token), project);
     return created;
   }
 
   projectOf(token: string): string | undefined {
-    const row = this.db.prepare("SELECT project FROM token_projects WHERE hash = ?").get(JoinTokenStore.hashOf(token)) as { project: string } | undefined;
+    const row = this.db.prepare("SELECT project FROM token_projects WHERE hash = ?").get(JoinTokenStore.hashOf(token)) as
+      { project: string } | undefined;
     return row?.project;
   }
 

@@ -75,7 +75,8 @@ export function parseAdvertise(value: string): string {
   } catch {
     throw new UserError(`--advertise must be a URL like wss://10.0.0.2:3002/crdt-sync, got ${value}`);
   }
-  if (!/^(wss?|https?):$/.test(u.protocol) || !u.hostname) throw new UserError(`--advertise must be a ws://, wss://, http:// or https:// URL with a host, got ${value}`);
+  if (!/^(wss?|https?):$/.test(u.protocol) || !u.hostname)
+    throw new UserError(`--advertise must be a ws://, wss://, http:// or https:// URL with a host, got ${value}`);
   if (isUnspecified(u.hostname)) throw new UserError(`--advertise must name an address other hosts can dial, not ${u.hostname}`);
   return syncUrlOf(value);
 }

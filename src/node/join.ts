@@ -54,12 +54,24 @@ export async function resolveUpstream(input: JoinInput, identity: Identity, trus
   if (!url) return undefined;
   // A stored fingerprint keeps pinning the certificate (a wss URL only: plain ws has none to check).
   const fingerprint = stored?.fingerprint && url.startsWith("wss://") ? stored.fingerprint : undefined;
-  return { url, pin: fingerprint ? { fingerprint256: fingerprint } : undefined, joinToken: input.tokenForGateway ? undefined : input.joinToken };
+  return {
+    url,
+    pin: fingerprint ? { fingerprint256: fingerprint } : undefined,
+    joinToken: input.tokenForGateway ? undefined : input.joinToken,
+  };
 }
 
 function pinned(join: RendezvousJoin, trust: TrustStore, log: Logger): Upstream {
   const before = trust.rendezvous();
-  if (before && before.nodeId !== join.nodeId) log.warn({ was: before.nodeId.slice(0, 12), now: join.nodeId.slice(0, 12) }, "the join string names another rendezvous key than this checkout knew; pinning the new one");
+  if (before && before.nodeId !== join.nodeId)
+    log.warn(
+      { was: before.nodeId.slice(0, 12), now: join.nodeId.slice(0, 12) },
+      "the join string names another rendezvous key than this checkout knew; pinning the new one",
+    );
   trust.saveRendezvous({ url: join.url, nodeId: join.nodeId, ...(join.fingerprint ? { fingerprint: join.fingerprint } : {}) });
-  return { url: join.url, pin: { nodeId: join.nodeId, ...(join.fingerprint ? { fingerprint256: join.fingerprint } : {}) }, joinToken: join.token };
+  return {
+    url: join.url,
+    pin: { nodeId: join.nodeId, ...(join.fingerprint ? { fingerprint256: join.fingerprint } : {}) },
+    joinToken: join.token,
+  };
 }

@@ -27,7 +27,10 @@ const fingerprint = z
 const rendezvousJoin = z.strictObject({
   v: z.literal(1),
   kind: z.literal("rendezvous"),
-  url: z.string().regex(/^wss?:\/\/[^\s]+\/crdt-sync$/, "url must be a ws(s)://…/crdt-sync URL").max(500),
+  url: z
+    .string()
+    .regex(/^wss?:\/\/[^\s]+\/crdt-sync$/, "url must be a ws(s)://…/crdt-sync URL")
+    .max(500),
   nodeId: hex64,
   token: z.string().min(1).max(200).optional(),
   fingerprint: fingerprint.optional(),
@@ -36,7 +39,10 @@ const rendezvousJoin = z.strictObject({
 const gatewayJoin = z.strictObject({
   v: z.literal(1),
   kind: z.literal("gateway"),
-  url: z.string().regex(/^https?:\/\/[^\s/]+$/, "url must be the gateway's http(s)://host:port").max(500),
+  url: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+$/, "url must be the gateway's http(s)://host:port")
+    .max(500),
   gatewayId: z.string().regex(/^gw_[0-9a-f]{32}$/),
   token: z.string().min(1).max(200),
   project: z.string().min(1).max(100),

@@ -39,11 +39,19 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOptions = {}): Promise<PinnedResponse<T>> {
   const u = new URL(url);
   const timeoutMs = o.timeoutMs ?? 10_000;
-  if (o.fingerprint && u.protocol !== "https:") throw new PinMismatchError(`a pinned certificate needs an https:// URL, not ${u.protocol}//`);
+  if (o.fingerprint && u.protocol !== "https:")
+    throw new PinMismatchError(`a pinned certificate needs an https:// URL, not ${u.protocol}//`);
   const payload = o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body));
   // Content-Length always: Node sends a DELETE body without it (nor chunked), which a server reads as a second request.
-  const headers: Record<string, string> = { ...(payload ? { "content-type": "application/json", "content-length": String(payload.length) } : {}), ...o.headers };
-  const target = { host: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: u.port || (u.protocol === "https:" ? 443 : 80), path: `${u.pathname}${u.search}` };
+  const headers: Record<string, string> = {
+    ...(payload ? { "content-type": "application/json", "content-length": String(payload.length) } : {}),
+    ...o.headers,
+  };
+  const target = {
+    host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: u.port || (u.protocol === "https:" ? 443 : 80),
+    path: `${u.pathname}${u.search}`,
+  };
   const socket = o.fingerprint ? await pinnedTls(target.host, Number(target.port), o.fingerprint, timeoutMs) : undefined;
   return new Promise((resolve, reject) => {
     const send = socket ? httpRequest : u.protocol === "https:" ? httpsRequest : httpRequest;

@@ -35,7 +35,10 @@ describe("the gateway page", () => {
   it("shows every project's stages, blocked and running stories and nodes, updates by itself, needs the admin token off loopback", async () => {
     // Project alpha: a server and an agent whose coder works until the test lets it finish.
     const release = join(dir, "release");
-    const waitingCoder = commandSlots(1, `while [ ! -f ${JSON.stringify(release)} ]; do sleep 0.2; done; echo ok > done.txt && git add -A && git commit -qm done`);
+    const waitingCoder = commandSlots(
+      1,
+      `while [ ! -f ${JSON.stringify(release)} ]; do sleep 0.2; done; echo ok > done.txt && git add -A && git commit -qm done`,
+    );
     const alpha = createProject({ projectToml: projectToml({ auto_promote: false }), agentsToml: waitingCoder });
     const beta = createProject({ projectToml: projectToml({}) });
     projects.push(alpha, beta);
@@ -48,7 +51,10 @@ describe("the gateway page", () => {
     await postJson(`${betaServer.http}/api/stories`, { name: "Beta idea" });
 
     const config = join(dir, "projects.toml");
-    writeFileSync(config, `[[project]]\nname = "alpha"\nurl = "${alphaServer.http}"\n\n[[project]]\nname = "beta"\nurl = "${betaServer.http}"\n`);
+    writeFileSync(
+      config,
+      `[[project]]\nname = "alpha"\nurl = "${alphaServer.http}"\n\n[[project]]\nname = "beta"\nurl = "${betaServer.http}"\n`,
+    );
     const gw = await cluster.gateway(["--config", config, "--host", "0.0.0.0"], { HUSKIES_ADMIN_TOKEN: GW_ADMIN });
     const base = `http://127.0.0.1:${gw.port}`;
 
@@ -89,6 +95,9 @@ describe("the gateway page", () => {
     await screenshot(page, "gateway-page-phone", true);
     await page.close();
     writeFileSync(release, "");
-    await waitFor(async () => (await rawRequest(`${alphaServer.http}/api/stories/${running.id}`)).json<Item>().stage !== "current", "the coder to finish");
+    await waitFor(
+      async () => (await rawRequest(`${alphaServer.http}/api/stories/${running.id}`)).json<Item>().stage !== "current",
+      "the coder to finish",
+    );
   });
 });

@@ -37,7 +37,10 @@ describe("mesh links over wss", () => {
     // D signs an entry whose address is B's listener: whoever dials "D" there meets B's certificate.
     const d = await cluster.agent(project.clone("d"), server.ws, [...tlsArgs("d"), "--advertise", `wss://127.0.0.1:${b.port}/crdt-sync`]);
 
-    await waitFor(async () => (await health(b.port)).mesh.connected.includes(c.nodeId) && (await health(c.port)).mesh.connected.includes(b.nodeId), "B and C linked over wss");
+    await waitFor(
+      async () => (await health(b.port)).mesh.connected.includes(c.nodeId) && (await health(c.port)).mesh.connected.includes(b.nodeId),
+      "B and C linked over wss",
+    );
     const entries = (await rawRequest(`${server.http}/api/nodes`)).json<NodeEntry[]>();
     const entry = (id: string) => entries.find((n) => n.id === id)!;
     expect(entry(b.nodeId)).toMatchObject({ address: `wss://127.0.0.1:${b.port}/crdt-sync`, fingerprint: certs.b!.fingerprint });
@@ -52,7 +55,11 @@ describe("mesh links over wss", () => {
     // Refused for good: no redial while D's entry stays the same (several mesh scans later).
     const opened = () => c.logs.filter((l) => l.msg === "mesh link opened" && l.peer === d.nodeId.slice(0, 12)).length;
     const refusedAt = Date.now();
-    await waitFor(async () => (await rawRequest(`${server.http}/api/nodes`)).json<NodeEntry[]>().some((n) => n.id === c.nodeId && n.lastSeen > refusedAt + 3000), "three more of C's heartbeats (and mesh scans)");
+    await waitFor(
+      async () =>
+        (await rawRequest(`${server.http}/api/nodes`)).json<NodeEntry[]>().some((n) => n.id === c.nodeId && n.lastSeen > refusedAt + 3000),
+      "three more of C's heartbeats (and mesh scans)",
+    );
     expect(opened()).toBe(1);
   });
 });

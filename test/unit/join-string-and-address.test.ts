@@ -13,7 +13,15 @@ describe("join strings", () => {
     expect(decodeJoin(encodeJoin(r))).toEqual(r);
     const colons = FP.toUpperCase().match(/../g)!.join(":");
     expect(decodeJoin(encodeJoin({ ...r, fingerprint: colons }))).toEqual(r);
-    const g = { v: 1, kind: "gateway", url: "https://10.0.0.1:3000", gatewayId: `gw_${"0".repeat(32)}`, token: "hj_y", project: "demo", fingerprint: FP } as const;
+    const g = {
+      v: 1,
+      kind: "gateway",
+      url: "https://10.0.0.1:3000",
+      gatewayId: `gw_${"0".repeat(32)}`,
+      token: "hj_y",
+      project: "demo",
+      fingerprint: FP,
+    } as const;
     expect(decodeJoin(`  ${encodeJoin(g)}\n`)).toEqual(g);
   });
 
@@ -26,7 +34,9 @@ describe("join strings", () => {
     expect(() => decodeJoin(bad({ ...base, nodeId: "x" }))).toThrow(/nodeId/);
     expect(() => decodeJoin(bad({ ...base, extra: 1 }))).toThrow(/not a usable join string/);
     expect(() => decodeJoin(bad({ ...base, fingerprint: "12" }))).toThrow("fingerprint must be a SHA-256 (64 hex digits)");
-    expect(() => decodeJoin(bad({ ...base, url: "ws://h:1/crdt-sync", fingerprint: FP }))).toThrow("a certificate fingerprint needs a wss:// URL");
+    expect(() => decodeJoin(bad({ ...base, url: "ws://h:1/crdt-sync", fingerprint: FP }))).toThrow(
+      "a certificate fingerprint needs a wss:// URL",
+    );
   });
 });
 
@@ -51,7 +61,9 @@ describe("advertised addresses", () => {
     const bound = make({ boundHost: "10.9.9.9", tls: false });
     bound.learnLocalAddress("10.1.2.3");
     expect(bound.current()).toBe("ws://10.9.9.9:3002/crdt-sync");
-    expect(make({ role: "rendezvous", publicUrls: () => ["https://huskies.example/team/"] }).current()).toBe("wss://huskies.example/team/crdt-sync");
+    expect(make({ role: "rendezvous", publicUrls: () => ["https://huskies.example/team/"] }).current()).toBe(
+      "wss://huskies.example/team/crdt-sync",
+    );
     expect(make({ role: "rendezvous", boundHost: "127.0.0.1", tls: false }).current()).toBe("ws://127.0.0.1:3002/crdt-sync");
   });
 
