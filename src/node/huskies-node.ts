@@ -25,7 +25,6 @@ import { serialize } from "../agent/job-context.js";
 import { RendezvousService } from "../rendezvous/rendezvous-service.js";
 import { registerWithGateway } from "../gateway/register.js";
 import { certificateFingerprint, JoinIssuer } from "../server/join-issuer.js";
-import type { AdmitKey } from "../server/rest-api.js";
 import { isLoopbackHost } from "../server/request-guard.js";
 import type { TlsMaterial } from "../server/tls-files.js";
 import type { Health } from "../server/http-app.js";
@@ -38,7 +37,7 @@ import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "./trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
-import { resolveUpstream, type Upstream } from "./join.js";
+import { keyAdmitter, upstreamOf } from "./join.js";
 
 export interface NodeOptions {
   root: string;
@@ -131,7 +130,7 @@ export class HuskiesNode {
     mkdirSync(huskiesDir(root), { recursive: true });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const trust = new TrustStore(root, this.log);
-    const upstream = await this.upstreamLink(trust);
+    const upstream = await upstreamOf({ ...this.opts, label: this.label, configured: cfg.rendezvous }, this.identity, trust, this.log);
     this.host = this.opts.host ?? (role === "agent" && upstream && !isLoopbackHost(new URL(upstream.url).hostname) ? "0.0.0.0" : "127.0.0.1");
     const loopbackOnly = isLoopbackHost(this.host);
     const open = openIf(loopbackOnly);
@@ -204,7 +203,7 @@ export class HuskiesNode {
       info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
       tokens, health: () => this.health(), host: this.host, port: this.opts.port,
       join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
-      admit: this.admitKey(tokens), loopbackOnly, adminToken, role, writeGate: this.replica,
+      admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log), loopbackOnly, adminToken, role, writeGate: this.replica,
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open, config: this.config, tls: this.opts.tls, advertise: this.opts.advertise,
@@ -277,28 +276,6 @@ export class HuskiesNode {
     }
     this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.host, address: this.address, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
-  }
-
-  /** The agent's rendezvous (from --join, --rendezvous or the stored pin); a server's `rendezvous` config. */
-  private async upstreamLink(trust: TrustStore): Promise<Upstream | undefined> {
-    const { role, join, rendezvousUrl, joinToken, gatewayUrl, advertise } = this.opts;
-    if (role === "rendezvous") {
-      const url = this.config.project.rendezvous;
-      return url ? { url } : undefined;
-    }
-    const upstream = await resolveUpstream({ join, rendezvousUrl, joinToken, tokenForGateway: !!gatewayUrl, label: this.label, advertise }, this.identity, trust, this.log);
-    if (!upstream) throw new UserError("an agent needs a rendezvous: --join JOIN_STRING, or --rendezvous URL (a checkout that joined before reconnects without either)");
-    return upstream;
-  }
-
-  /** `POST /api/nodes/admit` (the gateway, for a key it saw proven): like a used join token. */
-  private admitKey(tokens: JoinTokenStore): AdmitKey {
-    return (nodeId) => {
-      if (this.policy.isRevoked(nodeId)) return { ok: false, status: 409, error: `key ${nodeId.slice(0, 12)}… is revoked in this project` };
-      tokens.admitKey(nodeId);
-      this.log.info({ node: nodeId.slice(0, 12) }, "key admitted by an operator");
-      return { ok: true };
-    };
   }
 
   /**

@@ -3,7 +3,9 @@ import { UserError } from "../errors.js";
 import { registerForJoin } from "../gateway/register.js";
 import type { Identity } from "../sync/identity.js";
 import { decodeJoin, type RendezvousJoin } from "../sync/join-string.js";
+import type { JoinTokenStore } from "../sync/join-tokens.js";
 import type { TlsPin } from "../sync/tls-pin.js";
+import type { AdmitKey } from "../server/rest-api.js";
 import type { TrustStore } from "./trust-store.js";
 
 /** The link an agent keeps to its rendezvous. */
@@ -73,5 +75,31 @@ function pinned(join: RendezvousJoin, trust: TrustStore, log: Logger): Upstream 
     url: join.url,
     pin: { nodeId: join.nodeId, ...(join.fingerprint ? { fingerprint256: join.fingerprint } : {}) },
     joinToken: join.token,
+  };
+}
+
+/** The upstream link of a node: an agent's rendezvous (see resolveUpstream, required); a server's `rendezvous` config. */
+export async function upstreamOf(
+  o: Omit<JoinInput, "tokenForGateway"> & { role: "rendezvous" | "agent"; gatewayUrl?: string; configured?: string },
+  identity: Identity,
+  trust: TrustStore,
+  log: Logger,
+): Promise<Upstream | undefined> {
+  if (o.role === "rendezvous") return o.configured ? { url: o.configured } : undefined;
+  const upstream = await resolveUpstream({ ...o, tokenForGateway: !!o.gatewayUrl }, identity, trust, log);
+  if (!upstream)
+    throw new UserError(
+      "an agent needs a rendezvous: --join JOIN_STRING, or --rendezvous URL (a checkout that joined before reconnects without either)",
+    );
+  return upstream;
+}
+
+/** `POST /api/nodes/admit` (the gateway, for a key it saw proven): admitted as by a used join token; never a revoked key. */
+export function keyAdmitter(tokens: JoinTokenStore, isRevoked: (nodeId: string) => boolean, log: Logger): AdmitKey {
+  return (nodeId) => {
+    if (isRevoked(nodeId)) return { ok: false, status: 409, error: `key ${nodeId.slice(0, 12)}… is revoked in this project` };
+    tokens.admitKey(nodeId);
+    log.info({ node: nodeId.slice(0, 12) }, "key admitted by an operator");
+    return { ok: true };
   };
 }
