@@ -1,4 +1,3 @@
-import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
 import { huskiesDir } from "../src/config/project-root.js";
 import type { Stage } from "../src/pipeline/stages.js";
@@ -27,11 +26,9 @@ export interface Filler {
 export function writeFiller(root: string, items: number, now = Date.now()): Filler {
   const replica = new Replica(new SqliteStore(huskiesDir(root, "replica.db")));
   const pipeline = replica.pipeline;
-  pipeline.transact(() => {
-    for (let i = 1; i <= items; i++) {
-      pipeline.createItem({ name: `Filler ${i}`, stage: fillerStage(i), body: `# Filler ${i}\n\nAs a user I want feature ${i}.\n\n- [x] it works\n` }, now);
-    }
-  });
+  pipeline.createItems(Array.from({ length: items }, (_, k) => ({
+    name: `Filler ${k + 1}`, stage: fillerStage(k + 1), body: `# Filler ${k + 1}\n\nAs a user I want feature ${k + 1}.\n\n- [x] it works\n`,
+  })), now);
   const snapshot = Y.encodeStateAsUpdate(replica.doc);
   replica.store.compact(snapshot);
   const stateVector = Y.decodeStateVector(Y.encodeStateVector(replica.doc));
@@ -39,28 +36,31 @@ export function writeFiller(root: string, items: number, now = Date.now()): Fill
   return { items, stateVector, snapshot };
 }
 
+/** A root type no huskies node reads or writes: where a simulated agent keeps the placeholder. */
+const PLACEHOLDER_ROOT = "huskies-bench-filler-placeholder";
+
 /**
- * An update that tells a replica "you hold the filler" without its content: one garbage-collected
- * range (a Yjs GC struct) per client of the filler. A replica that applied it has the filler's
- * state vector, so sync sends it only what came after, and later writes that touch filler
- * entries integrate as garbage there (Yjs' rule for a struct whose parent was collected).
+ * An update that gives a replica the filler's state vector without its content: for each client
+ * of the filler, one live text item of the same length, written under that client's id into a
+ * root type nobody reads. A replica that applied it syncs only what came after the filler. It must
+ * be live, not a Yjs GC range: collected ranges are "deleted", and a replica's sync step 2 carries
+ * its delete set, so the rendezvous would delete the real filler.
  *
  * Why the scale benchmark needs this: a Yjs replica of 10,000 items takes ~70 MB of heap, so 200
  * simulated agents each holding the real filler would need 14 GB in one process. The rendezvous
- * still holds (and serves, and indexes) the real filler; what reaches it from an agent is the same
- * bytes either way. A few agents load the real filler to check that agents see the same latency.
+ * still holds (and serves, and indexes) the real filler, and what reaches it from an agent is the
+ * same bytes either way. The filler is written without deletions (see `createItems`), and nothing
+ * touches it during the benchmark; a few agents load the real filler to check they see the same
+ * latency.
  */
 export function fillerPlaceholder(stateVector: Map<number, number>): Uint8Array {
-  const e = encoding.createEncoder();
-  const clients = [...stateVector].filter(([, clock]) => clock > 0);
-  encoding.writeVarUint(e, clients.length);
-  for (const [client, clock] of clients) {
-    encoding.writeVarUint(e, 1); // one struct
-    encoding.writeVarUint(e, client);
-    encoding.writeVarUint(e, 0); // from clock 0
-    encoding.writeUint8(e, 0); // struct ref 0: GC
-    encoding.writeVarUint(e, clock); // its length
+  const parts: Uint8Array[] = [];
+  for (const [client, clock] of stateVector) {
+    if (clock <= 0) continue;
+    const doc = new Y.Doc();
+    doc.clientID = client;
+    doc.getText(PLACEHOLDER_ROOT).insert(0, "x".repeat(clock));
+    parts.push(Y.encodeStateAsUpdate(doc));
   }
-  encoding.writeVarUint(e, 0); // empty delete set
-  return encoding.toUint8Array(e);
+  return Y.mergeUpdates(parts);
 }

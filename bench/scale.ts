@@ -3,7 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StoryLogs } from "../src/runtime/story-log.js";
 import type { Item } from "../src/state/item.js";
-import { Cluster, postJson } from "../test/support/cluster.js";
+import { spawn } from "node:child_process";
+import { request } from "node:http";
+import { CLI, Cluster, NodeProc } from "../test/support/cluster.js";
+import { GIT_ENV } from "../test/support/git-fixture.js";
 import { projectToml } from "../test/support/coders.js";
 import { createProject } from "../test/support/git-fixture.js";
 import { configOf } from "../test/support/in-process.js";
@@ -47,6 +50,40 @@ interface Point {
   rendezvousRssMb: number;
 }
 
+/**
+ * `huskies serve --no-agent` as its own process (its CPU and memory are what we measure). Node
+ * flags for it come from HUSKIES_BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+ * profile the rendezvous under this load (NODE_OPTIONS does not allow --cpu-prof).
+ */
+async function startRendezvous(cluster: Cluster, root: string): Promise<NodeProc> {
+  const flags = (process.env.HUSKIES_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...flags, CLI, "serve", root, "--port", "0", "--no-agent"], {
+    env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const node = new NodeProc(proc, "rendezvous");
+  cluster.procs.push(node);
+  return node.ready();
+}
+
+/**
+ * POST a story on a fresh connection. A kept-alive connection can be closed by the server's idle
+ * timeout just as a request goes out on it when this process is busy, and a POST is not retried.
+ */
+function createStory(base: string, body: unknown): Promise<Item> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/api/stories`, { method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => {
+        if (res.statusCode !== 201) reject(new Error(`POST /api/stories: ${res.statusCode} ${text}`));
+        else resolve(JSON.parse(text) as Item);
+      });
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -61,7 +98,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
   try {
     const filler: Filler = writeFiller(project.root, items);
     const placeholder = fillerPlaceholder(filler.stateVector);
-    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_LOG_LEVEL: "info" });
+    const server = await startRendezvous(cluster, project.root);
     const pid = server.proc.pid!;
     const loadRssMb = rssMb(pid);
     const logs = new StoryLogs(join(scratch, "logs"));
@@ -117,7 +154,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       for (let s = 0; s < p.stories; s++) {
         const due = workStart + (s * 1000) / p.storiesPerSec;
         if (due > performance.now()) await sleep(due - performance.now());
-        ids.push((await postJson<Item>(`${server.http}/api/stories`, { name: `Scale ${n} ${s}`, stage: "current" })).id);
+        ids.push((await createStory(server.http, { name: `Scale ${n} ${s}`, stage: "current" })).id);
       }
       const done = await waitFor(() => ids.every((id) => phase.submitted.has(id)), `${p.stories} stories to reach qa (${n} agents, ${items} items)`, 120_000, 20).catch(() => false);
       const workMs = performance.now() - workStart;

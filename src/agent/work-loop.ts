@@ -20,7 +20,9 @@ const REQUEST_FANOUT = 2;
 /** This node's place (0 = first) among `nodes` for `storyId` by claim hash. */
 function rankOf(me: string, nodes: string[], storyId: string): number {
   const mine = claimHash(me, storyId);
-  return nodes.filter((n) => n !== me && claimHash(n, storyId) < mine).length;
+  let rank = 0;
+  for (const n of nodes) if (n !== me && claimHash(n, storyId) < mine) rank += 1;
+  return rank;
 }
 
 export interface WorkLoopHooks {
@@ -148,12 +150,18 @@ export class WorkLoop {
   private request(role: Role, inStage: Item[], view: ClaimView, now: number): void {
     const me = this.ctx.nodeId;
     const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
+    // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
+    if (open.length === 0) return;
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
     let want = this.ctx.pool.free(role) - asked;
     if (want <= 0) return;
-    const idle = [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
+    let idle: string[] | undefined;
     const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
-    const mine = (i: Item) => now - i.stageAt >= staleMs || rankOf(me, idle, i.id) < REQUEST_FANOUT;
+    const mine = (i: Item) => {
+      if (now - i.stageAt >= staleMs) return true;
+      idle ??= [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
+      return rankOf(me, idle, i.id) < REQUEST_FANOUT;
+    };
     const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;

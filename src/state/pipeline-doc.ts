@@ -109,7 +109,14 @@ export class PipelineDoc {
    * items (the server's REST/MCP/CLI path), so they stay unique per project.
    */
   createItem(input: NewItem, now = Date.now()): Item {
-    const type = input.type ?? "story";
+    return this.createItems([input], now)[0]!;
+  }
+
+  /**
+   * Create items with consecutive numbers in one transaction. The counter is written once, so a
+   * bulk import leaves no trail of overwritten counter values in the document.
+   */
+  createItems(inputs: readonly NewItem[], now = Date.now()): Item[] {
     // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
     // and then the items themselves say how far numbering got.
     let n = Number(this.meta.get("lastNumber"));
@@ -117,21 +124,26 @@ export class PipelineDoc {
       n = 0;
       this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id) || 0); });
     }
-    let id = makeItemId(n + 1, type, input.name);
-    while (this.items.has(id)) id = makeItemId(++n + 1, type, input.name);
+    const ids: string[] = [];
     this.transact(() => {
-      const m = new Y.Map<unknown>();
-      const fields: Record<string, unknown> = {
-        id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
-        claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
-      };
-      if (input.qa) fields.qa = input.qa;
-      for (const [k, v] of Object.entries(fields)) m.set(k, v);
-      m.set("requests", new Y.Map<number>());
-      this.items.set(id, m);
-      this.meta.set("lastNumber", n + 1);
+      for (const input of inputs) {
+        const type = input.type ?? "story";
+        let id = makeItemId(++n, type, input.name);
+        while (this.items.has(id)) id = makeItemId(++n, type, input.name);
+        const m = new Y.Map<unknown>();
+        const fields: Record<string, unknown> = {
+          id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
+          claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
+        };
+        if (input.qa) fields.qa = input.qa;
+        for (const [k, v] of Object.entries(fields)) m.set(k, v);
+        m.set("requests", new Y.Map<number>());
+        this.items.set(id, m);
+        ids.push(id);
+      }
+      if (ids.length) this.meta.set("lastNumber", n);
     });
-    return this.getItem(id)!;
+    return ids.map((id) => this.getItem(id)!);
   }
 
   /** Set plain fields of an item; `undefined` removes a field. Claim fields go through `Claims`. */
@@ -163,6 +175,11 @@ export class PipelineDoc {
 
   getNode(id: string): NodeEntry | undefined {
     return this.nodeCache.get(id);
+  }
+
+  /** The same nodes as `listNodes`, by id: a live read-only view of the index, not a copy. */
+  nodeIndex(): ReadonlyMap<string, NodeEntry> {
+    return this.nodeCache;
   }
 
   /** Every node with a valid (and, when signatures are on, verified) entry. */
