@@ -94,6 +94,7 @@ export class WorkLoop {
     if (this.fetching) return;
     this.fetching = true;
     fetchOrigin(this.ctx.root)
+      .then(() => this.ctx.worktrees?.refresh())
       .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
       .finally(() => { this.fetching = false; });
   }
