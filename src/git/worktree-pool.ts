@@ -119,7 +119,8 @@ export class WorktreePool implements WorktreeSource {
       this.enqueue("discard", () => this.remove(entry.path));
       return undefined;
     } finally {
-      this.fill();
+      // Refill after the caller has started its coder: a git spawn now would sit on the claim path.
+      setImmediate(() => this.fill());
     }
     return target;
   }
