@@ -20,7 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   convergence: () => convergence(quick ? { nodes: 4, editsPerGroup: 100, seedItems: 10 } : { nodes: 20, editsPerGroup: 1000, seedItems: 50 }),
   scale: () => scale(quick
     ? { agents: [5, 10], items: [200, 2000], stories: 20, storiesPerSec: 10, idleSecs: 3, scanIntervalSecs: 1, fullReplicaAgents: 1 }
-    : { agents: [50, 100, 200], items: [1000, 10_000], stories: 100, storiesPerSec: 10, idleSecs: 15, scanIntervalSecs: 15, fullReplicaAgents: 2 }),
+    : { agents: [50, 100, 200], items: [1000, 10_000], stories: 40, storiesPerSec: 2, idleSecs: 10, scanIntervalSecs: 15, fullReplicaAgents: 2 }),
   footprint: () => footprint(quick ? { idleSecs: 5, items: 1000, heartbeatNodes: 5, heartbeatHours: 1 } : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 }),
 };
 

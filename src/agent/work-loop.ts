@@ -8,6 +8,7 @@ import { removeWorktreeIfSafe } from "../git/worktree.js";
 import { fetchOrigin } from "../git/git.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
+import { warmCoderModules } from "./coder-modules.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
@@ -166,6 +167,7 @@ export class WorkLoop {
     const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;
+      warmCoderModules();
       this.ctx.claims.request(id, me, now);
     }
   }

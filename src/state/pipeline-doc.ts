@@ -1,9 +1,9 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import { STAGES, type Stage } from "../pipeline/stages.js";
-import { itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
+import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
-import { nodeFields, readItem, readNode, type Malformed } from "./document-reader.js";
+import { nodeFields, readItem, readNode, readRequests, type Malformed } from "./document-reader.js";
 
 export interface StageEvent {
   id: string;
@@ -58,7 +58,7 @@ export class PipelineDoc {
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
-    this.items.forEach((_v, id) => this.reindex(id, false));
+    this.items.forEach((v, id) => this.indexOnLoad(id, v));
     this.nodes.forEach((_v, id) => this.refreshNode(id));
     this.items.observeDeep((events, tr) => this.guard("items observer", () => {
       for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
@@ -237,6 +237,22 @@ export class PipelineDoc {
       if (item) out.push(item);
     }
     return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  }
+
+  /**
+   * The index entry of an item as the replica loads, without decoding the item: a project keeps
+   * thousands of finished items that nobody reads until asked, so loading reads two keys each and
+   * items are decoded (and cached) on first use. Anything that is not plainly well-formed goes
+   * through the full reader, which skips and reports it exactly as on any later change.
+   */
+  private indexOnLoad(id: string, raw: unknown): void {
+    const m = raw instanceof Y.Map ? (raw as Y.Map<unknown>) : undefined;
+    const stage = m?.get("stage");
+    if (!m || !isItemId(id) || !isStage(stage) || !isItemType(m.get("type"))) return this.reindex(id, false);
+    this.byStage.get(stage)!.add(id);
+    this.stageOf.set(id, stage);
+    const requests = m.get("requests");
+    if (requests instanceof Y.Map && requests.size > 0 && Object.keys(readRequests(requests)).length > 0) this.requested.add(id);
   }
 
   private reindex(id: string, local: boolean): void {
