@@ -11,6 +11,7 @@ import type { Role } from "../src/pipeline/roles.js";
 import { AgentPool } from "../src/runtime/agent-pool.js";
 import type { StoryLogs } from "../src/runtime/story-log.js";
 import { Claims, type ClaimToken } from "../src/state/claims.js";
+import { nodeSignatures } from "../src/state/node-signatures.js";
 import { PipelineDoc } from "../src/state/pipeline-doc.js";
 import { ephemeralIdentity } from "../src/sync/identity.js";
 import { SyncClient } from "../src/sync/sync-client.js";
@@ -87,7 +88,8 @@ export class SimAgent {
     this.nodeId = identity.nodeId;
     const doc = new Y.Doc();
     Y.applyUpdate(doc, opts.initial, "store");
-    this.pipeline = new PipelineDoc(doc, { log: silent });
+    // Signed node entries, like every node's: readers (the rendezvous included) ignore unsigned ones.
+    this.pipeline = new PipelineDoc(doc, { log: silent, signatures: nodeSignatures(identity) });
     this.claims = new TimedClaims(this.pipeline);
     const hub = new SyncHub(doc, silent);
     this.client = new SyncClient({ url: opts.url, hub, identity, maxFrameBytes: MAX_FRAME_BYTES, upstream: true });
