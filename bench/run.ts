@@ -19,8 +19,8 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   drain: () => drain(quick ? { agents: [1, 2], stories: 20 } : { agents: [1, 4, 16], stories: 500 }),
   convergence: () => convergence(quick ? { nodes: 4, editsPerGroup: 100, seedItems: 10 } : { nodes: 20, editsPerGroup: 1000, seedItems: 50 }),
   scale: () => scale(quick
-    ? { agents: [5, 10], items: [200, 2000], stories: 20, storiesPerSec: 10, idleSecs: 3, scanIntervalSecs: 1, fullReplicaAgents: 1 }
-    : { agents: [50, 100, 200], items: [1000, 10_000], stories: 40, storiesPerSec: 2, idleSecs: 10, scanIntervalSecs: 15, fullReplicaAgents: 2 }),
+    ? { agents: [5, 10], items: [200, 2000], stories: 20, storiesPerSec: 10, idleSecs: 3, scanIntervalSecs: 1, fullReplicaAgents: 1, threads: 1 }
+    : { agents: [50, 100, 200], items: [1000, 10_000], stories: 30, storiesPerSec: 1, idleSecs: 10, scanIntervalSecs: 15, fullReplicaAgents: 2, threads: 2 }),
   footprint: () => footprint(quick ? { idleSecs: 5, items: 1000, heartbeatNodes: 5, heartbeatHours: 1 } : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 }),
 };
 

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StoryLogs } from "../src/runtime/story-log.js";
 import type { Item } from "../src/state/item.js";
 import { spawn } from "node:child_process";
 import { request } from "node:http";
@@ -9,11 +8,10 @@ import { CLI, Cluster, NodeProc } from "../test/support/cluster.js";
 import { GIT_ENV } from "../test/support/git-fixture.js";
 import { projectToml } from "../test/support/coders.js";
 import { createProject } from "../test/support/git-fixture.js";
-import { configOf } from "../test/support/in-process.js";
 import { waitFor } from "../test/support/wait-for.js";
 import { fillerPlaceholder, writeFiller, type Filler } from "./filler.js";
 import { cpuMs, logLogSlope, rssMb } from "./proc-stats.js";
-import { SimAgent, type SimEvents } from "./sim-agent.js";
+import { SimFleet } from "./sim-fleet.js";
 import { percentiles, type BenchResult } from "./stats.js";
 
 export interface ScaleParams {
@@ -30,12 +28,16 @@ export interface ScaleParams {
   scanIntervalSecs: number;
   /** Agents that hold the real filler (the others a placeholder, see `fillerPlaceholder`). */
   fullReplicaAgents: number;
+  /** Worker threads the simulated agents are spread over. */
+  threads: number;
 }
 
 interface Point {
   items: number;
   agents: number;
   heartbeats: number;
+  /** Yjs clients (writers) in an agent's replica; each transaction costs O(this). */
+  replicaClients: number;
   idleCpuMs: number;
   cpuMsPerHeartbeat: number;
   grants: number;
@@ -93,7 +95,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
   const project = createProject({ projectToml: projectToml(toml), agentsToml: "" });
   const scratch = mkdtempSync(join(tmpdir(), "huskies-scale-"));
   const cluster = new Cluster();
-  const agents: SimAgent[] = [];
+  let fleet: SimFleet | undefined;
   const points: Point[] = [];
   try {
     const filler: Filler = writeFiller(project.root, items);
@@ -101,50 +103,35 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
     const server = await startRendezvous(cluster, project.root);
     const pid = server.proc.pid!;
     const loadRssMb = rssMb(pid);
-    const logs = new StoryLogs(join(scratch, "logs"));
-    const config = () => configOf(toml, [{ name: "coder-1", role: "coder", runtime: "command", command: "true" }]);
-
     // Per work phase: who started each story, latencies, submissions.
     let phase = { starts: new Map<string, Set<string>>(), latency: [] as number[], fullLatency: [] as number[], submitted: new Set<string>() };
-    const full = new Set<SimAgent>();
-    const events: SimEvents = {
-      granted(agent, id, ms) {
+    fleet = new SimFleet(p.threads, { url: server.ws, toml, scratch, placeholder, snapshot: filler.snapshot }, {
+      granted(node, id, ms, full) {
         const set = phase.starts.get(id) ?? new Set<string>();
-        set.add(agent.nodeId);
+        set.add(node);
         phase.starts.set(id, set);
-        if (ms !== undefined) (full.has(agent) ? phase.fullLatency : phase.latency).push(ms);
+        if (ms !== undefined) (full ? phase.fullLatency : phase.latency).push(ms);
       },
-      submitted(_agent, id) {
+      submitted(id) {
         phase.submitted.add(id);
       },
-    };
+    });
 
     for (const n of [...p.agents].sort((a, b) => a - b)) {
-      // Join in small batches: each join is a handshake and a sync round on the rendezvous.
-      while (agents.length < n) {
-        const batch: SimAgent[] = [];
-        for (let k = 0; k < 10 && agents.length + batch.length < n; k++) {
-          const i = agents.length + batch.length;
-          const isFull = i < p.fullReplicaAgents;
-          const a = new SimAgent({ url: server.ws, initial: isFull ? filler.snapshot : placeholder, config: config(), root: scratch, logs, label: `sim-${i}`, events });
-          if (isFull) full.add(a);
-          batch.push(a);
-        }
-        agents.push(...batch);
-        await Promise.all(batch.map((a, k) => a.start(((agents.length - batch.length + k) / n) * p.scanIntervalSecs * 1000)));
-      }
+      await fleet.grow(n, p.fullReplicaAgents, p.scanIntervalSecs * 1000);
       // Everyone is visible to everyone (through the rendezvous), then the join burst settles.
-      await waitFor(() => agents.every((a) => a.pipeline.listNodes().length >= n + 1), `${n} agents to see each other`, 120_000, 100);
+      await waitFor(async () => (await fleet!.status()).minNodesSeen >= n + 1, `${n} agents to see each other`, 120_000, 200);
       await sleep(1000);
 
       // Idle phase: heartbeats only.
-      const beats0 = agents.reduce((s, a) => s + a.beats, 0);
+      const beats0 = (await fleet.status()).beats;
       const idle0 = cpuMs(pid);
       const idleStart = performance.now();
       await sleep(p.idleSecs * 1000);
       const idleCpuMs = cpuMs(pid) - idle0;
       const idleMs = performance.now() - idleStart;
-      const heartbeats = agents.reduce((s, a) => s + a.beats, 0) - beats0;
+      const afterIdle = await fleet.status();
+      const heartbeats = afterIdle.beats - beats0;
 
       // Work phase: stories into `current` at a steady rate; each is requested, granted, submitted.
       phase = { starts: new Map(), latency: [], fullLatency: [], submitted: new Set() };
@@ -166,7 +153,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       const grants = phase.starts.size;
       const idleRate = idleCpuMs / idleMs;
       points.push({
-        items, agents: n, heartbeats,
+        items, agents: n, heartbeats, replicaClients: afterIdle.docClients,
         idleCpuMs: round(idleCpuMs, 1),
         cpuMsPerHeartbeat: round(idleCpuMs / Math.max(1, heartbeats), 3),
         grants, workMs: Math.round(workMs), workCpuMs: round(workCpuMs, 1),
@@ -179,7 +166,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
     }
     return { points, loadRssMb };
   } finally {
-    for (const a of agents) a.stop();
+    await fleet?.stop();
     await cluster.stopAll();
     project.cleanup();
     rmSync(scratch, { recursive: true, force: true });
@@ -225,6 +212,11 @@ export async function scale(p: ScaleParams): Promise<BenchResult> {
       targets: {
         [`grantP99Under50msAt${maxAgents}AgentsAnd${manyItems}Items`]: !!big && big.grantMs.p99 <= 50,
         perGrantCpuRatioManyToFewItems: ratio,
+        /** The same ratio at every fleet size (the largest fleet saturates a 2-core machine; see README). */
+        perGrantCpuRatioByAgents: Object.fromEntries(p.agents.map((n) => {
+          const [many, few] = [at(manyItems, n), at(fewItems, n)];
+          return [n, many && few ? round(many.netCpuMsPerGrant / Math.max(1e-6, few.netCpuMsPerGrant)) : null];
+        })),
         perGrantCpuWithin1_5x: ratio !== null && ratio <= 1.5,
       },
     },
