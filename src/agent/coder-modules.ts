@@ -1,7 +1,8 @@
 /**
- * What only a running job needs: the runtimes (execa and its dependencies) and the gates. An idle
- * agent never loads them (issue 15.5: several MB of its memory); the first request for work
- * starts loading them in the background, so they are ready by the time a claim is granted.
+ * What only a running job needs: the runtimes (execa: ~140 modules) and the gates. Measured on an
+ * idle agent: 70 MB RSS without them, 88 MB with. So an agent loads them only once it sees an item
+ * it could work on, in the background: loading them on a claim instead cost that claim 150-550 ms
+ * on a busy 2-core machine. Only the first story of a quiet project waits for them.
  */
 let runtimes: Promise<typeof import("../runtime/runtimes.js")> | undefined;
 let gates: Promise<typeof import("../git/gates.js")> | undefined;
@@ -14,7 +15,7 @@ export function loadGates(): Promise<typeof import("../git/gates.js")> {
   return (gates ??= import("../git/gates.js"));
 }
 
-/** Start loading both now; errors surface later, where a job awaits them. */
+/** Start loading both in the background; an error surfaces where a job awaits them. */
 export function warmCoderModules(): void {
   loadRuntimes().catch(() => undefined);
   loadGates().catch(() => undefined);

@@ -127,6 +127,8 @@ export class WorkLoop {
     for (const role of roles) {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
+      // Work this node could take exists: load what a job needs now rather than after a grant.
+      if (inStage.length) warmCoderModules();
       for (const item of inStage) {
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
         if (token && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, token);
@@ -167,7 +169,6 @@ export class WorkLoop {
     const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;
-      warmCoderModules();
       this.ctx.claims.request(id, me, now);
     }
   }
