@@ -107,6 +107,8 @@ export class SimAgent {
     const ctx: JobContext = {
       root: opts.root, nodeId: this.nodeId, pipeline: this.pipeline, claims: this.claims, config: opts.config,
       logs: opts.logs, pool, baseBranch: "main", log: silent, mergeLock: serialize(), trackPid: () => undefined,
+      // An instant coder never fails for the node's sake.
+      health: { nodeFailure: () => undefined, nearLimit: () => undefined, succeeded: () => undefined },
     };
     this.watch = new RendezvousWatch(this.pipeline, () => this.client.connected);
     this.loop = new WorkLoop(ctx, this.watch, {

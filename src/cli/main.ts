@@ -14,12 +14,15 @@ import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
 import { formatEntry } from "./print-timeline.js";
 import { parseLogLine, TimelineBuilder } from "../runtime/log-timeline.js";
-import { runNodeUntilSignal } from "./run-node.js";
+import type { NodeOptions } from "../node/huskies-node.js";
 import { keepYoungGenerationSmall } from "../util/young-generation.js";
 import type { Item, NodeEntry } from "../state/item.js";
 import { huskiesDir } from "../config/project-root.js";
 import { nodeIdOfKeyFile } from "../sync/identity.js";
 import type { PipelineView } from "../server/operator-actions.js";
+
+/** Loaded by the two commands that run a node: client commands start without the node's modules. */
+const runNodeUntilSignal = async (opts: NodeOptions) => (await import("./run-node.js")).runNodeUntilSignal(opts);
 
 const port = (v: string) => {
   const n = Number(v);
