@@ -37,6 +37,15 @@ export function cpuMs(pid: number): number {
   }
 }
 
+/** CPU time of the main thread of `pid` in ms (JavaScript, and GC work done on that thread). */
+export function mainThreadCpuMs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+  } catch {
+    return cpuMsFromStat(pid);
+  }
+}
+
 /** Least-squares slope of log(y) over log(x): the exponent k in y ∝ x^k (null if undefined). */
 export function logLogSlope(points: Array<[number, number]>): number | null {
   const pts = points.filter(([x, y]) => x > 0 && y > 0).map(([x, y]) => [Math.log(x), Math.log(y)] as const);

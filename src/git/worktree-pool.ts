@@ -43,6 +43,7 @@ export class WorktreePool implements WorktreeSource {
   private commonDir: string | undefined;
   private remote = false;
   private stopped = false;
+  private disabled = false;
   private nextIndex = 0;
 
   constructor(private readonly root: string, private readonly base: string, private readonly log: Logger) {}
@@ -52,6 +53,14 @@ export class WorktreePool implements WorktreeSource {
     this.size = size;
     this.enqueue("prepare", async () => {
       this.remote = await hasRemote(this.root);
+      // The hand-over writes ref files: only for the files ref backend (reftable has none).
+      const storage = (await git(this.root, ["config", "--get", "extensions.refStorage"], { allowFail: true })).stdout;
+      if (storage && storage !== "files") {
+        this.log.info({ refStorage: storage }, "worktree pool off: refs are not stored as files");
+        this.disabled = true;
+        this.size = 0;
+        return;
+      }
       const dir = (await git(this.root, ["rev-parse", "--git-common-dir"])).stdout;
       this.commonDir = isAbsolute(dir) ? dir : resolve(this.root, dir);
       await this.clearLeftovers();
@@ -61,7 +70,7 @@ export class WorktreePool implements WorktreeSource {
 
   /** A new target size (config reload); extra entries are removed. */
   resize(size: number): void {
-    this.size = size;
+    this.size = this.disabled ? 0 : size;
     this.fill();
   }
 
