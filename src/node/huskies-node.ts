@@ -257,6 +257,8 @@ export class HuskiesNode {
     if (role === "rendezvous") {
       this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
         project: basename(root), onGrant: (n) => this.metrics.claimGranted(n),
+        // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
+        linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
       });
       this.rendezvous.start();
     }
