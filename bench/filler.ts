@@ -26,9 +26,14 @@ export interface Filler {
 export function writeFiller(root: string, items: number, now = Date.now()): Filler {
   const replica = new Replica(new SqliteStore(huskiesDir(root, "replica.db")));
   const pipeline = replica.pipeline;
-  pipeline.createItems(Array.from({ length: items }, (_, k) => ({
-    name: `Filler ${k + 1}`, stage: fillerStage(k + 1), body: `# Filler ${k + 1}\n\nAs a user I want feature ${k + 1}.\n\n- [x] it works\n`,
-  })), now);
+  pipeline.createItems(
+    Array.from({ length: items }, (_, k) => ({
+      name: `Filler ${k + 1}`,
+      stage: fillerStage(k + 1),
+      body: `# Filler ${k + 1}\n\nAs a user I want feature ${k + 1}.\n\n- [x] it works\n`,
+    })),
+    now,
+  );
   const snapshot = Y.encodeStateAsUpdate(replica.doc);
   replica.store.compact(snapshot);
   const stateVector = Y.decodeStateVector(Y.encodeStateVector(replica.doc));

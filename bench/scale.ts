@@ -78,10 +78,13 @@ function createStory(base: string, body: unknown): Promise<Item> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}/api/stories`, { method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
       let text = "";
-      res.setEncoding("utf8").on("data", (d: string) => (text += d)).on("end", () => {
-        if (res.statusCode !== 201) reject(new Error(`POST /api/stories: ${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text) as Item);
-      });
+      res
+        .setEncoding("utf8")
+        .on("data", (d: string) => (text += d))
+        .on("end", () => {
+          if (res.statusCode !== 201) reject(new Error(`POST /api/stories: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as Item);
+        });
     });
     req.on("error", reject);
     req.end(JSON.stringify(body));
@@ -93,7 +96,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One rendezvous process with `items` filler items; the fleet grows through `p.agents`. */
 async function runItems(p: ScaleParams, items: number, failures: string[]): Promise<{ points: Point[]; loadRssMb: number }> {
-  const toml = { default_qa: "human", auto_promote: false, scan_interval_secs: p.scanIntervalSecs, node_alive_secs: 4 * p.scanIntervalSecs, mesh_scan_interval_secs: 60, max_mesh_peers: 0 };
+  const toml = {
+    default_qa: "human",
+    auto_promote: false,
+    scan_interval_secs: p.scanIntervalSecs,
+    node_alive_secs: 4 * p.scanIntervalSecs,
+    mesh_scan_interval_secs: 60,
+    max_mesh_peers: 0,
+  };
   const project = createProject({ projectToml: projectToml(toml), agentsToml: "" });
   const scratch = mkdtempSync(join(tmpdir(), "huskies-scale-"));
   const cluster = new Cluster();
@@ -106,18 +116,27 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
     const pid = server.proc.pid!;
     const loadRssMb = rssMb(pid);
     // Per work phase: who started each story, latencies, submissions.
-    let phase = { starts: new Map<string, Set<string>>(), latency: [] as number[], fullLatency: [] as number[], submitted: new Set<string>() };
-    fleet = new SimFleet(p.threads, { url: server.ws, toml, scratch, placeholder, snapshot: filler.snapshot }, {
-      granted(node, id, ms, full) {
-        const set = phase.starts.get(id) ?? new Set<string>();
-        set.add(node);
-        phase.starts.set(id, set);
-        if (ms !== undefined) (full ? phase.fullLatency : phase.latency).push(ms);
+    let phase = {
+      starts: new Map<string, Set<string>>(),
+      latency: [] as number[],
+      fullLatency: [] as number[],
+      submitted: new Set<string>(),
+    };
+    fleet = new SimFleet(
+      p.threads,
+      { url: server.ws, toml, scratch, placeholder, snapshot: filler.snapshot },
+      {
+        granted(node, id, ms, full) {
+          const set = phase.starts.get(id) ?? new Set<string>();
+          set.add(node);
+          phase.starts.set(id, set);
+          if (ms !== undefined) (full ? phase.fullLatency : phase.latency).push(ms);
+        },
+        submitted(id) {
+          phase.submitted.add(id);
+        },
       },
-      submitted(id) {
-        phase.submitted.add(id);
-      },
-    });
+    );
 
     for (const n of [...p.agents].sort((a, b) => a - b)) {
       await fleet.grow(n, p.fullReplicaAgents, p.scanIntervalSecs * 1000);
@@ -146,21 +165,34 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
         if (due > performance.now()) await sleep(due - performance.now());
         ids.push((await createStory(server.http, { name: `Scale ${n} ${s}`, stage: "current" })).id);
       }
-      const done = await waitFor(() => ids.every((id) => phase.submitted.has(id)), `${p.stories} stories to reach qa (${n} agents, ${items} items)`, 120_000, 20).catch(() => false);
+      const done = await waitFor(
+        () => ids.every((id) => phase.submitted.has(id)),
+        `${p.stories} stories to reach qa (${n} agents, ${items} items)`,
+        120_000,
+        20,
+      ).catch(() => false);
       const workMs = performance.now() - workStart;
       const workCpuMs = cpuMs(pid) - work0;
       const workMainCpuMs = mainThreadCpuMs(pid) - main0;
       const duplicates = [...phase.starts.values()].filter((s) => s.size > 1).length;
       const ungranted = ids.filter((id) => !phase.starts.has(id)).length;
       if (duplicates) failures.push(`${items} items, ${n} agents: ${duplicates} stories granted to two agents`);
-      if (ungranted || !done) failures.push(`${items} items, ${n} agents: ${ungranted} stories never granted, ${ids.filter((id) => !phase.submitted.has(id)).length} never reached qa`);
+      if (ungranted || !done)
+        failures.push(
+          `${items} items, ${n} agents: ${ungranted} stories never granted, ${ids.filter((id) => !phase.submitted.has(id)).length} never reached qa`,
+        );
       const grants = phase.starts.size;
       const idleRate = idleCpuMs / idleMs;
       points.push({
-        items, agents: n, heartbeats, replicaClients: afterIdle.docClients,
+        items,
+        agents: n,
+        heartbeats,
+        replicaClients: afterIdle.docClients,
         idleCpuMs: round(idleCpuMs, 1),
         cpuMsPerHeartbeat: round(idleCpuMs / Math.max(1, heartbeats), 3),
-        grants, workMs: Math.round(workMs), workCpuMs: round(workCpuMs, 1),
+        grants,
+        workMs: Math.round(workMs),
+        workCpuMs: round(workCpuMs, 1),
         cpuMsPerGrant: round(workCpuMs / Math.max(1, grants)),
         mainThreadCpuMsPerGrant: round(workMainCpuMs / Math.max(1, grants)),
         netCpuMsPerGrant: round(Math.max(0, workCpuMs - idleRate * workMs) / Math.max(1, grants)),
@@ -214,15 +246,18 @@ export async function scale(p: ScaleParams): Promise<BenchResult> {
     bench: "scale",
     params: { ...p },
     results: {
-      runs, growth,
+      runs,
+      growth,
       targets: {
         [`grantP99Under50msAt${maxAgents}AgentsAnd${manyItems}Items`]: !!big && big.grantMs.p99 <= 50,
         perGrantCpuRatioManyToFewItems: ratio,
         /** The same ratio at every fleet size (the largest fleet saturates a 2-core machine; see README). */
-        perGrantCpuRatioByAgents: Object.fromEntries(p.agents.map((n) => {
-          const [many, few] = [at(manyItems, n), at(fewItems, n)];
-          return [n, many && few ? round(many.cpuMsPerGrant / Math.max(1e-6, few.cpuMsPerGrant)) : null];
-        })),
+        perGrantCpuRatioByAgents: Object.fromEntries(
+          p.agents.map((n) => {
+            const [many, few] = [at(manyItems, n), at(fewItems, n)];
+            return [n, many && few ? round(many.cpuMsPerGrant / Math.max(1e-6, few.cpuMsPerGrant)) : null];
+          }),
+        ),
         perGrantCpuWithin1_5x: ratio !== null && ratio <= 1.5,
       },
     },

@@ -48,7 +48,13 @@ class CountingPresence extends NodePresence {
 
 /** A coder that finishes at once: it submits the story to qa with its claim token. */
 class InstantCoder extends StoryJob {
-  constructor(ctx: JobContext, token: ClaimToken, slot: AgentSlot, role: Role, private readonly done: () => void) {
+  constructor(
+    ctx: JobContext,
+    token: ClaimToken,
+    slot: AgentSlot,
+    role: Role,
+    private readonly done: () => void,
+  ) {
     super(ctx, token, slot, role);
   }
 
@@ -99,14 +105,31 @@ export class SimAgent {
     this.client = new SyncClient({ url: opts.url, hub, identity, maxFrameBytes: MAX_FRAME_BYTES, upstream: true });
     hub.selfLinked = () => this.client.connected;
     const pool = new AgentPool(opts.config.agents.agent, opts.config.project.max_coders);
-    this.presence = new CountingPresence(this.pipeline, this.nodeId, opts.config, () => ({
-      label: opts.label, address: "", role: "agent",
-      capacity: { coder: pool.capacity("coder"), qa: pool.capacity("qa"), mergemaster: pool.capacity("mergemaster") },
-      paused: null,
-    }), silent);
+    this.presence = new CountingPresence(
+      this.pipeline,
+      this.nodeId,
+      opts.config,
+      () => ({
+        label: opts.label,
+        address: "",
+        role: "agent",
+        capacity: { coder: pool.capacity("coder"), qa: pool.capacity("qa"), mergemaster: pool.capacity("mergemaster") },
+        paused: null,
+      }),
+      silent,
+    );
     const ctx: JobContext = {
-      root: opts.root, nodeId: this.nodeId, pipeline: this.pipeline, claims: this.claims, config: opts.config,
-      logs: opts.logs, pool, baseBranch: "main", log: silent, mergeLock: serialize(), trackPid: () => undefined,
+      root: opts.root,
+      nodeId: this.nodeId,
+      pipeline: this.pipeline,
+      claims: this.claims,
+      config: opts.config,
+      logs: opts.logs,
+      pool,
+      baseBranch: "main",
+      log: silent,
+      mergeLock: serialize(),
+      trackPid: () => undefined,
       // An instant coder never fails for the node's sake.
       health: { nodeFailure: () => undefined, nearLimit: () => undefined, succeeded: () => undefined },
     };

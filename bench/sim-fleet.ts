@@ -16,11 +16,17 @@ export class SimFleet {
   private seq = 0;
   private readonly waiting = new Map<number, Array<(r: Extract<SimReport, { t: "status" }>) => void>>();
 
-  constructor(threads: number, data: SimWorkerData, private readonly events: FleetEvents) {
+  constructor(
+    threads: number,
+    data: SimWorkerData,
+    private readonly events: FleetEvents,
+  ) {
     this.workers = Array.from({ length: threads }, () => {
       const w = new Worker(new URL("./sim-worker.js", import.meta.url), { workerData: data });
       w.on("message", (r: SimReport) => this.onReport(r));
-      w.on("error", (err) => { throw err; });
+      w.on("error", (err) => {
+        throw err;
+      });
       return w;
     });
   }
@@ -50,10 +56,15 @@ export class SimFleet {
         list.push({ index, full: index < fullReplicas, beatOffsetMs: (index / n) * intervalMs });
         perWorker.set(w, list);
       }
-      await Promise.all([...perWorker].map(([w, agents]) => new Promise<void>((resolve) => {
-        this.added.push(resolve);
-        w.postMessage({ t: "add", agents } satisfies SimCommand);
-      })));
+      await Promise.all(
+        [...perWorker].map(
+          ([w, agents]) =>
+            new Promise<void>((resolve) => {
+              this.added.push(resolve);
+              w.postMessage({ t: "add", agents } satisfies SimCommand);
+            }),
+        ),
+      );
       this.size += joining;
     }
   }
@@ -61,12 +72,17 @@ export class SimFleet {
   /** Heartbeats sent so far, and the fewest node entries any agent sees. */
   async status(): Promise<{ beats: number; minNodesSeen: number; docClients: number }> {
     const seq = ++this.seq;
-    const replies = await Promise.all(this.workers.map((w) => new Promise<Extract<SimReport, { t: "status" }>>((resolve) => {
-      const list = this.waiting.get(seq) ?? [];
-      list.push(resolve);
-      this.waiting.set(seq, list);
-      w.postMessage({ t: "status", seq } satisfies SimCommand);
-    })));
+    const replies = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<Extract<SimReport, { t: "status" }>>((resolve) => {
+            const list = this.waiting.get(seq) ?? [];
+            list.push(resolve);
+            this.waiting.set(seq, list);
+            w.postMessage({ t: "status", seq } satisfies SimCommand);
+          }),
+      ),
+    );
     this.waiting.delete(seq);
     const active = replies.filter((r) => r.minNodesSeen > 0);
     return {
@@ -77,9 +93,13 @@ export class SimFleet {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      w.once("message", () => resolve());
-      w.postMessage({ t: "stop" } satisfies SimCommand);
-    }).then(() => w.terminate())));
+    await Promise.all(
+      this.workers.map((w) =>
+        new Promise<void>((resolve) => {
+          w.once("message", () => resolve());
+          w.postMessage({ t: "stop" } satisfies SimCommand);
+        }).then(() => w.terminate()),
+      ),
+    );
   }
 }

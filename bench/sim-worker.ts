@@ -14,9 +14,7 @@ export interface SimWorkerData {
 
 /** Commands from the benchmark's main thread. */
 export type SimCommand =
-  | { t: "add"; agents: Array<{ index: number; full: boolean; beatOffsetMs: number }> }
-  | { t: "status"; seq: number }
-  | { t: "stop" };
+  { t: "add"; agents: Array<{ index: number; full: boolean; beatOffsetMs: number }> } | { t: "status"; seq: number } | { t: "stop" };
 
 /** Reports to the main thread. */
 export type SimReport =
@@ -47,14 +45,24 @@ port.on("message", (cmd: SimCommand) => {
   if (cmd.t === "add") {
     const batch = cmd.agents.map((a) => {
       const agent = new SimAgent({
-        url: data.url, initial: a.full ? data.snapshot : data.placeholder, root: data.scratch, logs, label: `sim-${a.index}`, events,
+        url: data.url,
+        initial: a.full ? data.snapshot : data.placeholder,
+        root: data.scratch,
+        logs,
+        label: `sim-${a.index}`,
+        events,
         config: configOf(data.toml, [{ name: "coder-1", role: "coder", runtime: "command", command: "true" }]),
       });
       if (a.full) full.add(agent);
       agents.push(agent);
       return agent.start(a.beatOffsetMs);
     });
-    Promise.all(batch).then(() => send({ t: "added" }), (err: Error) => { throw err; });
+    Promise.all(batch).then(
+      () => send({ t: "added" }),
+      (err: Error) => {
+        throw err;
+      },
+    );
   } else if (cmd.t === "status") {
     const beats = agents.reduce((s, a) => s + a.beats, 0);
     const minNodesSeen = agents.reduce((m, a) => Math.min(m, a.pipeline.listNodes().length), Infinity);

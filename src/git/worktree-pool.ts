@@ -46,7 +46,11 @@ export class WorktreePool implements WorktreeSource {
   private disabled = false;
   private nextIndex = 0;
 
-  constructor(private readonly root: string, private readonly base: string, private readonly log: Logger) {}
+  constructor(
+    private readonly root: string,
+    private readonly base: string,
+    private readonly log: Logger,
+  ) {}
 
   /** Clear what a previous run left, then fill to `size` in the background. */
   start(size: number): void {
@@ -183,7 +187,9 @@ export class WorktreePool implements WorktreeSource {
         if (!sha) return;
         const path = join(this.root, ".huskies", "worktrees", `${POOL_PREFIX}${this.nextIndex++}`);
         await git(this.root, ["worktree", "add", "--quiet", "--detach", path, sha]);
-        const admin = readFileSync(join(path, ".git"), "utf8").replace(/^gitdir:\s*/, "").trim();
+        const admin = readFileSync(join(path, ".git"), "utf8")
+          .replace(/^gitdir:\s*/, "")
+          .trim();
         this.entries.push({ path, admin: isAbsolute(admin) ? admin : resolve(path, admin), head: sha, busy: false });
       }
     });

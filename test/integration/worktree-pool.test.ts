@@ -69,7 +69,10 @@ describe("prepared worktrees (worktree_pool)", () => {
     // The pool refills itself off the claim path, under names that are never item ids.
     await pool.idle();
     expect(pool.readyCount()).toBe(2);
-    const names = git(root, "worktree", "list", "--porcelain").split("\n").filter((l) => l.startsWith("worktree ")).map((l) => l.split("/").at(-1));
+    const names = git(root, "worktree", "list", "--porcelain")
+      .split("\n")
+      .filter((l) => l.startsWith("worktree "))
+      .map((l) => l.split("/").at(-1));
     expect(names.filter((n) => n!.startsWith(".pool-"))).toHaveLength(2);
     expect(names.some((n) => isItemId(n))).toBe(false);
   });

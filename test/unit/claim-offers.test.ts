@@ -11,7 +11,12 @@ const C = nodeIdOf("offer-c");
 
 function heartbeat(p: PipelineDoc, id: string, opts: { coder?: number; paused?: boolean } = {}): void {
   p.setOwnNode(id, {
-    label: id.slice(0, 6), address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: opts.coder ?? 1, qa: 0, mergemaster: 0 },
+    label: id.slice(0, 6),
+    address: "",
+    role: "agent",
+    lastSeen: NOW,
+    alive: true,
+    capacity: { coder: opts.coder ?? 1, qa: 0, mergemaster: 0 },
     paused: opts.paused ? { reason: "operator", since: NOW, until: null } : null,
   });
 }
