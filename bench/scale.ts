@@ -49,7 +49,10 @@ interface Point {
   mainThreadCpuMsPerGrant: number;
   /** The same without the heartbeat cost measured in the idle phase. */
   netCpuMsPerGrant: number;
+  /** Story created → claim seen by the agent that got it (offered or requested). */
   grantMs: ReturnType<typeof percentiles>;
+  /** Request written → claim seen, for the grants that followed a request. */
+  requestToClaimMs: ReturnType<typeof percentiles>;
   fullReplicaGrantMs: ReturnType<typeof percentiles>;
   rendezvousRssMb: number;
 }
@@ -118,19 +121,21 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
     // Per work phase: who started each story, latencies, submissions.
     let phase = {
       starts: new Map<string, Set<string>>(),
-      latency: [] as number[],
-      fullLatency: [] as number[],
+      /** When the agent that got each story first saw its claim, and whether it holds the real filler. */
+      seen: new Map<string, { at: number; full: boolean }>(),
+      requestLatency: [] as number[],
       submitted: new Set<string>(),
     };
     fleet = new SimFleet(
       p.threads,
       { url: server.ws, toml, scratch, placeholder, snapshot: filler.snapshot },
       {
-        granted(node, id, ms, full) {
+        granted(node, id, ms, full, seenAt) {
           const set = phase.starts.get(id) ?? new Set<string>();
           set.add(node);
           phase.starts.set(id, set);
-          if (ms !== undefined) (full ? phase.fullLatency : phase.latency).push(ms);
+          if (!phase.seen.has(id)) phase.seen.set(id, { at: seenAt, full });
+          if (ms !== undefined) phase.requestLatency.push(ms);
         },
         submitted(id) {
           phase.submitted.add(id);
@@ -155,15 +160,18 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       const heartbeats = afterIdle.beats - beats0;
 
       // Work phase: stories into `current` at a steady rate; each is requested, granted, submitted.
-      phase = { starts: new Map(), latency: [], fullLatency: [], submitted: new Set() };
+      phase = { starts: new Map(), seen: new Map(), requestLatency: [], submitted: new Set() };
       const work0 = cpuMs(pid);
       const main0 = mainThreadCpuMs(pid);
       const workStart = performance.now();
       const ids: string[] = [];
+      const createdAt = new Map<string, number>();
       for (let s = 0; s < p.stories; s++) {
         const due = workStart + (s * 1000) / p.storiesPerSec;
         if (due > performance.now()) await sleep(due - performance.now());
-        ids.push((await createStory(server.http, { name: `Scale ${n} ${s}`, stage: "current" })).id);
+        const story = await createStory(server.http, { name: `Scale ${n} ${s}`, stage: "current" });
+        ids.push(story.id);
+        createdAt.set(story.id, story.createdAt);
       }
       const done = await waitFor(
         () => ids.every((id) => phase.submitted.has(id)),
@@ -196,8 +204,10 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
         cpuMsPerGrant: round(workCpuMs / Math.max(1, grants)),
         mainThreadCpuMsPerGrant: round(workMainCpuMs / Math.max(1, grants)),
         netCpuMsPerGrant: round(Math.max(0, workCpuMs - idleRate * workMs) / Math.max(1, grants)),
-        grantMs: percentiles(phase.latency),
-        fullReplicaGrantMs: percentiles(phase.fullLatency),
+        // Story created (the rendezvous' clock, this machine) → claim seen by the agent that got it.
+        grantMs: percentiles([...phase.seen].filter(([, s]) => !s.full).map(([id, s]) => s.at - createdAt.get(id)!)),
+        fullReplicaGrantMs: percentiles([...phase.seen].filter(([, s]) => s.full).map(([id, s]) => s.at - createdAt.get(id)!)),
+        requestToClaimMs: percentiles(phase.requestLatency),
         rendezvousRssMb: rssMb(pid),
       });
     }

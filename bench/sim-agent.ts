@@ -20,8 +20,11 @@ import { silent } from "../test/support/in-process.js";
 
 /** What every simulated agent reports to the benchmark. */
 export interface SimEvents {
-  /** A claim naming this agent was seen and its job started; `latencyMs` from this agent's request. */
-  granted(agent: SimAgent, storyId: string, latencyMs: number | undefined): void;
+  /**
+   * A claim naming this agent was seen and its job started (at `seenAt`, wall clock); `latencyMs`
+   * from this agent's request, when the grant followed one (an offered grant has none).
+   */
+  granted(agent: SimAgent, storyId: string, latencyMs: number | undefined, seenAt: number): void;
   /** The instant coder moved the story to qa. */
   submitted(agent: SimAgent, storyId: string): void;
 }
@@ -139,7 +142,7 @@ export class SimAgent {
       worktreeKept: () => undefined,
       createJob: (c, token, slot, role) => {
         const asked = this.claims.requestedAt.get(token.id);
-        opts.events.granted(this, token.id, asked === undefined ? undefined : performance.now() - asked);
+        opts.events.granted(this, token.id, asked === undefined ? undefined : performance.now() - asked, Date.now());
         return new InstantCoder(c, token, slot, role, () => opts.events.submitted(this, token.id));
       },
     });

@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import type { SimCommand, SimReport, SimWorkerData } from "./sim-worker.js";
 
 export interface FleetEvents {
-  granted(node: string, id: string, ms: number | undefined, full: boolean): void;
+  granted(node: string, id: string, ms: number | undefined, full: boolean, seenAt: number): void;
   submitted(id: string): void;
 }
 
@@ -38,7 +38,7 @@ export class SimFleet {
   private added: Array<() => void> = [];
 
   private onReport(r: SimReport): void {
-    if (r.t === "granted") this.events.granted(r.node, r.id, r.ms, r.full);
+    if (r.t === "granted") this.events.granted(r.node, r.id, r.ms, r.full, r.seenAt);
     else if (r.t === "submitted") this.events.submitted(r.id);
     else if (r.t === "added") this.added.shift()?.();
     else if (r.t === "status") this.waiting.get(r.seq)?.shift()?.(r);

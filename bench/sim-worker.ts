@@ -19,7 +19,7 @@ export type SimCommand =
 /** Reports to the main thread. */
 export type SimReport =
   | { t: "added" }
-  | { t: "granted"; node: string; id: string; ms: number | undefined; full: boolean }
+  | { t: "granted"; node: string; id: string; ms: number | undefined; full: boolean; seenAt: number }
   | { t: "submitted"; id: string }
   | { t: "status"; seq: number; beats: number; minNodesSeen: number; docClients: number }
   | { t: "stopped" };
@@ -37,7 +37,7 @@ const logs = new StoryLogs(`${data.scratch}/logs`);
 const agents: SimAgent[] = [];
 const full = new Set<SimAgent>();
 const events: SimEvents = {
-  granted: (agent, id, ms) => send({ t: "granted", node: agent.nodeId, id, ms, full: full.has(agent) }),
+  granted: (agent, id, ms, seenAt) => send({ t: "granted", node: agent.nodeId, id, ms, full: full.has(agent), seenAt }),
   submitted: (_agent, id) => send({ t: "submitted", id }),
 };
 
