@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as Y from "yjs";
+import { STAGES } from "../src/pipeline/stages.js";
 import { PipelineDoc } from "../src/state/pipeline-doc.js";
 import { Replica } from "../src/state/replica.js";
 import { SqliteStore } from "../src/state/sqlite-store.js";
@@ -45,12 +46,17 @@ function bigReplica(items: number) {
     r.store.compact(Y.encodeStateAsUpdate(r.doc));
     const docBytes = Y.encodeStateAsUpdate(r.doc).byteLength;
     r.close();
+    // Load = what a starting node waits for: the snapshot applied and the stage index built.
+    // Decoding every item is not part of it (items are decoded on first use); timed apart.
     const started = performance.now();
     const again = new Replica(new SqliteStore(file));
-    const count = again.pipeline.listItems().length;
+    const count = STAGES.reduce((n, s) => n + again.pipeline.idsIn(s).size, 0);
     const loadMs = Math.round(performance.now() - started);
+    const decodeStarted = performance.now();
+    again.pipeline.listItems();
+    const decodeAllMs = Math.round(performance.now() - decodeStarted);
     again.close();
-    return { items: count, docBytes, sqliteBytes: statSync(file).size, loadMs };
+    return { items: count, docBytes, sqliteBytes: statSync(file).size, loadMs, decodeAllMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -90,7 +96,10 @@ export async function footprint(p: { idleSecs: number; items: number; heartbeatN
     params: p,
     results: {
       idleAgent: idle, replica, heartbeats,
-      targets: { idleRssUnder100Mb: idle.peakRssMb < 100, heartbeatGrowthUnder1Mb: heartbeats.growthBytes < 1024 * 1024, startupUnder1s: replica.loadMs < 1000 },
+      targets: {
+        idleRssUnder60Mb: idle.peakRssMb <= 60, heartbeatGrowthUnder1Mb: heartbeats.growthBytes < 1024 * 1024,
+        [`load${p.items}ItemsUnder200ms`]: replica.loadMs <= 200,
+      },
     },
     ok: failures.length === 0,
     failures,

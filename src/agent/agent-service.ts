@@ -1,5 +1,6 @@
 import { huskiesDir } from "../config/project-root.js";
 import type { WorktreeState } from "../git/worktree.js";
+import { WorktreePool } from "../git/worktree-pool.js";
 import type { JobContext } from "./job-context.js";
 import { PidRecords } from "./pid-records.js";
 import { reconcileWorktrees } from "./reconcile.js";
@@ -28,11 +29,18 @@ export class AgentService {
   private readonly kept = new Map<string, WorktreeState>();
   private readonly pids: PidRecords;
   private readonly ctx: JobContext;
+  private readonly worktrees: WorktreePool;
   private stopped = false;
 
   constructor(private readonly opts: AgentServiceOptions) {
     this.pids = new PidRecords(huskiesDir(opts.ctx.root, "running.json"));
-    this.ctx = { ...opts.ctx, trackPid: (id, pid) => this.pids.set(id, pid) };
+    this.worktrees = new WorktreePool(opts.ctx.root, opts.ctx.baseBranch, opts.ctx.log.child({ component: "worktree-pool" }));
+    this.ctx = { ...opts.ctx, trackPid: (id, pid) => this.pids.set(id, pid), worktrees: this.worktrees };
+  }
+
+  /** `worktree_pool`, by default one prepared worktree per coder slot. */
+  private poolSize(): number {
+    return this.ctx.config.project.worktree_pool ?? this.ctx.pool.capacity("coder");
   }
 
   async start(): Promise<void> {
@@ -49,6 +57,11 @@ export class AgentService {
     for (const k of result?.kept ?? []) this.kept.set(k.id, k.state);
     if (this.kept.size) this.opts.keptChanged();
     if (this.stopped) return;
+    // After reconcile (both run git on the worktrees); filling happens in the background.
+    this.worktrees.start(this.poolSize());
+    const onConfig = () => this.worktrees.resize(this.poolSize());
+    ctx.config.on("change", onConfig);
+    this.offConfig = () => ctx.config.off("change", onConfig);
     this.loop = new WorkLoop(ctx, this.opts.watch, {
       acceptsWork: this.opts.acceptsWork,
       worktreeKept: (id, state) => {
@@ -69,9 +82,13 @@ export class AgentService {
     return this.loop?.running() ?? [];
   }
 
+  private offConfig: () => void = () => undefined;
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.offConfig();
     this.opts.watch?.stop();
     await this.loop?.stop();
+    await this.worktrees.stop();
   }
 }

@@ -1,4 +1,4 @@
-import { runGates } from "../git/gates.js";
+import { loadGates } from "./coder-modules.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
@@ -12,7 +12,7 @@ export class CoderJob extends StoryJob {
   async work(): Promise<void> {
     const item = this.item();
     if (!item) return;
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!item.branch });
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!item.branch, pool: this.ctx.worktrees });
     // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.
@@ -36,7 +36,7 @@ export class CoderJob extends StoryJob {
   /** The commits pushed when the attempt is good; otherwise the reason it is not. */
   private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: string }> {
     if (runError) return { failure: `the coding agent failed: ${runError}` };
-    const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
+    const gates = await (await loadGates()).runGates(worktree, this.ctx.config.project.gates.commands);
     if (!gates.ok) return { failure: gates.output };
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };

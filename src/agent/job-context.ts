@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { LiveConfig } from "../config/live-config.js";
+import type { WorktreeSource } from "../git/worktree-pool.js";
 import type { AgentPool } from "../runtime/agent-pool.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { Claims } from "../state/claims.js";
@@ -33,6 +34,8 @@ export interface JobContext {
   metrics?: { claimToStart(ms: number): void; runFinished(r: { outcome: string; costUsd?: number; turns?: number }): void; claimGranted(n?: number): void };
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
+  /** Prepared worktrees for first attempts (absent: every worktree is added on the claim path). */
+  worktrees?: WorktreeSource & { refresh(): void };
 }
 
 /** A tiny promise-chain mutex. */

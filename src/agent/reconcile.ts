@@ -1,8 +1,8 @@
+import { loadGates } from "./coder-modules.js";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isItemId, featureBranch } from "../pipeline/item-id.js";
 import { isPushed, pushBranch, removeWorktreeIfSafe, worktreeCommitsAhead, type WorktreeState } from "../git/worktree.js";
-import { runGates } from "../git/gates.js";
 import { git } from "../git/git.js";
 import { advanceFromCurrent } from "./advance.js";
 import type { JobContext } from "./job-context.js";
@@ -42,7 +42,7 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     const wt = join(dir, id);
     const branch = featureBranch(id);
     const ahead = await worktreeCommitsAhead(wt, ctx.baseBranch).catch(() => 0);
-    const gates = ahead > 0 ? await runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
+    const gates = ahead > 0 ? await (await loadGates()).runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
     if (ahead > 0 && gates.ok) {
       if (!(await isPushed(wt, branch))) await pushBranch(wt, branch);
       if (!advanceFromCurrent(ctx, token, ahead, { branch })) continue;

@@ -4,10 +4,10 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { runtimeFor } from "../runtime/runtimes.js";
 import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
+import { loadRuntimes } from "./coder-modules.js";
 import type { JobContext } from "./job-context.js";
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
@@ -94,6 +94,7 @@ export abstract class StoryJob {
   }
 
   private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+    const { runtimeFor } = await loadRuntimes();
     const slot = this.slot;
     // Readers of the log (board, CLI via the server) find it on this node from now on.
     if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });

@@ -8,6 +8,7 @@ import { removeWorktreeIfSafe } from "../git/worktree.js";
 import { fetchOrigin } from "../git/git.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
+import { warmCoderModules } from "./coder-modules.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
@@ -20,7 +21,9 @@ const REQUEST_FANOUT = 2;
 /** This node's place (0 = first) among `nodes` for `storyId` by claim hash. */
 function rankOf(me: string, nodes: string[], storyId: string): number {
   const mine = claimHash(me, storyId);
-  return nodes.filter((n) => n !== me && claimHash(n, storyId) < mine).length;
+  let rank = 0;
+  for (const n of nodes) if (n !== me && claimHash(n, storyId) < mine) rank += 1;
+  return rank;
 }
 
 export interface WorkLoopHooks {
@@ -92,6 +95,7 @@ export class WorkLoop {
     if (this.fetching) return;
     this.fetching = true;
     fetchOrigin(this.ctx.root)
+      .then(() => this.ctx.worktrees?.refresh())
       .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
       .finally(() => { this.fetching = false; });
   }
@@ -123,6 +127,8 @@ export class WorkLoop {
     for (const role of roles) {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
+      // Work this node could take exists: load what a job needs now rather than after a grant.
+      if (inStage.length) warmCoderModules();
       for (const item of inStage) {
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
         if (token && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, token);
@@ -148,12 +154,18 @@ export class WorkLoop {
   private request(role: Role, inStage: Item[], view: ClaimView, now: number): void {
     const me = this.ctx.nodeId;
     const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
+    // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
+    if (open.length === 0) return;
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
     let want = this.ctx.pool.free(role) - asked;
     if (want <= 0) return;
-    const idle = [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
+    let idle: string[] | undefined;
     const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
-    const mine = (i: Item) => now - i.stageAt >= staleMs || rankOf(me, idle, i.id) < REQUEST_FANOUT;
+    const mine = (i: Item) => {
+      if (now - i.stageAt >= staleMs) return true;
+      idle ??= [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
+      return rankOf(me, idle, i.id) < REQUEST_FANOUT;
+    };
     const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;

@@ -14,13 +14,15 @@ import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
 import { formatEntry } from "./print-timeline.js";
 import { parseLogLine, TimelineBuilder } from "../runtime/log-timeline.js";
-import { runNodeUntilSignal } from "./run-node.js";
-import { runGatewayCommand } from "./gateway-command.js";
-import { runDemo } from "../demo/demo.js";
+import type { NodeOptions } from "../node/huskies-node.js";
+import { keepYoungGenerationSmall } from "../util/young-generation.js";
 import type { Item, NodeEntry } from "../state/item.js";
 import { huskiesDir } from "../config/project-root.js";
 import { nodeIdOfKeyFile } from "../sync/identity.js";
 import type { PipelineView } from "../server/operator-actions.js";
+
+/** Loaded by the two commands that run a node: client commands start without the node's modules. */
+const runNodeUntilSignal = async (opts: NodeOptions) => (await import("./run-node.js")).runNodeUntilSignal(opts);
 
 const port = (v: string) => {
   const n = Number(v);
@@ -94,6 +96,8 @@ program.command("agent").argument("[dir]", "project directory", ".")
     const advertise = o.advertise === undefined ? undefined : parseAdvertise(o.advertise);
     const tls = resolveTls(o, process.cwd(), { tls: loadProjectConfig(root).tls, root, file: projectConfigPath(root) });
     const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, join: o.join, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true, tls, advertise });
+    // An agent idles most of its life; the rendezvous keeps V8's default (it relays for a fleet).
+    keepYoungGenerationSmall();
     console.log(`huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${node.host}:${node.port}/crdt-sync (advertised ${node.address}), rendezvous ${node.sync.upstream?.url ?? "none"}`);
   });
 
@@ -105,7 +109,8 @@ program.command("gateway")
   .option("--db <file>", "SQLite file for tokens and registrations", ":memory:")
   .option("--tls-cert <file>", "serve https with this certificate (PEM)")
   .option("--tls-key <file>", "the certificate's private key (PEM)")
-  .action(runGatewayCommand);
+  // Loaded on use: the gateway and the demo are not part of a node's memory.
+  .action(async (...a: Parameters<typeof import("./gateway-command.js").runGatewayCommand>) => (await import("./gateway-command.js")).runGatewayCommand(...a));
 
 const token = program.command("token").description("join tokens");
 token.command("create").description("mint a one-time join token; prints a join string for `huskies agent --join` on its first line")
@@ -257,7 +262,7 @@ program.command("demo").description("a throwaway project with a server and two a
   .option("--live", "use your own Claude Code login instead of the built-in scripted model")
   .option("--keep", "keep running after the stories are done (until Ctrl-C)")
   .option("--port <port>", "server port (default: a free port)", port, 0)
-  .action(runDemo);
+  .action(async (...a: Parameters<typeof import("../demo/demo.js").runDemo>) => (await import("../demo/demo.js")).runDemo(...a));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof UserError) {

@@ -50,6 +50,9 @@ export const projectSchema = z.strictObject({
   limit_backoff_secs: positive.default(D.LIMIT_BACKOFF_SECS),
   limit_backoff_max_secs: positive.default(D.LIMIT_BACKOFF_MAX_SECS),
   limit_pause_utilization: z.number().min(0).max(1).default(D.LIMIT_PAUSE_UTILIZATION),
+  // Prepared worktrees (issue 15.3): how many each agent keeps checked out at the latest fetched
+  // base, so a claim starts its coder without `git worktree add`. Default: one per coder slot; 0 disables.
+  worktree_pool: z.number().int().min(0).max(64).optional(),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---

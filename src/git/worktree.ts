@@ -2,6 +2,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { featureBranch, assertItemId } from "../pipeline/item-id.js";
 import { git, hasRemote, revParse } from "./git.js";
+import type { WorktreeSource } from "./worktree-pool.js";
 
 export function worktreePath(root: string, id: string): string {
   assertItemId(id);
@@ -13,12 +14,17 @@ export function worktreePath(root: string, id: string): string {
  * branch (local, then origin) or, for a first attempt, from the base branch on origin.
  * `fetch` is for items whose branch may already be on origin (pushed by another node); a
  * first attempt skips it, because the agent keeps origin's base fresh in the background and
- * a fetch here would sit on the claim-to-coder path.
+ * a fetch here would sit on the claim-to-coder path. With a `pool`, a first attempt takes a
+ * prepared worktree (no git spawn at all) and falls back to adding one when none is ready.
  */
-export async function ensureWorktree(root: string, id: string, base: string, opts: { fetch: boolean } = { fetch: true }): Promise<string> {
+export async function ensureWorktree(root: string, id: string, base: string, opts: { fetch: boolean; pool?: WorktreeSource } = { fetch: true }): Promise<string> {
   const path = worktreePath(root, id);
   const branch = featureBranch(id);
   if (existsSync(join(path, ".git"))) return path;
+  if (!opts.fetch && opts.pool) {
+    const taken = await opts.pool.take(id);
+    if (taken) return taken;
+  }
   const remote = await hasRemote(root);
   const add = (...args: string[]) => git(root, ["worktree", "add", "--quiet", ...args]);
   if (!opts.fetch) {

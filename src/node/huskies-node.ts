@@ -17,7 +17,6 @@ import { LogRelay } from "../sync/log-relay.js";
 import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
-import { preflightSlots } from "../runtime/preflight.js";
 import { detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
@@ -231,11 +230,11 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
-    if (this.opts.runAgent) this.preflight();
+    if (this.opts.runAgent) await this.preflight();
     this.config.on("change", () => {
       if (this.opts.runAgent) {
         this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
-        this.preflight();
+        this.preflight().catch((err: unknown) => this.log.error({ err }, "preflight failed"));
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
@@ -258,6 +257,8 @@ export class HuskiesNode {
     if (role === "rendezvous") {
       this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
         project: basename(root), onGrant: (n) => this.metrics.claimGranted(n),
+        // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
+        linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
       });
       this.rendezvous.start();
     }
@@ -283,7 +284,11 @@ export class HuskiesNode {
    * tools). One clear line per problem, and the node pauses instead of failing stories; a config
    * edit that fixes the problems lifts the pause.
    */
-  private preflight(): void {
+  private async preflight(): Promise<void> {
+    // Loaded here, not at the top: the preflight reaches the runtimes (and execa, ~140 modules,
+    // ~115 ms to import here), which a rendezvous with --no-agent and the CLI's client commands
+    // never need.
+    const { preflightSlots } = await import("../runtime/preflight.js");
     const problems = preflightSlots(this.config.agents.agent);
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");

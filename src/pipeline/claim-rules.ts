@@ -49,16 +49,28 @@ export function claimIsLive(
 
 /** Hashes are asked for on every document event for every open item; remember them (bounded). */
 const HASH_CACHE_MAX = 200_000;
-const hashCache = new Map<string, string>();
+/**
+ * By story, then node: looking up two existing strings reuses the hash V8 keeps in each string,
+ * where a concatenated key would be a new 100-character string to hash on every lookup (this
+ * ran once per fleet member per open item per document change).
+ */
+const hashCache = new Map<string, Map<string, string>>();
+let cached = 0;
 
 /** huskies' tie-break: sha256(nodeId ‖ storyId), compared as hex. Spreads stories over nodes. */
 export function claimHash(nodeId: string, storyId: string): string {
-  const key = `${nodeId}\0${storyId}`;
-  let h = hashCache.get(key);
+  let byNode = hashCache.get(storyId);
+  let h = byNode?.get(nodeId);
   if (h === undefined) {
     h = createHash("sha256").update(nodeId).update(storyId).digest("hex");
-    if (hashCache.size >= HASH_CACHE_MAX) hashCache.clear();
-    hashCache.set(key, h);
+    if (cached >= HASH_CACHE_MAX) {
+      hashCache.clear();
+      cached = 0;
+      byNode = undefined;
+    }
+    if (!byNode) hashCache.set(storyId, (byNode = new Map()));
+    byNode.set(nodeId, h);
+    cached += 1;
   }
   return h;
 }

@@ -3,6 +3,7 @@ import { hashWinner } from "../pipeline/claim-rules.js";
 import type { LiveConfig } from "../config/live-config.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { Claims } from "../state/claims.js";
+import type { Item } from "../state/item.js";
 
 /** Stages where nothing is claimed: requests there are dropped. */
 const UNCLAIMABLE = new Set(["backlog", "done", "archived"]);
@@ -14,7 +15,16 @@ const UNCLAIMABLE = new Set(["backlog", "done", "archived"]);
  * sync round trip whatever the size of the project.
  */
 export class ClaimSequencer {
-  constructor(private readonly claims: Claims, private readonly config: LiveConfig, private readonly log: Logger) {}
+  /** Items in `current` already considered for an offer (each once per entry; see `offer`). */
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly claims: Claims,
+    private readonly config: LiveConfig,
+    private readonly log: Logger,
+    /** Whether a node has a live sync link to this rendezvous now; without it nothing is offered. */
+    private readonly linked?: (nodeId: string) => boolean,
+  ) {}
 
   grant(now = Date.now()): number {
     const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now);
@@ -31,6 +41,51 @@ export class ClaimSequencer {
       this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");
       granted += 1;
     }
+    return granted + (this.linked ? this.offer(view, now) : 0);
+  }
+
+  /**
+   * Grant without a request (issue 15.3): an item that enters `current` unclaimed and unrequested
+   * goes at once to the best-placed idle coder (lowest claim hash, as the request rule would pick)
+   * among the nodes linked to this rendezvous right now. That saves the agents' pass and request
+   * round trip, about half of claim → coder start. Only linked nodes (one that stopped a moment ago
+   * would hold the claim until claim_timeout_secs), only with a free coder slot as the document
+   * tells, and decided once, when the item is first seen in `current`: a node that cannot take it
+   * after all gives it back, and the usual requests take over.
+   */
+  private offer(view: ClaimView, now: number): number {
+    const pipeline = this.claims.pipeline;
+    const current = pipeline.idsIn("current");
+    for (const id of this.seen) if (!current.has(id)) this.seen.delete(id);
+    if (this.seen.size >= current.size) return 0;
+    const items = pipeline.listItemsIn(["current"]);
+    let free: Map<string, number> | undefined;
+    let granted = 0;
+    for (const item of items) {
+      if (this.seen.has(item.id)) continue;
+      this.seen.add(item.id);
+      if (item.blocked || view.live(item) || Object.keys(item.requests).length) continue;
+      free ??= this.freeCoders(view, items);
+      if (!free.size) continue;
+      const winner = hashWinner([...free.keys()], item.id)!;
+      const token = this.claims.grant(item.id, winner, now);
+      this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim offered");
+      granted += 1;
+      const left = free.get(winner)! - 1;
+      if (left > 0) free.set(winner, left);
+      else free.delete(winner);
+    }
     return granted;
+  }
+
+  /** Linked nodes with free coder slots, and how many, as the document tells. */
+  private freeCoders(view: ClaimView, inCurrent: readonly Item[]): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const i of inCurrent) if (view.live(i)) held.set(i.claim!.node, (held.get(i.claim!.node) ?? 0) + 1);
+    const free = new Map<string, number>();
+    for (const id of view.withSlots("coder", { claimed: inCurrent })) {
+      if (this.linked!(id)) free.set(id, (view.nodes.get(id)?.capacity.coder ?? 0) - (held.get(id) ?? 0));
+    }
+    return free;
   }
 }

@@ -22,10 +22,10 @@ export class RendezvousService {
     private readonly claims: Claims,
     private readonly config: LiveConfig,
     private readonly log: Logger,
-    private readonly opts: { project: string; onGrant?: (n: number) => void },
+    private readonly opts: { project: string; onGrant?: (n: number) => void; linked?: (nodeId: string) => boolean },
   ) {
     this.notifier = new Notifier(() => config.project.notify, { project: opts.project, log: log.child({ component: "notify" }) });
-    this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }));
+    this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }), opts.linked);
     this.housekeeping = new Housekeeping(claims, config, log.child({ component: "housekeeping" }));
   }
 

@@ -4,7 +4,6 @@ import type { LiveConfig } from "../config/live-config.js";
 import type { JoinTokenStore } from "../sync/join-tokens.js";
 import { httpApp, type Health } from "./http-app.js";
 import { listen, type AnyServer } from "./listen.js";
-import { mountMcp } from "./mcp-server.js";
 import { guardWrites, type WriteGate } from "./store-guard.js";
 import type { NodeInfo } from "./node-info.js";
 import { RequestGuard } from "./request-guard.js";
@@ -56,13 +55,15 @@ export class HttpService {
 
   async start(): Promise<AnyServer> {
     const o = this.opts;
+    // Only the rendezvous serves MCP: agents never load the SDK (~10 MB of an idle agent's memory).
+    const mcp = o.role === "rendezvous" ? await import("./mcp-server.js") : undefined;
     const inner = httpApp({
       actions: o.info.actions, logs: o.info.logs, tokens: o.role === "rendezvous" ? o.tokens : undefined, health: o.health,
       join: o.role === "rendezvous" ? o.join : undefined, admit: o.role === "rendezvous" ? o.admit : undefined,
       guard: this.guard,
       mount: (a: Hono, guard: RequestGuard) => {
         o.routes?.(a);
-        if (o.role === "rendezvous") mountMcp(a, o.info, guard);
+        if (mcp) mcp.mountMcp(a, o.info, guard);
       },
     });
     const app = o.role === "rendezvous" ? inner : readOnly(inner);

@@ -1,6 +1,6 @@
-import { claimIsLive, isNodeAlive, type ClaimTimings, type NodeView } from "../pipeline/claim-rules.js";
+import { claimIsLive, isNodeAlive, type ClaimTimings } from "../pipeline/claim-rules.js";
 import type { Role } from "../pipeline/roles.js";
-import type { Item } from "./item.js";
+import type { Item, NodeEntry } from "./item.js";
 import type { PipelineDoc } from "./pipeline-doc.js";
 
 /** The claim timings of a project config, in ms. */
@@ -8,12 +8,16 @@ export function claimTimings(cfg: { node_alive_secs: number; claim_timeout_secs:
   return { nodeAliveMs: cfg.node_alive_secs * 1000, claimTimeoutMs: cfg.claim_timeout_secs * 1000 };
 }
 
-/** A snapshot of the nodes for claim decisions, read once per pass. */
+/**
+ * The nodes for claim decisions during one synchronous pass. It reads the document's node index
+ * in place rather than copying it: every document change runs a pass on every node, and a copy
+ * per pass made each heartbeat cost O(fleet) on every agent.
+ */
 export class ClaimView {
-  readonly nodes: Map<string, NodeView & { paused?: unknown; capacity?: Partial<Record<Role, number>> }>;
+  readonly nodes: ReadonlyMap<string, NodeEntry>;
 
   constructor(pipeline: PipelineDoc, readonly timings: ClaimTimings, readonly now = Date.now()) {
-    this.nodes = new Map(pipeline.listNodes().map((n) => [n.id, n]));
+    this.nodes = pipeline.nodeIndex();
   }
 
   live(item: Item): boolean {

@@ -1,9 +1,9 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import { STAGES, type Stage } from "../pipeline/stages.js";
-import { itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
+import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
-import { nodeFields, readItem, readNode, type Malformed } from "./document-reader.js";
+import { nodeFields, readItem, readNode, readRequests, type Malformed } from "./document-reader.js";
 
 export interface StageEvent {
   id: string;
@@ -58,7 +58,7 @@ export class PipelineDoc {
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
-    this.items.forEach((_v, id) => this.reindex(id, false));
+    this.items.forEach((v, id) => this.indexOnLoad(id, v));
     this.nodes.forEach((_v, id) => this.refreshNode(id));
     this.items.observeDeep((events, tr) => this.guard("items observer", () => {
       for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
@@ -109,7 +109,14 @@ export class PipelineDoc {
    * items (the server's REST/MCP/CLI path), so they stay unique per project.
    */
   createItem(input: NewItem, now = Date.now()): Item {
-    const type = input.type ?? "story";
+    return this.createItems([input], now)[0]!;
+  }
+
+  /**
+   * Create items with consecutive numbers in one transaction. The counter is written once, so a
+   * bulk import leaves no trail of overwritten counter values in the document.
+   */
+  createItems(inputs: readonly NewItem[], now = Date.now()): Item[] {
     // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
     // and then the items themselves say how far numbering got.
     let n = Number(this.meta.get("lastNumber"));
@@ -117,21 +124,26 @@ export class PipelineDoc {
       n = 0;
       this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id) || 0); });
     }
-    let id = makeItemId(n + 1, type, input.name);
-    while (this.items.has(id)) id = makeItemId(++n + 1, type, input.name);
+    const ids: string[] = [];
     this.transact(() => {
-      const m = new Y.Map<unknown>();
-      const fields: Record<string, unknown> = {
-        id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
-        claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
-      };
-      if (input.qa) fields.qa = input.qa;
-      for (const [k, v] of Object.entries(fields)) m.set(k, v);
-      m.set("requests", new Y.Map<number>());
-      this.items.set(id, m);
-      this.meta.set("lastNumber", n + 1);
+      for (const input of inputs) {
+        const type = input.type ?? "story";
+        let id = makeItemId(++n, type, input.name);
+        while (this.items.has(id)) id = makeItemId(++n, type, input.name);
+        const m = new Y.Map<unknown>();
+        const fields: Record<string, unknown> = {
+          id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
+          claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
+        };
+        if (input.qa) fields.qa = input.qa;
+        for (const [k, v] of Object.entries(fields)) m.set(k, v);
+        m.set("requests", new Y.Map<number>());
+        this.items.set(id, m);
+        ids.push(id);
+      }
+      if (ids.length) this.meta.set("lastNumber", n);
     });
-    return this.getItem(id)!;
+    return ids.map((id) => this.getItem(id)!);
   }
 
   /** Set plain fields of an item; `undefined` removes a field. Claim fields go through `Claims`. */
@@ -163,6 +175,11 @@ export class PipelineDoc {
 
   getNode(id: string): NodeEntry | undefined {
     return this.nodeCache.get(id);
+  }
+
+  /** The same nodes as `listNodes`, by id: a live read-only view of the index, not a copy. */
+  nodeIndex(): ReadonlyMap<string, NodeEntry> {
+    return this.nodeCache;
   }
 
   /** Every node with a valid (and, when signatures are on, verified) entry. */
@@ -220,6 +237,22 @@ export class PipelineDoc {
       if (item) out.push(item);
     }
     return out.sort((a, b) => itemNumber(a.id) - itemNumber(b.id));
+  }
+
+  /**
+   * The index entry of an item as the replica loads, without decoding the item: a project keeps
+   * thousands of finished items that nobody reads until asked, so loading reads two keys each and
+   * items are decoded (and cached) on first use. Anything that is not plainly well-formed goes
+   * through the full reader, which skips and reports it exactly as on any later change.
+   */
+  private indexOnLoad(id: string, raw: unknown): void {
+    const m = raw instanceof Y.Map ? (raw as Y.Map<unknown>) : undefined;
+    const stage = m?.get("stage");
+    if (!m || !isItemId(id) || !isStage(stage) || !isItemType(m.get("type"))) return this.reindex(id, false);
+    this.byStage.get(stage)!.add(id);
+    this.stageOf.set(id, stage);
+    const requests = m.get("requests");
+    if (requests instanceof Y.Map && requests.size > 0 && Object.keys(readRequests(requests)).length > 0) this.requested.add(id);
   }
 
   private reindex(id: string, local: boolean): void {
