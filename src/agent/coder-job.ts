@@ -1,4 +1,4 @@
-import { loadGates } from "./coder-modules.js";
+import { runGates } from "../git/gates.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
@@ -36,7 +36,7 @@ export class CoderJob extends StoryJob {
   /** The commits pushed when the attempt is good; otherwise the reason it is not. */
   private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: string }> {
     if (runError) return { failure: `the coding agent failed: ${runError}` };
-    const gates = await (await loadGates()).runGates(worktree, this.ctx.config.project.gates.commands);
+    const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
     if (!gates.ok) return { failure: gates.output };
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };

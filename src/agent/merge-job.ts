@@ -1,4 +1,4 @@
-import { loadGates } from "./coder-modules.js";
+import { runGates } from "../git/gates.js";
 import { commitAndPush, ensureMergeWorkspace, squashStory, unresolvedFiles } from "../git/merge-workspace.js";
 import { StoryJob } from "./story-job.js";
 
@@ -29,8 +29,8 @@ export class MergeJob extends StoryJob {
         if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`);
         if (!(await this.resolve(ws, squash.reason))) return sendBack(squash.reason);
       }
-      let gates = await (await loadGates()).runGates(ws, this.ctx.config.project.gates.commands);
-      if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await (await loadGates()).runGates(ws, this.ctx.config.project.gates.commands);
+      let gates = await runGates(ws, this.ctx.config.project.gates.commands);
+      if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(ws, this.ctx.config.project.gates.commands);
       if (!gates.ok) return sendBack(`gates failed on the merged tree:\n${gates.output}`);
       if (!this.stillMine()) return;
       const pushed = await commitAndPush(ws, base, `${this.storyId}: ${item.name.replace(/\s+/g, " ").slice(0, 120)}\n\nSquash-merge of ${this.branch} by huskies.`);

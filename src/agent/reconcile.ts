@@ -1,4 +1,4 @@
-import { loadGates } from "./coder-modules.js";
+import { runGates } from "../git/gates.js";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isItemId, featureBranch } from "../pipeline/item-id.js";
@@ -42,7 +42,7 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     const wt = join(dir, id);
     const branch = featureBranch(id);
     const ahead = await worktreeCommitsAhead(wt, ctx.baseBranch).catch(() => 0);
-    const gates = ahead > 0 ? await (await loadGates()).runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
+    const gates = ahead > 0 ? await runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
     if (ahead > 0 && gates.ok) {
       if (!(await isPushed(wt, branch))) await pushBranch(wt, branch);
       if (!advanceFromCurrent(ctx, token, ahead, { branch })) continue;

@@ -7,7 +7,7 @@ import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
 import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
-import { loadRuntimes } from "./coder-modules.js";
+import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
@@ -94,10 +94,7 @@ export abstract class StoryJob {
   }
 
   private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
-    const { runtimeFor } = await loadRuntimes();
     const slot = this.slot;
-    // Readers of the log (board, CLI via the server) find it on this node from now on.
-    if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });
     const vars = { story_id: this.storyId, worktree_path: cwd, base_branch: this.ctx.baseBranch, story_markdown: item.body || `# ${item.name}` };
     const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
@@ -117,6 +114,9 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // Readers of the log (board, CLI via the server) find it on this node from now on; written
+    // after the spawn, off the claim → coder path.
+    if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });
     this.ctx.trackPid(this.storyId, this.running.pid);
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;

@@ -8,7 +8,6 @@ import { removeWorktreeIfSafe } from "../git/worktree.js";
 import { fetchOrigin } from "../git/git.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
-import { warmCoderModules } from "./coder-modules.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
@@ -128,7 +127,6 @@ export class WorkLoop {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
       // Work this node could take exists: load what a job needs now rather than after a grant.
-      if (inStage.length) warmCoderModules();
       for (const item of inStage) {
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
         if (token && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, token);

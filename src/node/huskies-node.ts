@@ -17,6 +17,7 @@ import { LogRelay } from "../sync/log-relay.js";
 import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
+import { preflightSlots } from "../runtime/preflight.js";
 import { detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
@@ -230,11 +231,11 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
-    if (this.opts.runAgent) await this.preflight();
+    if (this.opts.runAgent) this.preflight();
     this.config.on("change", () => {
       if (this.opts.runAgent) {
         this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
-        this.preflight().catch((err: unknown) => this.log.error({ err }, "preflight failed"));
+        this.preflight();
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
@@ -256,7 +257,11 @@ export class HuskiesNode {
     }
     if (role === "rendezvous") {
       this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
-        project: basename(root), onGrant: (n) => this.metrics.claimGranted(n),
+        project: basename(root), onGrant: (nodes) => {
+          this.metrics.claimGranted(nodes.length);
+          // The grantee hears of its claim before the other nodes wake up to the same update.
+          this.sync.hub.deliverFirstTo(nodes);
+        },
         // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
         linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
       });
@@ -284,11 +289,7 @@ export class HuskiesNode {
    * tools). One clear line per problem, and the node pauses instead of failing stories; a config
    * edit that fixes the problems lifts the pause.
    */
-  private async preflight(): Promise<void> {
-    // Loaded here, not at the top: the preflight reaches the runtimes (and execa, ~140 modules,
-    // ~115 ms to import here), which a rendezvous with --no-agent and the CLI's client commands
-    // never need.
-    const { preflightSlots } = await import("../runtime/preflight.js");
+  private preflight(): void {
     const problems = preflightSlots(this.config.agents.agent);
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");

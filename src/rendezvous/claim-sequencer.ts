@@ -26,9 +26,10 @@ export class ClaimSequencer {
     private readonly linked?: (nodeId: string) => boolean,
   ) {}
 
-  grant(now = Date.now()): number {
+  /** Grant what was asked for (and offer what nobody asked for yet); returns the nodes granted to. */
+  grant(now = Date.now()): string[] {
     const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now);
-    let granted = 0;
+    const granted: string[] = [];
     for (const item of this.claims.pipeline.listRequested()) {
       // Blocked or finished items, or ones already held: drop the requests so the askers look elsewhere.
       if (item.blocked || UNCLAIMABLE.has(item.stage) || view.live(item)) {
@@ -39,9 +40,9 @@ export class ClaimSequencer {
       if (!winner) continue;
       const token = this.claims.grant(item.id, winner, now);
       this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");
-      granted += 1;
+      granted.push(winner);
     }
-    return granted + (this.linked ? this.offer(view, now) : 0);
+    return this.linked ? [...granted, ...this.offer(view, now)] : granted;
   }
 
   /**
@@ -53,29 +54,40 @@ export class ClaimSequencer {
    * tells, and decided once, when the item is first seen in `current`: a node that cannot take it
    * after all gives it back, and the usual requests take over.
    */
-  private offer(view: ClaimView, now: number): number {
+  private offer(view: ClaimView, now: number, only?: readonly string[]): string[] {
     const pipeline = this.claims.pipeline;
     const current = pipeline.idsIn("current");
-    for (const id of this.seen) if (!current.has(id)) this.seen.delete(id);
-    if (this.seen.size >= current.size) return 0;
-    const items = pipeline.listItemsIn(["current"]);
+    for (const id of this.seen) if (!current.has(id) && !only?.includes(id)) this.seen.delete(id);
+    if (!only && this.seen.size >= current.size) return [];
+    const inCurrent = pipeline.listItemsIn(["current"]);
+    const candidates = only ? only.map((id) => pipeline.getItem(id)).filter((i): i is Item => i?.stage === "current") : inCurrent;
     let free: Map<string, number> | undefined;
-    let granted = 0;
-    for (const item of items) {
+    const granted: string[] = [];
+    for (const item of candidates) {
       if (this.seen.has(item.id)) continue;
       this.seen.add(item.id);
       if (item.blocked || view.live(item) || Object.keys(item.requests).length) continue;
-      free ??= this.freeCoders(view, items);
+      free ??= this.freeCoders(view, inCurrent);
       if (!free.size) continue;
       const winner = hashWinner([...free.keys()], item.id)!;
       const token = this.claims.grant(item.id, winner, now);
       this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim offered");
-      granted += 1;
+      granted.push(winner);
       const left = free.get(winner)! - 1;
       if (left > 0) free.set(winner, left);
       else free.delete(winner);
     }
     return granted;
+  }
+
+  /**
+   * Offer the item that just entered `current` at once, inside the write that put it there: the
+   * creation and the claim then reach the agents as one update, so each wakes up once and the
+   * winner starts its coder on the first frame it reads.
+   */
+  offerNow(id: string, now = Date.now()): string[] {
+    if (!this.linked) return [];
+    return this.offer(new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now), now, [id]);
   }
 
   /** Linked nodes with free coder slots, and how many, as the document tells. */

@@ -22,7 +22,7 @@ export class RendezvousService {
     private readonly claims: Claims,
     private readonly config: LiveConfig,
     private readonly log: Logger,
-    private readonly opts: { project: string; onGrant?: (n: number) => void; linked?: (nodeId: string) => boolean },
+    private readonly opts: { project: string; onGrant?: (nodes: string[]) => void; linked?: (nodeId: string) => boolean },
   ) {
     this.notifier = new Notifier(() => config.project.notify, { project: opts.project, log: log.child({ component: "notify" }) });
     this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }), opts.linked);
@@ -31,8 +31,8 @@ export class RendezvousService {
 
   start(): void {
     const grant = coalesce(() => {
-      const n = this.sequencer.grant();
-      if (n) this.opts.onGrant?.(n);
+      const granted = this.sequencer.grant();
+      if (granted.length) this.opts.onGrant?.(granted);
     }, this.log, "claim sequencer");
     // Webhooks: only the rendezvous notifies, so each event is sent once per project.
     this.stops.push(watchNotifyEvents(this.claims.pipeline, (ev) => this.notifier.notify(ev), {
@@ -42,6 +42,12 @@ export class RendezvousService {
     const onChange = () => { grant.schedule(); promote.schedule(); };
     const onTimer = () => { onChange(); this.housekeeping.archive(); };
     this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel);
+    // An item put into `current` here (REST, MCP, promotion) is offered inside that same write.
+    this.stops.push(this.claims.pipeline.onStageChange((ev) => {
+      if (ev.to !== "current" || !ev.local) return;
+      const granted = this.sequencer.offerNow(ev.id);
+      if (granted.length) this.opts.onGrant?.(granted);
+    }));
     this.restartTimer(onTimer);
     const onConfig = () => this.restartTimer(onTimer);
     this.config.on("change", onConfig);

@@ -142,6 +142,9 @@ export class PipelineDoc {
         ids.push(id);
       }
       if (ids.length) this.meta.set("lastNumber", n);
+      // Indexed (and their stage announced) inside the write, so a listener can answer in the same
+      // transaction: the rendezvous offers a new item in `current` to an agent in the same update.
+      for (const id of ids) this.reindex(id, true);
     });
     return ids.map((id) => this.getItem(id)!);
   }
@@ -161,9 +164,12 @@ export class PipelineDoc {
   private writeFields(id: string, write: (m: Y.Map<unknown>) => void, origin: unknown): void {
     const m = this.items.get(id);
     if (!(m instanceof Y.Map)) throw new Error(`unknown item ${id}`);
-    this.transact(() => write(m), origin);
-    // Observers run when the outermost transaction ends; reads inside it must see this write.
-    this.reindex(id, true);
+    // Indexed inside the write: reads in the same transaction see it, and a stage listener's own
+    // writes (the rendezvous offering an item that just entered `current`) join the same update.
+    this.transact(() => {
+      write(m);
+      this.reindex(id, true);
+    }, origin);
   }
 
   /** A CRDT deletion: it replicates and survives restarts like any other write. */

@@ -33,6 +33,16 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
   /** Step-1 requests waiting for the store to catch up, by link. */
   private readonly deferred = new Map<SyncConnection, Uint8Array>();
   readonly awareness: AwarenessRelay;
+  private first: readonly string[] | undefined;
+
+  /**
+   * Send the next document update to these peers before the others: on a busy machine the node a
+   * claim was just granted to then starts its coder while the rest wake up to the same update.
+   */
+  deliverFirstTo(peers: readonly string[]): void {
+    this.first = peers;
+  }
+
   /** Whether this node has a live link to the rendezvous; only agents set it. */
   selfLinked: () => boolean = () => false;
 
@@ -45,7 +55,14 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
     super();
     this.awareness = new AwarenessRelay(doc, () => this.links, log);
     const fanOut = (update: Uint8Array, origin: unknown) => {
-      for (const link of this.links) if (link !== origin && this.carries(link)) link.sendUpdate(update);
+      const first = this.first;
+      this.first = undefined;
+      const send = (link: SyncConnection) => {
+        if (link !== origin && this.carries(link)) link.sendUpdate(update);
+      };
+      const ahead = first ? [...this.links].filter((l) => l.peerId && first.includes(l.peerId)) : [];
+      for (const link of ahead) send(link);
+      for (const link of this.links) if (!ahead.includes(link)) send(link);
     };
     if (persistence) {
       persistence.on("update", fanOut);

@@ -105,6 +105,13 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
       expect(result.error).toBeTruthy();
     });
 
+    it("a binary that is not there is a node failure, not the story's", async () => {
+      const { run } = start({ ...scenarios().ok, slot: { ...scenarios().ok.slot, command: "/nonexistent/agent", claude_path: "/nonexistent/claude" } });
+      const result = await run.done;
+      expect(result).toMatchObject({ ok: false, outcome: "node_failure" });
+      expect(result.error).toMatch(/ENOENT/);
+    });
+
     it("stop() kills the whole process tree, resolves only when it is gone, and the run is lost", async () => {
       const { run } = start(scenarios().hang);
       const pids = await waitFor(

@@ -30,20 +30,20 @@ describe("claims offered without a request (claim → coder start without the re
     heartbeat(p, C); // idle, but not linked to this rendezvous
     const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent, (n) => linked.has(n));
     const first = p.createItem({ name: "First", stage: "current" });
-    expect(seq.grant(NOW)).toBe(1);
+    expect(seq.grant(NOW)).toHaveLength(1);
     const winner = p.getItem(first.id)!.claim!.node;
     expect(winner).toBe(hashWinner([A, B], first.id));
     // The winner's only slot is now held: the next item goes to the other linked node.
     const second = p.createItem({ name: "Second", stage: "current" });
-    expect(seq.grant(NOW)).toBe(1);
+    expect(seq.grant(NOW)).toHaveLength(1);
     expect(p.getItem(second.id)!.claim!.node).toBe(winner === A ? B : A);
     // Both linked nodes busy (C is not linked), or the free one paused: nothing is offered.
     const third = p.createItem({ name: "Third", stage: "current" });
-    expect(seq.grant(NOW)).toBe(0);
+    expect(seq.grant(NOW)).toHaveLength(0);
     expect(p.getItem(third.id)!.claim).toBeNull();
     heartbeat(p, A, { coder: 2, paused: true });
     const fourth = p.createItem({ name: "Fourth", stage: "current" });
-    expect(seq.grant(NOW)).toBe(0);
+    expect(seq.grant(NOW)).toHaveLength(0);
     expect(p.getItem(fourth.id)!.claim).toBeNull();
   });
 
@@ -53,17 +53,17 @@ describe("claims offered without a request (claim → coder start without the re
     heartbeat(p, A);
     const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent, () => true);
     const item = p.createItem({ name: "Bounce", stage: "current" });
-    expect(seq.grant(NOW)).toBe(1);
+    expect(seq.grant(NOW)).toHaveLength(1);
     const token = r.claims[0]!.tokenOf(item.id, A)!;
     r.claims[0]!.release(token); // the agent was busy after all
-    expect(seq.grant(NOW)).toBe(0);
+    expect(seq.grant(NOW)).toHaveLength(0);
     expect(p.getItem(item.id)!.claim).toBeNull();
     r.claims[0]!.request(item.id, A, NOW);
-    expect(seq.grant(NOW)).toBe(1);
+    expect(seq.grant(NOW)).toHaveLength(1);
     expect(p.getItem(item.id)!.claim).toMatchObject({ node: A, epoch: 2 });
 
     p.createItem({ name: "Waits in backlog" });
-    expect(seq.grant(NOW)).toBe(0);
+    expect(seq.grant(NOW)).toHaveLength(0);
   });
 
   it("without a link predicate (tests, autonomous peers) nothing is offered", () => {
@@ -71,7 +71,7 @@ describe("claims offered without a request (claim → coder start without the re
     const p = r.docs[0]!;
     heartbeat(p, A);
     const item = p.createItem({ name: "Asks first", stage: "current" });
-    expect(new ClaimSequencer(r.claims[0]!, configOf(), silent).grant(NOW)).toBe(0);
+    expect(new ClaimSequencer(r.claims[0]!, configOf(), silent).grant(NOW)).toHaveLength(0);
     expect(p.getItem(item.id)!.claim).toBeNull();
   });
 });

@@ -28,7 +28,7 @@ describe("claim sequencer (in-process, injected clock)", () => {
       r.claims[2]!.request(it.id, B, NOW);
       r.claims[2]!.request(it.id, DEAD, NOW);
     }
-    expect(seq.grant(NOW)).toBe(4);
+    expect(seq.grant(NOW)).toHaveLength(4);
     for (const it of items) {
       const claim = pa.getItem(it.id)!.claim!;
       expect(claim.node).toBe(hashWinner([A, B], it.id));
@@ -37,7 +37,7 @@ describe("claim sequencer (in-process, injected clock)", () => {
     }
     // Asked again while held: the requests are dropped, no second grant.
     r.claims[2]!.request(items[0]!.id, B, NOW + 1);
-    expect(seq.grant(NOW + 1)).toBe(0);
+    expect(seq.grant(NOW + 1)).toHaveLength(0);
     expect(rv.getItem(items[0]!.id)!.requests).toEqual({});
   });
 
@@ -53,7 +53,7 @@ describe("claim sequencer (in-process, injected clock)", () => {
     const onlyDead = p.createItem({ name: "Only dead asked", stage: "current" });
     for (const id of [blocked.id, backlog.id]) r.claims[0]!.request(id, A, NOW);
     r.claims[0]!.request(onlyDead.id, DEAD, NOW);
-    expect(seq.grant(NOW)).toBe(0);
+    expect(seq.grant(NOW)).toHaveLength(0);
     expect(p.listRequested().map((i) => i.id)).toEqual([onlyDead.id]);
     expect(p.getItem(onlyDead.id)!.claim).toBeNull();
   });
