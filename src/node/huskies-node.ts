@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -162,6 +162,8 @@ export class HuskiesNode {
       nodes: () => pipeline.listNodes(),
       nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
       syncLinks: () => this.sync.linkCounts(),
+      // The replica on disk (database and its write-ahead log): cheap to read at every scrape.
+      replicaBytes: () => fileSize(store.file) + fileSize(`${store.file}-wal`),
     });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
@@ -363,5 +365,13 @@ export class HuskiesNode {
       this.replica.close();
     })();
     return this.closing;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }

@@ -95,7 +95,7 @@ export class Metrics {
     if (src.replicaBytes) {
       new Gauge({
         name: "huskies_replica_bytes",
-        help: "Size of this node's replica of the document (bytes, encoded)",
+        help: "Size of this node's replica on disk (SQLite database and write-ahead log, bytes)",
         registers,
         collect() {
           this.set(src.replicaBytes!());

@@ -42,7 +42,8 @@ describe("coders are confined", () => {
     for (const root of [project.root, agentRoot]) {
       expect(git(root, "status", "--porcelain", "--untracked-files=all").split("\n").filter((l) => l && !l.includes(".huskies/"))).toEqual([]);
     }
-    expect(readdirSync(join(agentRoot, ".huskies", "worktrees"))).toEqual([story.id]);
+    // Besides the story's own worktree, only the agent's prepared ones (`.pool-<n>`).
+    expect(readdirSync(join(agentRoot, ".huskies", "worktrees")).filter((d) => !d.startsWith(".pool-"))).toEqual([story.id]);
 
     // The log lives on the agent; the server's CLI path reaches it.
     const log = await runCli(["story", "log", story.id], { env: { HUSKIES_SERVER: server.http } });

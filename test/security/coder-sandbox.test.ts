@@ -99,9 +99,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     expect(seen).toContain("committed");
     // The one file of .huskies/ a coder may read: its own prompt.
     expect(seen).toContain("PROMPT-FILE-READABLE");
-    expect(readFileSync(join(agentRoot, ".huskies", "worktrees", s.id, ".git"), "utf8")).toBe(
-      `gitdir: ${join(agentRoot, ".git", "worktrees", s.id)}\n`,
-    );
+    // The worktree's .git file still leads to its admin dir in the main repository (its name is
+    // the prepared worktree's when the pool handed it over), not to the agent's /tmp/evil.
+    const wt = join(agentRoot, ".huskies", "worktrees", s.id);
+    expect(readFileSync(join(wt, ".git"), "utf8")).not.toContain("/tmp/evil");
+    expect(git(wt, "rev-parse", "--absolute-git-dir").startsWith(join(agentRoot, ".git", "worktrees") + "/")).toBe(true);
+    expect(git(wt, "rev-parse", "--show-toplevel")).toBe(wt);
     expect(existsSync(join(agentRoot, "escaped.txt"))).toBe(false);
     expect(existsSync(join(agentRoot, "escaped-by-write.txt"))).toBe(false);
     expect(readFileSync(join(agentRoot, ".huskies", "agents.toml"), "utf8")).toBe(agentsToml);
