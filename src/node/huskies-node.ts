@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename } from "node:path";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -32,7 +32,9 @@ import { HttpService } from "../server/http-service.js";
 import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
-import { Metrics, metricsRoute } from "../server/metrics.js";
+import { metricsRoute, type Metrics } from "../server/metrics.js";
+import { nodeMetrics } from "./node-metrics.js";
+import { relayedLogs } from "./remote-logs.js";
 import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "./trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
@@ -148,23 +150,8 @@ export class HuskiesNode {
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
-    // Another node's log is asked for by its node id over the sync link to it (the log relay).
-    const holder = (id: string) => { const n = pipeline.getItem(id)?.logNode; return n && n !== this.nodeId ? n : undefined; };
-    this.logs = new StoryLogs(huskiesDir(root, "logs"), {
-      fetch: async (id) => { const h = holder(id); return h ? this.logRelay.fetch(h, id) : undefined; },
-      follow: (id, onLine, onEnd) => {
-        const h = holder(id);
-        return h && this.sync.hub.linkTo(h) ? this.logRelay.follow(h, id, onLine, onEnd) : undefined;
-      },
-    });
-    this.metrics = new Metrics({
-      stories: () => pipeline.listItems(),
-      nodes: () => pipeline.listNodes(),
-      nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
-      syncLinks: () => this.sync.linkCounts(),
-      // The replica on disk (database and its write-ahead log): cheap to read at every scrape.
-      replicaBytes: () => fileSize(store.file) + fileSize(`${store.file}-wal`),
-    });
+    this.logs = new StoryLogs(huskiesDir(root, "logs"), relayedLogs(pipeline, this.nodeId, () => this.sync.hub, () => this.logRelay));
+    this.metrics = nodeMetrics({ pipeline, config: this.config, links: () => this.sync.linkCounts(), storeFile: store.file });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
@@ -191,12 +178,7 @@ export class HuskiesNode {
     this.sync = new SyncService({
       doc: this.replica.doc, pipeline, identity: this.identity, config: this.config, role, log: logger("sync"),
       policy: this.policy, persistence: this.replica, upstreamUrl,
-      onTrustChange: () => {
-        const key = this.policy.rendezvousKey();
-        if (role === "agent" && key && upstreamUrl && trust.rendezvous()?.nodeId !== key) trust.saveRendezvous({ url: upstreamUrl, nodeId: key });
-        const cert = this.policy.credential();
-        if (cert && JSON.stringify(trust.admission()) !== JSON.stringify(cert)) trust.saveAdmission(cert);
-      },
+      onTrustChange: () => trust.persist(this.policy, upstreamUrl, role),
       joinToken: upstream?.joinToken, upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
     });
@@ -257,33 +239,41 @@ export class HuskiesNode {
     if (this.opts.joinToken && this.opts.gatewayUrl) {
       void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, label: this.label, address: this.address }, this.identity, this.log);
     }
-    if (role === "rendezvous") {
-      this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
-        project: basename(root), onGrant: (nodes) => {
-          this.metrics.claimGranted(nodes.length);
-          // The grantee hears of its claim before the other nodes wake up to the same update.
-          this.sync.hub.deliverFirstTo(nodes);
-        },
-        // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
-        linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
-      });
-      this.rendezvous.start();
-    }
-    if (this.opts.runAgent) {
-      this.agent = new AgentService({
-        ctx: {
-          root, nodeId: this.nodeId, pipeline, claims: this.claims, config: this.config, logs: this.logs,
-          pool: this.pool, baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause, metrics: this.metrics,
-        },
-        watch: role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
-        ready: () => this.replicaReady(),
-        acceptsWork: () => this.pause.acceptsWork(),
-        keptChanged: () => this.presence.beat(),
-      });
-      await this.agent.start();
-    }
+    if (role === "rendezvous") this.startRendezvous();
+    if (this.opts.runAgent) await this.startAgent();
     this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.host, address: this.address, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
     return this;
+  }
+
+  /** The rendezvous' own services: the claim sequencer, housekeeping, notifications. */
+  private startRendezvous(): void {
+    this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
+      project: basename(this.opts.root),
+      onGrant: (nodes) => {
+        this.metrics.claimGranted(nodes.length);
+        // The grantee hears of its claim before the other nodes wake up to the same update.
+        this.sync.hub.deliverFirstTo(nodes);
+      },
+      // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
+      linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
+    });
+    this.rendezvous.start();
+  }
+
+  /** The slots of agents.toml at work: reconcile, then the work loop. */
+  private async startAgent(): Promise<void> {
+    const pipeline = this.replica.pipeline;
+    this.agent = new AgentService({
+      ctx: {
+        root: this.opts.root, nodeId: this.nodeId, pipeline, claims: this.claims, config: this.config, logs: this.logs, pool: this.pool,
+        baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause, metrics: this.metrics,
+      },
+      watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
+      ready: () => this.replicaReady(),
+      acceptsWork: () => this.pause.acceptsWork(),
+      keptChanged: () => this.presence.beat(),
+    });
+    await this.agent.start();
   }
 
   /**
@@ -365,13 +355,5 @@ export class HuskiesNode {
       this.replica.close();
     })();
     return this.closing;
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }

@@ -42,6 +42,17 @@ export class TrustStore {
     return this.read("admission.json", isCertificateShape);
   }
 
+  /**
+   * Keep the files up to date with what the sync policy learned: the rendezvous key on first
+   * contact (agents), and each certificate the rendezvous issues this node.
+   */
+  persist(learned: { rendezvousKey(): string | undefined; credential(): Certificate | undefined }, upstreamUrl: string | undefined, role: string): void {
+    const key = learned.rendezvousKey();
+    if (role === "agent" && key && upstreamUrl && this.rendezvous()?.nodeId !== key) this.saveRendezvous({ url: upstreamUrl, nodeId: key });
+    const cert = learned.credential();
+    if (cert && JSON.stringify(this.admission()) !== JSON.stringify(cert)) this.saveAdmission(cert);
+  }
+
   saveRendezvous(pin: RendezvousPin): void {
     writeFileSync(huskiesDir(this.root, "rendezvous.json"), JSON.stringify(pin, null, 2) + "\n", { mode: 0o600 });
   }

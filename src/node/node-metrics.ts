@@ -1,0 +1,24 @@
+import { statSync } from "node:fs";
+import type { LiveConfig } from "../config/live-config.js";
+import { Metrics } from "../server/metrics.js";
+import type { PipelineDoc } from "../state/pipeline-doc.js";
+
+/** This node's `/metrics`: gauges read from its replica and links at scrape time. */
+export function nodeMetrics(o: { pipeline: PipelineDoc; config: LiveConfig; links: () => Record<string, number>; storeFile: string }): Metrics {
+  return new Metrics({
+    stories: () => o.pipeline.listItems(),
+    nodes: () => o.pipeline.listNodes(),
+    nodeAliveMs: () => o.config.project.node_alive_secs * 1000,
+    syncLinks: o.links,
+    // The replica on disk (database and its write-ahead log): cheap to read at every scrape.
+    replicaBytes: () => fileSize(o.storeFile) + fileSize(`${o.storeFile}-wal`),
+  });
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
