@@ -4,9 +4,21 @@ import { commandSlots, projectToml } from "../test/support/coders.js";
 import { waitFor } from "../test/support/wait-for.js";
 
 /** A project, a rendezvous and N agents as real processes, with agents' logs for timing. */
-export async function startBenchCluster(opts: { agents: number; slots?: number; toml?: Record<string, string | number | boolean>; script?: string; agentsToml?: string }): Promise<{ cluster: Cluster; project: Project; server: NodeProc; agents: NodeProc[]; stop(): Promise<void> }> {
+export async function startBenchCluster(opts: {
+  agents: number;
+  slots?: number;
+  toml?: Record<string, string | number | boolean>;
+  script?: string;
+  agentsToml?: string;
+}): Promise<{ cluster: Cluster; project: Project; server: NodeProc; agents: NodeProc[]; stop(): Promise<void> }> {
   const project = createProject({
-    projectToml: projectToml({ default_qa: "human", scan_interval_secs: 15, node_alive_secs: 60, mesh_scan_interval_secs: 60, ...opts.toml }),
+    projectToml: projectToml({
+      default_qa: "human",
+      scan_interval_secs: 15,
+      node_alive_secs: 60,
+      mesh_scan_interval_secs: 60,
+      ...opts.toml,
+    }),
     agentsToml: opts.agentsToml ?? commandSlots(opts.slots ?? 1, opts.script),
   });
   const cluster = new Cluster();
@@ -15,10 +27,18 @@ export async function startBenchCluster(opts: { agents: number; slots?: number; 
   const roots = Array.from({ length: opts.agents }, (_, i) => project.clone(`agent${i + 1}`));
   const agents: NodeProc[] = [];
   // Start in small batches: a 2-core machine starting 16 node processes at once is all startup.
-  for (let i = 0; i < roots.length; i += 4) agents.push(...(await Promise.all(roots.slice(i, i + 4).map((r) => cluster.agent(r, server.ws, [], env)))));
-  await waitFor(async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === opts.agents + 1, "every agent's heartbeat", 60_000);
+  for (let i = 0; i < roots.length; i += 4)
+    agents.push(...(await Promise.all(roots.slice(i, i + 4).map((r) => cluster.agent(r, server.ws, [], env)))));
+  await waitFor(
+    async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === opts.agents + 1,
+    "every agent's heartbeat",
+    60_000,
+  );
   return {
-    cluster, project, server, agents,
+    cluster,
+    project,
+    server,
+    agents,
     async stop() {
       await cluster.stopAll();
       project.cleanup();

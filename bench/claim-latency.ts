@@ -26,7 +26,8 @@ export async function claimLatency(p: { agents: number; stories: number; minGapM
         const id = String(l.story);
         firstStart.set(id, Math.min(firstStart.get(id) ?? Infinity, Number(l.time)));
       }
-      for (const l of a.logged("job started")) claimed.set(String(l.story), Math.min(claimed.get(String(l.story)) ?? Infinity, Number(l.time)));
+      for (const l of a.logged("job started"))
+        claimed.set(String(l.story), Math.min(claimed.get(String(l.story)) ?? Infinity, Number(l.time)));
     }
     const coderStart = [...created].map(([id, t]) => firstStart.get(id)! - t);
     const claim = [...created].map(([id, t]) => claimed.get(id)! - t);
@@ -39,7 +40,12 @@ export async function claimLatency(p: { agents: number; stories: number; minGapM
     return {
       bench: "claim-latency",
       params: p,
-      results: { coderStartMs: s, claimGrantedMs: percentiles(claim), duplicates, targets: { p50Under50: s.p50 < 50, p99Under250: s.p99 < 250 } },
+      results: {
+        coderStartMs: s,
+        claimGrantedMs: percentiles(claim),
+        duplicates,
+        targets: { p50Under50: s.p50 < 50, p99Under250: s.p99 < 250 },
+      },
       ok: failures.length === 0,
       failures,
     };

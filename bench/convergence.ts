@@ -27,7 +27,10 @@ export async function convergence(p: { nodes: number; editsPerGroup: number; see
     const a = await cluster.server(project.root, ["--no-agent"], env);
     proxy = await new TcpProxy(a.port).start();
     const rootB = project.clone("server-b");
-    writeFileSync(join(rootB, ".huskies", "project.toml"), projectToml({ max_mesh_peers: 0, auto_promote: false, rendezvous: `ws://127.0.0.1:${proxy.port}/crdt-sync` }));
+    writeFileSync(
+      join(rootB, ".huskies", "project.toml"),
+      projectToml({ max_mesh_peers: 0, auto_promote: false, rendezvous: `ws://127.0.0.1:${proxy.port}/crdt-sync` }),
+    );
     const b = await cluster.server(rootB, ["--no-agent"], env);
     const perGroup = p.nodes / 2 - 1;
     const groupA: NodeProc[] = [a];
@@ -45,7 +48,9 @@ export async function convergence(p: { nodes: number; editsPerGroup: number; see
     const edit = async (server: NodeProc, tag: string) => {
       for (let i = 0; i < p.editsPerGroup; i++) {
         await fetch(`${server.http}/api/stories/${seeded[i % seeded.length]}`, {
-          method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ body: `${tag} edit ${i}` }),
+          method: "PATCH",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ body: `${tag} edit ${i}` }),
         });
       }
     };
@@ -64,7 +69,12 @@ export async function convergence(p: { nodes: number; editsPerGroup: number; see
     return {
       bench: "convergence",
       params: p,
-      results: { healToIdenticalMs: convergedMs, reconnectMs, syncAfterReconnectMs: reconnectMs === null ? null : convergedMs - reconnectMs, identical: true },
+      results: {
+        healToIdenticalMs: convergedMs,
+        reconnectMs,
+        syncAfterReconnectMs: reconnectMs === null ? null : convergedMs - reconnectMs,
+        identical: true,
+      },
       ok: failures.length === 0,
       failures,
     };

@@ -13,24 +13,37 @@ export async function drainOnce(agents: number, stories: number): Promise<{ resu
   const c = await startBenchCluster({ agents, slots: 1 });
   try {
     const start = Date.now();
-    await Promise.all(Array.from({ length: stories }, (_, i) => postJson<Item>(`${c.server.http}/api/stories`, { name: `Drain ${i}`, stage: "current" })));
-    const items = await waitFor(async () => {
-      const all = await getJson<Item[]>(`${c.server.http}/api/stories`);
-      return all.every((i) => i.stage === "qa" || i.blocked) && all.length === stories ? all : undefined;
-    }, "every story to reach qa", 15 * 60_000, 200);
+    await Promise.all(
+      Array.from({ length: stories }, (_, i) => postJson<Item>(`${c.server.http}/api/stories`, { name: `Drain ${i}`, stage: "current" })),
+    );
+    const items = await waitFor(
+      async () => {
+        const all = await getJson<Item[]>(`${c.server.http}/api/stories`);
+        return all.every((i) => i.stage === "qa" || i.blocked) && all.length === stories ? all : undefined;
+      },
+      "every story to reach qa",
+      15 * 60_000,
+      200,
+    );
     const wallMs = Date.now() - start;
     const jobMs = c.agents.flatMap((a) => a.logged("job finished").map((l) => Number(l.ms))).reduce((x, y) => x + y, 0);
     const runs = invocationsByStory(c.agents);
     const duplicates = [...runs.values()].filter((n) => n.size > 1).length;
     const losses = items.filter((i) => i.stage !== "qa").length + (stories - items.length);
-    const failures = [...(duplicates ? [`N=${agents}: ${duplicates} duplicates`] : []), ...(losses ? [`N=${agents}: ${losses} stories lost or blocked`] : [])];
+    const failures = [
+      ...(duplicates ? [`N=${agents}: ${duplicates} duplicates`] : []),
+      ...(losses ? [`N=${agents}: ${losses} stories lost or blocked`] : []),
+    ];
     return {
       results: {
-        agents, stories, wallMs,
+        agents,
+        stories,
+        wallMs,
         storiesPerMinute: Math.round((stories / wallMs) * 60_000),
         meanJobMs: Math.round(jobMs / stories),
         coordinationMsPerStory: Math.round((wallMs * agents - jobMs) / stories),
-        duplicates, losses,
+        duplicates,
+        losses,
       },
       failures,
     };

@@ -31,7 +31,11 @@ async function idleAgent(idleSecs: number) {
       peak = Math.max(peak, procSample(pid).rssMb);
     }
     const after = procSample(pid);
-    return { rssMb: after.rssMb, peakRssMb: peak, cpuPercent: Math.round(((after.cpuTicks - before.cpuTicks) / CLOCK_TICKS / idleSecs) * 1000) / 10 };
+    return {
+      rssMb: after.rssMb,
+      peakRssMb: peak,
+      cpuPercent: Math.round(((after.cpuTicks - before.cpuTicks) / CLOCK_TICKS / idleSecs) * 1000) / 10,
+    };
   } finally {
     await c.stop();
   }
@@ -42,7 +46,12 @@ function bigReplica(items: number) {
   try {
     const file = join(dir, "replica.db");
     const r = new Replica(new SqliteStore(file));
-    for (let i = 0; i < items; i++) r.pipeline.createItem({ name: `Story number ${i}`, stage: "done", body: `# Story ${i}\n\nAs a user I want feature ${i}.\n\n- [ ] it works\n` });
+    for (let i = 0; i < items; i++)
+      r.pipeline.createItem({
+        name: `Story number ${i}`,
+        stage: "done",
+        body: `# Story ${i}\n\nAs a user I want feature ${i}.\n\n- [ ] it works\n`,
+      });
     r.store.compact(Y.encodeStateAsUpdate(r.doc));
     const docBytes = Y.encodeStateAsUpdate(r.doc).byteLength;
     r.close();
@@ -72,7 +81,14 @@ function heartbeatGrowth(nodes: number, hours: number, intervalSecs: number) {
     const p = new PipelineDoc();
     p.doc.on("update", (u: Uint8Array) => Y.applyUpdate(central.doc, u));
     const id = i.toString(16).padStart(64, "0");
-    p.setOwnNode(id, { label: `node-${i}`, address: `ws://10.0.0.${i}:3002/crdt-sync`, role: "agent", lastSeen: 0, alive: true, capacity: { coder: 3, qa: 0, mergemaster: 0 } });
+    p.setOwnNode(id, {
+      label: `node-${i}`,
+      address: `ws://10.0.0.${i}:3002/crdt-sync`,
+      role: "agent",
+      lastSeen: 0,
+      alive: true,
+      capacity: { coder: 3, qa: 0, mergemaster: 0 },
+    });
     return { p, id };
   });
   const before = Y.encodeStateAsUpdate(central.doc).byteLength;
@@ -81,23 +97,37 @@ function heartbeatGrowth(nodes: number, hours: number, intervalSecs: number) {
     for (const { p, id } of replicas) p.setOwnNode(id, { lastSeen: round * intervalSecs * 1000 });
   }
   const after = Y.encodeStateAsUpdate(central.doc).byteLength;
-  return { nodes, hours, intervalSecs, heartbeats: rounds * nodes, docBytesBefore: before, docBytesAfter: after, growthBytes: after - before };
+  return {
+    nodes,
+    hours,
+    intervalSecs,
+    heartbeats: rounds * nodes,
+    docBytesBefore: before,
+    docBytesAfter: after,
+    growthBytes: after - before,
+  };
 }
 
-export async function footprint(p: { idleSecs: number; items: number; heartbeatNodes: number; heartbeatHours: number }): Promise<BenchResult> {
+export async function footprint(p: {
+  idleSecs: number;
+  items: number;
+  heartbeatNodes: number;
+  heartbeatHours: number;
+}): Promise<BenchResult> {
   const idle = await idleAgent(p.idleSecs);
   const replica = bigReplica(p.items);
   const heartbeats = heartbeatGrowth(p.heartbeatNodes, p.heartbeatHours, 15);
-  const failures = [
-    ...(replica.items !== p.items ? [`replica reloaded ${replica.items} of ${p.items} items`] : []),
-  ];
+  const failures = [...(replica.items !== p.items ? [`replica reloaded ${replica.items} of ${p.items} items`] : [])];
   return {
     bench: "footprint",
     params: p,
     results: {
-      idleAgent: idle, replica, heartbeats,
+      idleAgent: idle,
+      replica,
+      heartbeats,
       targets: {
-        idleRssUnder60Mb: idle.peakRssMb <= 60, heartbeatGrowthUnder1Mb: heartbeats.growthBytes < 1024 * 1024,
+        idleRssUnder60Mb: idle.peakRssMb <= 60,
+        heartbeatGrowthUnder1Mb: heartbeats.growthBytes < 1024 * 1024,
         [`load${p.items}ItemsUnder200ms`]: replica.loadMs <= 200,
       },
     },

@@ -15,13 +15,43 @@ const quick = args.includes("--quick");
 const wanted = args.filter((a) => !a.startsWith("--"));
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
-  "claim-latency": () => claimLatency(quick ? { agents: 3, stories: 20, minGapMs: 150, maxGapMs: 400 } : { agents: 10, stories: 150, minGapMs: 250, maxGapMs: 750 }),
+  "claim-latency": () =>
+    claimLatency(
+      quick ? { agents: 3, stories: 20, minGapMs: 150, maxGapMs: 400 } : { agents: 10, stories: 150, minGapMs: 250, maxGapMs: 750 },
+    ),
   drain: () => drain(quick ? { agents: [1, 2], stories: 20 } : { agents: [1, 4, 16], stories: 500 }),
-  convergence: () => convergence(quick ? { nodes: 4, editsPerGroup: 100, seedItems: 10 } : { nodes: 20, editsPerGroup: 1000, seedItems: 50 }),
-  scale: () => scale(quick
-    ? { agents: [5, 10], items: [200, 2000], stories: 20, storiesPerSec: 10, idleSecs: 3, scanIntervalSecs: 1, fullReplicaAgents: 1, threads: 1 }
-    : { agents: [50, 100, 200], items: [1000, 10_000], stories: 30, storiesPerSec: 2, idleSecs: 8, scanIntervalSecs: 15, fullReplicaAgents: 2, threads: 2 }),
-  footprint: () => footprint(quick ? { idleSecs: 5, items: 1000, heartbeatNodes: 5, heartbeatHours: 1 } : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 }),
+  convergence: () =>
+    convergence(quick ? { nodes: 4, editsPerGroup: 100, seedItems: 10 } : { nodes: 20, editsPerGroup: 1000, seedItems: 50 }),
+  scale: () =>
+    scale(
+      quick
+        ? {
+            agents: [5, 10],
+            items: [200, 2000],
+            stories: 20,
+            storiesPerSec: 10,
+            idleSecs: 3,
+            scanIntervalSecs: 1,
+            fullReplicaAgents: 1,
+            threads: 1,
+          }
+        : {
+            agents: [50, 100, 200],
+            items: [1000, 10_000],
+            stories: 30,
+            storiesPerSec: 2,
+            idleSecs: 8,
+            scanIntervalSecs: 15,
+            fullReplicaAgents: 2,
+            threads: 2,
+          },
+    ),
+  footprint: () =>
+    footprint(
+      quick
+        ? { idleSecs: 5, items: 1000, heartbeatNodes: 5, heartbeatHours: 1 }
+        : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 },
+    ),
 };
 
 const unknown = wanted.filter((w) => !(w in BENCHES));
@@ -35,6 +65,13 @@ for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   const started = Date.now();
   const result = await BENCHES[name]!();
   failed ||= !result.ok;
-  console.log(JSON.stringify({ ...result, quick, durationMs: Date.now() - started, machine: { cpus: (await import("node:os")).cpus().length, node: process.version } }));
+  console.log(
+    JSON.stringify({
+      ...result,
+      quick,
+      durationMs: Date.now() - started,
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+    }),
+  );
 }
 process.exit(failed ? 1 : 0);

@@ -4,7 +4,10 @@
  * Bugs stay ordinary Errors so their stack is kept.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = "UserError";
   }

@@ -8,12 +8,13 @@ import pino, { type Logger } from "pino";
 let root: Logger | undefined;
 
 export function configureLogging(opts: { format?: "json" | "pretty"; level?: string } = {}): Logger {
-  const format = opts.format ?? (process.env.HUSKIES_LOG_FORMAT as "json" | "pretty" | undefined) ??
-    (process.stderr.isTTY ? "pretty" : "json");
+  const format =
+    opts.format ?? (process.env.HUSKIES_LOG_FORMAT as "json" | "pretty" | undefined) ?? (process.stderr.isTTY ? "pretty" : "json");
   const level = opts.level ?? process.env.HUSKIES_LOG_LEVEL ?? "info";
-  root = format === "pretty"
-    ? pino({ level, transport: { target: "pino-pretty", options: { destination: 2, ignore: "pid,hostname" } } })
-    : pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+  root =
+    format === "pretty"
+      ? pino({ level, transport: { target: "pino-pretty", options: { destination: 2, ignore: "pid,hostname" } } })
+      : pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
   return root;
 }
 

@@ -53,7 +53,8 @@ export class AgentService {
       ctx.log.error({ err: (err as Error).message }, "worktree reconcile failed");
       return undefined;
     });
-    if (result && (result.pushed.length || result.released.length || result.removed.length || result.kept.length)) ctx.log.info(result, "worktrees reconciled");
+    if (result && (result.pushed.length || result.released.length || result.removed.length || result.kept.length))
+      ctx.log.info(result, "worktrees reconciled");
     for (const k of result?.kept ?? []) this.kept.set(k.id, k.state);
     if (this.kept.size) this.opts.keptChanged();
     if (this.stopped) return;

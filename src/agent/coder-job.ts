@@ -12,7 +12,10 @@ export class CoderJob extends StoryJob {
   async work(): Promise<void> {
     const item = this.item();
     if (!item) return;
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, { fetch: !!item.branch, pool: this.ctx.worktrees });
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, {
+      fetch: !!item.branch,
+      pool: this.ctx.worktrees,
+    });
     // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.

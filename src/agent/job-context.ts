@@ -31,7 +31,11 @@ export interface JobContext {
   mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   health: NodeHealth;
   /** Counters for /metrics (claim-to-start latency, runs by outcome, cost, turns, autonomous grants). */
-  metrics?: { claimToStart(ms: number): void; runFinished(r: { outcome: string; costUsd?: number; turns?: number }): void; claimGranted(n?: number): void };
+  metrics?: {
+    claimToStart(ms: number): void;
+    runFinished(r: { outcome: string; costUsd?: number; turns?: number }): void;
+    claimGranted(n?: number): void;
+  };
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
   /** Prepared worktrees for first attempts (absent: every worktree is added on the claim path). */

@@ -33,9 +33,18 @@ export class MergeJob extends StoryJob {
       if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(ws, this.ctx.config.project.gates.commands);
       if (!gates.ok) return sendBack(`gates failed on the merged tree:\n${gates.output}`);
       if (!this.stillMine()) return;
-      const pushed = await commitAndPush(ws, base, `${this.storyId}: ${item.name.replace(/\s+/g, " ").slice(0, 120)}\n\nSquash-merge of ${this.branch} by huskies.`);
+      const pushed = await commitAndPush(
+        ws,
+        base,
+        `${this.storyId}: ${item.name.replace(/\s+/g, " ").slice(0, 120)}\n\nSquash-merge of ${this.branch} by huskies.`,
+      );
       if (pushed.ok) {
-        const moved = this.ctx.claims.moveAs(this.token, "done", { actor: "mergemaster", mergeCommit: pushed.commit }, { mergeCommit: pushed.commit, failure: undefined });
+        const moved = this.ctx.claims.moveAs(
+          this.token,
+          "done",
+          { actor: "mergemaster", mergeCommit: pushed.commit },
+          { mergeCommit: pushed.commit, failure: undefined },
+        );
         if (!moved) return;
         this.note("info", `merged into ${base} as ${pushed.commit}`);
         this.ctx.log.info({ story: this.storyId, commit: pushed.commit }, "merged");

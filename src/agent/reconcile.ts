@@ -46,7 +46,11 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     if (ahead > 0 && gates.ok) {
       if (!(await isPushed(wt, branch))) await pushBranch(wt, branch);
       if (!advanceFromCurrent(ctx, token, ahead, { branch })) continue;
-      ctx.logs.append(id, { node: ctx.nodeId, kind: "info", text: `reconciled on restart: pushed ${branch} (${ahead} commits) and advanced` });
+      ctx.logs.append(id, {
+        node: ctx.nodeId,
+        kind: "info",
+        text: `reconciled on restart: pushed ${branch} (${ahead} commits) and advanced`,
+      });
       ctx.log.info({ story: id, commits: ahead }, "reconciled: pushed committed work and advanced");
       out.pushed.push(id);
     } else if (ctx.claims.release(token)) {

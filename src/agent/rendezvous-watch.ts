@@ -10,7 +10,11 @@ export class RendezvousWatch {
   private readonly lastValue = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly pipeline: PipelineDoc, private readonly directlyConnected: () => boolean, now = Date.now()) {
+  constructor(
+    private readonly pipeline: PipelineDoc,
+    private readonly directlyConnected: () => boolean,
+    now = Date.now(),
+  ) {
     this.lastHeard = now;
     this.unsubscribe = pipeline.onNodesChange((ids) => this.observe(ids));
   }

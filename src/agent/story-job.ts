@@ -30,7 +30,12 @@ export abstract class StoryJob {
   stopped = false;
   protected running: RunningAgent | undefined;
 
-  constructor(protected readonly ctx: JobContext, readonly token: ClaimToken, readonly slot: AgentSlot, readonly role: Role) {}
+  constructor(
+    protected readonly ctx: JobContext,
+    readonly token: ClaimToken,
+    readonly slot: AgentSlot,
+    readonly role: Role,
+  ) {}
 
   abstract work(): Promise<void>;
 
@@ -89,23 +94,43 @@ export abstract class StoryJob {
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
   private resumable(item: Item): string | undefined {
     const last = item.lastRun;
-    const ok = last?.node === this.ctx.nodeId && last.slot === this.slot.name && (last.outcome === "node_failure" || last.outcome === "lost");
+    const ok =
+      last?.node === this.ctx.nodeId && last.slot === this.slot.name && (last.outcome === "node_failure" || last.outcome === "lost");
     return ok ? last.sessionId : undefined;
   }
 
   private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
     const slot = this.slot;
-    const vars = { story_id: this.storyId, worktree_path: cwd, base_branch: this.ctx.baseBranch, story_markdown: item.body || `# ${item.name}` };
+    const vars = {
+      story_id: this.storyId,
+      worktree_path: cwd,
+      base_branch: this.ctx.baseBranch,
+      story_markdown: item.body || `# ${item.name}`,
+    };
     const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
-    this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId }, "agent invocation");
-    this.note("info", `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`);
+    this.ctx.log.info(
+      { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
+      "agent invocation",
+    );
+    this.note(
+      "info",
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+    );
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
-      storyId: this.storyId, slot, cwd, prompt, storyMarkdown: vars.story_markdown, promptFile, baseBranch: this.ctx.baseBranch,
-      inactivityMs: project.inactivity_timeout_secs * 1000, projectRoot: this.ctx.root,
-      resumeSessionId, limitPauseUtilization: project.limit_pause_utilization,
+      storyId: this.storyId,
+      slot,
+      cwd,
+      prompt,
+      storyMarkdown: vars.story_markdown,
+      promptFile,
+      baseBranch: this.ctx.baseBranch,
+      inactivityMs: project.inactivity_timeout_secs * 1000,
+      projectRoot: this.ctx.root,
+      resumeSessionId,
+      limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {
         if (sig.kind === "session") this.sessionId = sig.sessionId;
@@ -142,9 +167,15 @@ export abstract class StoryJob {
   protected lastRun(r: RunResult): LastRun {
     const s = this.slot;
     return {
-      node: this.ctx.nodeId, slot: s.name, turns: r.turns, costUsd: r.costUsd, durationMs: r.durationMs, exit: r.exit, outcome: r.outcome,
+      node: this.ctx.nodeId,
+      slot: s.name,
+      turns: r.turns,
+      costUsd: r.costUsd,
+      durationMs: r.durationMs,
+      exit: r.exit,
+      outcome: r.outcome,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
-      ...(r.sessionId ?? this.sessionId ? { sessionId: r.sessionId ?? this.sessionId } : {}),
+      ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };
   }
 
@@ -159,7 +190,10 @@ export abstract class StoryJob {
     const atLimit = retries >= this.ctx.config.project.max_retries;
     const failure = reason.slice(0, 4000);
     const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
-    this.ctx.log.warn({ story: this.storyId, retries, blocked: atLimit, reason: headline(reason) }, opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed");
+    this.ctx.log.warn(
+      { story: this.storyId, retries, blocked: atLimit, reason: headline(reason) },
+      opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed",
+    );
     if (opts.backTo) {
       this.ctx.claims.moveAs(this.token, opts.backTo, { actor: this.role, reason }, patch);
       return false;

@@ -53,18 +53,24 @@ export class WorkLoop {
   private readonly pass_: ReturnType<typeof coalesce>;
   private fetching = false;
 
-  constructor(private readonly ctx: JobContext, private readonly rendezvous: RendezvousWatch | undefined, private readonly hooks: WorkLoopHooks) {
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly rendezvous: RendezvousWatch | undefined,
+    private readonly hooks: WorkLoopHooks,
+  ) {
     this.pass_ = coalesce(() => this.pass(), ctx.log, "agent pass");
   }
 
   start(): void {
     const p = this.ctx.pipeline;
     this.unsubscribe.push(p.onChange(() => this.schedule()));
-    this.unsubscribe.push(p.onStageChange((ev) => {
-      // A merge moved the base branch on origin: fetch it now, off the claim path.
-      if (ev.to === "done") this.refreshBase();
-      if (ev.to === "archived" || ev.to === undefined) this.cleanUp(ev.id);
-    }));
+    this.unsubscribe.push(
+      p.onStageChange((ev) => {
+        // A merge moved the base branch on origin: fetch it now, off the claim path.
+        if (ev.to === "done") this.refreshBase();
+        if (ev.to === "archived" || ev.to === undefined) this.cleanUp(ev.id);
+      }),
+    );
     const onConfig = () => {
       this.ctx.pool.configure(this.ctx.config.agents.agent, this.ctx.config.project.max_coders);
       this.restartTimer();
@@ -96,7 +102,9 @@ export class WorkLoop {
     fetchOrigin(this.ctx.root)
       .then(() => this.ctx.worktrees?.refresh())
       .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
-      .finally(() => { this.fetching = false; });
+      .finally(() => {
+        this.fetching = false;
+      });
   }
 
   /** Best effort, never blocking the loop; a worktree that holds work is kept and reported. */
@@ -107,7 +115,8 @@ export class WorkLoop {
         else if (r.state) this.ctx.log.warn({ story: id, state: r.state }, "archived: worktree kept (it holds work)");
         if (r.state) this.hooks.worktreeKept(id, r.removed ? undefined : r.state);
       },
-      (err) => this.ctx.log.warn({ story: id, err: (err as Error).message }, "archived: could not check the worktree"));
+      (err) => this.ctx.log.warn({ story: id, err: (err as Error).message }, "archived: could not check the worktree"),
+    );
   }
 
   private sequenced(): boolean {
@@ -211,7 +220,8 @@ export class WorkLoop {
     this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, slot: slot.name, role, epoch: token.epoch }, "job started");
     const started = Date.now();
     let failed = false;
-    job.work()
+    job
+      .work()
       .catch((err: unknown) => {
         failed = true;
         const message = err instanceof Error ? err.message : String(err);
@@ -236,7 +246,11 @@ export class WorkLoop {
     for (const job of this.jobs.values()) {
       if (job.stopped || job.stillMine()) continue;
       const item = this.ctx.pipeline.getItem(job.storyId);
-      const reason = !item ? "item deleted" : item.claim ? `claim now held by ${item.claim.node.slice(0, 12)} (epoch ${item.claim.epoch})` : `claim released (stage ${item.stage})`;
+      const reason = !item
+        ? "item deleted"
+        : item.claim
+          ? `claim now held by ${item.claim.node.slice(0, 12)} (epoch ${item.claim.epoch})`
+          : `claim released (stage ${item.stage})`;
       this.ctx.log.warn({ story: job.storyId, reason }, "claim lost: stopping coder, keeping worktree");
       void job.stop(reason);
     }

@@ -65,11 +65,20 @@ export async function api<T>(base: string, method: string, path: string, body?: 
   const fingerprint = base.startsWith("https:") ? serverFingerprint() : undefined;
   let res;
   try {
-    res = await pinnedRequest<unknown>(`${base}${path}`, { method, headers: authHeaders(), body: write ? (body ?? {}) : undefined, fingerprint, timeoutMs: 30_000 });
+    res = await pinnedRequest<unknown>(`${base}${path}`, {
+      method,
+      headers: authHeaders(),
+      body: write ? (body ?? {}) : undefined,
+      fingerprint,
+      timeoutMs: 30_000,
+    });
   } catch (err) {
     if (err instanceof PinMismatchError) throw new UserError(`refusing ${base}: ${err.message}`);
     const code = (err as NodeJS.ErrnoException).code;
-    const tlsHint = code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ? ` (${code}: for a self-signed certificate set HUSKIES_SERVER_CERT=cert.pem or HUSKIES_SERVER_FINGERPRINT)` : "";
+    const tlsHint =
+      code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
+        ? ` (${code}: for a self-signed certificate set HUSKIES_SERVER_CERT=cert.pem or HUSKIES_SERVER_FINGERPRINT)`
+        : "";
     throw new UserError(`cannot reach a huskies server at ${base}${tlsHint || " (start one with `huskies serve`)"}`);
   }
   if (res.status >= 300) {

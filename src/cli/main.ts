@@ -32,7 +32,8 @@ const port = (v: string) => {
 
 function projectRoot(dir: string | undefined, what: string): string {
   const root = findProjectRoot(dir ?? ".");
-  if (!root) throw new UserError(`${what} needs a project: no .huskies/ found in ${dir ?? "the current directory"} or above (run \`huskies init\`)`);
+  if (!root)
+    throw new UserError(`${what} needs a project: no .huskies/ found in ${dir ?? "the current directory"} or above (run \`huskies init\`)`);
   return root;
 }
 
@@ -52,7 +53,9 @@ const program = new Command("huskies")
     if (f) configureLogging({ format: f });
   });
 
-program.command("init").argument("[dir]", "a git repository", ".")
+program
+  .command("init")
+  .argument("[dir]", "a git repository", ".")
   .description("write .huskies/project.toml, .huskies/agents.toml and .mcp.json into a git repository")
   .option("--port <port>", "port the server will use", port)
   .action(async (dir: string, o: { port?: number }) => {
@@ -60,7 +63,9 @@ program.command("init").argument("[dir]", "a git repository", ".")
     console.log(written.length ? `initialised huskies in ${dir}: ${written.join(", ")}` : `huskies already initialised in ${dir}`);
   });
 
-program.command("serve").argument("[dir]", "project directory", ".")
+program
+  .command("serve")
+  .argument("[dir]", "project directory", ".")
   .description("run the rendezvous server: replica, /crdt-sync, REST, MCP, board, and (unless --no-agent) an agent pool")
   .option("--port <port>", "port (default: project.toml port, 3001)", port)
   .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -73,10 +78,14 @@ program.command("serve").argument("[dir]", "project directory", ".")
     const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
     const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
     const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
-    console.log(`huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`);
+    console.log(
+      `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
+    );
   });
 
-program.command("agent").argument("[dir]", "project directory", ".")
+program
+  .command("agent")
+  .argument("[dir]", "project directory", ".")
   .description("run a headless build agent that syncs with a rendezvous and works stories")
   .option("--join <join>", "a join string from `huskies token create` or a gateway: pins the server's key and certificate")
   .option("--rendezvous <url>", "the rendezvous /crdt-sync URL, e.g. wss://host:3001/crdt-sync (without --join)")
@@ -88,20 +97,54 @@ program.command("agent").argument("[dir]", "project directory", ".")
   .option("--label <name>", "label shown on the board (default build-agent-<node id>)")
   .option("--tls-cert <file>", "serve wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
-  .action(async (dir: string, o: { join?: string; rendezvous?: string; port: number; host?: string; advertise?: string; joinToken?: string; gatewayUrl?: string; label?: string; tlsCert?: string; tlsKey?: string }) => {
-    const root = findProjectRoot(dir);
-    if (!root) throw new UserError("agent mode requires a project root (no .huskies/ found)");
-    if (o.join && (o.rendezvous || o.joinToken || o.gatewayUrl)) throw new UserError("--join carries the rendezvous and the token: leave out --rendezvous, --join-token and --gateway-url");
-    if (o.rendezvous && !/^wss?:\/\//.test(o.rendezvous)) throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
-    const advertise = o.advertise === undefined ? undefined : parseAdvertise(o.advertise);
-    const tls = resolveTls(o, process.cwd(), { tls: loadProjectConfig(root).tls, root, file: projectConfigPath(root) });
-    const node = await runNodeUntilSignal({ root, role: "agent", port: o.port, host: o.host, join: o.join, rendezvousUrl: o.rendezvous, joinToken: o.joinToken, gatewayUrl: o.gatewayUrl, label: o.label, runAgent: true, tls, advertise });
-    // An agent idles most of its life; the rendezvous keeps V8's default (it relays for a fleet).
-    keepYoungGenerationSmall();
-    console.log(`huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${node.host}:${node.port}/crdt-sync (advertised ${node.address}), rendezvous ${node.sync.upstream?.url ?? "none"}`);
-  });
+  .action(
+    async (
+      dir: string,
+      o: {
+        join?: string;
+        rendezvous?: string;
+        port: number;
+        host?: string;
+        advertise?: string;
+        joinToken?: string;
+        gatewayUrl?: string;
+        label?: string;
+        tlsCert?: string;
+        tlsKey?: string;
+      },
+    ) => {
+      const root = findProjectRoot(dir);
+      if (!root) throw new UserError("agent mode requires a project root (no .huskies/ found)");
+      if (o.join && (o.rendezvous || o.joinToken || o.gatewayUrl))
+        throw new UserError("--join carries the rendezvous and the token: leave out --rendezvous, --join-token and --gateway-url");
+      if (o.rendezvous && !/^wss?:\/\//.test(o.rendezvous))
+        throw new UserError(`--rendezvous must be a ws:// or wss:// URL, got ${o.rendezvous}`);
+      const advertise = o.advertise === undefined ? undefined : parseAdvertise(o.advertise);
+      const tls = resolveTls(o, process.cwd(), { tls: loadProjectConfig(root).tls, root, file: projectConfigPath(root) });
+      const node = await runNodeUntilSignal({
+        root,
+        role: "agent",
+        port: o.port,
+        host: o.host,
+        join: o.join,
+        rendezvousUrl: o.rendezvous,
+        joinToken: o.joinToken,
+        gatewayUrl: o.gatewayUrl,
+        label: o.label,
+        runAgent: true,
+        tls,
+        advertise,
+      });
+      // An agent idles most of its life; the rendezvous keeps V8's default (it relays for a fleet).
+      keepYoungGenerationSmall();
+      console.log(
+        `huskies agent ${node.label} on ${tls ? "wss" : "ws"}://${node.host}:${node.port}/crdt-sync (advertised ${node.address}), rendezvous ${node.sync.upstream?.url ?? "none"}`,
+      );
+    },
+  );
 
-program.command("gateway")
+program
+  .command("gateway")
   .description("run a gateway: join tokens, agent registration, a view over several projects")
   .option("--port <port>", "port", port, D.GATEWAY_PORT)
   .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -110,26 +153,38 @@ program.command("gateway")
   .option("--tls-cert <file>", "serve https with this certificate (PEM)")
   .option("--tls-key <file>", "the certificate's private key (PEM)")
   // Loaded on use: the gateway and the demo are not part of a node's memory.
-  .action(async (...a: Parameters<typeof import("./gateway-command.js").runGatewayCommand>) => (await import("./gateway-command.js")).runGatewayCommand(...a));
+  .action(async (...a: Parameters<typeof import("./gateway-command.js").runGatewayCommand>) =>
+    (await import("./gateway-command.js")).runGatewayCommand(...a),
+  );
 
 const token = program.command("token").description("join tokens");
-token.command("create").description("mint a one-time join token; prints a join string for `huskies agent --join` on its first line")
+token
+  .command("create")
+  .description("mint a one-time join token; prints a join string for `huskies agent --join` on its first line")
   .option("--ttl <duration>", "lifetime, e.g. 30m, 1h", parseTtl, D.JOIN_TOKEN_TTL_SECS)
   .option("--server <url>", "server URL (with --project: the gateway's URL)")
   .option("--project <name>", "ask the gateway at --server for a join string into this project")
   .option("--json", "print JSON ({token, expiresAt, join})")
   .action(async (o: { ttl: number; server?: string; project?: string; json?: boolean }) => {
-    if (o.project && !o.server) throw new UserError("--project asks a gateway: give its URL with --server (e.g. https://gateway-host:3000)");
+    if (o.project && !o.server)
+      throw new UserError("--project asks a gateway: give its URL with --server (e.g. https://gateway-host:3000)");
     const t = o.project
-      ? await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/gateway/tokens", { project: o.project, ttlSecs: o.ttl })
+      ? await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/gateway/tokens", {
+          project: o.project,
+          ttlSecs: o.ttl,
+        })
       : await api<{ token: string; expiresAt: number; join: string }>(serverUrl(o), "POST", "/api/tokens", { ttlSecs: o.ttl });
     if (o.json) return console.log(JSON.stringify(t));
     console.log(t.join);
-    process.stderr.write(`one-time join string, expires ${new Date(t.expiresAt).toISOString()}; on the new machine: huskies agent --join '<it>' [DIR]\n`);
+    process.stderr.write(
+      `one-time join string, expires ${new Date(t.expiresAt).toISOString()}; on the new machine: huskies agent --join '<it>' [DIR]\n`,
+    );
   });
 
 const story = program.command("story").description("work items");
-story.command("add").argument("<name>", "story name")
+story
+  .command("add")
+  .argument("<name>", "story name")
   .description("file a work item; prints its id")
   .addOption(new Option("--type <type>", "item type").choices(["story", "bug", "spike", "refactor"]).default("story"))
   .option("--stage <stage>", "initial stage", "backlog")
@@ -140,43 +195,82 @@ story.command("add").argument("<name>", "story name")
   .addOption(new Option("--qa <mode>", "QA mode for this item").choices(["server", "agent", "human"]))
   .option("--server <url>", "server URL")
   .option("--json", "print the item as JSON")
-  .action(async (name: string, o: { type: string; stage: string; body?: string; bodyFile?: string; criterion: string[]; dependsOn: string[]; qa?: string; server?: string; json?: boolean }) => {
-    let body = o.body;
-    if (o.bodyFile) {
-      try {
-        body = readFileSync(o.bodyFile, "utf8");
-      } catch (err) {
-        throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  .action(
+    async (
+      name: string,
+      o: {
+        type: string;
+        stage: string;
+        body?: string;
+        bodyFile?: string;
+        criterion: string[];
+        dependsOn: string[];
+        qa?: string;
+        server?: string;
+        json?: boolean;
+      },
+    ) => {
+      let body = o.body;
+      if (o.bodyFile) {
+        try {
+          body = readFileSync(o.bodyFile, "utf8");
+        } catch (err) {
+          throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
       }
-    }
-    const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
-      name, type: o.type, stage: o.stage, body, criteria: o.criterion.length ? o.criterion : undefined,
-      dependsOn: o.dependsOn.length ? o.dependsOn : undefined, qa: o.qa,
-    });
-    console.log(o.json ? JSON.stringify(item) : item.id);
-  });
-story.command("list").description("list work items")
+      const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
+        name,
+        type: o.type,
+        stage: o.stage,
+        body,
+        criteria: o.criterion.length ? o.criterion : undefined,
+        dependsOn: o.dependsOn.length ? o.dependsOn : undefined,
+        qa: o.qa,
+      });
+      console.log(o.json ? JSON.stringify(item) : item.id);
+    },
+  );
+story
+  .command("list")
+  .description("list work items")
   .option("--stage <stage>", "only this stage")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (o: { stage?: string; server?: string; json?: boolean }) => {
-    const items = (await api<Item[]>(serverUrl(o), "GET", "/api/stories")).filter((i) => !o.stage || i.stage === o.stage || `${i.stage}` === o.stage.replace(/^\d_/, ""));
+    const items = (await api<Item[]>(serverUrl(o), "GET", "/api/stories")).filter(
+      (i) => !o.stage || i.stage === o.stage || `${i.stage}` === o.stage.replace(/^\d_/, ""),
+    );
     console.log(o.json ? JSON.stringify(items) : items.map((i) => `${i.stage.padEnd(8)} ${describeItem(i)}`).join("\n"));
   });
-story.command("show").argument("<id>").description("show one work item")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+story
+  .command("show")
+  .argument("<id>")
+  .description("show one work item")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (id: string, o: { server?: string; json?: boolean }) => {
     const i = await api<Item>(serverUrl(o), "GET", `/api/stories/${encodeURIComponent(id)}`);
     if (o.json) return console.log(JSON.stringify(i));
-    console.log(`${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure: ${i.failure}\n` : ""}\n${i.body}`);
+    console.log(
+      `${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure: ${i.failure}\n` : ""}\n${i.body}`,
+    );
   });
-story.command("move").argument("<id>").argument("<stage>").description("move a work item to another stage")
+story
+  .command("move")
+  .argument("<id>")
+  .argument("<stage>")
+  .description("move a work item to another stage")
   .option("--reason <text>", "why (recorded when sending work back)")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (id: string, stage: string, o: { reason?: string; server?: string; json?: boolean }) => {
     const i = await api<Item>(serverUrl(o), "POST", `/api/stories/${encodeURIComponent(id)}/move`, { stage, reason: o.reason });
     console.log(o.json ? JSON.stringify(i) : `${i.id} → ${i.stage}`);
   });
-story.command("log").argument("<id>").description("print a work item's agent log as a readable timeline")
+story
+  .command("log")
+  .argument("<id>")
+  .description("print a work item's agent log as a readable timeline")
   .option("--follow", "keep printing new lines")
   .option("--json", "print the raw log lines (JSON, one per line)")
   .option("--server <url>", "server URL")
@@ -227,38 +321,52 @@ function nodeRef(id: string | undefined): string {
     throw new UserError(`this checkout has no node key yet (${huskiesDir(root, "node.key")}); pass the node ID`);
   }
 }
-nodeCmd.command("pause").argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
+nodeCmd
+  .command("pause")
+  .argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
   .description("pause a node: it takes no new work and keeps its worktrees until resumed")
   .option("--reason <text>", "why (shown on the board and in status)")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (id: string | undefined, o: { reason?: string; server?: string; json?: boolean }) => {
     const n = await api<NodeEntry>(serverUrl(o), "POST", `/api/nodes/${encodeURIComponent(nodeRef(id))}/pause`, { reason: o.reason });
     console.log(o.json ? JSON.stringify(n) : `${n.label} (${n.id.slice(0, 12)}) will pause: ${o.reason ?? "paused by an operator"}`);
   });
-nodeCmd.command("resume").argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
+nodeCmd
+  .command("resume")
+  .argument("[id]", "node id, unique prefix or label (default: this checkout's node)")
   .description("resume a paused node")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (id: string | undefined, o: { server?: string; json?: boolean }) => {
     const n = await api<NodeEntry>(serverUrl(o), "POST", `/api/nodes/${encodeURIComponent(nodeRef(id))}/resume`, {});
     console.log(o.json ? JSON.stringify(n) : `${n.label} (${n.id.slice(0, 12)}) will resume`);
   });
 
-nodeCmd.command("revoke").argument("<id>", "node id (64 hex), unique prefix or label")
+nodeCmd
+  .command("revoke")
+  .argument("<id>", "node id (64 hex), unique prefix or label")
   .description("revoke a node's key: every node closes its links within seconds and refuses it afterwards")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (id: string, o: { server?: string; json?: boolean }) => {
     const r = await api<{ nodeId: string }>(serverUrl(o), "DELETE", `/api/nodes/${encodeURIComponent(id)}`);
     console.log(o.json ? JSON.stringify(r) : `revoked ${r.nodeId}`);
   });
 
-program.command("status").description("stages, items, claims, nodes and liveness")
-  .option("--server <url>", "server URL").option("--json", "print JSON")
+program
+  .command("status")
+  .description("stages, items, claims, nodes and liveness")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
   .action(async (o: { server?: string; json?: boolean }) => {
     const v = await api<PipelineView>(serverUrl(o), "GET", "/api/pipeline");
     console.log(o.json ? JSON.stringify(v) : describePipeline(v));
   });
 
-program.command("demo").description("a throwaway project with a server and two agents, three stories flowing to done (offline, scripted model)")
+program
+  .command("demo")
+  .description("a throwaway project with a server and two agents, three stories flowing to done (offline, scripted model)")
   .option("--live", "use your own Claude Code login instead of the built-in scripted model")
   .option("--keep", "keep running after the stories are done (until Ctrl-C)")
   .option("--port <port>", "server port (default: a free port)", port, 0)

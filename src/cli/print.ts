@@ -8,7 +8,9 @@ export function describeItem(i: Item): string {
     i.retries ? `retries ${i.retries}` : "",
     i.blocked ? `BLOCKED: ${i.blocked}` : "",
     // The runtime's own words (`Not logged in · Please run /login`, a usage limit), not a paraphrase.
-    i.lastRun?.error && i.lastRun.outcome !== "done" ? `last run ${i.lastRun.outcome ?? "failed"}: ${i.lastRun.error.split("\n")[0]!.slice(0, 120)}` : "",
+    i.lastRun?.error && i.lastRun.outcome !== "done"
+      ? `last run ${i.lastRun.outcome ?? "failed"}: ${i.lastRun.error.split("\n")[0]!.slice(0, 120)}`
+      : "",
   ].filter(Boolean);
   return `${i.id}  ${i.name}${tags.length ? `  [${tags.join(", ")}]` : ""}`;
 }
@@ -20,7 +22,9 @@ function age(ms: number): string {
 
 export function describeNode(n: NodeEntry, now = Date.now()): string {
   const state = n.alive ? `alive, seen ${age(now - n.lastSeen)} ago` : "stopped";
-  const paused = n.paused ? `  PAUSED: ${n.paused.reason}${n.paused.until ? ` (resumes in ${age(Math.max(0, n.paused.until - now))})` : " (until resumed)"}` : "";
+  const paused = n.paused
+    ? `  PAUSED: ${n.paused.reason}${n.paused.until ? ` (resumes in ${age(Math.max(0, n.paused.until - now))})` : " (until resumed)"}`
+    : "";
   const kept = (n.keptWorktrees ?? []).map((w) => `\n    kept worktree ${w.id} (${w.state})`).join("");
   return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${state}  ${n.address}${paused}${kept}`;
 }

@@ -18,7 +18,8 @@ export async function runNodeUntilSignal(opts: NodeOptions): Promise<HuskiesNode
       (err) => {
         log.error({ err }, "shutdown failed");
         process.exit(1);
-      });
+      },
+    );
   };
   const node: HuskiesNode = new HuskiesNode({
     ...opts,

@@ -18,7 +18,10 @@ export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: st
   private timer: NodeJS.Timeout | undefined;
 
   /** Loads both files from `root`, unless `initial` gives the values (tests, embedded use). */
-  constructor(readonly root: string, initial?: { project: ProjectConfig; agents: AgentsConfig }) {
+  constructor(
+    readonly root: string,
+    initial?: { project: ProjectConfig; agents: AgentsConfig },
+  ) {
     super();
     this.project = initial?.project ?? loadProjectConfig(root);
     this.agents = initial?.agents ?? loadAgentsConfig(root);

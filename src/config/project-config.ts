@@ -27,7 +27,10 @@ function urlOrUndefined(s: string): URL | undefined {
 /** Schema of `.huskies/project.toml`. Unknown keys are errors: a typo must not be silently ignored. */
 export const projectSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).default(D.PORT),
-  base_branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, "must be a plain branch name").optional(),
+  base_branch: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]+$/, "must be a plain branch name")
+    .optional(),
   default_qa: qaMode.default("server"),
   max_coders: z.number().int().min(0).default(D.MAX_CODERS),
   max_retries: z.number().int().min(1).default(D.MAX_RETRIES),
@@ -45,7 +48,10 @@ export const projectSchema = z.strictObject({
   auth: z.enum(["auto", "required", "open"]).default("auto"),
   max_frame_bytes: z.number().int().min(1024).default(D.MAX_FRAME_BYTES),
   /** Another huskies server to keep this one's replica in sync with (server-to-server). */
-  rendezvous: z.string().regex(/^wss?:\/\//, "must be a ws:// or wss:// URL").optional(),
+  rendezvous: z
+    .string()
+    .regex(/^wss?:\/\//, "must be a ws:// or wss:// URL")
+    .optional(),
   // Fleet health (issue 13): how a node that hit a usage limit or lost its credentials pauses.
   limit_backoff_secs: positive.default(D.LIMIT_BACKOFF_SECS),
   limit_backoff_max_secs: positive.default(D.LIMIT_BACKOFF_MAX_SECS),
@@ -67,11 +73,18 @@ export const projectSchema = z.strictObject({
 
   // [[notify]] webhooks (board track, issue 16.5): the rendezvous POSTs each subscribed event once
   // per entry, retrying with backoff; `slack` sends `{text}` for an incoming webhook.
-  notify: z.array(z.strictObject({
-    url: httpUrl,
-    events: z.array(z.enum(NOTIFY_EVENTS)).min(1, "must name at least one event").default([...NOTIFY_EVENTS]),
-    format: z.enum(["json", "slack"]).default("json"),
-  })).default([]),
+  notify: z
+    .array(
+      z.strictObject({
+        url: httpUrl,
+        events: z
+          .array(z.enum(NOTIFY_EVENTS))
+          .min(1, "must name at least one event")
+          .default([...NOTIFY_EVENTS]),
+        format: z.enum(["json", "slack"]).default("json"),
+      }),
+    )
+    .default([]),
 });
 
 export type ProjectConfig = z.infer<typeof projectSchema>;

@@ -3,10 +3,20 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { initProject } from "../cli/init.js";
 
-const GIT_ENV = { GIT_AUTHOR_NAME: "huskies demo", GIT_AUTHOR_EMAIL: "demo@huskies.invalid", GIT_COMMITTER_NAME: "huskies demo", GIT_COMMITTER_EMAIL: "demo@huskies.invalid" };
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: "huskies demo",
+  GIT_AUTHOR_EMAIL: "demo@huskies.invalid",
+  GIT_COMMITTER_NAME: "huskies demo",
+  GIT_COMMITTER_EMAIL: "demo@huskies.invalid",
+};
 
 export function demoGit(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, ...GIT_ENV }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, ...GIT_ENV },
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 const PROJECT_TOML = `# The demo project: server QA, quick heartbeats.

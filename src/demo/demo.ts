@@ -16,14 +16,21 @@ const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 const DEMO_TIMEOUT_MS = 5 * 60_000;
 
 const STORIES = [
-  { name: "Add a greeting page", body: "As a visitor I want a friendly greeting.", criteria: ["The page says hello", "It names the project"] },
+  {
+    name: "Add a greeting page",
+    body: "As a visitor I want a friendly greeting.",
+    criteria: ["The page says hello", "It names the project"],
+  },
   { name: "Document the REST API", body: "As an integrator I want the endpoints written down.", criteria: ["Every endpoint is listed"] },
   { name: "Start a changelog", body: "As a maintainer I want a changelog.", criteria: ["It has an Unreleased section"] },
 ];
 
 /** Start a huskies child process, logging to a file; resolves with the port it printed. */
 function startChild(args: string[], env: Record<string, string>, logFile: string, children: ChildProcess[]): Promise<number> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, HUSKIES_LOG_FORMAT: "json", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, HUSKIES_LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   child.stderr!.pipe(createWriteStream(logFile));
   return new Promise((resolve, reject) => {
@@ -48,11 +55,16 @@ export async function runDemo(o: { live?: boolean; keep?: boolean; port: number 
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once("exit", () => resolve());
-      c.kill("SIGTERM");
-    })));
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGTERM");
+          }),
+      ),
+    );
     await model?.close();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -71,19 +83,30 @@ export async function runDemo(o: { live?: boolean; keep?: boolean; port: number 
       model = await new ScriptedModelServer(demoModel).start();
       env = model.env(join(dir, "claude-config"));
       console.log(`offline mode: the real \`claude\` binary runs, but talks to huskies' built-in scripted model at ${model.url}`);
-      console.log("              (no API key, no network; the \"model\" writes one file per story and commits it). Use --live for real Claude.");
+      console.log(
+        '              (no API key, no network; the "model" writes one file per story and commits it). Use --live for real Claude.',
+      );
     }
     const port = await startChild(["serve", project.server, "--port", String(o.port)], env, join(dir, "server.log"), children);
     const base = `http://127.0.0.1:${port}`;
     console.log(`server:  ${base}  (board at ${base}/, merges stories)`);
     for (const [i, agentDir] of project.agents.entries()) {
-      const agentPort = await startChild(["agent", agentDir, "--rendezvous", `ws://127.0.0.1:${port}/crdt-sync`, "--port", "0"], env, join(dir, `agent-${i + 1}.log`), children);
+      const agentPort = await startChild(
+        ["agent", agentDir, "--rendezvous", `ws://127.0.0.1:${port}/crdt-sync`, "--port", "0"],
+        env,
+        join(dir, `agent-${i + 1}.log`),
+        children,
+      );
       console.log(`agent ${i + 1}: ws://127.0.0.1:${agentPort}/crdt-sync  (codes stories in ${agentDir}/.huskies/worktrees)`);
     }
 
     const ids: string[] = [];
     for (const s of STORIES) {
-      const res = await fetch(`${base}/api/stories`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(s) });
+      const res = await fetch(`${base}/api/stories`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(s),
+      });
       if (!res.ok) throw new UserError(`filing a demo story failed: ${await res.text()}`);
       const item = (await res.json()) as Item;
       ids.push(item.id);
@@ -109,8 +132,15 @@ export async function runDemo(o: { live?: boolean; keep?: boolean; port: number 
     }
 
     console.log("\nall three stories are done. On the origin's main branch:");
-    console.log(demoGit(project.origin, "log", "--format=%h %s", "main").split("\n").map((l) => `  ${l}`).join("\n"));
-    console.log(`\nwhere to look:\n  board      ${base}/\n  pipeline   ${base}/api/pipeline\n  origin     ${project.origin}\n  logs       ${dir}/*.log, and per story: huskies story log ID --server ${base}`);
+    console.log(
+      demoGit(project.origin, "log", "--format=%h %s", "main")
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n"),
+    );
+    console.log(
+      `\nwhere to look:\n  board      ${base}/\n  pipeline   ${base}/api/pipeline\n  origin     ${project.origin}\n  logs       ${dir}/*.log, and per story: huskies story log ID --server ${base}`,
+    );
     if (!o.keep) {
       console.log("\ncleaning up (run with --keep to keep it running until Ctrl-C).");
       await cleanup();

@@ -31,7 +31,11 @@ export async function runGates(cwd: string, commands: readonly string[], timeout
 }
 
 /** One gate command in its own process group: stdout and stderr interleaved, the whole tree killed on timeout. */
-function runShell(cmd: string, cwd: string, timeoutMs: number): Promise<{ code: number | null; signal?: string; error?: string; output: string }> {
+function runShell(
+  cmd: string,
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal?: string; error?: string; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, { cwd, shell: true, detached: true, env: gateEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let output = "";

@@ -1,7 +1,11 @@
 import { execFile } from "node:child_process";
 
 export class GitError extends Error {
-  constructor(readonly args: string[], readonly stderr: string, readonly exitCode: number | undefined) {
+  constructor(
+    readonly args: string[],
+    readonly stderr: string,
+    readonly exitCode: number | undefined,
+  ) {
     super(`git ${args.join(" ")} failed: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
   }
 }
@@ -10,14 +14,27 @@ export class GitError extends Error {
  * Run git with an argument vector (never a shell string), so nothing from a story can be
  * interpreted. Hooks and prompts are disabled: agents run unattended.
  */
-export async function git(cwd: string, args: string[], opts: { allowFail?: boolean; env?: Record<string, string> } = {}): Promise<{ stdout: string; exitCode: number }> {
+export async function git(
+  cwd: string,
+  args: string[],
+  opts: { allowFail?: boolean; env?: Record<string, string> } = {},
+): Promise<{ stdout: string; exitCode: number }> {
   // Plain execFile, not execa: git runs on the claim-to-coder path and every millisecond of
   // process-spawn overhead there shows in claim latency.
   const res = await new Promise<{ stdout: string; stderr: string; code: number }>((resolve) => {
-    const child = execFile("git", args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? Number((err as { code: number }).code) : 1) : 0;
-      resolve({ stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : ""), code });
-    });
+    const child = execFile(
+      "git",
+      args,
+      { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number"
+            ? Number((err as { code: number }).code)
+            : 1
+          : 0;
+        resolve({ stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : ""), code });
+      },
+    );
     child.stdin?.end();
   });
   if (res.code !== 0 && !opts.allowFail) throw new GitError(args, res.stderr, res.code);

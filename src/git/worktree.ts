@@ -17,7 +17,12 @@ export function worktreePath(root: string, id: string): string {
  * a fetch here would sit on the claim-to-coder path. With a `pool`, a first attempt takes a
  * prepared worktree (no git spawn at all) and falls back to adding one when none is ready.
  */
-export async function ensureWorktree(root: string, id: string, base: string, opts: { fetch: boolean; pool?: WorktreeSource } = { fetch: true }): Promise<string> {
+export async function ensureWorktree(
+  root: string,
+  id: string,
+  base: string,
+  opts: { fetch: boolean; pool?: WorktreeSource } = { fetch: true },
+): Promise<string> {
   const path = worktreePath(root, id);
   const branch = featureBranch(id);
   if (existsSync(join(path, ".git"))) return path;
@@ -29,12 +34,16 @@ export async function ensureWorktree(root: string, id: string, base: string, opt
   const add = (...args: string[]) => git(root, ["worktree", "add", "--quiet", ...args]);
   if (!opts.fetch) {
     // The common case, a first attempt: one git call. It fails only if the branch already exists.
-    const first = await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base], { allowFail: true });
+    const first = await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base], {
+      allowFail: true,
+    });
     if (first.exitCode === 0) return path;
   }
   if (remote && opts.fetch) await git(root, ["fetch", "--quiet", "origin"]);
   // One call tells which of the two branch refs exist.
-  const refs = (await git(root, ["for-each-ref", "--format=%(refname)", `refs/heads/${branch}`, `refs/remotes/origin/${branch}`])).stdout.split("\n");
+  const refs = (
+    await git(root, ["for-each-ref", "--format=%(refname)", `refs/heads/${branch}`, `refs/remotes/origin/${branch}`])
+  ).stdout.split("\n");
   if (refs.includes(`refs/heads/${branch}`)) {
     await add(path, branch);
   } else if (remote && refs.includes(`refs/remotes/origin/${branch}`)) {

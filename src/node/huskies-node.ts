@@ -126,87 +126,149 @@ export class HuskiesNode {
     if (role === "rendezvous") {
       const host = this.opts.host ?? "127.0.0.1";
       if (!openIf(isLoopbackHost(host)) && !isLoopbackHost(host) && !adminToken && cfg.trusted_keys.length === 0) {
-        throw new UserError(`refusing to listen on ${host} without authentication: set HUSKIES_ADMIN_TOKEN or trusted_keys in .huskies/project.toml (or auth = "open" to accept anyone)`);
+        throw new UserError(
+          `refusing to listen on ${host} without authentication: set HUSKIES_ADMIN_TOKEN or trusted_keys in .huskies/project.toml (or auth = "open" to accept anyone)`,
+        );
       }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const trust = new TrustStore(root, this.log);
     const upstream = await upstreamOf({ ...this.opts, label: this.label, configured: cfg.rendezvous }, this.identity, trust, this.log);
-    this.host = this.opts.host ?? (role === "agent" && upstream && !isLoopbackHost(new URL(upstream.url).hostname) ? "0.0.0.0" : "127.0.0.1");
+    this.host =
+      this.opts.host ?? (role === "agent" && upstream && !isLoopbackHost(new URL(upstream.url).hostname) ? "0.0.0.0" : "127.0.0.1");
     const loopbackOnly = isLoopbackHost(this.host);
     const open = openIf(loopbackOnly);
     this.tlsFingerprint = this.opts.tls ? certificateFingerprint(this.opts.tls.cert) : undefined;
     const publicUrls = () => this.config.project.public_urls;
-    this.advertised = new AdvertisedAddress({ role, explicit: this.opts.advertise, boundHost: this.host, tls: !!this.opts.tls, port: () => this.port, publicUrls });
+    this.advertised = new AdvertisedAddress({
+      role,
+      explicit: this.opts.advertise,
+      boundHost: this.host,
+      tls: !!this.opts.tls,
+      port: () => this.port,
+      publicUrls,
+    });
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
     this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
-      this.log.fatal({ file: store.file, err: err.message }, `replica store ${store.file} has failed for too long (${err.message}); exiting`);
+      this.log.fatal(
+        { file: store.file, err: err.message },
+        `replica store ${store.file} has failed for too long (${err.message}); exiting`,
+      );
       process.exit(1);
     });
     const pipeline = this.replica.pipeline;
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
-    this.logs = new StoryLogs(huskiesDir(root, "logs"), relayedLogs(pipeline, this.nodeId, () => this.sync.hub, () => this.logRelay));
+    this.logs = new StoryLogs(
+      huskiesDir(root, "logs"),
+      relayedLogs(
+        pipeline,
+        this.nodeId,
+        () => this.sync.hub,
+        () => this.logRelay,
+      ),
+    );
     this.metrics = nodeMetrics({ pipeline, config: this.config, links: () => this.sync.linkCounts(), storeFile: store.file });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
     // upstream link), or from itself when it is the rendezvous.
-    this.directives = new OperatorDirectives(this.replica.doc, this.identity,
+    this.directives = new OperatorDirectives(
+      this.replica.doc,
+      this.identity,
       (issuer) => issuer === this.nodeId || issuer === this.policy?.rendezvousKey(),
-      (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")), logger("node"));
+      (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")),
+      logger("node"),
+    );
     const actions = new OperatorActions(this.claims, {
-      root, baseBranch: async () => this.baseBranch,
-      nodes: role === "rendezvous" ? {
-        pause: (id, reason) => this.directives.issue(id, { reason }),
-        resume: (id) => this.directives.issue(id, null),
-        revoke: (id) => this.revoke(id),
-      } : undefined,
+      root,
+      baseBranch: async () => this.baseBranch,
+      nodes:
+        role === "rendezvous"
+          ? {
+              pause: (id, reason) => this.directives.issue(id, { reason }),
+              resume: (id) => this.directives.issue(id, null),
+              revoke: (id) => this.revoke(id),
+            }
+          : undefined,
     });
 
     const upstreamUrl = upstream?.url;
     this.policy = createSyncPolicy({
-      role, identity: this.identity, open, adminToken, tokens, doc: this.replica.doc,
+      role,
+      identity: this.identity,
+      open,
+      adminToken,
+      tokens,
+      doc: this.replica.doc,
       trustedKeys: () => this.config.project.trusted_keys,
       rendezvousKey: trust.rendezvous()?.nodeId,
       admission: trust.admission(),
     });
     this.sync = new SyncService({
-      doc: this.replica.doc, pipeline, identity: this.identity, config: this.config, role, log: logger("sync"),
-      policy: this.policy, persistence: this.replica, upstreamUrl,
+      doc: this.replica.doc,
+      pipeline,
+      identity: this.identity,
+      config: this.config,
+      role,
+      log: logger("sync"),
+      policy: this.policy,
+      persistence: this.replica,
+      upstreamUrl,
       onTrustChange: () => trust.persist(this.policy, upstreamUrl, role),
-      joinToken: upstream?.joinToken, upstreamPin: upstream?.pin,
+      joinToken: upstream?.joinToken,
+      upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
     });
-    this.logRelay = new LogRelay(this.sync.hub, { read: (id) => this.logs.read(id, { local: true }), follow: (id, cb) => this.logs.follow(id, cb) });
+    this.logRelay = new LogRelay(this.sync.hub, {
+      read: (id) => this.logs.read(id, { local: true }),
+      follow: (id, cb) => this.logs.follow(id, cb),
+    });
     this.http = new HttpService({
       info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
-      tokens, health: () => this.health(), host: this.host, port: this.opts.port,
+      tokens,
+      health: () => this.health(),
+      host: this.host,
+      port: this.opts.port,
       join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
-      admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log), loopbackOnly, adminToken, role, writeGate: this.replica,
+      admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
+      loopbackOnly,
+      adminToken,
+      role,
+      writeGate: this.replica,
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
-      open, config: this.config, tls: this.opts.tls, advertise: this.opts.advertise,
+      open,
+      config: this.config,
+      tls: this.opts.tls,
+      advertise: this.opts.advertise,
       routes: (app) => {
         app.route("/", metricsRoute(this.metrics));
-        if (role === "rendezvous") app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
+        if (role === "rendezvous")
+          app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
       },
     });
     this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
 
-    this.presence = new NodePresence(pipeline, this.nodeId, this.config, () => ({
-      label: this.label,
-      address: this.address,
-      fingerprint: this.tlsFingerprint,
-      role,
-      capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
-      keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
-      paused: this.pause.state,
-    }), this.log);
+    this.presence = new NodePresence(
+      pipeline,
+      this.nodeId,
+      this.config,
+      () => ({
+        label: this.label,
+        address: this.address,
+        fingerprint: this.tlsFingerprint,
+        role,
+        capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
+        keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
+        paused: this.pause.state,
+      }),
+      this.log,
+    );
     this.presence.start();
     this.pause.on("change", () => {
       this.presence.beat();
@@ -235,13 +297,32 @@ export class HuskiesNode {
         this.presence.beat();
       }
     });
-    this.sync.upstream?.on("failed", (err) => (this.opts.onFatal ? this.opts.onFatal(err) : this.log.error({ err: err.message }, "rendezvous link failed for good")));
+    this.sync.upstream?.on("failed", (err) =>
+      this.opts.onFatal ? this.opts.onFatal(err) : this.log.error({ err: err.message }, "rendezvous link failed for good"),
+    );
     if (this.opts.joinToken && this.opts.gatewayUrl) {
-      void registerWithGateway(this.opts.gatewayUrl, { token: this.opts.joinToken, label: this.label, address: this.address }, this.identity, this.log);
+      void registerWithGateway(
+        this.opts.gatewayUrl,
+        { token: this.opts.joinToken, label: this.label, address: this.address },
+        this.identity,
+        this.log,
+      );
     }
     if (role === "rendezvous") this.startRendezvous();
     if (this.opts.runAgent) await this.startAgent();
-    this.log.info({ role, nodeId: this.nodeId, port: this.port, host: this.host, address: this.address, tls: !!this.opts.tls, open: this.policy.open, rendezvous: this.sync.upstream?.url ?? null }, "huskies node listening");
+    this.log.info(
+      {
+        role,
+        nodeId: this.nodeId,
+        port: this.port,
+        host: this.host,
+        address: this.address,
+        tls: !!this.opts.tls,
+        open: this.policy.open,
+        rendezvous: this.sync.upstream?.url ?? null,
+      },
+      "huskies node listening",
+    );
     return this;
   }
 
@@ -265,8 +346,18 @@ export class HuskiesNode {
     const pipeline = this.replica.pipeline;
     this.agent = new AgentService({
       ctx: {
-        root: this.opts.root, nodeId: this.nodeId, pipeline, claims: this.claims, config: this.config, logs: this.logs, pool: this.pool,
-        baseBranch: this.baseBranch, log: logger("agent"), mergeLock: serialize(), health: this.pause, metrics: this.metrics,
+        root: this.opts.root,
+        nodeId: this.nodeId,
+        pipeline,
+        claims: this.claims,
+        config: this.config,
+        logs: this.logs,
+        pool: this.pool,
+        baseBranch: this.baseBranch,
+        log: logger("agent"),
+        mergeLock: serialize(),
+        health: this.pause,
+        metrics: this.metrics,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),

@@ -4,7 +4,12 @@ import { Metrics } from "../server/metrics.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 
 /** This node's `/metrics`: gauges read from its replica and links at scrape time. */
-export function nodeMetrics(o: { pipeline: PipelineDoc; config: LiveConfig; links: () => Record<string, number>; storeFile: string }): Metrics {
+export function nodeMetrics(o: {
+  pipeline: PipelineDoc;
+  config: LiveConfig;
+  links: () => Record<string, number>;
+  storeFile: string;
+}): Metrics {
   return new Metrics({
     stories: () => o.pipeline.listItems(),
     nodes: () => o.pipeline.listNodes(),

@@ -19,7 +19,10 @@ export class NodePause extends EventEmitter<{ change: [] }> {
   private failuresInARow = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: LiveConfig, private readonly log: Logger) {
+  constructor(
+    private readonly config: LiveConfig,
+    private readonly log: Logger,
+  ) {
     super();
   }
 
@@ -31,7 +34,12 @@ export class NodePause extends EventEmitter<{ change: [] }> {
   nodeFailure(reason: string, opts: { resetsAt?: number; cause?: PauseCause } = {}, now = Date.now()): void {
     this.failuresInARow += 1;
     const cfg = this.config.project;
-    const until = resumeAt(now, this.failuresInARow, { backoffMs: cfg.limit_backoff_secs * 1000, backoffMaxMs: cfg.limit_backoff_max_secs * 1000 }, opts.resetsAt);
+    const until = resumeAt(
+      now,
+      this.failuresInARow,
+      { backoffMs: cfg.limit_backoff_secs * 1000, backoffMaxMs: cfg.limit_backoff_max_secs * 1000 },
+      opts.resetsAt,
+    );
     this.set({ reason, since: now, until }, opts.cause ?? "limit");
   }
 

@@ -10,7 +10,10 @@ import { every } from "../util/coalesce.js";
  */
 export class NodePresence {
   private stopTimer: () => void = () => undefined;
-  private readonly onConfig = () => { this.restartTimer(); this.beat(); };
+  private readonly onConfig = () => {
+    this.restartTimer();
+    this.beat();
+  };
 
   constructor(
     private readonly pipeline: PipelineDoc,

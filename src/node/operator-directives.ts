@@ -51,8 +51,17 @@ export class OperatorDirectives {
   /** The directive for this node, if any valid one exists. */
   current(): Directive | undefined {
     const d = this.map.get(this.identity.nodeId) as Partial<Directive> | undefined;
-    if (!d || typeof d !== "object" || d.node !== this.identity.nodeId || typeof d.at !== "number" || !isNodeId(d.issuer) || typeof d.sig !== "string") return undefined;
-    const pause = d.pause === null ? null : d.pause && typeof d.pause.reason === "string" ? { reason: d.pause.reason.slice(0, 300) } : undefined;
+    if (
+      !d ||
+      typeof d !== "object" ||
+      d.node !== this.identity.nodeId ||
+      typeof d.at !== "number" ||
+      !isNodeId(d.issuer) ||
+      typeof d.sig !== "string"
+    )
+      return undefined;
+    const pause =
+      d.pause === null ? null : d.pause && typeof d.pause.reason === "string" ? { reason: d.pause.reason.slice(0, 300) } : undefined;
     if (pause === undefined || !this.trustedIssuer(d.issuer)) return undefined;
     const directive = { node: d.node, pause, at: d.at, issuer: d.issuer, sig: d.sig };
     return verifyRecord(CONTROL_KIND, d.issuer, directive) ? directive : undefined;

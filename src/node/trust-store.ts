@@ -19,7 +19,10 @@ export interface RendezvousPin {
  * peers). A file that cannot be read is reported and ignored: the node learns again on connect.
  */
 export class TrustStore {
-  constructor(private readonly root: string, private readonly log: Logger) {}
+  constructor(
+    private readonly root: string,
+    private readonly log: Logger,
+  ) {}
 
   private read<T>(name: string, valid: (v: unknown) => v is T): T | undefined {
     const file = huskiesDir(this.root, name);
@@ -46,7 +49,11 @@ export class TrustStore {
    * Keep the files up to date with what the sync policy learned: the rendezvous key on first
    * contact (agents), and each certificate the rendezvous issues this node.
    */
-  persist(learned: { rendezvousKey(): string | undefined; credential(): Certificate | undefined }, upstreamUrl: string | undefined, role: string): void {
+  persist(
+    learned: { rendezvousKey(): string | undefined; credential(): Certificate | undefined },
+    upstreamUrl: string | undefined,
+    role: string,
+  ): void {
     const key = learned.rendezvousKey();
     if (role === "agent" && key && upstreamUrl && this.rendezvous()?.nodeId !== key) this.saveRendezvous({ url: upstreamUrl, nodeId: key });
     const cert = learned.credential();

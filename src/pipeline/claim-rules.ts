@@ -41,7 +41,11 @@ export function isNodeAlive(node: NodeView | undefined, now: number, nodeAliveMs
  * within the claim timeout, and the item is still in the stage the claim was granted for.
  */
 export function claimIsLive(
-  claim: Claim | null | undefined, stage: Stage, node: NodeView | undefined, now: number, t: ClaimTimings,
+  claim: Claim | null | undefined,
+  stage: Stage,
+  node: NodeView | undefined,
+  now: number,
+  t: ClaimTimings,
 ): claim is Claim {
   if (!claim || claim.stage !== stage || !node || !node.alive) return false;
   return now - Math.max(node.lastSeen, claim.at) <= t.claimTimeoutMs;
@@ -81,7 +85,10 @@ export function hashWinner(nodeIds: readonly string[], storyId: string): string 
   let bestHash = "";
   for (const id of nodeIds) {
     const h = claimHash(id, storyId);
-    if (best === undefined || h < bestHash) { best = id; bestHash = h; }
+    if (best === undefined || h < bestHash) {
+      best = id;
+      bestHash = h;
+    }
   }
   return best;
 }

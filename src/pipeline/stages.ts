@@ -4,8 +4,12 @@ export type Stage = (typeof STAGES)[number];
 
 /** huskies' on-disk names, accepted as input everywhere. */
 const LEGACY: Record<string, Stage> = {
-  "1_backlog": "backlog", "2_current": "current", "3_qa": "qa",
-  "4_merge": "merge", "5_done": "done", "6_archived": "archived",
+  "1_backlog": "backlog",
+  "2_current": "current",
+  "3_qa": "qa",
+  "4_merge": "merge",
+  "5_done": "done",
+  "6_archived": "archived",
 };
 
 export function parseStage(input: string): Stage | undefined {

@@ -15,8 +15,7 @@ export interface TransitionContext {
   reason?: string;
 }
 
-export type TransitionName =
-  | "promote" | "submit" | "approve" | "rework" | "merged" | "archive" | "demote" | "reopen";
+export type TransitionName = "promote" | "submit" | "approve" | "rework" | "merged" | "archive" | "demote" | "reopen";
 
 interface Rule {
   name: TransitionName;
@@ -41,15 +40,24 @@ export const TRANSITIONS: readonly Rule[] = [
   { name: "promote", from: ["backlog"], to: "current", actors: ["operator", "system", "coder"] },
   { name: "submit", from: ["current"], to: "qa", actors: ["coder", "operator"] },
   {
-    name: "approve", from: ["qa"], to: "merge", actors: ["qa", "system", "operator"],
-    guard: (c) => (c.commitsAhead ?? 0) >= 1 ? undefined : "merge needs at least one commit ahead of the base branch",
+    name: "approve",
+    from: ["qa"],
+    to: "merge",
+    actors: ["qa", "system", "operator"],
+    guard: (c) => ((c.commitsAhead ?? 0) >= 1 ? undefined : "merge needs at least one commit ahead of the base branch"),
   },
   {
-    name: "rework", from: ["qa", "merge", "done"], to: "current", actors: ["qa", "mergemaster", "operator", "coder"],
+    name: "rework",
+    from: ["qa", "merge", "done"],
+    to: "current",
+    actors: ["qa", "mergemaster", "operator", "coder"],
     guard: (c) => (c.reason?.trim() ? undefined : "sending work back needs a reason"),
   },
   {
-    name: "merged", from: ["merge"], to: "done", actors: ["mergemaster", "operator"],
+    name: "merged",
+    from: ["merge"],
+    to: "done",
+    actors: ["mergemaster", "operator"],
     guard: (c) => (c.mergeCommit && /^[0-9a-f]{7,64}$/.test(c.mergeCommit) ? undefined : "done needs a merge commit"),
   },
   { name: "archive", from: ANY.filter((s) => s !== "archived"), to: "archived", actors: ["system", "operator"] },
@@ -57,9 +65,7 @@ export const TRANSITIONS: readonly Rule[] = [
   { name: "reopen", from: ["archived"], to: "backlog", actors: ["operator"] },
 ];
 
-export type TransitionResult =
-  | { ok: true; name: TransitionName }
-  | { ok: false; error: string };
+export type TransitionResult = { ok: true; name: TransitionName } | { ok: false; error: string };
 
 /** Decide whether `actor` may move an item from `from` to `to`. Pure. */
 export function checkTransition(from: Stage, to: Stage, ctx: TransitionContext): TransitionResult {

@@ -36,7 +36,10 @@ export class ClaimSequencer {
         this.claims.clearRequests(item.id);
         continue;
       }
-      const winner = hashWinner(Object.keys(item.requests).filter((r) => view.alive(r)), item.id);
+      const winner = hashWinner(
+        Object.keys(item.requests).filter((r) => view.alive(r)),
+        item.id,
+      );
       if (!winner) continue;
       const token = this.claims.grant(item.id, winner, now);
       this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");

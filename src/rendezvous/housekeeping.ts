@@ -10,7 +10,11 @@ import type { Claims } from "../state/claims.js";
  * change, so work starts at once).
  */
 export class Housekeeping {
-  constructor(private readonly claims: Claims, private readonly config: LiveConfig, private readonly log: Logger) {}
+  constructor(
+    private readonly claims: Claims,
+    private readonly config: LiveConfig,
+    private readonly log: Logger,
+  ) {}
 
   archive(now = Date.now()): void {
     const pipeline = this.claims.pipeline;
@@ -30,7 +34,10 @@ export class Housekeeping {
     if (free <= 0) return;
     // A dependency is met once it is done or archived; an unknown id never is (a typo must not
     // release work early; an operator can edit `dependsOn`).
-    const met = (id: string) => { const st = pipeline.getItem(id)?.stage; return st === "done" || st === "archived"; };
+    const met = (id: string) => {
+      const st = pipeline.getItem(id)?.stage;
+      return st === "done" || st === "archived";
+    };
     for (const item of pipeline.listItemsIn(["backlog"])) {
       if (free <= 0) break;
       if (item.blocked || !item.dependsOn.every(met)) continue;

@@ -30,24 +30,38 @@ export class RendezvousService {
   }
 
   start(): void {
-    const grant = coalesce(() => {
-      const granted = this.sequencer.grant();
-      if (granted.length) this.opts.onGrant?.(granted);
-    }, this.log, "claim sequencer");
+    const grant = coalesce(
+      () => {
+        const granted = this.sequencer.grant();
+        if (granted.length) this.opts.onGrant?.(granted);
+      },
+      this.log,
+      "claim sequencer",
+    );
     // Webhooks: only the rendezvous notifies, so each event is sent once per project.
-    this.stops.push(watchNotifyEvents(this.claims.pipeline, (ev) => this.notifier.notify(ev), {
-      onError: (err) => this.log.error({ err }, "notification event failed"),
-    }));
+    this.stops.push(
+      watchNotifyEvents(this.claims.pipeline, (ev) => this.notifier.notify(ev), {
+        onError: (err) => this.log.error({ err }, "notification event failed"),
+      }),
+    );
     const promote = coalesce(() => this.housekeeping.promote(), this.log, "promotion");
-    const onChange = () => { grant.schedule(); promote.schedule(); };
-    const onTimer = () => { onChange(); this.housekeeping.archive(); };
+    const onChange = () => {
+      grant.schedule();
+      promote.schedule();
+    };
+    const onTimer = () => {
+      onChange();
+      this.housekeeping.archive();
+    };
     this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel);
     // An item put into `current` here (REST, MCP, promotion) is offered inside that same write.
-    this.stops.push(this.claims.pipeline.onStageChange((ev) => {
-      if (ev.to !== "current" || !ev.local) return;
-      const granted = this.sequencer.offerNow(ev.id);
-      if (granted.length) this.opts.onGrant?.(granted);
-    }));
+    this.stops.push(
+      this.claims.pipeline.onStageChange((ev) => {
+        if (ev.to !== "current" || !ev.local) return;
+        const granted = this.sequencer.offerNow(ev.id);
+        if (granted.length) this.opts.onGrant?.(granted);
+      }),
+    );
     this.restartTimer(onTimer);
     const onConfig = () => this.restartTimer(onTimer);
     this.config.on("change", onConfig);

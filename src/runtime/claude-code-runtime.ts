@@ -95,7 +95,10 @@ export class ClaudeCodeRuntime implements AgentRuntime {
         slotEnv: spec.slot.env,
         extra: spec.env,
         huskies: huskiesVars(spec),
-        fixed: { DISABLE_AUTOUPDATER: "1", ...(sandboxDecision(spec.slot.sandbox, missingSandboxTools()).sandboxed ? sandboxGitEnv(spec.cwd) : {}) },
+        fixed: {
+          DISABLE_AUTOUPDATER: "1",
+          ...(sandboxDecision(spec.slot.sandbox, missingSandboxTools()).sandboxed ? sandboxGitEnv(spec.cwd) : {}),
+        },
       }),
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {

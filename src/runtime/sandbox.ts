@@ -159,7 +159,20 @@ export function sandboxDecision(
  * inside the working directory: seen from the sandbox they are character devices, and `git add -A`
  * refuses the whole commit ("can only add regular files"). Found in claude 2.1's sandbox code.
  */
-const SANDBOX_PLACEHOLDERS = [".gitconfig", ".gitmodules", ".bashrc", ".bash_profile", ".zshrc", ".zprofile", ".profile", ".ripgreprc", ".mcp.json", ".vscode", ".idea", ".claude"];
+const SANDBOX_PLACEHOLDERS = [
+  ".gitconfig",
+  ".gitmodules",
+  ".bashrc",
+  ".bash_profile",
+  ".zshrc",
+  ".zprofile",
+  ".profile",
+  ".ripgreprc",
+  ".mcp.json",
+  ".vscode",
+  ".idea",
+  ".claude",
+];
 
 /**
  * Let a sandboxed agent commit with `git add -A`: git run by the agent ignores the sandbox's
@@ -179,6 +192,9 @@ export function sandboxGitEnv(cwd: string): Record<string, string> {
     /* no global ignore file */
   }
   const file = join(gitDir, "huskies-sandbox-exclude");
-  writeFileSync(file, `${own}\n# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`);
+  writeFileSync(
+    file,
+    `${own}\n# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`,
+  );
   return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "core.excludesFile", GIT_CONFIG_VALUE_0: file };
 }

@@ -47,9 +47,18 @@ export class HttpService {
   constructor(private readonly opts: HttpServiceOptions) {
     const o = opts;
     this.guard = new RequestGuard({
-      boundHost: o.host, advertise: o.advertise, tls: !!o.tls, port: () => this.port, adminToken: o.adminToken,
-      settings: () => ({ publicUrls: o.config.project.public_urls, allowedOrigins: o.config.project.allowed_origins, maxBodyBytes: o.config.project.max_body_bytes }),
-      readsNeedToken: !o.open, writesNeedToken: !o.open || !o.loopbackOnly,
+      boundHost: o.host,
+      advertise: o.advertise,
+      tls: !!o.tls,
+      port: () => this.port,
+      adminToken: o.adminToken,
+      settings: () => ({
+        publicUrls: o.config.project.public_urls,
+        allowedOrigins: o.config.project.allowed_origins,
+        maxBodyBytes: o.config.project.max_body_bytes,
+      }),
+      readsNeedToken: !o.open,
+      writesNeedToken: !o.open || !o.loopbackOnly,
     });
   }
 
@@ -58,8 +67,12 @@ export class HttpService {
     // Only the rendezvous serves MCP: agents never load the SDK (~10 MB of an idle agent's memory).
     const mcp = o.role === "rendezvous" ? await import("./mcp-server.js") : undefined;
     const inner = httpApp({
-      actions: o.info.actions, logs: o.info.logs, tokens: o.role === "rendezvous" ? o.tokens : undefined, health: o.health,
-      join: o.role === "rendezvous" ? o.join : undefined, admit: o.role === "rendezvous" ? o.admit : undefined,
+      actions: o.info.actions,
+      logs: o.info.logs,
+      tokens: o.role === "rendezvous" ? o.tokens : undefined,
+      health: o.health,
+      join: o.role === "rendezvous" ? o.join : undefined,
+      admit: o.role === "rendezvous" ? o.admit : undefined,
       guard: this.guard,
       mount: (a: Hono, guard: RequestGuard) => {
         o.routes?.(a);
@@ -67,7 +80,12 @@ export class HttpService {
       },
     });
     const app = o.role === "rendezvous" ? inner : readOnly(inner);
-    const listening = await listen(getRequestListener(o.writeGate ? guardWrites(o.writeGate, app.fetch) : app.fetch), o.port, o.host, o.tls);
+    const listening = await listen(
+      getRequestListener(o.writeGate ? guardWrites(o.writeGate, app.fetch) : app.fetch),
+      o.port,
+      o.host,
+      o.tls,
+    );
     this.server = listening.server;
     this.port = listening.port;
     return this.server;

@@ -12,7 +12,10 @@ import { commitsAhead, git, hasRemote } from "../git/git.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
-  constructor(readonly status: 400 | 404 | 409 | 503, message: string) {
+  constructor(
+    readonly status: 400 | 404 | 409 | 503,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -97,12 +100,17 @@ export class OperatorActions {
     if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
     const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
     try {
-      this.claims.move(id, to, {
-        actor: "operator",
-        reason: reason ?? "moved by an operator",
-        commitsAhead: ahead,
-        mergeCommit: item.mergeCommit,
-      }, to === "current" ? { blocked: null, failure: reason } : {});
+      this.claims.move(
+        id,
+        to,
+        {
+          actor: "operator",
+          reason: reason ?? "moved by an operator",
+          commitsAhead: ahead,
+          mergeCommit: item.mergeCommit,
+        },
+        to === "current" ? { blocked: null, failure: reason } : {},
+      );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }
@@ -173,7 +181,11 @@ export class OperatorActions {
   /** A node by id, by label, or by a unique id prefix (6+ characters), as people type them. */
   private node(ref: string): NodeEntry {
     const nodes = this.pipeline.listNodes();
-    const candidates = [nodes.filter((n) => n.id === ref), nodes.filter((n) => n.label === ref), ref.length >= 6 ? nodes.filter((n) => n.id.startsWith(ref)) : []];
+    const candidates = [
+      nodes.filter((n) => n.id === ref),
+      nodes.filter((n) => n.label === ref),
+      ref.length >= 6 ? nodes.filter((n) => n.id.startsWith(ref)) : [],
+    ];
     const node = candidates.find((c) => c.length === 1)?.[0];
     if (!node) throw new ActionError(404, `unknown node ${ref.slice(0, 80)}`);
     return node;

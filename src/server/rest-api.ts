@@ -22,7 +22,9 @@ async function bodyOf<T extends z.ZodType>(c: Context, schema: T): Promise<z.inf
 const moveBody = z.object({ stage: z.string({ error: "body needs {stage}" }), reason: z.string().max(10_000).optional() });
 const tickBody = z.object({ index: z.number({ error: "body needs {index} (0-based)" }).int().min(0), done: z.boolean().default(true) });
 const blockBody = z.object({ reason: z.string().max(10_000).default("") });
-const admitBody = z.object({ nodeId: z.string({ error: "body needs {nodeId}" }).regex(/^[0-9a-f]{64}$/, "nodeId must be a 64-char hex public key") });
+const admitBody = z.object({
+  nodeId: z.string({ error: "body needs {nodeId}" }).regex(/^[0-9a-f]{64}$/, "nodeId must be a 64-char hex public key"),
+});
 const assignBody = z.object({ node: z.string().max(200).default("") });
 
 /** REST under `/api`. Bodies are JSON objects; errors are `{error}` with a 4xx status. */

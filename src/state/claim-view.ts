@@ -16,7 +16,11 @@ export function claimTimings(cfg: { node_alive_secs: number; claim_timeout_secs:
 export class ClaimView {
   readonly nodes: ReadonlyMap<string, NodeEntry>;
 
-  constructor(pipeline: PipelineDoc, readonly timings: ClaimTimings, readonly now = Date.now()) {
+  constructor(
+    pipeline: PipelineDoc,
+    readonly timings: ClaimTimings,
+    readonly now = Date.now(),
+  ) {
     this.nodes = pipeline.nodeIndex();
   }
 

@@ -6,5 +6,8 @@ import * as Y from "yjs";
  * deletions count. Equal digests mean identical documents.
  */
 export function documentDigest(doc: Y.Doc): string {
-  return createHash("sha256").update(Y.encodeSnapshot(Y.snapshot(doc))).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(Y.encodeSnapshot(Y.snapshot(doc)))
+    .digest("hex")
+    .slice(0, 16);
 }

@@ -52,7 +52,10 @@ function readLastRun(v: unknown): LastRun | undefined {
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
-  if (v instanceof Y.Map) v.forEach((at, node) => { if (isNodeId(node) && finite(at)) out[node] = at; });
+  if (v instanceof Y.Map)
+    v.forEach((at, node) => {
+      if (isNodeId(node) && finite(at)) out[node] = at;
+    });
   return out;
 }
 
@@ -115,7 +118,9 @@ export function readNode(id: string, fields: Record<string, unknown> | undefined
   if (!isNodeId(id)) return void malformed?.("nodes", id, "invalid node id");
   if (!fields) return void malformed?.("nodes", id, "not a map");
   const kept = Array.isArray(fields.keptWorktrees)
-    ? fields.keptWorktrees.filter((w): w is { id: string; state: string } => isObject(w) && isItemId(w.id) && typeof w.state === "string").slice(0, 100)
+    ? fields.keptWorktrees
+        .filter((w): w is { id: string; state: string } => isObject(w) && isItemId(w.id) && typeof w.state === "string")
+        .slice(0, 100)
     : undefined;
   return {
     id,

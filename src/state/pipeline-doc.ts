@@ -54,20 +54,27 @@ export class PipelineDoc {
   private readonly stageListeners = new Set<(ev: StageEvent) => void>();
   private readonly nodeListeners = new Set<(ids: string[]) => void>();
 
-  constructor(readonly doc: Y.Doc = new Y.Doc(), private readonly opts: { signatures?: NodeSignatures; log?: Logger } = {}) {
+  constructor(
+    readonly doc: Y.Doc = new Y.Doc(),
+    private readonly opts: { signatures?: NodeSignatures; log?: Logger } = {},
+  ) {
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
     this.items.forEach((v, id) => this.indexOnLoad(id, v));
     this.nodes.forEach((_v, id) => this.refreshNode(id));
-    this.items.observeDeep((events, tr) => this.guard("items observer", () => {
-      for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
-    }));
-    this.nodes.observeDeep((events) => this.guard("nodes observer", () => {
-      const ids = [...touchedKeys(this.nodes, events)];
-      for (const id of ids) this.refreshNode(id);
-      for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
-    }));
+    this.items.observeDeep((events, tr) =>
+      this.guard("items observer", () => {
+        for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
+      }),
+    );
+    this.nodes.observeDeep((events) =>
+      this.guard("nodes observer", () => {
+        const ids = [...touchedKeys(this.nodes, events)];
+        for (const id of ids) this.refreshNode(id);
+        for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
+      }),
+    );
   }
 
   transact(fn: () => void, origin: unknown = null): void {
@@ -78,7 +85,7 @@ export class PipelineDoc {
     let item = this.itemCache.get(id);
     if (item === undefined) {
       const raw = this.items.get(id);
-      item = raw === undefined ? null : readItem(id, raw, this.malformed) ?? null;
+      item = raw === undefined ? null : (readItem(id, raw, this.malformed) ?? null);
       this.itemCache.set(id, item);
     }
     return item ?? undefined;
@@ -122,7 +129,9 @@ export class PipelineDoc {
     let n = Number(this.meta.get("lastNumber"));
     if (!Number.isFinite(n)) {
       n = 0;
-      this.items.forEach((_m, id) => { n = Math.max(n, itemNumber(id) || 0); });
+      this.items.forEach((_m, id) => {
+        n = Math.max(n, itemNumber(id) || 0);
+      });
     }
     const ids: string[] = [];
     this.transact(() => {
@@ -132,8 +141,18 @@ export class PipelineDoc {
         while (this.items.has(id)) id = makeItemId(++n, type, input.name);
         const m = new Y.Map<unknown>();
         const fields: Record<string, unknown> = {
-          id, name: input.name, type, stage: input.stage ?? "backlog", body: input.body ?? "", createdAt: now, stageAt: now,
-          claim: null, epoch: 0, retries: 0, blocked: null, dependsOn: input.dependsOn ?? [],
+          id,
+          name: input.name,
+          type,
+          stage: input.stage ?? "backlog",
+          body: input.body ?? "",
+          createdAt: now,
+          stageAt: now,
+          claim: null,
+          epoch: 0,
+          retries: 0,
+          blocked: null,
+          dependsOn: input.dependsOn ?? [],
         };
         if (input.qa) fields.qa = input.qa;
         for (const [k, v] of Object.entries(fields)) m.set(k, v);
@@ -206,8 +225,9 @@ export class PipelineDoc {
       }
       const entry = m as Y.Map<unknown>;
       for (const [k, v] of Object.entries(fields)) {
-        if (v === undefined) { if (entry.has(k)) entry.delete(k); }
-        else if (JSON.stringify(entry.get(k)) !== JSON.stringify(v)) entry.set(k, v);
+        if (v === undefined) {
+          if (entry.has(k)) entry.delete(k);
+        } else if (JSON.stringify(entry.get(k)) !== JSON.stringify(v)) entry.set(k, v);
       }
       const sig = this.opts.signatures;
       if (sig) {

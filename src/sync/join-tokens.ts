@@ -38,7 +38,10 @@ export class JoinTokenStore {
    * project it was to admit that key in could not be reached, so the agent can simply retry.
    */
   release(token: string, usedBy: string): boolean {
-    return this.db.prepare("UPDATE join_tokens SET used_at = NULL, used_by = NULL WHERE hash = ? AND used_by = ?").run(hash(token), usedBy).changes === 1;
+    return (
+      this.db.prepare("UPDATE join_tokens SET used_at = NULL, used_by = NULL WHERE hash = ? AND used_by = ?").run(hash(token), usedBy)
+        .changes === 1
+    );
   }
 
   /** The stored hash of a token (other tables key on it so no usable secret is stored). */

@@ -17,17 +17,23 @@ export interface UpgradeSource {
  * before they are buffered; everything else about a bad peer is handled per connection.
  * `?token=` is only looked at by a rendezvous policy (agents take no bearer).
  */
-export function attachSyncServer(http: UpgradeSource, hub: SyncHub, opts: {
-  policy: SyncPolicy;
-  maxFrameBytes: number;
-  /** The HTTP request guard's Host/Origin check (src/server/request-guard.ts): a reason refuses the upgrade with 403. */
-  checkUpgrade?: (req: IncomingMessage) => string | undefined;
-}): WebSocketServer {
+export function attachSyncServer(
+  http: UpgradeSource,
+  hub: SyncHub,
+  opts: {
+    policy: SyncPolicy;
+    maxFrameBytes: number;
+    /** The HTTP request guard's Host/Origin check (src/server/request-guard.ts): a reason refuses the upgrade with 403. */
+    checkUpgrade?: (req: IncomingMessage) => string | undefined;
+  },
+): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes });
   http.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refused = opts.checkUpgrade?.(req);
     if (refused) {
-      socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(refused)}\r\n\r\n${refused}`);
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(refused)}\r\n\r\n${refused}`,
+      );
       return;
     }
     const url = new URL(req.url ?? "/", "http://localhost");

@@ -57,7 +57,11 @@ export class SyncService {
 
   /** Serve `/crdt-sync` on `server` (upgrade requests); `checkUpgrade` is the HTTP request guard's Host/Origin check. */
   attach(server: Server | HttpsServer, checkUpgrade?: (req: IncomingMessage) => string | undefined): void {
-    this.wss = attachSyncServer(server, this.hub, { policy: this.opts.policy, maxFrameBytes: this.opts.config.project.max_frame_bytes, checkUpgrade });
+    this.wss = attachSyncServer(server, this.hub, {
+      policy: this.opts.policy,
+      maxFrameBytes: this.opts.config.project.max_frame_bytes,
+      checkUpgrade,
+    });
   }
 
   start(): void {
@@ -67,8 +71,14 @@ export class SyncService {
     this.offRevocations = policy.enforce(this.hub);
     if (opts.upstreamUrl) {
       const upstream = new SyncClient({
-        url: opts.upstreamUrl, hub: this.hub, identity: opts.identity, maxFrameBytes: cfg.max_frame_bytes,
-        joinToken: opts.joinToken, token: opts.bearer, upstream: true, pin: opts.upstreamPin,
+        url: opts.upstreamUrl,
+        hub: this.hub,
+        identity: opts.identity,
+        maxFrameBytes: cfg.max_frame_bytes,
+        joinToken: opts.joinToken,
+        token: opts.bearer,
+        upstream: true,
+        pin: opts.upstreamPin,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).
@@ -78,7 +88,9 @@ export class SyncService {
         },
       });
       // Trust on first use until .huskies/rendezvous.json pins the key.
-      upstream.on("connected", () => { if (upstream.peerId && policy.learnRendezvous(upstream.peerId)) opts.onTrustChange?.(); });
+      upstream.on("connected", () => {
+        if (upstream.peerId && policy.learnRendezvous(upstream.peerId)) opts.onTrustChange?.();
+      });
       this.upstream = upstream;
       if (opts.role === "agent") {
         // The relay rule (see SyncHub): peers learn whether we reach the rendezvous.
@@ -89,12 +101,22 @@ export class SyncService {
       upstream.start();
     }
     if (opts.role === "agent") {
-      this.mesh = new MeshManager(opts.pipeline, this.hub, opts.identity, () => ({
-        maxPeers: opts.config.project.max_mesh_peers,
-        scanIntervalMs: opts.config.project.mesh_scan_interval_secs * 1000,
-        nodeAliveMs: opts.config.project.node_alive_secs * 1000,
-      }), cfg.max_frame_bytes, policy);
-      const onConfig = () => { this.mesh?.restartTimer(); this.mesh?.schedule(); };
+      this.mesh = new MeshManager(
+        opts.pipeline,
+        this.hub,
+        opts.identity,
+        () => ({
+          maxPeers: opts.config.project.max_mesh_peers,
+          scanIntervalMs: opts.config.project.mesh_scan_interval_secs * 1000,
+          nodeAliveMs: opts.config.project.node_alive_secs * 1000,
+        }),
+        cfg.max_frame_bytes,
+        policy,
+      );
+      const onConfig = () => {
+        this.mesh?.restartTimer();
+        this.mesh?.schedule();
+      };
       opts.config.on("change", onConfig);
       this.offConfig = () => opts.config.off("change", onConfig);
     }

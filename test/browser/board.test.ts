@@ -14,7 +14,15 @@ let browser: Browser;
 beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
@@ -79,6 +87,10 @@ describe("the board", () => {
     await page.locator("section.column").getByText("After the restart").waitFor();
     expect(await page.getByText("Not connected to the server").count()).toBe(0);
     const view = await getJson<PipelineView>(`${server.http}/api/pipeline`);
-    expect(Object.values(view.stages).flat().map((i) => i.name)).toContain("After the restart");
+    expect(
+      Object.values(view.stages)
+        .flat()
+        .map((i) => i.name),
+    ).toContain("After the restart");
   });
 });

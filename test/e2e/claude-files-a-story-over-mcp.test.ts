@@ -40,20 +40,51 @@ describe("Claude Code drives huskies through MCP", () => {
     // The .mcp.json `huskies init` wrote, pointed at this project's port.
     const mcpJson = join(project.root, ".mcp.json");
     writeFileSync(mcpJson, readFileSync(mcpJson, "utf8").replace("3001", String(port)));
-    expect(JSON.parse(readFileSync(mcpJson, "utf8"))).toEqual({ mcpServers: { huskies: { type: "http", url: `http://127.0.0.1:${port}/mcp` } } });
+    expect(JSON.parse(readFileSync(mcpJson, "utf8"))).toEqual({
+      mcpServers: { huskies: { type: "http", url: `http://127.0.0.1:${port}/mcp` } },
+    });
     const server = await cluster.server(project.root, ["--no-agent", "--port", String(port)]);
 
-    model = await new ScriptedModelServer(({ step }) => step === 0
-      ? { tool: { name: "mcp__huskies__create_story", input: { name: "Filed by Claude", user_story: "As a lead I want Claude to file work.", acceptance_criteria: ["it is on the board"] } } }
-      : { text: "Filed." }).start();
+    model = await new ScriptedModelServer(({ step }) =>
+      step === 0
+        ? {
+            tool: {
+              name: "mcp__huskies__create_story",
+              input: {
+                name: "Filed by Claude",
+                user_story: "As a lead I want Claude to file work.",
+                acceptance_criteria: ["it is on the board"],
+              },
+            },
+          }
+        : { text: "Filed." },
+    ).start();
     configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
     const env: Record<string, string | undefined> = { ...process.env, ...model.env(configDir) };
     delete env.CLAUDECODE;
-    const run = await promisify(execFile)(findClaude(), [
-      "-p", "File a story for the login work.", "--output-format", "stream-json", "--verbose", "--max-turns", "3",
-      "--mcp-config", mcpJson, "--strict-mcp-config", "--allowedTools", "mcp__huskies__create_story",
-    ], { cwd: project.root, env, timeout: 90_000 });
-    const result = run.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((e) => e.type === "result");
+    const run = await promisify(execFile)(
+      findClaude(),
+      [
+        "-p",
+        "File a story for the login work.",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--max-turns",
+        "3",
+        "--mcp-config",
+        mcpJson,
+        "--strict-mcp-config",
+        "--allowedTools",
+        "mcp__huskies__create_story",
+      ],
+      { cwd: project.root, env, timeout: 90_000 },
+    );
+    const result = run.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === "result");
     expect(result).toMatchObject({ subtype: "success", is_error: false });
     expect(model.requests[0]!.body.tools!.map((t) => t.name)).toContain("mcp__huskies__create_story");
 
@@ -61,7 +92,10 @@ describe("Claude Code drives huskies through MCP", () => {
     expect(items.map((i) => i.name)).toEqual(["Filed by Claude"]);
     expect(items[0]!.body).toContain("- [ ] it is on the board");
 
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
     try {
       const page = await browser.newPage();
       await page.goto(server.http);

@@ -10,7 +10,12 @@ import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry, PauseState } from "../../src/state/item.js";
 
 /** Commits hello.txt through the Bash tool, then says it is done. */
-const COMMIT = { tool: { name: "Bash", input: { command: "echo hello > hello.txt && git add hello.txt && git commit -qm 'Add hello'", description: "Commit hello.txt" } } };
+const COMMIT = {
+  tool: {
+    name: "Bash",
+    input: { command: "echo hello > hello.txt && git add hello.txt && git commit -qm 'Add hello'", description: "Commit hello.txt" },
+  },
+};
 
 const cluster = new Cluster();
 let project: Project | undefined;
@@ -38,13 +43,23 @@ describe("fleet health with the real claude binary", () => {
     project = createProject({ projectToml: projectToml({ limit_backoff_secs: 600 }, ["test -f hello.txt"]), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     // Logged out: no API key, an empty claude config.
-    const loggedOut = await cluster.agent(project.clone("logged-out"), server.ws, ["--label", "logged-out"], { ...model.env(configDir()), ANTHROPIC_API_KEY: undefined });
+    const loggedOut = await cluster.agent(project.clone("logged-out"), server.ws, ["--label", "logged-out"], {
+      ...model.env(configDir()),
+      ANTHROPIC_API_KEY: undefined,
+    });
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Say hello", stage: "current" });
 
-    const paused = await waitFor(async () => (await nodeEntry(server, loggedOut.nodeId))?.paused, "the logged-out node to pause itself", 60_000);
+    const paused = await waitFor(
+      async () => (await nodeEntry(server, loggedOut.nodeId))?.paused,
+      "the logged-out node to pause itself",
+      60_000,
+    );
     expect(paused.reason).toMatch(/Not logged in/);
     expect(paused.until).toBeGreaterThan(Date.now() + 300_000);
-    const afterFailure = await waitFor(async () => { const i = await item(server, s.id); return i.claim === null ? i : undefined; }, "the claim given back");
+    const afterFailure = await waitFor(async () => {
+      const i = await item(server, s.id);
+      return i.claim === null ? i : undefined;
+    }, "the claim given back");
     expect(afterFailure).toMatchObject({ stage: "current", retries: 0, blocked: null });
     expect(afterFailure.lastRun).toMatchObject({ outcome: "node_failure", error: expect.stringContaining("Not logged in") });
     // The real reason is visible where people look.
@@ -53,7 +68,15 @@ describe("fleet health with the real claude binary", () => {
     expect(status).toMatch(/logged-out .*PAUSED: Not logged in/);
 
     const working = await cluster.agent(project.clone("working"), server.ws, ["--label", "working"], model.env(configDir()));
-    const done = await waitFor(async () => { const i = await item(server, s.id); return i.stage === "qa" ? i : undefined; }, "the working node to finish the story", 90_000, 250);
+    const done = await waitFor(
+      async () => {
+        const i = await item(server, s.id);
+        return i.stage === "qa" ? i : undefined;
+      },
+      "the working node to finish the story",
+      90_000,
+      250,
+    );
     expect(done).toMatchObject({ retries: 0, lastRun: { node: working.nodeId, outcome: "done" } });
     expect(loggedOut.logged("agent invocation")).toHaveLength(1);
   });
@@ -77,13 +100,26 @@ describe("fleet health with the real claude binary", () => {
     const agent = await cluster.agent(project.clone("a"), server.ws, [], model.env(configDir()));
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Say hello", stage: "current" });
 
-    const paused = await waitFor(async () => (await nodeEntry(server, agent.nodeId))?.paused, "the node paused at the first 429", 60_000, 100);
+    const paused = await waitFor(
+      async () => (await nodeEntry(server, agent.nodeId))?.paused,
+      "the node paused at the first 429",
+      60_000,
+      100,
+    );
     expect(paused.reason).toMatch(/rate limited|limit/);
     expect(paused.until).not.toBeNull();
     const stopped = await item(server, s.id);
     expect(stopped).toMatchObject({ retries: 0, blocked: null, lastRun: { outcome: "node_failure", sessionId: expect.any(String) } });
 
-    const done = await waitFor(async () => { const i = await item(server, s.id); return i.stage === "qa" ? i : undefined; }, "the story finished after the reset", 90_000, 250);
+    const done = await waitFor(
+      async () => {
+        const i = await item(server, s.id);
+        return i.stage === "qa" ? i : undefined;
+      },
+      "the story finished after the reset",
+      90_000,
+      250,
+    );
     expect(done.retries).toBe(0);
     // At most a couple of model calls while limited; the run after the reset is the same session.
     expect(limited).toBeLessThanOrEqual(2);
@@ -96,16 +132,30 @@ describe("fleet health with the real claude binary", () => {
 
   it("a first request rejected by a subscription's usage limit pauses until its reset time, without touching the story", async () => {
     const resetSecs = Math.floor(Date.now() / 1000) + 3600;
-    model = await new ScriptedModelServer(() => ({ error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", resetSecs) } })).start();
+    model = await new ScriptedModelServer(() => ({
+      error: { status: 429, type: "rate_limit_error", message: "rate limited", headers: rateLimitHeaders("rejected", resetSecs) },
+    })).start();
     project = createProject({ projectToml: projectToml(), agentsToml: claudeSlot() });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const { ANTHROPIC_API_KEY: _key, ...env } = model.env(configDir());
-    const agent = await cluster.agent(project.clone("a"), server.ws, [], { ...env, ANTHROPIC_API_KEY: undefined, CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-scripted" });
+    const agent = await cluster.agent(project.clone("a"), server.ws, [], {
+      ...env,
+      ANTHROPIC_API_KEY: undefined,
+      CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-scripted",
+    });
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Over the limit", stage: "current" });
-    const paused = await waitFor(async () => (await nodeEntry(server, agent.nodeId))?.paused as PauseState | undefined, "the node paused", 60_000, 100);
+    const paused = await waitFor(
+      async () => (await nodeEntry(server, agent.nodeId))?.paused as PauseState | undefined,
+      "the node paused",
+      60_000,
+      100,
+    );
     expect(paused.until).toBe(resetSecs * 1000);
     expect(paused.reason).toMatch(/limit/);
-    const after = await waitFor(async () => { const i = await item(server, s.id); return i.claim === null ? i : undefined; }, "the claim given back");
+    const after = await waitFor(async () => {
+      const i = await item(server, s.id);
+      return i.claim === null ? i : undefined;
+    }, "the claim given back");
     expect(after).toMatchObject({ stage: "current", retries: 0, blocked: null });
     expect((await agent.health()).paused).toMatchObject({ until: resetSecs * 1000 });
   });

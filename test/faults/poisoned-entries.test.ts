@@ -26,7 +26,10 @@ describe("poisoned document entries", () => {
 
     // Any Yjs client the server admits can write anything: a stock y-websocket provider does.
     const doc = new Y.Doc();
-    const provider = new WebsocketProvider(`ws://127.0.0.1:${port}`, "crdt-sync", doc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${port}`, "crdt-sync", doc, {
+      WebSocketPolyfill: WebSocket as never,
+      disableBc: true,
+    });
     providers.push(provider);
     await waitFor(() => provider.synced, "the stock client to sync");
     doc.transact(() => {
@@ -34,10 +37,26 @@ describe("poisoned document entries", () => {
       doc.getMap("nodes").set("zz", "boom");
       doc.getMap("nodes").set("ab".repeat(32), 42);
       const badId = new Y.Map<unknown>();
-      for (const [k, v] of Object.entries({ id: "../../escape", name: "Escape", type: "story", stage: "current", claim: null, requests: new Y.Map() })) badId.set(k, v);
+      for (const [k, v] of Object.entries({
+        id: "../../escape",
+        name: "Escape",
+        type: "story",
+        stage: "current",
+        claim: null,
+        requests: new Y.Map(),
+      }))
+        badId.set(k, v);
       doc.getMap("items").set("../../escape", badId);
       const badClaim = new Y.Map<unknown>();
-      for (const [k, v] of Object.entries({ id: "8_story_bad_claim", name: "Bad claim", type: "story", stage: "current", claim: "mine", requests: "all" })) badClaim.set(k, v);
+      for (const [k, v] of Object.entries({
+        id: "8_story_bad_claim",
+        name: "Bad claim",
+        type: "story",
+        stage: "current",
+        claim: "mine",
+        requests: "all",
+      }))
+        badClaim.set(k, v);
       doc.getMap("items").set("8_story_bad_claim", badClaim);
     });
 
@@ -54,7 +73,11 @@ describe("poisoned document entries", () => {
     await server.stop();
     const again = await cluster.server(project.root, ["--no-agent", "--port", String(port)]);
     const t = await postJson<Item>(`${again.http}/api/stories`, { name: "After the restart", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${again.http}/api/stories/${t.id}`)).stage === "qa", "a story to reach qa after the restart", 60_000);
+    await waitFor(
+      async () => (await getJson<Item>(`${again.http}/api/stories/${t.id}`)).stage === "qa",
+      "a story to reach qa after the restart",
+      60_000,
+    );
     const ids = (await getJson<Item[]>(`${again.http}/api/stories`)).map((i) => i.id);
     expect(ids).not.toContain("9_story_poison");
     expect(ids).toContain("8_story_bad_claim");

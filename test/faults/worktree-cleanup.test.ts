@@ -40,8 +40,16 @@ describe("worktree cleanup never loses work", () => {
     expect(existsSync(join(unpushed, "done.txt"))).toBe(true);
     expect(existsSync(clean)).toBe(false);
 
-    const kept = await waitFor(async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).find((n) => n.id === agent.nodeId)?.keptWorktrees, "the kept worktrees in the node's entry");
-    expect(kept).toEqual(expect.arrayContaining([{ id: "41_story_lost_wip", state: "uncommitted" }, { id: "42_story_lost_commit", state: "unpushed" }]));
+    const kept = await waitFor(
+      async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).find((n) => n.id === agent.nodeId)?.keptWorktrees,
+      "the kept worktrees in the node's entry",
+    );
+    expect(kept).toEqual(
+      expect.arrayContaining([
+        { id: "41_story_lost_wip", state: "uncommitted" },
+        { id: "42_story_lost_commit", state: "unpushed" },
+      ]),
+    );
     expect(kept).toHaveLength(2);
     const status = await runCli(["status"], { env: { HUSKIES_SERVER: server.http } });
     expect(status.stdout).toContain("kept worktree 41_story_lost_wip (uncommitted)");

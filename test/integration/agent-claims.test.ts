@@ -37,7 +37,10 @@ describe("claims", () => {
     project = createProject({ projectToml: projectToml({ scan_interval_secs: 600 }), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agent = await cluster.agent(project.clone("a"), server.ws);
-    await waitFor(async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === 2, "the agent's heartbeat");
+    await waitFor(
+      async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === 2,
+      "the agent's heartbeat",
+    );
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Fast pickup", stage: "current" });
     // The scan runs every 10 minutes here, so reaching qa at all proves the event path.
     await waitFor(async () => (await item(server, s.id)).stage === "qa", "the story to be worked", 30_000);
@@ -45,7 +48,10 @@ describe("claims", () => {
   });
 
   it("reclaims the work of an agent killed mid-run after claim_timeout_secs", async () => {
-    project = createProject({ projectToml: projectToml({ claim_timeout_secs: 3 }), agentsToml: commandSlots(1, HANG_OR_COMMIT, "coder", "coder", ["HANG"]) });
+    project = createProject({
+      projectToml: projectToml({ claim_timeout_secs: 3 }),
+      agentsToml: commandSlots(1, HANG_OR_COMMIT, "coder", "coder", ["HANG"]),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const rootA = project.clone("a");
     const a = await cluster.agent(rootA, server.ws, [], { HANG: "1" });
@@ -85,7 +91,10 @@ describe("claims", () => {
     let server = await cluster.server(rootS, ["--no-agent"]);
     const port = server.port;
     const agents = await Promise.all([1, 2, 3].map((i) => cluster.agent(project!.clone(`agent${i}`), server.ws)));
-    await waitFor(async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 2), "the mesh to form");
+    await waitFor(
+      async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 2),
+      "the mesh to form",
+    );
 
     // A teammate's replica, admitted by the rendezvous (it holds a certificate), links to the
     // agents and files stories while the rendezvous is down: agents serve no REST writes.
@@ -96,19 +105,34 @@ describe("claims", () => {
     for (const a of agents) await teammate.link(a.ws);
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push(teammate.pipeline.createItem({ name: `Offline ${i}`, stage: "current" }).id);
-    await waitFor(async () => {
-      const items = await getJson<Item[]>(`${agents[0]!.http}/api/stories`);
-      return ids.every((id) => items.find((i) => i.id === id)?.stage === "qa");
-    }, "agents to finish the stories without the rendezvous", 60_000, 250);
+    await waitFor(
+      async () => {
+        const items = await getJson<Item[]>(`${agents[0]!.http}/api/stories`);
+        return ids.every((id) => items.find((i) => i.id === id)?.stage === "qa");
+      },
+      "agents to finish the stories without the rendezvous",
+      60_000,
+      250,
+    );
     expect(agents.some((a) => a.logged("claimed autonomously (rendezvous unreachable)").length > 0)).toBe(true);
 
     server = await cluster.server(rootS, ["--no-agent", "--port", String(port)]);
-    await waitFor(async () => {
-      const digests = new Set((await Promise.all([server, ...agents].map((n) => n.health()))).map((h) => h.digest));
-      return digests.size === 1;
-    }, "all four replicas to converge", 60_000, 250);
+    await waitFor(
+      async () => {
+        const digests = new Set((await Promise.all([server, ...agents].map((n) => n.health()))).map((h) => h.digest));
+        return digests.size === 1;
+      },
+      "all four replicas to converge",
+      60_000,
+      250,
+    );
     const onServer = await getJson<Item[]>(`${server.http}/api/stories`);
-    expect(onServer.filter((i) => i.stage === "qa").map((i) => i.id).sort()).toEqual([...ids].sort());
+    expect(
+      onServer
+        .filter((i) => i.stage === "qa")
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual([...ids].sort());
     const runs = agents.flatMap((a) => a.logged("agent invocation").map((l) => String(l.story)));
     expect(runs.sort()).toEqual([...ids].sort());
     for (const id of ids) expect(originBranches(project.origin)).toContain(`feature/story-${id}`);

@@ -22,7 +22,10 @@ describe("agent lifecycle", () => {
     const server = await cluster.server(project.root, ["--no-agent"]);
     const roots = [1, 2, 3, 4, 5, 6].map((i) => project!.clone(`agent${i}`));
     const agents = await Promise.all(roots.map((r) => cluster.agent(r, server.ws)));
-    await waitFor(async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 3), "every agent to link 3 peers");
+    await waitFor(
+      async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.connected.length === 3),
+      "every agent to link 3 peers",
+    );
     for (const h of await Promise.all(agents.map((a) => a.health()))) {
       expect(h.mesh.peers).toHaveLength(3);
       expect(h.mesh.peers).not.toContain(h.nodeId);
@@ -32,7 +35,10 @@ describe("agent lifecycle", () => {
       const file = join(r, ".huskies", "project.toml");
       writeFileSync(file, readFileSync(file, "utf8").replace("max_mesh_peers = 3", "max_mesh_peers = 1"));
     }
-    await waitFor(async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.peers.length === 1 && h.mesh.max === 1), "the new cap to apply");
+    await waitFor(
+      async () => (await Promise.all(agents.map((a) => a.health()))).every((h) => h.mesh.peers.length === 1 && h.mesh.max === 1),
+      "the new cap to apply",
+    );
     // An invalid edit is logged and the running config kept.
     writeFileSync(join(roots[0]!, ".huskies", "project.toml"), "max_mesh_peers = -5\n");
     await waitFor(() => agents[0]!.logged("config edit rejected; keeping the previous config").length > 0, "the rejection to be logged");
@@ -77,10 +83,16 @@ describe("agent lifecycle", () => {
     project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const a = await cluster.agent(project.clone("a"), server.ws);
-    await waitFor(async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).some((n) => n.id === a.nodeId && n.alive), "the agent to be alive");
+    await waitFor(
+      async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).some((n) => n.id === a.nodeId && n.alive),
+      "the agent to be alive",
+    );
     a.kill("SIGTERM");
     expect((await a.exited).code).toBe(0);
-    await waitFor(async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).some((n) => n.id === a.nodeId && !n.alive), "the agent marked not alive on the server");
+    await waitFor(
+      async () => (await getJson<NodeEntry[]>(`${server.http}/api/nodes`)).some((n) => n.id === a.nodeId && !n.alive),
+      "the agent marked not alive on the server",
+    );
   });
 });
 
@@ -92,14 +104,19 @@ describe("gateway", () => {
     const gwUrl = `http://127.0.0.1:${gw.port}`;
     const { token } = await postJson<{ token: string }>(`${gwUrl}/gateway/tokens`, { ttlSecs: 60 });
     const a = await cluster.agent(project.clone("a"), server.ws, ["--join-token", token, "--gateway-url", gwUrl]);
-    const listed = await waitFor(async () => (await getJson<Array<{ nodeId: string; label: string }>>(`${gwUrl}/gateway/agents`)).find((x) => x.nodeId === a.nodeId), "the agent in the gateway");
+    const listed = await waitFor(
+      async () => (await getJson<Array<{ nodeId: string; label: string }>>(`${gwUrl}/gateway/agents`)).find((x) => x.nodeId === a.nodeId),
+      "the agent in the gateway",
+    );
     expect(listed.label).toBe(`build-agent-${a.nodeId.slice(0, 8)}`);
     const other = ephemeralIdentity();
     const again = await register(gwUrl, other, token);
     expect([again.status, again.body]).toEqual([401, { error: "token already used" }]);
     const unknown = await register(gwUrl, other, "hj_nope");
     expect(unknown.body).toEqual({ error: "unknown token" });
-    const { token: shortLived, expiresAt } = await postJson<{ token: string; expiresAt: number }>(`${gwUrl}/gateway/tokens`, { ttlSecs: 0.05 });
+    const { token: shortLived, expiresAt } = await postJson<{ token: string; expiresAt: number }>(`${gwUrl}/gateway/tokens`, {
+      ttlSecs: 0.05,
+    });
     await waitFor(() => Date.now() > expiresAt + 10, "the short-lived token's expiry");
     const late = await register(gwUrl, other, shortLived);
     expect([late.status, late.body]).toEqual([401, { error: "token expired" }]);

@@ -17,15 +17,24 @@ describe("three build agents drain current", () => {
     project = createProject({ projectToml: projectToml({ max_coders: 2 }), agentsToml: commandSlots(2) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agents = await Promise.all([1, 2, 3].map((i) => cluster.agent(project!.clone(`agent${i}`), server.ws)));
-    await waitFor(async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === 4, "all agents to heartbeat");
+    await waitFor(
+      async () => (await getJson<{ nodes: unknown[] }>(`${server.http}/api/pipeline`)).nodes.length === 4,
+      "all agents to heartbeat",
+    );
 
     const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push((await postJson<Item>(`${server.http}/api/stories`, { name: `Story ${i}`, stage: "current" })).id);
+    for (let i = 0; i < 30; i++)
+      ids.push((await postJson<Item>(`${server.http}/api/stories`, { name: `Story ${i}`, stage: "current" })).id);
 
-    await waitFor(async () => {
-      const items = await getJson<Item[]>(`${server.http}/api/stories`);
-      return items.filter((i) => i.stage === "qa").length === 30;
-    }, "all 30 stories to reach qa", 120_000, 250);
+    await waitFor(
+      async () => {
+        const items = await getJson<Item[]>(`${server.http}/api/stories`);
+        return items.filter((i) => i.stage === "qa").length === 30;
+      },
+      "all 30 stories to reach qa",
+      120_000,
+      250,
+    );
 
     const branches = originBranches(project.origin);
     for (const id of ids) expect(branches).toContain(`feature/story-${id}`);

@@ -43,7 +43,13 @@ describe("the quick start from the README", () => {
     expect(view.nodes[0]).toMatchObject({ role: "rendezvous", alive: true });
 
     const health = await server.health();
-    expect(health).toMatchObject({ nodeId: server.nodeId, role: "rendezvous", rendezvous: { connected: false }, mesh: { peers: [], max: 3 }, running: [] });
+    expect(health).toMatchObject({
+      nodeId: server.nodeId,
+      role: "rendezvous",
+      rendezvous: { connected: false },
+      mesh: { peers: [], max: 3 },
+      running: [],
+    });
   });
 
   it("answers every user error with exit 1 and one line", async () => {
@@ -52,7 +58,10 @@ describe("the quick start from the README", () => {
     const cases: Array<[string[], RegExp, string?]> = [
       [["init", notGit], /^error: not a git repository: /],
       [["serve", notGit], /^error: serve needs a project: no \.huskies\/ found/],
-      [["agent", notGit, "--rendezvous", "ws://127.0.0.1:1/crdt-sync"], /^error: agent mode requires a project root \(no \.huskies\/ found\)$/],
+      [
+        ["agent", notGit, "--rendezvous", "ws://127.0.0.1:1/crdt-sync"],
+        /^error: agent mode requires a project root \(no \.huskies\/ found\)$/,
+      ],
       [["status"], /^error: no \.huskies\/ found/, notGit],
     ];
     for (const [args, pattern, cwd] of cases) {
@@ -76,10 +85,12 @@ describe("the quick start from the README", () => {
     expect(inUse.code).toBe(1);
     expect(inUse.stderr.trim()).toMatch(/^error: port \d+ on 127\.0\.0\.1 is in use/);
 
-    writeFileSync(join(p.root, ".huskies", "project.toml"), "claim_timeout_secs = \"soon\"\n");
+    writeFileSync(join(p.root, ".huskies", "project.toml"), 'claim_timeout_secs = "soon"\n');
     const badConfig = await runCli(["serve", p.root, "--port", "0"]);
     expect(badConfig.code).toBe(1);
-    expect(badConfig.stderr.trim()).toMatch(new RegExp(`^error: invalid config ${join(p.root, ".huskies", "project.toml")}: key \`claim_timeout_secs\`: `));
+    expect(badConfig.stderr.trim()).toMatch(
+      new RegExp(`^error: invalid config ${join(p.root, ".huskies", "project.toml")}: key \`claim_timeout_secs\`: `),
+    );
   });
 
   it("refuses to listen beyond loopback without auth", async () => {
@@ -90,13 +101,26 @@ describe("the quick start from the README", () => {
         s.close(() => resolve(a.port));
       });
     });
-    const r = await runCli(["serve", p.root, "--no-agent", "--host", "0.0.0.0", "--port", String(port)], { env: { HUSKIES_ADMIN_TOKEN: "" } });
+    const r = await runCli(["serve", p.root, "--no-agent", "--host", "0.0.0.0", "--port", String(port)], {
+      env: { HUSKIES_ADMIN_TOKEN: "" },
+    });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^error: refusing to listen on 0\.0\.0\.0 without authentication/);
   });
 
   it("has --help for every command", async () => {
-    for (const cmd of [["init"], ["serve"], ["agent"], ["gateway"], ["token", "create"], ["story", "add"], ["story", "move"], ["story", "log"], ["status"], ["demo"]]) {
+    for (const cmd of [
+      ["init"],
+      ["serve"],
+      ["agent"],
+      ["gateway"],
+      ["token", "create"],
+      ["story", "add"],
+      ["story", "move"],
+      ["story", "log"],
+      ["status"],
+      ["demo"],
+    ]) {
       const r = await runCli([...cmd, "--help"]);
       expect(r.code, cmd.join(" ")).toBe(0);
       expect(r.stdout).toMatch(/^Usage: huskies /);

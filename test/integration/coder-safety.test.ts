@@ -20,12 +20,18 @@ const COPY_PROMPT = 'cp "$HUSKIES_PROMPT_FILE" story.md && git add -A && git com
 
 describe("coders are confined", () => {
   it("a story named with shell metacharacters, quotes, .. and newlines runs correctly and touches nothing outside its worktree", async () => {
-    project = createProject({ projectToml: projectToml({}, ["grep -q 'Acceptance criteria' story.md"]), agentsToml: commandSlots(1, COPY_PROMPT) });
+    project = createProject({
+      projectToml: projectToml({}, ["grep -q 'Acceptance criteria' story.md"]),
+      agentsToml: commandSlots(1, COPY_PROMPT),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
     await cluster.agent(agentRoot, server.ws);
     const hostile = `Fix "quotes" & 'ticks'; rm -rf ~ $(touch /tmp/pwned-huskies) \`id\` ../../../etc/passwd\nsecond line | tee x > y`;
-    const add = await runCli(["story", "add", hostile, "--stage", "current", "--criterion", "$(touch /tmp/pwned-huskies-2) works", "--json"], { env: { HUSKIES_SERVER: server.http } });
+    const add = await runCli(
+      ["story", "add", hostile, "--stage", "current", "--criterion", "$(touch /tmp/pwned-huskies-2) works", "--json"],
+      { env: { HUSKIES_SERVER: server.http } },
+    );
     expect(add.code).toBe(0);
     const story = JSON.parse(add.stdout) as Item;
     expect(story.id).toMatch(/^1_story_[a-z0-9_]+$/);
@@ -40,7 +46,11 @@ describe("coders are confined", () => {
     expect(existsSync("/tmp/pwned-huskies-2")).toBe(false);
     // Outside the worktrees, both checkouts are exactly as committed.
     for (const root of [project.root, agentRoot]) {
-      expect(git(root, "status", "--porcelain", "--untracked-files=all").split("\n").filter((l) => l && !l.includes(".huskies/"))).toEqual([]);
+      expect(
+        git(root, "status", "--porcelain", "--untracked-files=all")
+          .split("\n")
+          .filter((l) => l && !l.includes(".huskies/")),
+      ).toEqual([]);
     }
     // Besides the story's own worktree, only the agent's prepared ones (`.pool-<n>`).
     expect(readdirSync(join(agentRoot, ".huskies", "worktrees")).filter((d) => !d.startsWith(".pool-"))).toEqual([story.id]);
@@ -52,7 +62,13 @@ describe("coders are confined", () => {
   });
 
   it("story log --follow streams a running coder's output through the server", async () => {
-    project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1, 'echo first-line; while [ ! -f "$HUSKIES_WORKTREE/../../go" ]; do sleep 0.1; done; echo second-line; git commit -q --allow-empty -m x') });
+    project = createProject({
+      projectToml: projectToml(),
+      agentsToml: commandSlots(
+        1,
+        'echo first-line; while [ ! -f "$HUSKIES_WORKTREE/../../go" ]; do sleep 0.1; done; echo second-line; git commit -q --allow-empty -m x',
+      ),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
     await cluster.agent(agentRoot, server.ws);
@@ -65,7 +81,10 @@ describe("coders are confined", () => {
   });
 
   it("a hanging coder is killed after inactivity_timeout_secs with its whole tree", async () => {
-    project = createProject({ projectToml: projectToml({ inactivity_timeout_secs: 1, max_retries: 1 }), agentsToml: commandSlots(1, "echo thinking; sleep 600 & sleep 600") });
+    project = createProject({
+      projectToml: projectToml({ inactivity_timeout_secs: 1, max_retries: 1 }),
+      agentsToml: commandSlots(1, "echo thinking; sleep 600 & sleep 600"),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
     await cluster.agent(agentRoot, server.ws);
@@ -75,7 +94,10 @@ describe("coders are confined", () => {
       const file = join(agentRoot, ".huskies", "running.json");
       return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Record<string, { pid: number }>)[id]?.pid : undefined;
     }, "the coder to start");
-    const tree = await waitFor(() => { const t = treePids(pid); return t.length >= 3 ? t : undefined; }, "the coder's tree");
+    const tree = await waitFor(() => {
+      const t = treePids(pid);
+      return t.length >= 3 ? t : undefined;
+    }, "the coder's tree");
     const blocked = await waitFor(async () => {
       const i = await getJson<Item>(`${server.http}/api/stories/${id}`);
       return i.blocked ? i : undefined;

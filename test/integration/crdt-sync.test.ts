@@ -57,7 +57,10 @@ describe("/crdt-sync", () => {
 
     // Writes from the stock client reach the server too.
     (doc.getMap("items").get("1_story_add_login") as Y.Map<unknown>).set("name", "Add login v2");
-    await waitFor(async () => (await (await fetch(`${server.http}/api/stories/1_story_add_login`)).json()).name === "Add login v2", "the edit to reach the server");
+    await waitFor(
+      async () => (await (await fetch(`${server.http}/api/stories/1_story_add_login`)).json()).name === "Add login v2",
+      "the edit to reach the server",
+    );
   });
 
   it("an acknowledged story survives SIGKILL of the server", async () => {
@@ -81,8 +84,16 @@ describe("/crdt-sync", () => {
     await waitFor(async () => (await fetch(`${serverB.http}/api/stories/${first.id}`)).ok, "B to see A's story");
     // Concurrent edits: different fields of the same item, and one item each.
     await Promise.all([
-      fetch(`${serverA.http}/api/stories/${first.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Renamed on A" }) }),
-      fetch(`${serverB.http}/api/stories/${first.id}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ body: "Body from B" }) }),
+      fetch(`${serverA.http}/api/stories/${first.id}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "Renamed on A" }),
+      }),
+      fetch(`${serverB.http}/api/stories/${first.id}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ body: "Body from B" }),
+      }),
       postJson(`${serverA.http}/api/stories`, { name: "Only on A" }),
     ]);
     await waitFor(async () => {
@@ -142,7 +153,11 @@ describe("sync authentication", () => {
      * with our own challenge and a signature over both ids and both challenges, then check the
      * server's welcome signature. Returns the close code or "welcome".
      */
-    const attempt = async (id: { nodeId: string; sign(m: string): string }, joinToken?: string, tamper = false): Promise<number | "welcome"> => {
+    const attempt = async (
+      id: { nodeId: string; sign(m: string): string },
+      joinToken?: string,
+      tamper = false,
+    ): Promise<number | "welcome"> => {
       // Listen before the socket opens: the challenge is the server's first frame.
       const ws = new WebSocket(server.ws);
       const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
@@ -158,7 +173,13 @@ describe("sync authentication", () => {
             if (tamper) signature = (signature[0] === "a" ? "b" : "a") + signature.slice(1);
             ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature, joinToken }));
           } else if (msg.kind === "auth" && msg.frame.type === "welcome") {
-            expect(verifySignature(server.nodeId, `huskies-sync-v2|welcome|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`, msg.frame.signature)).toBe(true);
+            expect(
+              verifySignature(
+                server.nodeId,
+                `huskies-sync-v2|welcome|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`,
+                msg.frame.signature,
+              ),
+            ).toBe(true);
             // The rendezvous certifies every key it admits.
             expect(msg.frame.admission).toMatchObject({ node: id.nodeId, issuer: server.nodeId });
             resolve("welcome");
@@ -175,7 +196,9 @@ describe("sync authentication", () => {
     expect(await attempt(ephemeralIdentity())).toBe(4001);
 
     // The first stdout line is a join string: the server's URL and key with the one-time token.
-    const joined = decodeJoin((await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http, ...admin } })).stdout.split("\n")[0]!);
+    const joined = decodeJoin(
+      (await runCli(["token", "create", "--ttl", "10m"], { env: { HUSKIES_SERVER: server.http, ...admin } })).stdout.split("\n")[0]!,
+    );
     expect(joined).toMatchObject({ kind: "rendezvous", url: server.ws, nodeId: server.nodeId, token: expect.stringMatching(/^hj_/) });
     expect(joined).not.toHaveProperty("fingerprint");
     const token = joined.token!;
@@ -183,11 +206,18 @@ describe("sync authentication", () => {
     expect(await attempt(newcomer, token)).toBe("welcome");
     expect(await attempt(newcomer)).toBe("welcome"); // admitted for good
     expect(await attempt(ephemeralIdentity(), token)).toBe(4001); // the token is spent
-    await waitFor(() => server.logs.some((l) => l.msg === "closing sync connection" && /token already used/.test(String(l.reason))), "the refusal to be logged with its reason");
+    await waitFor(
+      () => server.logs.some((l) => l.msg === "closing sync connection" && /token already used/.test(String(l.reason))),
+      "the refusal to be logged with its reason",
+    );
 
     // A stock client without a token is never welcomed; with the admin token it syncs.
     const s = stockClient(`ws://127.0.0.1:${server.port}`);
-    await waitFor(() => server.logs.some((l) => l.reason === "no answer to the challenge" || l.reason === "sync before authentication"), "the stock client to be refused", 15_000);
+    await waitFor(
+      () => server.logs.some((l) => l.reason === "no answer to the challenge" || l.reason === "sync before authentication"),
+      "the stock client to be refused",
+      15_000,
+    );
     expect(itemsOf(s.doc)).toEqual({});
   });
 

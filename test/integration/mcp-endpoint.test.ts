@@ -15,7 +15,7 @@ afterEach(async () => {
   project?.cleanup();
 });
 
-const text = (r: unknown) => ((r as { content: Array<{ text: string }> }).content[0]!.text);
+const text = (r: unknown) => (r as { content: Array<{ text: string }> }).content[0]!.text;
 
 describe("/mcp", () => {
   it("an official SDK client lists tools, creates, moves and reads stories; bad input is a tool error", async () => {
@@ -25,15 +25,37 @@ describe("/mcp", () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.http}/mcp`)));
 
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual(["create_story", "get_pipeline_status", "get_story_log", "list_agents", "list_nodes", "move_story", "pause_node", "resume_node", "show_story", "tick_criterion", "update_story"]);
+    expect(tools).toEqual([
+      "create_story",
+      "get_pipeline_status",
+      "get_story_log",
+      "list_agents",
+      "list_nodes",
+      "move_story",
+      "pause_node",
+      "resume_node",
+      "show_story",
+      "tick_criterion",
+      "update_story",
+    ]);
 
-    const created = JSON.parse(text(await client.callTool({ name: "create_story", arguments: { name: "From MCP", user_story: "As an assistant…", acceptance_criteria: ["it exists", "it moves"] } }))) as Item;
+    const created = JSON.parse(
+      text(
+        await client.callTool({
+          name: "create_story",
+          arguments: { name: "From MCP", user_story: "As an assistant…", acceptance_criteria: ["it exists", "it moves"] },
+        }),
+      ),
+    ) as Item;
     expect(created).toMatchObject({ id: "1_story_from_mcp", stage: "backlog" });
     const moved = JSON.parse(text(await client.callTool({ name: "move_story", arguments: { id: created.id, stage: "current" } }))) as Item;
     expect(moved.stage).toBe("current");
     await client.callTool({ name: "tick_criterion", arguments: { id: created.id, index: 1 } });
     const shown = JSON.parse(text(await client.callTool({ name: "show_story", arguments: { id: created.id } })));
-    expect(shown.criteria).toEqual([{ text: "it exists", done: false }, { text: "it moves", done: true }]);
+    expect(shown.criteria).toEqual([
+      { text: "it exists", done: false },
+      { text: "it moves", done: true },
+    ]);
     const pipeline = JSON.parse(text(await client.callTool({ name: "get_pipeline_status", arguments: {} })));
     expect(pipeline.stages.current.map((i: Item) => i.id)).toEqual([created.id]);
     expect((await getJson<Item>(`${server.http}/api/stories/${created.id}`)).stage).toBe("current");

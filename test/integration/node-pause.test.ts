@@ -40,17 +40,31 @@ describe("pausing a node", () => {
     expect(status.stdout).toMatch(/PAUSED: lunch break \(until resumed\)/);
 
     expect((await runCli(["node", "resume", agent.nodeId.slice(0, 10)], { env })).code).toBe(0);
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa", "the resumed node to do the story");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa",
+      "the resumed node to do the story",
+    );
     expect((await node())!.paused).toBeNull();
   });
 
   it("refuses unknown nodes and bad bodies with 4xx", async () => {
     project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"]);
-    const unknown = await fetch(`${server.http}/api/nodes/nope/pause`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const unknown = await fetch(`${server.http}/api/nodes/nope/pause`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(unknown.status).toBe(404);
-    const res = await fetch(`${server.http}/api/nodes/${server.nodeId}/pause`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reason: 42 }) });
+    const res = await fetch(`${server.http}/api/nodes/${server.nodeId}/pause`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: 42 }),
+    });
     expect(res.status).toBe(200);
-    await waitFor(async () => (await server.health() as unknown as { paused: { reason: string } | null }).paused?.reason === "paused by an operator", "the server paused");
+    await waitFor(
+      async () => ((await server.health()) as unknown as { paused: { reason: string } | null }).paused?.reason === "paused by an operator",
+      "the server paused",
+    );
   });
 });

@@ -106,7 +106,10 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
     });
 
     it("a binary that is not there is a node failure, not the story's", async () => {
-      const { run } = start({ ...scenarios().ok, slot: { ...scenarios().ok.slot, command: "/nonexistent/agent", claude_path: "/nonexistent/claude" } });
+      const { run } = start({
+        ...scenarios().ok,
+        slot: { ...scenarios().ok.slot, command: "/nonexistent/agent", claude_path: "/nonexistent/claude" },
+      });
       const result = await run.done;
       expect(result).toMatchObject({ ok: false, outcome: "node_failure" });
       expect(result.error).toMatch(/ENOENT/);

@@ -31,7 +31,10 @@ function trackStages(server: NodeProc, ids: string[]): { seen: Map<string, strin
 
 describe("the whole pipeline", () => {
   it("server QA: backlog → current → qa → merge → done, one squash commit per story on origin", async () => {
-    project = createProject({ projectToml: projectToml({ default_qa: "server" }, ["test -n \"$(ls story-*.txt)\""]), agentsToml: commandSlots(1) + IDLE_MERGEMASTER });
+    project = createProject({
+      projectToml: projectToml({ default_qa: "server" }, ['test -n "$(ls story-*.txt)"']),
+      agentsToml: commandSlots(1) + IDLE_MERGEMASTER,
+    });
     const server = await cluster.server(project.root); // runs the mergemaster (and a coder)
     await cluster.agent(project.clone("agent"), server.ws);
     const ids: string[] = [];
@@ -41,7 +44,12 @@ describe("the whole pipeline", () => {
       ids.push(created.id);
     }
     const track = trackStages(server, ids);
-    await waitFor(async () => (await Promise.all(ids.map((id) => item(server, id)))).every((i) => i.stage === "done"), "all stories done", 90_000, 200);
+    await waitFor(
+      async () => (await Promise.all(ids.map((id) => item(server, id)))).every((i) => i.stage === "done"),
+      "all stories done",
+      90_000,
+      200,
+    );
     track.stop();
 
     git(project.root, "fetch", "-q", "origin");
@@ -63,18 +71,28 @@ describe("the whole pipeline", () => {
   });
 
   it("a merge conflict goes back to current with the reason and is blocked after max_retries", async () => {
-    const sameLine = 'echo "$HUSKIES_STORY_ID $(date +%s%N)" > shared.txt && git add -A && git commit -qm "edit shared.txt for $HUSKIES_STORY_ID"';
-    project = createProject({ projectToml: projectToml({ default_qa: "server", max_retries: 2, auto_promote: false }), agentsToml: commandSlots(1, sameLine) + IDLE_MERGEMASTER, files: { "shared.txt": "original\n" } });
+    const sameLine =
+      'echo "$HUSKIES_STORY_ID $(date +%s%N)" > shared.txt && git add -A && git commit -qm "edit shared.txt for $HUSKIES_STORY_ID"';
+    project = createProject({
+      projectToml: projectToml({ default_qa: "server", max_retries: 2, auto_promote: false }),
+      agentsToml: commandSlots(1, sameLine) + IDLE_MERGEMASTER,
+      files: { "shared.txt": "original\n" },
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agent = await cluster.agent(project.clone("agent"), server.ws);
     const a = await postJson<Item>(`${server.http}/api/stories`, { name: "Edit A", stage: "current" });
     const b = await postJson<Item>(`${server.http}/api/stories`, { name: "Edit B", stage: "current" });
-    const blocked = await waitFor(async () => {
-      const [ia, ib] = await Promise.all([item(server, a.id), item(server, b.id)]);
-      const loser = [ia, ib].find((i) => i.blocked);
-      const winner = [ia, ib].find((i) => i.stage === "done");
-      return loser && winner ? loser : undefined;
-    }, "one story merged and the other blocked", 90_000, 200);
+    const blocked = await waitFor(
+      async () => {
+        const [ia, ib] = await Promise.all([item(server, a.id), item(server, b.id)]);
+        const loser = [ia, ib].find((i) => i.blocked);
+        const winner = [ia, ib].find((i) => i.stage === "done");
+        return loser && winner ? loser : undefined;
+      },
+      "one story merged and the other blocked",
+      90_000,
+      200,
+    );
     expect(blocked).toMatchObject({ stage: "current", retries: 2 });
     expect(blocked.blocked).toMatch(/conflicts in shared\.txt/);
     expect(agent.logged("sent back to current").some((l) => l.story === blocked.id)).toBe(true);
@@ -88,7 +106,8 @@ describe("the whole pipeline", () => {
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Needs a human", stage: "current" });
     await waitFor(async () => (await item(server, s.id)).stage === "qa", "the story in qa");
     // Several scans (1 s here) pass; it stays.
-    const seenAt = async () => (await getJson<Array<{ id: string; lastSeen: number }>>(`${server.http}/api/nodes`)).find((n) => n.id === server.nodeId)!.lastSeen;
+    const seenAt = async () =>
+      (await getJson<Array<{ id: string; lastSeen: number }>>(`${server.http}/api/nodes`)).find((n) => n.id === server.nodeId)!.lastSeen;
     const t0 = await seenAt();
     await waitFor(async () => (await seenAt()) >= t0 + 2500, "a few heartbeats of the server");
     expect((await item(server, s.id)).stage).toBe("qa");
@@ -98,19 +117,33 @@ describe("the whole pipeline", () => {
   });
 
   it("agent QA passes good work to merge and sends failing work back with its findings", async () => {
-    const qaScript = 'if [ -f "story-$HUSKIES_STORY_ID.txt" ] && ! grep -q Reject "$HUSKIES_PROMPT_FILE"; then echo "QA: PASS"; else echo "QA: FAIL the story file is missing or rejected"; fi';
-    project = createProject({ projectToml: projectToml({ default_qa: "agent", max_retries: 1 }), agentsToml: commandSlots(1) + commandSlots(1, qaScript, "qa", "qa") + IDLE_MERGEMASTER });
+    const qaScript =
+      'if [ -f "story-$HUSKIES_STORY_ID.txt" ] && ! grep -q Reject "$HUSKIES_PROMPT_FILE"; then echo "QA: PASS"; else echo "QA: FAIL the story file is missing or rejected"; fi';
+    project = createProject({
+      projectToml: projectToml({ default_qa: "agent", max_retries: 1 }),
+      agentsToml: commandSlots(1) + commandSlots(1, qaScript, "qa", "qa") + IDLE_MERGEMASTER,
+    });
     const server = await cluster.server(project.root);
     const good = await postJson<Item>(`${server.http}/api/stories`, { name: "Acceptable", stage: "current" });
     const bad = await postJson<Item>(`${server.http}/api/stories`, { name: "Reject me", stage: "current", criteria: ["Reject this"] });
     await waitFor(async () => (await item(server, good.id)).stage === "done", "the good story merged", 60_000);
-    const sentBack = await waitFor(async () => { const i = await item(server, bad.id); return i.blocked ? i : undefined; }, "the bad story sent back and blocked", 60_000);
+    const sentBack = await waitFor(
+      async () => {
+        const i = await item(server, bad.id);
+        return i.blocked ? i : undefined;
+      },
+      "the bad story sent back and blocked",
+      60_000,
+    );
     expect(sentBack).toMatchObject({ stage: "current", retries: 1 });
     expect(sentBack.failure).toContain("QA: FAIL the story file is missing or rejected");
   });
 
   it("archives done stories after archive_after_secs and promotes dependants once their dependency is done", async () => {
-    project = createProject({ projectToml: projectToml({ default_qa: "server", archive_after_secs: 2 }), agentsToml: commandSlots(1) + IDLE_MERGEMASTER });
+    project = createProject({
+      projectToml: projectToml({ default_qa: "server", archive_after_secs: 2 }),
+      agentsToml: commandSlots(1) + IDLE_MERGEMASTER,
+    });
     const server = await cluster.server(project.root);
     const first = await postJson<Item>(`${server.http}/api/stories`, { name: "Foundation" });
     const second = await postJson<Item>(`${server.http}/api/stories`, { name: "Builds on it", dependsOn: [first.id] });
@@ -122,11 +155,17 @@ describe("the whole pipeline", () => {
   });
 
   it("refuses to merge a branch with no commits ahead", async () => {
-    project = createProject({ projectToml: projectToml({ default_qa: "human", max_retries: 1 }), agentsToml: commandSlots(1, "git push -q origin HEAD:refs/heads/feature/story-$HUSKIES_STORY_ID") + IDLE_MERGEMASTER });
+    project = createProject({
+      projectToml: projectToml({ default_qa: "human", max_retries: 1 }),
+      agentsToml: commandSlots(1, "git push -q origin HEAD:refs/heads/feature/story-$HUSKIES_STORY_ID") + IDLE_MERGEMASTER,
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("agent"), server.ws);
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Nothing here", stage: "current" });
-    const failed = await waitFor(async () => { const i = await item(server, s.id); return i.blocked ? i : undefined; }, "the coder attempt to fail");
+    const failed = await waitFor(async () => {
+      const i = await item(server, s.id);
+      return i.blocked ? i : undefined;
+    }, "the coder attempt to fail");
     expect(failed.blocked).toMatch(/no commits/);
     const move = await runCli(["story", "move", s.id, "qa"], { env: { HUSKIES_SERVER: server.http } });
     expect(move.code).toBe(0);

@@ -38,8 +38,7 @@ function attacker(agentRoot: string): Script {
       {
         name: "Bash",
         input: {
-          command:
-            "echo 'hello from a confined coder' > inside.txt && git add -A && git commit -qm 'Add inside.txt' && echo committed",
+          command: "echo 'hello from a confined coder' > inside.txt && git add -A && git commit -qm 'Add inside.txt' && echo committed",
           description: "commit",
         },
       },
@@ -65,7 +64,10 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a sandboxe
     project = createProject({ projectToml: projectToml({}, ["test -f inside.txt"]) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
-    writeFileSync(join(agentRoot, ".huskies", "agents.toml"), claudeSlot({ maxTurns: 10, sandbox: "required", tools: ["Bash", "Read", "Write", "Edit", "Glob", "Grep"] }));
+    writeFileSync(
+      join(agentRoot, ".huskies", "agents.toml"),
+      claudeSlot({ maxTurns: 10, sandbox: "required", tools: ["Bash", "Read", "Write", "Edit", "Glob", "Grep"] }),
+    );
     mkdirSync(join(agentRoot, ".huskies", "worktrees", "other-worktree"), { recursive: true });
     writeFileSync(join(agentRoot, ".huskies", "worktrees", "other-worktree", "secret.txt"), OTHER_SECRET);
     model = await new ScriptedModelServer(attacker(agentRoot)).start();

@@ -94,7 +94,19 @@ describe("reads need the admin token wherever sync needs auth", () => {
     const open = await rawRequest(`${url}/health`);
     expect(open.status).toBe(200);
     const h = open.json<Record<string, unknown>>();
-    expect(Object.keys(h).sort()).toEqual(["config", "digest", "items", "label", "mesh", "nodeId", "paused", "rendezvous", "role", "tls", "version"]);
+    expect(Object.keys(h).sort()).toEqual([
+      "config",
+      "digest",
+      "items",
+      "label",
+      "mesh",
+      "nodeId",
+      "paused",
+      "rendezvous",
+      "role",
+      "tls",
+      "version",
+    ]);
     expect(Object.keys(h.config as object).sort()).toEqual(["default_qa", "node_alive_secs"]);
     expect(h).toMatchObject({
       nodeId: server.nodeId,

@@ -22,7 +22,10 @@ afterEach(async () => {
 describe("the log relay", () => {
   it("never fetches a node address planted in the document; logs come from the holder over its sync link", async () => {
     let hits = 0;
-    const receiver: Server = createServer((_req, res) => { hits += 1; res.end("stolen"); });
+    const receiver: Server = createServer((_req, res) => {
+      hits += 1;
+      res.end("stolen");
+    });
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
     closers.push(() => receiver.close());
     const trap = `ws://127.0.0.1:${(receiver.address() as { port: number }).port}/crdt-sync`;
@@ -31,7 +34,10 @@ describe("the log relay", () => {
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agent = await cluster.agent(project.clone("a"), server.ws);
     const done = await postJson<Item>(`${server.http}/api/stories`, { name: "Logged on the agent", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${done.id}`)).stage === "qa", "the story worked on the agent");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${done.id}`)).stage === "qa",
+      "the story worked on the agent",
+    );
     // The agent's log, read through the server: relayed over the agent's sync link.
     const relayed = await (await fetch(`${server.http}/api/stories/${done.id}/log`)).text();
     expect(relayed).toContain(`started on node ${agent.nodeId}`);
@@ -39,7 +45,10 @@ describe("the log relay", () => {
     // A writer plants a node whose address is the trap and points a story's log at it.
     const liar = ephemeralIdentity().nodeId;
     const doc = new Y.Doc();
-    const writer = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, { WebSocketPolyfill: WebSocket as never, disableBc: true });
+    const writer = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, {
+      WebSocketPolyfill: WebSocket as never,
+      disableBc: true,
+    });
     closers.push(() => writer.destroy());
     await waitFor(() => writer.synced, "the writer to sync");
     const victim = await postJson<Item>(`${server.http}/api/stories`, { name: "Points elsewhere" });
@@ -50,7 +59,10 @@ describe("the log relay", () => {
       doc.getMap("nodes").set(liar, n);
       (doc.getMap("items").get(victim.id) as Y.Map<unknown>).set("logNode", liar);
     });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${victim.id}`)).logNode === liar, "the planted logNode on the server");
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${victim.id}`)).logNode === liar,
+      "the planted logNode on the server",
+    );
     const res = await fetch(`${server.http}/api/stories/${victim.id}/log`);
     expect(res.status).toBe(404);
     expect(hits).toBe(0);

@@ -24,7 +24,11 @@ afterEach(async () => {
 });
 
 async function joinToken(server: NodeProc): Promise<string> {
-  const res = await fetch(`${server.http}/api/tokens`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ ttlSecs: 600 }) });
+  const res = await fetch(`${server.http}/api/tokens`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ ttlSecs: 600 }),
+  });
   const body = (await res.json()) as { token: string };
   return body.token;
 }
@@ -32,7 +36,10 @@ async function joinToken(server: NodeProc): Promise<string> {
 /** Try to sync with `url` as `identity`; resolves "synced" or the close reason the acceptor logged. */
 async function tryLink(url: string, client: DocClient): Promise<"synced" | "refused"> {
   try {
-    const link = await Promise.race([client.link(url), new Promise<never>((_r, reject) => setTimeout(() => reject(new Error("timeout")), 4000))]);
+    const link = await Promise.race([
+      client.link(url),
+      new Promise<never>((_r, reject) => setTimeout(() => reject(new Error("timeout")), 4000)),
+    ]);
     void link;
     return "synced";
   } catch {
@@ -52,11 +59,22 @@ describe("admission", () => {
     // A writer with the admin token plants an entry for a key of its choice.
     const intruder = ephemeralIdentity();
     const doc = new Y.Doc();
-    const board = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, { WebSocketPolyfill: WebSocket as never, params: { token: ADMIN }, disableBc: true });
+    const board = new WebsocketProvider(`ws://127.0.0.1:${server.port}`, "crdt-sync", doc, {
+      WebSocketPolyfill: WebSocket as never,
+      params: { token: ADMIN },
+      disableBc: true,
+    });
     closers.push(() => board.destroy());
     await waitFor(() => board.synced, "the admin-token client to sync");
     const planted = new Y.Map<unknown>();
-    for (const [k, v] of Object.entries({ label: "planted", role: "agent", address: "ws://127.0.0.1:1/crdt-sync", lastSeen: Date.now(), alive: true })) planted.set(k, v);
+    for (const [k, v] of Object.entries({
+      label: "planted",
+      role: "agent",
+      address: "ws://127.0.0.1:1/crdt-sync",
+      lastSeen: Date.now(),
+      alive: true,
+    }))
+      planted.set(k, v);
     doc.getMap("nodes").set(intruder.nodeId, planted);
     // Another admitted replica, linked to the rendezvous and to the agent, sees the plant arrive.
     const observer = new DocClient();
@@ -75,7 +93,10 @@ describe("admission", () => {
   it("`huskies node revoke` closes the key's links everywhere within seconds and refuses it afterwards", async () => {
     project = createProject({ projectToml: projectToml({ auth: "required" }), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
-    const [a, b] = [await cluster.agent(project.clone("a"), server.ws, ["--join-token", await joinToken(server)]), await cluster.agent(project.clone("b"), server.ws, ["--join-token", await joinToken(server)])];
+    const [a, b] = [
+      await cluster.agent(project.clone("a"), server.ws, ["--join-token", await joinToken(server)]),
+      await cluster.agent(project.clone("b"), server.ws, ["--join-token", await joinToken(server)]),
+    ];
     // Agents of a project that requires auth show only counts in their public /health.
     const meshed = async (n: NodeProc) => ((await n.health()).mesh as unknown as { connectedCount: number }).connectedCount;
     await waitFor(async () => (await meshed(a)) === 1 && (await meshed(b)) === 1, "the two agents meshed");
@@ -83,14 +104,23 @@ describe("admission", () => {
     const { runCli } = await import("../support/cluster.js");
     const revoked = await runCli(["node", "revoke", a.nodeId], { env: { HUSKIES_SERVER: server.http, HUSKIES_ADMIN_TOKEN: ADMIN } });
     expect(revoked.code).toBe(0);
-    await waitFor(async () => !(await a.health()).rendezvous.connected && (await meshed(b)) === 0, "a's links closed on the rendezvous and on b", 15_000);
-    await waitFor(() => server.logs.some((l) => l.msg === "closing sync connection" && /revoked/.test(String(l.reason))), "the rendezvous refusing a afterwards");
+    await waitFor(
+      async () => !(await a.health()).rendezvous.connected && (await meshed(b)) === 0,
+      "a's links closed on the rendezvous and on b",
+      15_000,
+    );
+    await waitFor(
+      () => server.logs.some((l) => l.msg === "closing sync connection" && /revoked/.test(String(l.reason))),
+      "the rendezvous refusing a afterwards",
+    );
     expect((await b.health()).rendezvous.connected).toBe(true);
   });
 
   it("taking a key out of trusted_keys revokes it", async () => {
     const trusted = ephemeralIdentity();
-    project = createProject({ projectToml: projectToml({ auth: "required" }).replace("[gates]", `trusted_keys = ["${trusted.nodeId}"]\n\n[gates]`) });
+    project = createProject({
+      projectToml: projectToml({ auth: "required" }).replace("[gates]", `trusted_keys = ["${trusted.nodeId}"]\n\n[gates]`),
+    });
     const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
     const client = new DocClient(trusted);
     closers.push(() => client.close());

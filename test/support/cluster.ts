@@ -22,7 +22,12 @@ export class NodeProc {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   /** `host`: the address the test reaches the process at (another network namespace's IP). */
-  constructor(readonly proc: ChildProcess, readonly name: string, readonly adminToken?: string, readonly host = "127.0.0.1") {
+  constructor(
+    readonly proc: ChildProcess,
+    readonly name: string,
+    readonly adminToken?: string,
+    readonly host = "127.0.0.1",
+  ) {
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       try {
         this.logs.push(JSON.parse(line) as LogLine);
@@ -45,7 +50,11 @@ export class NodeProc {
   async ready(timeoutMs = 30_000, msg = "huskies node listening"): Promise<this> {
     const line = await Promise.race([
       waitFor(() => this.logs.find((l) => l.msg === msg), `${this.name} to listen`, timeoutMs),
-      this.exited.then((e) => { throw new Error(`${this.name} exited (${e.code ?? e.signal}) before listening:\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`); }),
+      this.exited.then((e) => {
+        throw new Error(
+          `${this.name} exited (${e.code ?? e.signal}) before listening:\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`,
+        );
+      }),
     ]);
     this.port = Number(line.port);
     this.nodeId = String(line.nodeId ?? "");
@@ -53,7 +62,14 @@ export class NodeProc {
   }
 
   /** The full `/health` (with the admin token the process was started with, if any). */
-  async health(): Promise<{ nodeId: string; mesh: { peers: string[]; connected: string[]; max: number }; rendezvous: { connected: boolean }; running: string[]; digest: string; items: number }> {
+  async health(): Promise<{
+    nodeId: string;
+    mesh: { peers: string[]; connected: string[]; max: number };
+    rendezvous: { connected: boolean };
+    running: string[];
+    digest: string;
+    items: number;
+  }> {
     const res = await fetch(`${this.http}/health`, { headers: this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {} });
     return (await res.json()) as never;
   }
@@ -109,9 +125,16 @@ export class Cluster {
 }
 
 /** Run the CLI to completion. */
-export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
@@ -128,5 +151,9 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
 
 /** POST a JSON body, with the admin token as bearer when given. */
 export function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
-  return getJson<T>(url, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  return getJson<T>(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
 }

@@ -26,9 +26,16 @@ export class DocClient {
   /** Link to a node's /crdt-sync and wait until synced. */
   async link(url: string, opts: { token?: string; joinToken?: string } = {}): Promise<SyncClient> {
     const client = new SyncClient({
-      url, hub: this.hub, identity: this.identity, maxFrameBytes: 8 * 1024 * 1024, healProbe: false, ...opts,
+      url,
+      hub: this.hub,
+      identity: this.identity,
+      maxFrameBytes: 8 * 1024 * 1024,
+      healProbe: false,
+      ...opts,
       admission: () => this.certificate,
-      onAdmission: (cert) => { this.certificate = cert; },
+      onAdmission: (cert) => {
+        this.certificate = cert;
+      },
     });
     this.links.push(client);
     client.start();

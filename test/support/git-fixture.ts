@@ -4,10 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI } from "./paths.js";
 
-export const GIT_ENV = { GIT_AUTHOR_NAME: "huskies test", GIT_AUTHOR_EMAIL: "test@huskies.invalid", GIT_COMMITTER_NAME: "huskies test", GIT_COMMITTER_EMAIL: "test@huskies.invalid" };
+export const GIT_ENV = {
+  GIT_AUTHOR_NAME: "huskies test",
+  GIT_AUTHOR_EMAIL: "test@huskies.invalid",
+  GIT_COMMITTER_NAME: "huskies test",
+  GIT_COMMITTER_EMAIL: "test@huskies.invalid",
+};
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, ...GIT_ENV }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, ...GIT_ENV },
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 export interface Project {
@@ -21,7 +31,6 @@ export interface Project {
   clone(name: string): string;
   cleanup(): void;
 }
-
 
 /**
  * A git project with a bare origin and `.huskies/` committed, like a real team's repository.
@@ -48,7 +57,9 @@ export function createProject(opts: { projectToml?: string; agentsToml?: string;
   git(root, "commit", "-q", "-m", "initial");
   git(root, "push", "-q", "-u", "origin", "main");
   return {
-    dir, origin, root,
+    dir,
+    origin,
+    root,
     clone(name: string) {
       const path = join(dir, name);
       execFileSync("git", ["clone", "-q", origin, path], { stdio: "ignore" });

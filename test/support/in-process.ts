@@ -34,10 +34,14 @@ export class Replicas {
   constructor(n: number) {
     this.docs = Array.from({ length: n }, () => new PipelineDoc(new Y.Doc(), { log: silent }));
     this.claims = this.docs.map((d) => new Claims(d));
-    this.docs.forEach((d, i) => d.doc.on("update", (u: Uint8Array, origin: unknown) => {
-      if (origin === "net" || this.cut.has(i)) return;
-      this.docs.forEach((o, j) => { if (j !== i && !this.cut.has(j)) Y.applyUpdate(o.doc, u, "net"); });
-    }));
+    this.docs.forEach((d, i) =>
+      d.doc.on("update", (u: Uint8Array, origin: unknown) => {
+        if (origin === "net" || this.cut.has(i)) return;
+        this.docs.forEach((o, j) => {
+          if (j !== i && !this.cut.has(j)) Y.applyUpdate(o.doc, u, "net");
+        });
+      }),
+    );
   }
 
   partition(i: number): void {
@@ -46,7 +50,8 @@ export class Replicas {
 
   heal(): void {
     this.cut.clear();
-    for (const a of this.docs) for (const b of this.docs) if (a !== b) Y.applyUpdate(b.doc, Y.encodeStateAsUpdate(a.doc, Y.encodeStateVector(b.doc)), "net");
+    for (const a of this.docs)
+      for (const b of this.docs) if (a !== b) Y.applyUpdate(b.doc, Y.encodeStateAsUpdate(a.doc, Y.encodeStateVector(b.doc)), "net");
   }
 }
 

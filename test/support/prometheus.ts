@@ -36,4 +36,3 @@ export function parseProm(text: string): { samples: Sample[]; types: Map<string,
 
 export const sampleValue = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
   samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-

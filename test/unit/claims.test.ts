@@ -7,7 +7,10 @@ const B = nodeIdOf("b");
 
 describe("claims as tokens", () => {
   it("a grant raises the epoch, clears requests and gives a token that gates the holder's writes", () => {
-    const { docs: [p], claims: [c] } = new Replicas(1);
+    const {
+      docs: [p],
+      claims: [c],
+    } = new Replicas(1);
     const item = p!.createItem({ name: "Work", stage: "current" });
     c!.request(item.id, A, 1);
     c!.request(item.id, B, 2);
@@ -33,7 +36,10 @@ describe("claims as tokens", () => {
   });
 
   it("moves are checked against the transition table; a refused move writes nothing", () => {
-    const { docs: [p], claims: [c] } = new Replicas(1);
+    const {
+      docs: [p],
+      claims: [c],
+    } = new Replicas(1);
     const item = p!.createItem({ name: "Work", stage: "current" });
     const t = c!.grant(item.id, A)!;
     expect(() => c!.moveAs(t, "done", { actor: "coder" })).toThrow(TransitionRefused);
@@ -42,7 +48,9 @@ describe("claims as tokens", () => {
   });
 
   it("plain updates cannot write claim fields", () => {
-    const { docs: [p] } = new Replicas(1);
+    const {
+      docs: [p],
+    } = new Replicas(1);
     const item = p!.createItem({ name: "Work" });
     expect(() => p!.update(item.id, { stage: "done" } as never)).toThrow(/only through Claims/);
     expect(() => p!.update(item.id, { claim: null } as never)).toThrow(/only through Claims/);

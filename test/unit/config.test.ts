@@ -21,12 +21,22 @@ afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force
 describe("project config", () => {
   it("fills defaults", () => {
     const cfg = loadProjectConfig(project(""));
-    expect(cfg).toMatchObject({ port: 3001, default_qa: "server", max_coders: 3, claim_timeout_secs: 1800, max_mesh_peers: 3, scan_interval_secs: 15, archive_after_secs: 14400 });
+    expect(cfg).toMatchObject({
+      port: 3001,
+      default_qa: "server",
+      max_coders: 3,
+      claim_timeout_secs: 1800,
+      max_mesh_peers: 3,
+      scan_interval_secs: 15,
+      archive_after_secs: 14400,
+    });
   });
 
   it("names the file, the key and the reason for a bad value", () => {
     const root = project("max_mesh_peers = -1\n");
-    expect(() => loadProjectConfig(root)).toThrow(new RegExp(`${join(root, ".huskies", "project.toml").replace(/[/.]/g, "\\$&")}.*max_mesh_peers.*>=0`));
+    expect(() => loadProjectConfig(root)).toThrow(
+      new RegExp(`${join(root, ".huskies", "project.toml").replace(/[/.]/g, "\\$&")}.*max_mesh_peers.*>=0`),
+    );
   });
 
   it("reports unknown keys and TOML syntax errors", () => {

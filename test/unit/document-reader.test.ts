@@ -18,7 +18,8 @@ describe("validated reads", () => {
       other.nodes.set("zz", "boom");
       other.nodes.set(nodeIdOf("n"), "boom");
       const badClaim = new Y.Map<unknown>();
-      for (const [k, v] of Object.entries({ stage: "current", type: "story", name: "Bad claim", claim: { node: "x", epoch: "one" } })) badClaim.set(k, v);
+      for (const [k, v] of Object.entries({ stage: "current", type: "story", name: "Bad claim", claim: { node: "x", epoch: "one" } }))
+        badClaim.set(k, v);
       other.items.set("11_story_bad_claim", badClaim);
     });
     expect(p.listItems().map((i) => i.id)).toEqual([good.id, "11_story_bad_claim"]);
@@ -53,12 +54,20 @@ describe("validated reads", () => {
     const real = nodeIdOf("real");
     const sigs = {
       sign: (id: string, f: Record<string, unknown>) => `signed:${id}:${JSON.stringify(f.lastSeen)}:${JSON.stringify(f.label)}`,
-      verify: (id: string, f: Record<string, unknown>, sig: unknown) => sig === `signed:${id}:${JSON.stringify(f.lastSeen)}:${JSON.stringify(f.label)}`,
+      verify: (id: string, f: Record<string, unknown>, sig: unknown) =>
+        sig === `signed:${id}:${JSON.stringify(f.lastSeen)}:${JSON.stringify(f.label)}`,
     };
     const owner = new PipelineDoc(new Y.Doc(), { signatures: sigs, log: silent });
     const reader = new PipelineDoc(new Y.Doc(), { signatures: sigs, log: silent });
     owner.doc.on("update", (u: Uint8Array) => Y.applyUpdate(reader.doc, u));
-    owner.setOwnNode(real, { label: "real", lastSeen: 100, alive: true, role: "agent", address: "", capacity: { coder: 1, qa: 0, mergemaster: 0 } });
+    owner.setOwnNode(real, {
+      label: "real",
+      lastSeen: 100,
+      alive: true,
+      role: "agent",
+      address: "",
+      capacity: { coder: 1, qa: 0, mergemaster: 0 },
+    });
     const old = (owner.nodes.get(real) as Y.Map<unknown>).toJSON();
     owner.setOwnNode(real, { lastSeen: 200 });
     expect(reader.getNode(real)).toMatchObject({ label: "real", lastSeen: 200 });
@@ -71,7 +80,9 @@ describe("validated reads", () => {
     reader.nodes.set(nodeIdOf("planted"), planted);
     expect(reader.getNode(nodeIdOf("planted"))).toBeUndefined();
     // An old, validly signed state written again (a replay): the newer view stays.
-    reader.transact(() => { for (const [k, v] of Object.entries(old)) (reader.nodes.get(real) as Y.Map<unknown>).set(k, v); });
+    reader.transact(() => {
+      for (const [k, v] of Object.entries(old)) (reader.nodes.get(real) as Y.Map<unknown>).set(k, v);
+    });
     expect((reader.nodes.get(real) as Y.Map<unknown>).get("lastSeen")).toBe(100);
     expect(reader.getNode(real)).toMatchObject({ lastSeen: 200, label: "real" });
   });

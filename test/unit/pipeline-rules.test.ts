@@ -50,7 +50,10 @@ describe("transitions", () => {
   });
 
   it("requires a commit ahead to enter merge", () => {
-    expect(checkTransition("qa", "merge", { actor: "operator", commitsAhead: 0 })).toMatchObject({ ok: false, error: expect.stringContaining("commit ahead") });
+    expect(checkTransition("qa", "merge", { actor: "operator", commitsAhead: 0 })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("commit ahead"),
+    });
     expect(checkTransition("qa", "merge", { actor: "operator", commitsAhead: 2 }).ok).toBe(true);
   });
 
@@ -67,10 +70,17 @@ describe("transitions", () => {
 });
 
 describe("story markdown", () => {
-  const md = renderStory({ name: "Add login", body: "As a user I want to log in.", criteria: ["form has email", "wrong password\nshows error"] });
+  const md = renderStory({
+    name: "Add login",
+    body: "As a user I want to log in.",
+    criteria: ["form has email", "wrong password\nshows error"],
+  });
 
   it("renders criteria as unticked boxes, one line each", () => {
-    expect(parseCriteria(md)).toEqual([{ text: "form has email", done: false }, { text: "wrong password shows error", done: false }]);
+    expect(parseCriteria(md)).toEqual([
+      { text: "form has email", done: false },
+      { text: "wrong password shows error", done: false },
+    ]);
   });
 
   it("ticks one criterion by index and refuses a missing one", () => {

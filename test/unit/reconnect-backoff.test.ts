@@ -20,10 +20,21 @@ describe("reconnect backoff", () => {
 
   it("logs each failed reconnect at warn, and at error after ten in a row", async () => {
     const lines: Array<{ level: number; failures: number }> = [];
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
     const hub = new SyncHub(new Y.Doc(), pino({ level: "info" }, sink));
     // Nothing listens on port 9 (discard) on loopback: every attempt fails at once.
-    const client = new SyncClient({ url: "ws://127.0.0.1:9/crdt-sync", hub, identity: ephemeralIdentity(), maxFrameBytes: 1024, backoff: new Backoff(1, 5) }).start();
+    const client = new SyncClient({
+      url: "ws://127.0.0.1:9/crdt-sync",
+      hub,
+      identity: ephemeralIdentity(),
+      maxFrameBytes: 1024,
+      backoff: new Backoff(1, 5),
+    }).start();
     try {
       await waitFor(() => lines.filter((l) => l.failures >= 12).length > 0, "a dozen failures");
     } finally {

@@ -11,7 +11,14 @@ const B = nodeIdOf("agent-b");
 const DEAD = nodeIdOf("agent-dead");
 
 function heartbeat(p: PipelineDoc, id: string, lastSeen: number, coder = 1): void {
-  p.setOwnNode(id, { label: id.slice(0, 6), address: "", role: "agent", lastSeen, alive: true, capacity: { coder, qa: 0, mergemaster: 0 } });
+  p.setOwnNode(id, {
+    label: id.slice(0, 6),
+    address: "",
+    role: "agent",
+    lastSeen,
+    alive: true,
+    capacity: { coder, qa: 0, mergemaster: 0 },
+  });
 }
 
 describe("claim sequencer (in-process, injected clock)", () => {
@@ -62,7 +69,9 @@ describe("claim sequencer (in-process, injected clock)", () => {
     const r = new Replicas(1);
     const [p] = r.docs as [PipelineDoc];
     heartbeat(p, A, NOW);
-    p.transact(() => { for (let i = 0; i < 10_000; i++) p.createItem({ name: `Done ${i}`, stage: "done" }); });
+    p.transact(() => {
+      for (let i = 0; i < 10_000; i++) p.createItem({ name: `Done ${i}`, stage: "done" });
+    });
     const wanted = p.createItem({ name: "Wanted", stage: "current" });
     r.claims[0]!.request(wanted.id, A, NOW);
     const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
@@ -76,7 +85,10 @@ describe("claim sequencer (in-process, injected clock)", () => {
 function countReads(p: PipelineDoc, fn: () => void): number {
   const original = p.getItem.bind(p);
   let n = 0;
-  p.getItem = (id: string) => { n += 1; return original(id); };
+  p.getItem = (id: string) => {
+    n += 1;
+    return original(id);
+  };
   try {
     fn();
   } finally {
@@ -108,7 +120,15 @@ describe("housekeeping (in-process, injected clock)", () => {
     const [p] = r.docs as [PipelineDoc];
     const hk = new Housekeeping(r.claims[0]!, configOf(), silent);
     heartbeat(p, A, NOW, 2);
-    p.setOwnNode(B, { label: "b", address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: 5, qa: 0, mergemaster: 0 }, paused: { reason: "limit", since: NOW, until: null } });
+    p.setOwnNode(B, {
+      label: "b",
+      address: "",
+      role: "agent",
+      lastSeen: NOW,
+      alive: true,
+      capacity: { coder: 5, qa: 0, mergemaster: 0 },
+      paused: { reason: "limit", since: NOW, until: null },
+    });
     for (let i = 0; i < 4; i++) p.createItem({ name: `S${i}` });
     hk.promote(NOW);
     expect(p.listItemsIn(["current"])).toHaveLength(2);

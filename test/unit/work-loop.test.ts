@@ -21,7 +21,9 @@ class HeldJob extends StoryJob {
   finish!: () => void;
   async work(): Promise<void> {
     HeldJob.started.push(this);
-    await new Promise<void>((resolve) => { this.finish = resolve; });
+    await new Promise<void>((resolve) => {
+      this.finish = resolve;
+    });
   }
   override async stop(reason: string): Promise<void> {
     this.stopped = true;
@@ -30,17 +32,38 @@ class HeldJob extends StoryJob {
   }
 }
 
-function agent(p: PipelineDoc, claims: Claims, nodeId: string, opts: { reachable?: () => boolean; accepts?: () => boolean; project?: Record<string, unknown> } = {}) {
+function agent(
+  p: PipelineDoc,
+  claims: Claims,
+  nodeId: string,
+  opts: { reachable?: () => boolean; accepts?: () => boolean; project?: Record<string, unknown> } = {},
+) {
   const t = tempDir();
   dirs.push(t);
   const slots = [agentSlotSchema.parse({ name: "coder-1", role: "coder", runtime: "command", command: "true" })];
   const config = configOf({ autonomous_after_secs: 60, ...opts.project }, slots);
   const ctx: JobContext = {
-    root: t.dir, nodeId, pipeline: p, claims, config, logs: new StoryLogs(t.dir), pool: new AgentPool(config.agents.agent, 3),
-    baseBranch: "main", log: silent, mergeLock: serialize(), trackPid: () => undefined,
+    root: t.dir,
+    nodeId,
+    pipeline: p,
+    claims,
+    config,
+    logs: new StoryLogs(t.dir),
+    pool: new AgentPool(config.agents.agent, 3),
+    baseBranch: "main",
+    log: silent,
+    mergeLock: serialize(),
+    trackPid: () => undefined,
     health: { nodeFailure: () => undefined, nearLimit: () => undefined, succeeded: () => undefined },
   };
-  p.setOwnNode(nodeId, { label: nodeId.slice(0, 4), address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: 1, qa: 0, mergemaster: 0 } });
+  p.setOwnNode(nodeId, {
+    label: nodeId.slice(0, 4),
+    address: "",
+    role: "agent",
+    lastSeen: NOW,
+    alive: true,
+    capacity: { coder: 1, qa: 0, mergemaster: 0 },
+  });
   const watch = opts.reachable ? new RendezvousWatch(p, opts.reachable, NOW - 120_000) : undefined;
   return new WorkLoop(ctx, watch, {
     acceptsWork: opts.accepts ?? (() => true),
@@ -64,7 +87,14 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
     expect(loop.running()).toEqual([story.id]);
 
     // An operator gives it to another node: the holder's token is stale, its job is stopped.
-    r.docs[0]!.setOwnNode(nodeIdOf("b"), { label: "b", address: "", role: "agent", lastSeen: NOW, alive: true, capacity: { coder: 1, qa: 0, mergemaster: 0 } });
+    r.docs[0]!.setOwnNode(nodeIdOf("b"), {
+      label: "b",
+      address: "",
+      role: "agent",
+      lastSeen: NOW,
+      alive: true,
+      capacity: { coder: 1, qa: 0, mergemaster: 0 },
+    });
     r.claims[0]!.grant(story.id, nodeIdOf("b"), NOW);
     loop.pass(NOW);
     expect(HeldJob.started[0]!.stopped).toBe(true);

@@ -14,7 +14,10 @@ export function NewStoryForm() {
     e.preventDefault();
     setError(null);
     try {
-      const list = criteria.split("\n").map((c) => c.trim()).filter(Boolean);
+      const list = criteria
+        .split("\n")
+        .map((c) => c.trim())
+        .filter(Boolean);
       await api("POST", "/api/stories", { name, type, stage, body: body || undefined, criteria: list.length ? list : undefined });
       setName("");
       setBody("");
@@ -28,18 +31,31 @@ export function NewStoryForm() {
     <form className="new-story" onSubmit={submit} aria-label="file a story">
       <input name="name" placeholder="New story name" value={name} onChange={(e) => setName(e.target.value)} required />
       <select name="type" value={type} onChange={(e) => setType(e.target.value)}>
-        {["story", "bug", "spike", "refactor"].map((t) => <option key={t}>{t}</option>)}
+        {["story", "bug", "spike", "refactor"].map((t) => (
+          <option key={t}>{t}</option>
+        ))}
       </select>
       <select name="stage" value={stage} onChange={(e) => setStage(e.target.value)}>
-        {STAGES.slice(0, 2).map((s) => <option key={s}>{s}</option>)}
+        {STAGES.slice(0, 2).map((s) => (
+          <option key={s}>{s}</option>
+        ))}
       </select>
       <details>
         <summary>details</summary>
         <textarea name="body" placeholder="As a … I want … so that …" value={body} onChange={(e) => setBody(e.target.value)} />
-        <textarea name="criteria" placeholder="Acceptance criteria, one per line" value={criteria} onChange={(e) => setCriteria(e.target.value)} />
+        <textarea
+          name="criteria"
+          placeholder="Acceptance criteria, one per line"
+          value={criteria}
+          onChange={(e) => setCriteria(e.target.value)}
+        />
       </details>
       <button type="submit">File story</button>
-      {error && <span className="error" role="alert">{error}</span>}
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
     </form>
   );
 }

@@ -30,11 +30,17 @@ export function usePipeline(): { items: Item[]; nodes: NodeEntry[]; connection: 
     const read = () => {
       const items = Object.values(doc.getMap("items").toJSON() as Record<string, Item>).filter((i) => i && i.id && i.stage);
       items.sort((a, b) => parseInt(a.id, 10) - parseInt(b.id, 10));
-      const nodes = Object.entries(doc.getMap("nodes").toJSON() as Record<string, Omit<NodeEntry, "id">>).map(([id, n]) => ({ ...n, id, alive: n.alive !== false }));
+      const nodes = Object.entries(doc.getMap("nodes").toJSON() as Record<string, Omit<NodeEntry, "id">>).map(([id, n]) => ({
+        ...n,
+        id,
+        alive: n.alive !== false,
+      }));
       setState({ items, nodes });
     };
     doc.on("update", read);
-    provider.on("status", (e: { status: string }) => setConnection(e.status === "connected" ? "connected" : e.status === "connecting" ? "connecting" : "disconnected"));
+    provider.on("status", (e: { status: string }) =>
+      setConnection(e.status === "connected" ? "connected" : e.status === "connecting" ? "connecting" : "disconnected"),
+    );
     provider.on("connection-close", () => setConnection("disconnected"));
     return () => {
       provider.destroy();
@@ -58,6 +64,15 @@ export async function api(method: string, path: string, body?: unknown): Promise
     body: write ? JSON.stringify(body ?? {}) : undefined,
   });
   const text = await res.text();
-  if (!res.ok) throw new Error((() => { try { return JSON.parse(text).error as string; } catch { return text; } })());
+  if (!res.ok)
+    throw new Error(
+      (() => {
+        try {
+          return JSON.parse(text).error as string;
+        } catch {
+          return text;
+        }
+      })(),
+    );
   return text ? JSON.parse(text) : undefined;
 }
