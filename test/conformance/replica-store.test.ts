@@ -79,5 +79,5 @@ function memorySetup(): ReplicaStoreSetup {
   };
 }
 
-describe("SqliteStore", () => runReplicaStoreTests(sqliteSetup));
-describe("MemoryStore", () => runReplicaStoreTests(memorySetup));
+describe("SqliteStore", () => runReplicaStoreTests(sqliteSetup, { crashable: true }));
+describe("MemoryStore", () => runReplicaStoreTests(memorySetup, { crashable: false }));

@@ -108,7 +108,16 @@ describe("fleet health with the real claude binary", () => {
     );
     expect(paused.reason).toMatch(/rate limited|limit/);
     expect(paused.until).not.toBeNull();
-    const stopped = await item(server, s.id);
+    // The pause is written at the first 429 signal; the claim is given back once the run has stopped.
+    const stopped = await waitFor(
+      async () => {
+        const i = await item(server, s.id);
+        return i.lastRun ? i : undefined;
+      },
+      "the run stopped and the claim given back",
+      30_000,
+      100,
+    );
     expect(stopped).toMatchObject({ retries: 0, blocked: null, lastRun: { outcome: "node_failure", sessionId: expect.any(String) } });
 
     const done = await waitFor(

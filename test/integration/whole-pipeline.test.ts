@@ -18,15 +18,33 @@ afterEach(async () => {
 const IDLE_MERGEMASTER = commandSlots(1, "true", "mergemaster", "mergemaster");
 const item = (server: NodeProc, id: string) => getJson<Item>(`${server.http}/api/stories/${id}`);
 
-function trackStages(server: NodeProc, ids: string[]): { seen: Map<string, string[]>; stop(): void } {
+/**
+ * Poll the stories' stages one request at a time (so answers arrive in order); `stop` takes one
+ * last reading, so the final stage is seen even if it came just before the stop.
+ */
+function trackStages(server: NodeProc, ids: string[]): { seen: Map<string, string[]>; stop(): Promise<void> } {
   const seen = new Map<string, string[]>(ids.map((id) => [id, []]));
-  const timer = setInterval(async () => {
+  const poll = async () => {
     for (const i of await getJson<Item[]>(`${server.http}/api/stories`).catch(() => [] as Item[])) {
       const list = seen.get(i.id);
       if (list && list.at(-1) !== i.stage) list.push(i.stage);
     }
-  }, 20);
-  return { seen, stop: () => clearInterval(timer) };
+  };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await poll();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    seen,
+    async stop() {
+      running = false;
+      await loop;
+      await poll();
+    },
+  };
 }
 
 describe("the whole pipeline", () => {
@@ -50,7 +68,7 @@ describe("the whole pipeline", () => {
       90_000,
       200,
     );
-    track.stop();
+    await track.stop();
 
     git(project.root, "fetch", "-q", "origin");
     const log = git(project.root, "log", "--format=%H %s", "origin/main").split("\n");
