@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type * as Y from "yjs";
+import { GRANTEE_HEAD_START_MS } from "../config/defaults.js";
 import { AwarenessRelay } from "./awareness-relay.js";
 import type { LogFrame } from "./frames.js";
 import { encodeSyncStep2 } from "./sync-message.js";
@@ -36,11 +37,24 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
   private first: readonly string[] | undefined;
 
   /**
-   * Send the next document update to these peers before the others: on a busy machine the node a
-   * claim was just granted to then starts its coder while the rest wake up to the same update.
+   * Send the next document update to these peers now and to the others `GRANTEE_HEAD_START_MS`
+   * later: on a busy machine every node that receives an update wakes up to apply it, and the
+   * node a claim was just granted to should start its coder before the rest compete for the CPU.
+   * A later update flushes the held one first, so every link still sees updates in order.
    */
   deliverFirstTo(peers: readonly string[]): void {
     this.first = peers;
+  }
+
+  /** The update held back from the other links, and where it goes. */
+  private held: { update: Uint8Array; links: SyncConnection[]; timer: NodeJS.Timeout } | undefined;
+
+  private flushHeld(): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    clearTimeout(held.timer);
+    for (const link of held.links) if (this.links.has(link)) link.sendUpdate(held.update);
   }
 
   /** Whether this node has a live link to the rendezvous; only agents set it. */
@@ -55,14 +69,20 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
     super();
     this.awareness = new AwarenessRelay(doc, () => this.links, log);
     const fanOut = (update: Uint8Array, origin: unknown) => {
+      this.flushHeld();
       const first = this.first;
       this.first = undefined;
-      const send = (link: SyncConnection) => {
-        if (link !== origin && this.carries(link)) link.sendUpdate(update);
-      };
-      const ahead = first ? [...this.links].filter((l) => l.peerId && first.includes(l.peerId)) : [];
-      for (const link of ahead) send(link);
-      for (const link of this.links) if (!ahead.includes(link)) send(link);
+      const targets = [...this.links].filter((link) => link !== origin && this.carries(link));
+      const ahead = first ? targets.filter((l) => l.peerId && first.includes(l.peerId)) : [];
+      for (const link of ahead) link.sendUpdate(update);
+      const rest = ahead.length ? targets.filter((l) => !ahead.includes(l)) : targets;
+      if (ahead.length && rest.length) {
+        const timer = setTimeout(() => this.flushHeld(), GRANTEE_HEAD_START_MS);
+        timer.unref();
+        this.held = { update, links: rest, timer };
+        return;
+      }
+      for (const link of rest) link.sendUpdate(update);
     };
     if (persistence) {
       persistence.on("update", fanOut);
@@ -142,6 +162,7 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
 
   /** Shutdown: close every link and stop the awareness timer. */
   closeAll(): void {
+    this.flushHeld();
     for (const link of [...this.links]) link.ws.close(1001, "shutting down");
     this.awareness.destroy();
   }
