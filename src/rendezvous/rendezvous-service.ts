@@ -32,8 +32,12 @@ export class RendezvousService {
   start(): void {
     const grant = coalesce(
       () => {
-        const granted = this.sequencer.grant();
-        if (granted.length) this.opts.onGrant?.(granted);
+        // One update for the whole pass, and the grantees are named before it leaves this process
+        // (the hub sends it to them first; see SyncHub.deliverFirstTo).
+        this.claims.pipeline.transact(() => {
+          const granted = this.sequencer.grant();
+          if (granted.length) this.opts.onGrant?.(granted);
+        });
       },
       this.log,
       "claim sequencer",

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hashWinner } from "../../src/pipeline/claim-rules.js";
 import { ClaimSequencer } from "../../src/rendezvous/claim-sequencer.js";
+import { RendezvousService } from "../../src/rendezvous/rendezvous-service.js";
 import { Housekeeping } from "../../src/rendezvous/housekeeping.js";
 import type { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { configOf, nodeIdOf, Replicas, silent } from "../support/in-process.js";
@@ -22,6 +23,35 @@ function heartbeat(p: PipelineDoc, id: string, lastSeen: number, coder = 1): voi
 }
 
 describe("claim sequencer (in-process, injected clock)", () => {
+  it("a pass of the service grants in one update, and names the grantees before that update leaves", async () => {
+    const r = new Replicas(3); // 0: rendezvous, 1: agent A, 2: agent B
+    const [rv, pa, pb] = r.docs as [PipelineDoc, PipelineDoc, PipelineDoc];
+    heartbeat(pa, A, Date.now());
+    heartbeat(pb, B, Date.now());
+    const events: string[] = [];
+    const service = new RendezvousService(r.claims[0]!, configOf(), silent, {
+      project: "unit",
+      onGrant: (nodes) => events.push(`grantees ${[...nodes].sort().join(",")}`),
+    });
+    service.start();
+    try {
+      const [x, y] = [1, 2].map((i) => rv.createItem({ name: `Story ${i}`, stage: "current" }));
+      await new Promise((resolve) => setImmediate(resolve));
+      // What leaves the rendezvous: its own updates (the SyncHub sends these to peers).
+      rv.doc.on("update", (_u: Uint8Array, origin: unknown) => {
+        if (origin !== "net") events.push("update");
+      });
+      r.claims[1]!.request(x!.id, A, Date.now());
+      r.claims[2]!.request(y!.id, B, Date.now());
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(rv.getItem(x!.id)!.claim!.node).toBe(A);
+      expect(rv.getItem(y!.id)!.claim!.node).toBe(B);
+      expect(events).toEqual([`grantees ${[A, B].sort().join(",")}`, "update"]);
+    } finally {
+      service.stop();
+    }
+  });
+
   it("grants each requested item to one live requester by the hash rule, over joined replicas", () => {
     const r = new Replicas(3); // 0: rendezvous, 1: agent A, 2: agent B
     const [rv, pa, pb] = r.docs as [PipelineDoc, PipelineDoc, PipelineDoc];
