@@ -30,7 +30,9 @@ describe("the log relay", () => {
     closers.push(() => receiver.close());
     const trap = `ws://127.0.0.1:${(receiver.address() as { port: number }).port}/crdt-sync`;
 
-    project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1) });
+    // Without auto-promotion the planted story stays in backlog: if the agent took it, its own log
+    // (rightly) would answer instead of the planted node.
+    project = createProject({ projectToml: projectToml({ auto_promote: false }), agentsToml: commandSlots(1) });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agent = await cluster.agent(project.clone("a"), server.ws);
     const done = await postJson<Item>(`${server.http}/api/stories`, { name: "Logged on the agent", stage: "current" });
