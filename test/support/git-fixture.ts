@@ -68,7 +68,10 @@ export function createProject(opts: { projectToml?: string; agentsToml?: string;
       return path;
     },
     cleanup() {
-      rmSync(dir, { recursive: true, force: true });
+      // A git process a node started just before it was stopped (a background fetch, a pool
+      // refill) may still be writing under a clone for a moment: retry instead of failing on
+      // ENOTEMPTY.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
