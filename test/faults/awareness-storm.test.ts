@@ -60,9 +60,10 @@ describe("one board awareness update in a meshed cluster", () => {
     ws.on("message", (data: Buffer) => {
       if (frameType(new Uint8Array(data)) === MSG_AWARENESS) awarenessFrames += 1;
     });
+    const observerDoc = new Y.Doc();
     const observer = new SyncConnection(
       ws,
-      new SyncHub(new Y.Doc(), log),
+      new SyncHub(observerDoc, log),
       { kind: "connect", identity, admission: () => cert },
       { maxFrameBytes: 1 << 20 },
     );
@@ -79,9 +80,16 @@ describe("one board awareness update in a meshed cluster", () => {
     await waitFor(() => board.synced, "the board to sync");
     board.awareness.setLocalState({ user: { name: "board" } });
     await waitFor(() => awarenessFrames > 0, "the board's presence to reach the observer");
-    // Observation window from the issue: five seconds after the update.
+    // Barriers instead of a clock: a document change from the board that has reached the observer
+    // went the same way as the presence, so every frame relayed before it has arrived too. A storm
+    // (the issue saw ~26 frames per millisecond) keeps sending between barriers; a quiet relay does not.
+    const barrier = async (n: number) => {
+      boardDoc.getMap("barrier").set(String(n), n);
+      await waitFor(() => observerDoc.getMap("barrier").has(String(n)), `barrier ${n} to reach the observer`);
+    };
+    await barrier(0);
     const before = awarenessFrames;
-    await new Promise((resolve) => setTimeout(resolve, 5000));
+    for (let n = 1; n <= 5; n++) await barrier(n);
     expect(awarenessFrames).toBeLessThan(40);
     expect(awarenessFrames - before).toBeLessThan(10);
   });
