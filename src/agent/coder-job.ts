@@ -31,7 +31,7 @@ export class CoderJob extends StoryJob {
         }
         return;
       }
-      if (!this.attemptFailed(checked.failure, { patch: { lastRun, logNode: this.ctx.nodeId } })) return;
+      if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
       feedback = checked.failure;
     }
   }

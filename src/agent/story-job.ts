@@ -139,9 +139,6 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
-    // Readers of the log (board, CLI via the server) find it on this node from now on; written
-    // after the spawn, off the claim → coder path.
-    if (item.logNode !== this.ctx.nodeId) this.ctx.claims.patchAs(this.token, { logNode: this.ctx.nodeId });
     this.ctx.trackPid(this.storyId, this.running.pid);
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;

@@ -47,7 +47,21 @@ export const CONFIG_DEBOUNCE_MS = 300;
  * is not noticeable, and nothing waits on the other nodes seeing a claim (the sequencer decides).
  */
 export const GRANTEE_HEAD_START_MS = 25;
-/** Compact the SQLite update log into the snapshot once it holds this many rows. */
+/**
+ * A node relays its peers' lazy updates (heartbeats and other node-entry changes, claim requests;
+ * see `PipelineDoc.lazy`) batched over this share of the heartbeat interval (1 s at the default
+ * 15 s), at most `LAZY_RELAY_MAX_MS`. With 200 agents beating every 15 s the rendezvous otherwise
+ * writes ~2 700 frames a second to relay heartbeats, and every agent applies each one as its own
+ * transaction; batched, a second's worth goes out as one frame per link. With four agents
+ * draining a queue, every request woke the three others for nothing. Liveness is judged against
+ * `node_alive_secs` (four intervals), and only the sequencer reads requests (first-hand).
+ */
+export const LAZY_RELAY_SHARE = 1 / 15;
+export const LAZY_RELAY_MAX_MS = 1000;
+/**
+ * Compact the update log into the snapshot once it holds at least this many rows *and* at least
+ * as many bytes as the snapshot (see `compactionDue`).
+ */
 export const COMPACT_AFTER_UPDATES = 500;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;

@@ -46,6 +46,9 @@ export class Claims {
   /**
    * Give the item to `node` with the next epoch, in its current stage, and drop the pending
    * requests. The caller decides who deserves it (the sequencer, the hash rule, an operator).
+   * The attempt's log will be on `node`, so `logNode` names it from the grant on: readers (board,
+   * `story log`) follow it there, and the grantee has nothing to write when it starts (that write
+   * was a third of the updates of a story's trip through `current`).
    */
   grant(id: string, node: string, now = Date.now()): ClaimToken | undefined {
     const item = this.pipeline.getItem(id);
@@ -54,6 +57,7 @@ export class Claims {
     this.write(id, (m) => {
       m.set("claim", claim);
       m.set("epoch", claim.epoch);
+      if (m.get("logNode") !== node) m.set("logNode", node);
       clearRequests(m);
     });
     return { id, node, epoch: claim.epoch, stage: claim.stage };

@@ -1,3 +1,4 @@
+import type { LogSize } from "./compaction-policy.js";
 import { StoreWriteError, type ReplicaStore } from "./replica-store.js";
 
 /**
@@ -37,8 +38,9 @@ export class MemoryStore implements ReplicaStore {
     this.disk.updates = [];
   }
 
-  pendingCount(): number {
-    return this.disk.updates.length;
+  logSize(): LogSize {
+    const { updates, snapshot } = this.disk;
+    return { rows: updates.length, logBytes: updates.reduce((n, u) => n + u.byteLength, 0), snapshotBytes: snapshot?.byteLength ?? 0 };
   }
 
   close(): void {

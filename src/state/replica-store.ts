@@ -1,3 +1,5 @@
+import type { LogSize } from "./compaction-policy.js";
+
 /**
  * Where a replica's updates are kept. The contract every store meets (and
  * `test/conformance/replica-store.ts` checks):
@@ -16,8 +18,8 @@ export interface ReplicaStore {
    * (the caller encodes its in-memory document, which has deleted content garbage-collected).
    */
   compact(snapshot: Uint8Array): void;
-  /** Rows waiting to be compacted. */
-  pendingCount(): number;
+  /** Rows (and their bytes) waiting to be compacted, and the snapshot's size. */
+  logSize(): LogSize;
   close(): void;
   /**
    * Set when the store was found damaged or empty at open (corrupt file moved aside, 0-byte

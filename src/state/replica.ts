@@ -3,14 +3,19 @@ import * as Y from "yjs";
 import type { Logger } from "pino";
 import { PipelineDoc, type NodeSignatures } from "./pipeline-doc.js";
 import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
-import { COMPACT_AFTER_UPDATES, STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
+import { STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
+import { compactionDue } from "./compaction-policy.js";
 
 const log = logger("state");
 
 export interface ReplicaEvents {
-  /** An update (local or from a peer) is now persisted; only these may be sent to sync peers. */
-  update: [update: Uint8Array, origin: unknown];
+  /**
+   * An update (local or from a peer) is now persisted; only these may be sent to sync peers.
+   * `lazy`: nobody waits on it (heartbeats, claim requests; see `PipelineDoc.lazy`), so a relay
+   * may batch it.
+   */
+  update: [update: Uint8Array, origin: unknown, lazy: boolean];
   /** Appends fail; writes must be refused (REST 503) until `writable`. */
   unwritable: [error: StoreWriteError];
   /** Every queued update is persisted again. */
@@ -45,7 +50,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   readonly pipeline: PipelineDoc;
   /** Why this replica may lack what it once held (see `ReplicaStore.suspect`); cleared by `trust()`. */
   suspect: string | undefined;
-  private readonly queue: Array<{ update: Uint8Array; origin: unknown }> = [];
+  private readonly queue: Array<{ update: Uint8Array; origin: unknown; lazy: boolean }> = [];
   private error: StoreWriteError | undefined;
   private failingSince: number | undefined;
   private retryDelay: number;
@@ -70,7 +75,9 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.suspect = store.suspect;
     const doc = new Y.Doc({ gc: opts.gc ?? true });
     this.replay(doc, store.load());
-    doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
+    doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) =>
+      this.onUpdate(update, origin, this.pipeline.lazy(tr)),
+    );
     this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures });
     this.maybeCompact();
   }
@@ -104,23 +111,23 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     this.suspect = undefined;
   }
 
+  /**
+   * Rows are applied one by one inside one transaction: `Y.mergeUpdates` first would be
+   * super-linear in the number of rows (measured: 500 heartbeat rows on a 10 000-item snapshot
+   * +0.4 s, 5 000 rows +1.2 s, 20 000 rows 21 s), while this costs ~+150 ms for 30 000 rows.
+   * One damaged row must not keep the node from starting (a crash loop on persisted data).
+   */
   private replay(doc: Y.Doc, updates: Uint8Array[]): void {
-    if (!updates.length) return;
-    try {
-      Y.applyUpdate(doc, Y.mergeUpdates(updates), "store");
-      return;
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "replica log does not merge; replaying row by row");
-    }
-    // One damaged row must not keep the node from starting (a crash loop on persisted data).
     let skipped = 0;
-    for (const u of updates) {
-      try {
-        Y.applyUpdate(doc, u, "store");
-      } catch {
-        skipped += 1;
+    doc.transact(() => {
+      for (const u of updates) {
+        try {
+          Y.applyUpdate(doc, u, "store");
+        } catch {
+          skipped += 1;
+        }
       }
-    }
+    }, "store");
     if (skipped) {
       this.suspect ??= `${skipped} damaged update(s) in the replica store were skipped`;
       log.warn({ skipped }, "skipped damaged updates in the replica store");
@@ -129,26 +136,26 @@ export class Replica extends EventEmitter<ReplicaEvents> {
 
   // Runs inside Yjs's update handler: it must never throw (Yjs would skip its cleanup and
   // every later transaction would be lost).
-  private onUpdate(update: Uint8Array, origin: unknown): void {
+  private onUpdate(update: Uint8Array, origin: unknown, lazy: boolean): void {
     if (origin === "store" || this.closed) return;
     if (this.queue.length) {
-      this.queue.push({ update, origin });
+      this.queue.push({ update, origin, lazy });
       return;
     }
     try {
       this.store.append(update);
     } catch (err) {
-      this.queue.push({ update, origin });
+      this.queue.push({ update, origin, lazy });
       this.failed(toWriteError(err));
       return;
     }
-    this.announce(update, origin);
+    this.announce(update, origin, lazy);
     this.maybeCompact();
   }
 
-  private announce(update: Uint8Array, origin: unknown): void {
+  private announce(update: Uint8Array, origin: unknown, lazy: boolean): void {
     try {
-      this.emit("update", update, origin);
+      this.emit("update", update, origin, lazy);
     } catch (err) {
       log.error({ err }, "a listener of persisted updates failed");
     }
@@ -194,7 +201,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
         return;
       }
       this.queue.shift();
-      this.announce(next.update, next.origin);
+      this.announce(next.update, next.origin, next.lazy);
     }
     const downMs = this.o.now() - (this.failingSince ?? this.o.now());
     this.failingSince = undefined;
@@ -218,7 +225,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
    * snapshot is the in-memory document, which then holds exactly the appended rows.
    */
   private maybeCompact(): void {
-    if (this.compactScheduled || this.queue.length || this.store.pendingCount() < COMPACT_AFTER_UPDATES) return;
+    if (this.compactScheduled || this.queue.length || !compactionDue(this.store.logSize())) return;
     this.compactScheduled = true;
     setImmediate(() => {
       this.compactScheduled = false;

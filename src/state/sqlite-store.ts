@@ -2,6 +2,7 @@ import { existsSync, renameSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { STORE_BUSY_TIMEOUT_MS } from "../config/defaults.js";
 import { UserError } from "../errors.js";
+import type { LogSize } from "./compaction-policy.js";
 import { StoreWriteError, type ReplicaStore } from "./replica-store.js";
 
 /**
@@ -15,7 +16,7 @@ export class SqliteStore implements ReplicaStore {
   readonly db: Database.Database;
   suspect: string | undefined;
   private readonly insert: Database.Statement;
-  private pending: number;
+  private readonly size: LogSize;
   /** What `openSqliteStore` already read to check the file, handed to the first `load`. */
   private preloaded: Uint8Array[] | undefined;
 
@@ -32,7 +33,12 @@ export class SqliteStore implements ReplicaStore {
         CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL);
       `);
       this.insert = this.db.prepare("INSERT INTO updates (data) VALUES (?)");
-      this.pending = (this.db.prepare("SELECT COUNT(*) AS n FROM updates").get() as { n: number }).n;
+      const log = this.db.prepare("SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(data)), 0) AS b FROM updates").get() as {
+        n: number;
+        b: number;
+      };
+      const snap = this.db.prepare("SELECT LENGTH(data) AS b FROM snapshot WHERE id = 1").get() as { b: number } | undefined;
+      this.size = { rows: log.n, logBytes: log.b, snapshotBytes: snap?.b ?? 0 };
     } catch (err) {
       this.db.close();
       throw err;
@@ -57,11 +63,12 @@ export class SqliteStore implements ReplicaStore {
     } catch (err) {
       throw asWriteError(err, "append");
     }
-    this.pending += 1;
+    this.size.rows += 1;
+    this.size.logBytes += update.byteLength;
   }
 
-  pendingCount(): number {
-    return this.pending;
+  logSize(): LogSize {
+    return { ...this.size };
   }
 
   compact(snapshot: Uint8Array): void {
@@ -77,7 +84,7 @@ export class SqliteStore implements ReplicaStore {
       throw asWriteError(err, "compact");
     }
     // This process is the only writer, so nothing was appended after `upto`.
-    this.pending = 0;
+    Object.assign(this.size, { rows: 0, logBytes: 0, snapshotBytes: snapshot.byteLength });
   }
 
   close(): void {
@@ -127,7 +134,7 @@ export function openSqliteStore(
     store = new SqliteStore(file);
   }
   if (!suspect && zeroBytes) suspect = `${file} was empty (0 bytes); started empty`;
-  if (!suspect && existed && store.pendingCount() === 0 && !hasSnapshot(store)) suspect = `${file} held no replica data; started empty`;
+  if (!suspect && existed && store.logSize().rows === 0 && !hasSnapshot(store)) suspect = `${file} held no replica data; started empty`;
   if (suspect) {
     store.suspect = suspect;
     opts.warn?.("replica store suspect: waiting for a sync before trusting it", { file, reason: suspect });

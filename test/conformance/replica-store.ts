@@ -72,13 +72,18 @@ export function runReplicaStoreTests(makeSetup: () => ReplicaStoreSetup, opts: {
         a.append(u);
         Y.applyUpdate(doc, u);
       }
-      expect(a.pendingCount()).toBe(20);
-      a.compact(Y.encodeStateAsUpdate(doc));
-      expect(a.pendingCount()).toBe(0);
+      const bytes = (us: Uint8Array[]) => us.reduce((n, u) => n + u.byteLength, 0);
+      expect(a.logSize()).toEqual({ rows: 20, logBytes: bytes(updates.slice(0, 20)), snapshotBytes: 0 });
+      const snapshot = Y.encodeStateAsUpdate(doc);
+      a.compact(snapshot);
+      expect(a.logSize()).toEqual({ rows: 0, logBytes: 0, snapshotBytes: snapshot.byteLength });
       for (const u of updates.slice(20)) a.append(u);
-      expect(a.pendingCount()).toBe(10);
+      const after = { rows: 10, logBytes: bytes(updates.slice(20)), snapshotBytes: snapshot.byteLength };
+      expect(a.logSize()).toEqual(after);
       a.close();
       const b = fresh();
+      // A reopened store knows what it holds (the compaction policy reads it).
+      expect(b.logSize()).toEqual(after);
       const loaded = b.load();
       expect(loaded).toHaveLength(11);
       expect(replay(loaded).getMap("m").get("counter")).toBe(30);
@@ -97,7 +102,7 @@ export function runReplicaStoreTests(makeSetup: () => ReplicaStoreSetup, opts: {
       }
       release();
       expect(threw).toBeInstanceOf(Error);
-      expect(a.pendingCount()).toBe(1);
+      expect(a.logSize().rows).toBe(1);
       a.append(updates[1]!);
       a.append(updates[2]!);
       a.close();

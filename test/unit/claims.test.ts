@@ -16,7 +16,13 @@ describe("claims as tokens", () => {
     c!.request(item.id, B, 2);
     const first = c!.grant(item.id, A, 10)!;
     expect(first).toEqual({ id: item.id, node: A, epoch: 1, stage: "current" });
-    expect(p!.getItem(item.id)).toMatchObject({ claim: { node: A, epoch: 1, stage: "current", at: 10 }, epoch: 1, requests: {} });
+    // The grantee's log is where readers look from the grant on (the grantee writes nothing to start).
+    expect(p!.getItem(item.id)).toMatchObject({
+      claim: { node: A, epoch: 1, stage: "current", at: 10 },
+      epoch: 1,
+      requests: {},
+      logNode: A,
+    });
     expect(c!.patchAs(first, { branch: "feature/story-x" })).toBe(true);
 
     const second = c!.grant(item.id, B, 20)!;
@@ -26,7 +32,7 @@ describe("claims as tokens", () => {
     expect(c!.patchAs(first, { failure: "late" })).toBe(false);
     expect(c!.release(first)).toBe(false);
     expect(c!.moveAs(first, "qa", { actor: "coder" })).toBe(false);
-    expect(p!.getItem(item.id)).toMatchObject({ stage: "current", claim: { node: B, epoch: 2 } });
+    expect(p!.getItem(item.id)).toMatchObject({ stage: "current", claim: { node: B, epoch: 2 }, logNode: B });
     expect(p!.getItem(item.id)!.failure).toBeUndefined();
 
     expect(c!.moveAs(second, "qa", { actor: "coder" }, { branch: "feature/story-x" })).toBe(true);

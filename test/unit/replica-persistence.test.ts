@@ -60,12 +60,39 @@ describe("SQLite replica", () => {
     const file = dbFile();
     const a = new Replica(new SqliteStore(file));
     const ids = Array.from({ length: COMPACT_AFTER_UPDATES + 10 }, (_, i) => a.pipeline.createItem({ name: `s${i}` }).id);
-    await waitFor(() => a.store.pendingCount() < COMPACT_AFTER_UPDATES, "compaction");
+    await waitFor(() => a.store.logSize().rows < COMPACT_AFTER_UPDATES, "compaction");
     a.pipeline.update(ids[0]!, { name: "after compaction" });
     a.close();
     const b = new Replica(new SqliteStore(file));
     expect(b.pipeline.listItems()).toHaveLength(ids.length);
     expect(b.pipeline.getItem(ids[0]!)?.name).toBe("after compaction");
+    b.close();
+  });
+
+  it("waits to compact until the log is as big as the snapshot, so a big project is not re-encoded every 500 rows", async () => {
+    const file = dbFile();
+    const a = new Replica(new SqliteStore(file));
+    const [first] = a.pipeline.createItems(
+      Array.from({ length: 1000 }, (_, i) => ({ name: `Filler ${i}`, stage: "done" as const, body: "x".repeat(200) })),
+    );
+    a.store.compact(Y.encodeStateAsUpdate(a.doc));
+    const snapshotBytes = a.store.logSize().snapshotBytes;
+    expect(snapshotBytes).toBeGreaterThan(200_000);
+    // Small writes well past the row count: a row is ~100 bytes, the snapshot hundreds of KB.
+    for (let i = 0; i < COMPACT_AFTER_UPDATES + 100; i++) a.pipeline.update(first!.id, { name: `rename ${i}` });
+    await new Promise((r) => setImmediate(r));
+    expect(a.store.logSize()).toMatchObject({ rows: COMPACT_AFTER_UPDATES + 100, snapshotBytes });
+    // Once the log holds as many bytes as the snapshot, it is folded in.
+    const big = "y".repeat(4000);
+    for (let i = 0; a.store.logSize().snapshotBytes === snapshotBytes && i < 1000; i++) {
+      a.pipeline.update(first!.id, { body: `${big}${i}` });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(a.store.logSize().rows).toBe(0);
+    a.close();
+    const b = new Replica(new SqliteStore(file));
+    expect(b.pipeline.getItem(first!.id)?.name).toBe(`rename ${COMPACT_AFTER_UPDATES + 99}`);
+    expect(b.pipeline.idsIn("done").size).toBe(1000);
     b.close();
   });
 
