@@ -49,13 +49,16 @@ export const CONFIG_DEBOUNCE_MS = 300;
 export const GRANTEE_HEAD_START_MS = 25;
 /**
  * A node relays its peers' lazy updates (heartbeats and other node-entry changes, claim requests;
- * see `PipelineDoc.lazy`) batched over this share of the heartbeat interval (1 s at the default
- * 15 s), at most `LAZY_RELAY_MAX_MS`. With 200 agents beating every 15 s the rendezvous otherwise
- * writes ~2 700 frames a second to relay heartbeats, and every agent applies each one as its own
- * transaction; batched, a second's worth goes out as one frame per link. With four agents
- * draining a queue, every request woke the three others for nothing. Liveness is judged against
- * `node_alive_secs` (four intervals), and only the sequencer reads requests (first-hand).
+ * see `PipelineDoc.lazy`) batched over `LAZY_RELAY_PER_LINK_MS` per sync link, at most this share
+ * of the heartbeat interval and at most `LAZY_RELAY_MAX_MS` (1 s from 200 links at the default
+ * 15 s). Relaying costs updates × links: with 200 agents beating every 15 s the rendezvous
+ * otherwise writes ~2 700 frames a second, and every agent applies each one as its own
+ * transaction; batched, a second's worth goes out as one frame per link. A small fleet keeps its
+ * relays nearly immediate, so its replicas are identical (equal `/health` digests) most of the
+ * time rather than one heartbeat apart. Liveness is judged against `node_alive_secs` (four
+ * intervals), and only the sequencer reads requests (first-hand).
  */
+export const LAZY_RELAY_PER_LINK_MS = 5;
 export const LAZY_RELAY_SHARE = 1 / 15;
 export const LAZY_RELAY_MAX_MS = 1000;
 /**

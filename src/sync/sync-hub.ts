@@ -28,11 +28,11 @@ export interface SyncHubEvents {
 export interface SyncHubOptions {
   /**
    * How long a lazy update from a peer (heartbeats, claim requests; see `PipelineDoc.lazy`) may
-   * wait to be relayed, so that several go out as one frame; 0 relays each at once. A node's own
-   * updates are always sent at once (the rendezvous reads an agent's free slots from its entry, and
-   * grants on its requests). Read at each update (hot reload).
+   * wait to be relayed, given the number of links, so that several go out as one frame; 0 relays
+   * each at once. A node's own updates are always sent at once (the rendezvous reads an agent's
+   * free slots from its entry, and grants on its requests). Read at each update (hot reload).
    */
-  lazyBatchMs?: () => number;
+  lazyBatchMs?: (links: number) => number;
 }
 
 /**
@@ -116,7 +116,7 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
       const merge = mergeOnce();
       const targets = [...this.links].filter((link) => link !== origin && this.carries(link));
       const relayed = this.links.has(origin as SyncConnection);
-      const batchMs = lazy && relayed ? (this.opts.lazyBatchMs?.() ?? 0) : 0;
+      const batchMs = lazy && relayed ? (this.opts.lazyBatchMs?.(this.links.size) ?? 0) : 0;
       if (batchMs > 0) return this.hold(targets, update, batchMs);
       const first = this.first;
       this.first = undefined;

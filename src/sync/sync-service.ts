@@ -7,7 +7,7 @@ import type { LiveConfig } from "../config/live-config.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { SyncPolicy } from "./auth-policy.js";
 import type { Identity } from "./identity.js";
-import { LAZY_RELAY_MAX_MS, LAZY_RELAY_SHARE } from "../config/defaults.js";
+import { LAZY_RELAY_MAX_MS, LAZY_RELAY_PER_LINK_MS, LAZY_RELAY_SHARE } from "../config/defaults.js";
 import { MeshManager } from "./mesh.js";
 import { SyncClient } from "./sync-client.js";
 import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
@@ -54,7 +54,8 @@ export class SyncService {
 
   constructor(private readonly opts: SyncServiceOptions) {
     this.hub = new SyncHub(opts.doc, opts.log, opts.persistence, {
-      lazyBatchMs: () => Math.min(LAZY_RELAY_MAX_MS, opts.config.project.scan_interval_secs * 1000 * LAZY_RELAY_SHARE),
+      lazyBatchMs: (links) =>
+        Math.min(LAZY_RELAY_MAX_MS, opts.config.project.scan_interval_secs * 1000 * LAZY_RELAY_SHARE, links * LAZY_RELAY_PER_LINK_MS),
     });
   }
 
