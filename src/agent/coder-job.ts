@@ -44,9 +44,12 @@ export class CoderJob extends StoryJob {
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };
     if (!this.stillMine()) return { failure: "claim lost" };
+    // The push is the last step and rarely fails: ask for the next item while it runs.
+    this.setFinishing(true);
     try {
       await pushBranch(worktree, this.branch);
     } catch (err) {
+      this.setFinishing(false);
       return { failure: `push of ${this.branch} was rejected: ${(err as Error).message}` };
     }
     this.note("info", `pushed ${this.branch}`);

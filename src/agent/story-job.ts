@@ -28,6 +28,13 @@ export function headline(reason: string, max = 300): string {
  */
 export abstract class StoryJob {
   stopped = false;
+  /**
+   * In its last short step (a coder pushing): the slot frees in a moment, so the node may ask for
+   * its next item now and hold the grant until then (see `WorkLoop.pass`).
+   */
+  finishing = false;
+  /** Called when `finishing` changes (the work loop passes again). */
+  onFinishing: () => void = () => undefined;
   protected running: RunningAgent | undefined;
 
   constructor(
@@ -58,6 +65,12 @@ export abstract class StoryJob {
     this.ctx.log.warn({ story: this.storyId, reason }, "stopping coder");
     this.note("info", `stopped: ${reason}`);
     await this.running?.stop(reason);
+  }
+
+  protected setFinishing(on: boolean): void {
+    if (this.finishing === on) return;
+    this.finishing = on;
+    this.onFinishing();
   }
 
   stillMine(): boolean {

@@ -52,6 +52,8 @@ export class WorkLoop {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly pass_: ReturnType<typeof coalesce>;
   private fetching = false;
+  /** Grants kept for a slot that is about to free (as of the last pass). */
+  private readonly held = new Set<string>();
 
   constructor(
     private readonly ctx: JobContext,
@@ -132,18 +134,32 @@ export class WorkLoop {
     const items = this.ctx.pipeline.listItemsIn(roles.map((r) => ROLE_STAGE[r]));
     const sequenced = this.sequenced();
     const acceptsWork = this.hooks.acceptsWork();
+    this.held.clear();
     for (const role of roles) {
       const stage = ROLE_STAGE[role];
       const inStage = items.filter((i) => i.stage === stage && !i.blocked && this.serves(role, i));
-      // Work this node could take exists: load what a job needs now rather than after a grant.
+      const soon = this.finishing(role);
+      let kept = 0;
       for (const item of inStage) {
-        const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
-        if (token && view.live(item) && !this.jobs.has(item.id)) this.startJob(role, token);
+        if (item.claim?.node !== this.ctx.nodeId || this.jobs.has(item.id) || !view.live(item)) continue;
+        const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;
+        // Granted while every slot is busy but one is about to free: keep it for that slot.
+        if (this.ctx.pool.free(role) === 0 && kept < soon) {
+          kept += 1;
+          this.held.add(item.id);
+        } else this.startJob(role, token);
       }
       if (!acceptsWork) continue;
-      if (sequenced) this.request(role, inStage, view, now);
+      if (sequenced) this.request(role, inStage, view, now, soon - kept);
       else this.claimAutonomously(role, inStage, view, now);
     }
+  }
+
+  /** Jobs of `role` in their last short step (see `StoryJob.finishing`). */
+  private finishing(role: Role): number {
+    let n = 0;
+    for (const job of this.jobs.values()) if (job.role === role && job.finishing && !job.stopped) n += 1;
+    return n;
   }
 
   private serves(role: Role, item: Item): boolean {
@@ -152,19 +168,24 @@ export class WorkLoop {
   }
 
   /**
-   * Ask the sequencer for as many unclaimed items as there are free slots. To avoid a thundering
+   * Ask the sequencer for as many unclaimed items as there are free slots, plus `soon`: slots whose
+   * job is in its last short step, so the next grant is there when the slot frees instead of one
+   * round trip later (the sequencer prefers requesters with a free slot). To avoid a thundering
    * herd (every idle node asking for every new item), a node asks only for items where it ranks
    * among the first REQUEST_FANOUT idle nodes by sha256(node ‖ story); an item nobody has taken
    * within a scan interval is open to everyone (covers a preferred node that is gone but not yet
    * dead). The sequencer still decides, so this only shapes traffic, never correctness.
    */
-  private request(role: Role, inStage: Item[], view: ClaimView, now: number): void {
+  private request(role: Role, inStage: Item[], view: ClaimView, now: number, soon: number): void {
     const me = this.ctx.nodeId;
+    const slots = this.ctx.pool.free(role) + soon;
+    // No slot to fill (a busy node on every other node's change): skip the scan.
+    if (slots <= 0) return;
     const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
     // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
     if (open.length === 0) return;
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
-    let want = this.ctx.pool.free(role) - asked;
+    let want = slots - asked;
     if (want <= 0) return;
     let idle: string[] | undefined;
     const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
@@ -214,6 +235,7 @@ export class WorkLoop {
       return;
     }
     const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
+    job.onFinishing = () => this.schedule();
     this.jobs.set(token.id, job);
     const claimAt = this.ctx.pipeline.getItem(token.id)?.claim?.at;
     if (claimAt !== undefined) this.ctx.metrics?.claimToStart(Math.max(0, Date.now() - claimAt));
@@ -269,6 +291,10 @@ export class WorkLoop {
     const jobs = [...this.jobs.values()];
     await Promise.all(jobs.map((j) => j.stop("node shutting down")));
     for (const j of jobs) this.ctx.claims.release(j.token);
+    for (const id of this.held) {
+      const token = this.ctx.claims.tokenOf(id, this.ctx.nodeId);
+      if (token && !this.jobs.has(id)) this.ctx.claims.release(token);
+    }
     const me = this.ctx.nodeId;
     for (const item of this.ctx.pipeline.listRequested()) this.ctx.claims.withdraw(item.id, me);
   }

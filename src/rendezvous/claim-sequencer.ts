@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
-import { hashWinner } from "../pipeline/claim-rules.js";
+import { hashWinner, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import { ROLES } from "../pipeline/roles.js";
+import type { Stage } from "../pipeline/stages.js";
 import type { LiveConfig } from "../config/live-config.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { Claims } from "../state/claims.js";
@@ -30,16 +32,21 @@ export class ClaimSequencer {
   grant(now = Date.now()): string[] {
     const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now);
     const granted: string[] = [];
+    const free = new Map<Stage, Set<string>>();
     for (const item of this.claims.pipeline.listRequested()) {
       // Blocked or finished items, or ones already held: drop the requests so the askers look elsewhere.
       if (item.blocked || UNCLAIMABLE.has(item.stage) || view.live(item)) {
         this.claims.clearRequests(item.id);
         continue;
       }
-      const winner = hashWinner(
-        Object.keys(item.requests).filter((r) => view.alive(r)),
-        item.id,
-      );
+      let asking = Object.keys(item.requests).filter((r) => view.alive(r));
+      // A node may ask while its last job is finishing (see WorkLoop.request): one with a free slot
+      // now goes first, so the item never waits for a busy node while an idle one asked too.
+      if (asking.length > 1) {
+        const idle = asking.filter((r) => this.freeFor(item.stage, view, free).has(r));
+        if (idle.length) asking = idle;
+      }
+      const winner = hashWinner(asking, item.id);
       if (!winner) continue;
       const token = this.claims.grant(item.id, winner, now);
       this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");
@@ -91,6 +98,17 @@ export class ClaimSequencer {
   offerNow(id: string, now = Date.now()): string[] {
     if (!this.linked) return [];
     return this.offer(new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now), now, [id]);
+  }
+
+  /** Nodes with a free slot for the role of `stage` as the document tells (computed once per pass). */
+  private freeFor(stage: Stage, view: ClaimView, memo: Map<Stage, Set<string>>): Set<string> {
+    let set = memo.get(stage);
+    if (!set) {
+      const role = ROLES.find((r) => ROLE_STAGE[r] === stage)!;
+      set = new Set(view.withSlots(role, { claimed: this.claims.pipeline.listItemsIn([stage]) }));
+      memo.set(stage, set);
+    }
+    return set;
   }
 
   /** Linked nodes with free coder slots, and how many, as the document tells. */

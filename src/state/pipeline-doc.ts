@@ -46,6 +46,7 @@ export class PipelineDoc {
   /** Distinct malformed entries seen (each is logged once). */
   malformedCount = 0;
   private readonly byStage = new Map<Stage, Set<string>>(STAGES.map((s) => [s, new Set<string>()]));
+  private readonly sorted = new Map<Stage, Array<{ n: number; id: string }>>();
   private readonly stageOf = new Map<string, Stage>();
   private readonly requested = new Set<string>();
   private readonly itemCache = new Map<string, Item | null>();
@@ -98,7 +99,28 @@ export class PipelineDoc {
 
   /** Items in any of `stages`, in number order. */
   listItemsIn(stages: readonly Stage[]): Item[] {
-    return this.decode(stages.flatMap((s) => [...this.byStage.get(s)!]));
+    const runs = stages.filter((s) => this.byStage.get(s)!.size > 0).map((s) => this.sortedIn(s));
+    const keyed = runs.length === 1 ? runs[0]! : runs.flat().sort((a, b) => a.n - b.n);
+    const out: Item[] = [];
+    for (const k of keyed) {
+      const item = this.getItem(k.id);
+      if (item) out.push(item);
+    }
+    return out;
+  }
+
+  /**
+   * A stage's ids in number order, kept until the stage's membership changes: every document
+   * change runs a pass over the stages a node works on, and a drain keeps hundreds of items in
+   * `current` while only a few move.
+   */
+  private sortedIn(stage: Stage): ReadonlyArray<{ n: number; id: string }> {
+    let keyed = this.sorted.get(stage);
+    if (!keyed) {
+      keyed = [...this.byStage.get(stage)!].map((id) => ({ n: itemNumber(id), id })).sort((a, b) => a.n - b.n);
+      this.sorted.set(stage, keyed);
+    }
+    return keyed;
   }
 
   /** Every well-formed item, in number order. */
@@ -294,6 +316,7 @@ export class PipelineDoc {
     const stage = m?.get("stage");
     if (!m || !isItemId(id) || !isStage(stage) || !isItemType(m.get("type"))) return this.reindex(id, false);
     this.byStage.get(stage)!.add(id);
+    this.sorted.delete(stage);
     this.stageOf.set(id, stage);
     const requests = m.get("requests");
     if (requests instanceof Y.Map && requests.size > 0 && Object.keys(readRequests(requests)).length > 0) this.requested.add(id);
@@ -306,8 +329,10 @@ export class PipelineDoc {
     const before = this.stageOf.get(id);
     if (before !== stage) {
       if (before) this.byStage.get(before)!.delete(id);
+      if (before) this.sorted.delete(before);
       if (stage) {
         this.byStage.get(stage)!.add(id);
+        this.sorted.delete(stage);
         this.stageOf.set(id, stage);
       } else {
         this.stageOf.delete(id);

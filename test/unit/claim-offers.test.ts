@@ -74,4 +74,26 @@ describe("claims offered without a request (claim → coder start without the re
     expect(new ClaimSequencer(r.claims[0]!, configOf(), silent).grant(NOW)).toHaveLength(0);
     expect(p.getItem(item.id)!.claim).toBeNull();
   });
+
+  it("between requesters, one with a free slot wins over one still busy (asking ahead of its finishing job)", () => {
+    const r = new Replicas(1);
+    const p = r.docs[0]!;
+    [A, B].forEach((n) => heartbeat(p, n));
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const busy = p.createItem({ name: "Busy work", stage: "current" });
+    r.claims[0]!.grant(busy.id, A, NOW);
+    // An item the hash would give to the busy node A.
+    let k = 0;
+    let item = p.createItem({ name: `Contested ${k}`, stage: "current" });
+    while (hashWinner([A, B], item.id) !== A) item = p.createItem({ name: `Contested ${++k}`, stage: "current" });
+    r.claims[0]!.request(item.id, A, NOW);
+    r.claims[0]!.request(item.id, B, NOW);
+    seq.grant(NOW);
+    expect(p.getItem(item.id)!.claim!.node).toBe(B);
+    // Only busy requesters: the hash decides among them as before.
+    const other = p.createItem({ name: "Only busy asks", stage: "current" });
+    r.claims[0]!.request(other.id, A, NOW);
+    seq.grant(NOW);
+    expect(p.getItem(other.id)!.claim!.node).toBe(A);
+  });
 });

@@ -30,7 +30,14 @@ class HeldJob extends StoryJob {
     this.finish?.();
     void reason;
   }
+  /** The last short step begins (a coder's push) or fails. */
+  nearlyDone(on: boolean): void {
+    this.setFinishing(on);
+  }
 }
+
+/** Let a finished job's bookkeeping run (promise callbacks, then the loop's scheduled pass). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function agent(
   p: PipelineDoc,
@@ -133,5 +140,66 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
     const holder = r.docs[0]!.getItem(story.id)!.claim!.node;
     const stopped = HeldJob.started.filter((j) => j.stopped).map((j) => j.token.node);
     expect(stopped).toEqual([holder === A ? B : A]);
+  });
+
+  describe("asking ahead while a job finishes", () => {
+    /** Rendezvous (0) and agent A (1) with one coder slot, busy on a first story; a second waits. */
+    async function busyWithOne() {
+      HeldJob.started = [];
+      const r = new Replicas(2);
+      const A = nodeIdOf("ahead");
+      const loop = agent(r.docs[1]!, r.claims[1]!, A, { reachable: () => true });
+      const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+      const first = r.docs[0]!.createItem({ name: "First", stage: "current" });
+      loop.pass(NOW);
+      seq.grant(NOW);
+      loop.pass(NOW);
+      const next = r.docs[0]!.createItem({ name: "Next", stage: "current" });
+      loop.pass(NOW);
+      const mine = () => HeldJob.started.filter((j) => j.token.node === A);
+      return { r, A, loop, seq, first, next, mine, job: mine()[0]! };
+    }
+
+    it("a busy node asks for nothing until its job is finishing, then asks and keeps the grant for the slot", async () => {
+      const { r, A, loop, seq, next, mine, job } = await busyWithOne();
+      expect(r.docs[0]!.getItem(next.id)!.requests).toEqual({});
+
+      job.nearlyDone(true);
+      loop.pass(NOW);
+      expect(r.docs[0]!.getItem(next.id)!.requests).toHaveProperty(A);
+      seq.grant(NOW);
+      loop.pass(NOW);
+      // Granted while the slot is still busy: kept, not started and not given back.
+      expect(mine()).toHaveLength(1);
+      expect(r.docs[0]!.getItem(next.id)!.claim).toMatchObject({ node: A, epoch: 1 });
+
+      r.claims[1]!.moveAs(job.token, "qa", { actor: "coder" }); // what a coder's last write does
+      job.finish();
+      await settle();
+      loop.pass(NOW);
+      expect(mine().map((j) => j.token)).toEqual([job.token, { id: next.id, node: A, epoch: 1, stage: "current" }]);
+      await loop.stop();
+    });
+
+    it("a kept grant is given back when the finishing step fails, and when the node stops", async () => {
+      const { r, loop, seq, next, mine, job } = await busyWithOne();
+      job.nearlyDone(true);
+      loop.pass(NOW);
+      seq.grant(NOW);
+      loop.pass(NOW);
+      expect(r.docs[0]!.getItem(next.id)!.claim).not.toBeNull();
+      job.nearlyDone(false); // the push was rejected: the job goes on, the slot stays busy
+      loop.pass(NOW);
+      expect(r.docs[0]!.getItem(next.id)!.claim).toBeNull();
+      expect(mine()).toHaveLength(1);
+
+      job.nearlyDone(true);
+      loop.pass(NOW);
+      seq.grant(NOW);
+      loop.pass(NOW);
+      expect(r.docs[0]!.getItem(next.id)!.claim).not.toBeNull();
+      await loop.stop();
+      expect(r.docs[0]!.getItem(next.id)!.claim).toBeNull();
+    });
   });
 });
