@@ -1,7 +1,18 @@
+import * as D from "../src/config/defaults.js";
 import { Cluster, getJson, type NodeProc } from "../test/support/cluster.js";
 import { createProject, type Project } from "../test/support/git-fixture.js";
 import { commandSlots, projectToml } from "../test/support/coders.js";
 import { waitFor } from "../test/support/wait-for.js";
+
+/**
+ * The product's timing defaults, which the test kit's `projectToml` shortens for tests: benchmarks
+ * measure a project as configured out of the box.
+ */
+export const DEFAULT_TIMINGS = {
+  scan_interval_secs: D.SCAN_INTERVAL_SECS,
+  node_alive_secs: D.NODE_ALIVE_SECS,
+  mesh_scan_interval_secs: D.MESH_SCAN_INTERVAL_SECS,
+} as const;
 
 /** A project, a rendezvous and N agents as real processes, with agents' logs for timing. */
 export async function startBenchCluster(opts: {
@@ -14,9 +25,7 @@ export async function startBenchCluster(opts: {
   const project = createProject({
     projectToml: projectToml({
       default_qa: "human",
-      scan_interval_secs: 15,
-      node_alive_secs: 60,
-      mesh_scan_interval_secs: 60,
+      ...DEFAULT_TIMINGS,
       ...opts.toml,
     }),
     agentsToml: opts.agentsToml ?? commandSlots(opts.slots ?? 1, opts.script),
