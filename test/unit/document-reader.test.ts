@@ -40,14 +40,19 @@ describe("validated reads", () => {
     const a = p.createItem({ name: "A" });
     const b = p.createItem({ name: "B", stage: "current" });
     expect([...q.idsIn("backlog")]).toEqual([a.id]);
+    // Read once so the stage's order is cached; the move must show through it.
+    expect(p.listItemsIn(["current"]).map((i) => i.id)).toEqual([b.id]);
+    const c = p.createItem({ name: "C", stage: "qa" });
     r.claims[1]!.move(a.id, "current", { actor: "operator" });
     expect(p.listItemsIn(["current"]).map((i) => i.id)).toEqual([a.id, b.id]);
+    expect(p.listItemsIn(["qa", "current", "backlog"]).map((i) => i.id)).toEqual([a.id, b.id, c.id]);
     r.claims[1]!.request(b.id, nodeIdOf("q"), 5);
     expect(p.listRequested().map((i) => i.id)).toEqual([b.id]);
     r.claims[0]!.grant(b.id, nodeIdOf("q"));
     expect(q.listRequested()).toEqual([]);
     q.deleteItem(a.id);
     expect([...p.idsIn("current")]).toEqual([b.id]);
+    expect(p.listItemsIn(["current"]).map((i) => i.id)).toEqual([b.id]);
   });
 
   it("with signatures on, a planted or replayed node entry changes nothing", () => {

@@ -144,7 +144,7 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
 
   describe("asking ahead while a job finishes", () => {
     /** Rendezvous (0) and agent A (1) with one coder slot, busy on a first story; a second waits. */
-    async function busyWithOne() {
+    function busyWithOne() {
       HeldJob.started = [];
       const r = new Replicas(2);
       const A = nodeIdOf("ahead");
@@ -157,11 +157,12 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
       const next = r.docs[0]!.createItem({ name: "Next", stage: "current" });
       loop.pass(NOW);
       const mine = () => HeldJob.started.filter((j) => j.token.node === A);
-      return { r, A, loop, seq, first, next, mine, job: mine()[0]! };
+      expect(mine().map((j) => j.storyId)).toEqual([first.id]);
+      return { r, A, loop, seq, next, mine, job: mine()[0]! };
     }
 
     it("a busy node asks for nothing until its job is finishing, then asks and keeps the grant for the slot", async () => {
-      const { r, A, loop, seq, next, mine, job } = await busyWithOne();
+      const { r, A, loop, seq, next, mine, job } = busyWithOne();
       expect(r.docs[0]!.getItem(next.id)!.requests).toEqual({});
 
       job.nearlyDone(true);
@@ -182,7 +183,7 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
     });
 
     it("a kept grant is given back when the finishing step fails, and when the node stops", async () => {
-      const { r, loop, seq, next, mine, job } = await busyWithOne();
+      const { r, loop, seq, next, mine, job } = busyWithOne();
       job.nearlyDone(true);
       loop.pass(NOW);
       seq.grant(NOW);
