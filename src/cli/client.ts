@@ -4,7 +4,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import { UserError } from "../errors.js";
 import { certificateFingerprint } from "../server/join-issuer.js";
-import { PinMismatchError, pinnedRequest } from "../util/pinned-request.js";
+import { PinMismatchError, pinnedRequest } from "../trust/pinned-request.js";
 
 /**
  * Where client commands find the server: `--server`, `HUSKIES_SERVER`, then the project's port on

@@ -4,7 +4,7 @@ import { startGateway } from "../gateway/gateway.js";
 import { resolveTls } from "../server/tls-files.js";
 import { UserError } from "../errors.js";
 import { logger } from "../log.js";
-import { normalizeFingerprint } from "../sync/tls-pin.js";
+import { normalizeFingerprint } from "../trust/tls-pin.js";
 
 const projectsSchema = z.strictObject({
   project: z

@@ -18,7 +18,7 @@ import type { NodeOptions } from "../node/huskies-node.js";
 import { keepYoungGenerationSmall } from "../util/young-generation.js";
 import type { Item, NodeEntry } from "../state/item.js";
 import { huskiesDir } from "../config/project-root.js";
-import { nodeIdOfKeyFile } from "../sync/identity.js";
+import { nodeIdOfKeyFile } from "../trust/identity.js";
 import type { PipelineView } from "../server/operator-actions.js";
 
 /** Loaded by the two commands that run a node: client commands start without the node's modules. */

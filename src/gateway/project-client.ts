@@ -1,7 +1,7 @@
 import { GATEWAY_PROJECT_CACHE_MS, GATEWAY_PROJECT_TIMEOUT_MS } from "../config/defaults.js";
 import type { PipelineView } from "../server/operator-actions.js";
-import { decodeJoin } from "../sync/join-string.js";
-import { pinnedRequest, type PinnedResponse } from "../util/pinned-request.js";
+import { decodeJoin } from "../trust/join-string.js";
+import { pinnedRequest, type PinnedResponse } from "../trust/pinned-request.js";
 
 /** A project the gateway fronts (`[[project]]` in projects.toml). */
 export interface GatewayProject {

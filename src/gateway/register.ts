@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { UserError } from "../errors.js";
-import type { GatewayJoin } from "../sync/join-string.js";
-import { pinnedRequest } from "../util/pinned-request.js";
-import { registrationMessage } from "./registration-proof.js";
+import type { GatewayJoin } from "../trust/join-string.js";
+import { pinnedRequest } from "../trust/pinned-request.js";
+import { registrationMessage } from "../trust/registration-proof.js";
 
 export interface RegistrationBody {
   token: string;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
-import { JoinTokenStore } from "../sync/join-tokens.js";
+import { JoinTokenStore } from "../trust/join-tokens.js";
 
 /** One agent that registered with the gateway. */
 export interface Registration {

@@ -1,12 +1,12 @@
 import type { Logger } from "pino";
 import { UserError } from "../errors.js";
 import { registerForJoin } from "../gateway/register.js";
-import type { Identity } from "../sync/identity.js";
-import { decodeJoin, type RendezvousJoin } from "../sync/join-string.js";
-import type { JoinTokenStore } from "../sync/join-tokens.js";
-import type { TlsPin } from "../sync/tls-pin.js";
+import type { Identity } from "../trust/identity.js";
+import { decodeJoin, type RendezvousJoin } from "../trust/join-string.js";
+import type { JoinTokenStore } from "../trust/join-tokens.js";
+import type { TlsPin } from "../trust/tls-pin.js";
 import type { AdmitKey } from "../server/rest-api.js";
-import type { TrustStore } from "./trust-store.js";
+import type { TrustStore } from "../trust/trust-store.js";
 
 /** The link an agent keeps to its rendezvous. */
 export interface Upstream {

@@ -1,8 +1,8 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import type { Identity } from "../sync/identity.js";
+import type { Identity } from "../trust/identity.js";
 import { isNodeId } from "../state/document-reader.js";
-import { signRecord, verifyRecord } from "../state/signed-record.js";
+import { signRecord, verifyRecord } from "../trust/signed-record.js";
 
 const CONTROL_KIND = "huskies-control-v1";
 

@@ -7,7 +7,7 @@ import { restApi } from "./rest-api.js";
 import { publicHealth, type Health } from "./health-view.js";
 import type { RequestGuard } from "./request-guard.js";
 import type { OperatorActions } from "./operator-actions.js";
-import type { JoinTokenStore } from "../sync/join-tokens.js";
+import type { JoinTokenStore } from "../trust/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { JoinIssuer } from "./join-issuer.js";
 import type { AdmitKey } from "./rest-api.js";

@@ -1,7 +1,7 @@
 import { getRequestListener } from "@hono/node-server";
 import { Hono } from "hono";
 import type { LiveConfig } from "../config/live-config.js";
-import type { JoinTokenStore } from "../sync/join-tokens.js";
+import type { JoinTokenStore } from "../trust/join-tokens.js";
 import { httpApp, type Health } from "./http-app.js";
 import { listen, type AnyServer } from "./listen.js";
 import { guardWrites, type WriteGate } from "./store-guard.js";

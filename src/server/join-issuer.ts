@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { syncUrlOf } from "../node/advertised-address.js";
-import { encodeJoin } from "../sync/join-string.js";
-import { normalizeFingerprint } from "../sync/tls-pin.js";
+import { encodeJoin } from "../trust/join-string.js";
+import { normalizeFingerprint } from "../trust/tls-pin.js";
 import { hostnameOf, isLoopbackName, isUnspecified, normalizeHostname } from "./served-names.js";
 
 export interface JoinIssuerOptions {

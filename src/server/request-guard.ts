@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { bearerMatches } from "../sync/auth-policy.js";
+import { bearerMatches } from "../trust/auth-policy.js";
 import { hostnameOf, originOf, servedHostnames, servesHostname, trustedOrigins, type ServedNamesOptions } from "./served-names.js";
 
 export { isLoopbackName as isLoopbackHost } from "./served-names.js";

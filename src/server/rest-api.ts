@@ -4,7 +4,7 @@ import { z } from "zod";
 import { ActionError, type OperatorActions } from "./operator-actions.js";
 import { tokenTtl } from "./token-ttl.js";
 import { jsonObject } from "./json-body.js";
-import type { JoinTokenStore } from "../sync/join-tokens.js";
+import type { JoinTokenStore } from "../trust/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { JoinIssuer } from "./join-issuer.js";
 

@@ -1,4 +1,4 @@
-import { isCertificateShape, type Certificate } from "./admission.js";
+import { isCertificateShape, type Certificate } from "../trust/admission.js";
 
 /**
  * The JSON frames huskies adds to y-websocket framing, and their validation: a frame with a

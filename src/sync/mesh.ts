@@ -1,7 +1,7 @@
 import { choosePeers, isNodeAlive } from "../pipeline/claim-rules.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
-import type { SyncPolicy } from "./auth-policy.js";
-import type { Identity } from "./identity.js";
+import type { SyncPolicy } from "../trust/auth-policy.js";
+import type { Identity } from "../trust/identity.js";
 import { SyncClient } from "./sync-client.js";
 import type { SyncHub } from "./sync-hub.js";
 

@@ -2,14 +2,14 @@ import { EventEmitter } from "node:events";
 import WebSocket from "ws";
 import { BACKOFF_ERROR_AFTER, LINK_PING_MS } from "../config/defaults.js";
 import { UserError } from "../errors.js";
-import type { Certificate } from "./admission.js";
-import type { AuthVerdict } from "./auth-policy.js";
+import type { Certificate } from "../trust/admission.js";
+import type { AuthVerdict } from "../trust/auth-policy.js";
 import { Backoff } from "./backoff.js";
 import { HealProbe, tcpProbe, urlEndpoint, type Probe } from "./heal-probe.js";
-import type { Identity } from "./identity.js";
+import type { Identity } from "../trust/identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
-import { pinMismatch, type TlsPin } from "./tls-pin.js";
+import { pinMismatch, type TlsPin } from "../trust/tls-pin.js";
 
 export interface SyncClientOptions {
   url: string;

@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
-import { verifyCertificate } from "./admission.js";
+import { verifyCertificate } from "../trust/admission.js";
 import { Reassembler, splitFrame } from "./chunking.js";
 import type { AuthFrame } from "./frames.js";
-import { answerText, newChallenge, welcomeText, type Side } from "./handshake.js";
-import { verifySignature } from "./identity.js";
+import { answerText, newChallenge, welcomeText, type Side } from "../trust/handshake.js";
+import { verifySignature } from "../trust/identity.js";
 import {
   CHUNK_HEADER_BYTES,
   decodeFrame,
@@ -24,7 +24,7 @@ export const CLOSE_MALFORMED = 4002;
 export const CLOSE_TOO_SLOW = 4003;
 export const CLOSE_TOO_BIG = 1009;
 
-export type { Side } from "./handshake.js";
+export type { Side } from "../trust/handshake.js";
 
 export interface ConnectionOptions {
   maxFrameBytes: number;

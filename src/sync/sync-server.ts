@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import type { SyncPolicy } from "./auth-policy.js";
+import type { SyncPolicy } from "../trust/auth-policy.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
 

@@ -5,14 +5,14 @@ import type { WebSocketServer } from "ws";
 import type * as Y from "yjs";
 import type { LiveConfig } from "../config/live-config.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
-import type { SyncPolicy } from "./auth-policy.js";
-import type { Identity } from "./identity.js";
+import type { SyncPolicy } from "../trust/auth-policy.js";
+import type { Identity } from "../trust/identity.js";
 import { LAZY_RELAY_MAX_MS, LAZY_RELAY_PER_LINK_MS, LAZY_RELAY_SHARE } from "../config/defaults.js";
 import { MeshManager } from "./mesh.js";
 import { SyncClient } from "./sync-client.js";
 import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
 import { attachSyncServer } from "./sync-server.js";
-import type { TlsPin } from "./tls-pin.js";
+import type { TlsPin } from "../trust/tls-pin.js";
 
 export interface SyncServiceOptions {
   doc: Y.Doc;

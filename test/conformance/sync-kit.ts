@@ -1,13 +1,13 @@
 import { Writable } from "node:stream";
 import pino from "pino";
 import * as Y from "yjs";
-import { createSyncPolicy, type SyncPolicy } from "../../src/sync/auth-policy.js";
-import { ephemeralIdentity, type Identity } from "../../src/sync/identity.js";
+import { createSyncPolicy, type SyncPolicy } from "../../src/trust/auth-policy.js";
+import { ephemeralIdentity, type Identity } from "../../src/trust/identity.js";
 import { SyncConnection, type Side } from "../../src/sync/sync-connection.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
 import { decodeFrame, frameType, type Incoming } from "../../src/sync/sync-message.js";
 import { frameBytes, type RawFrame, type WebSocketLike } from "../../src/sync/transport.js";
-import type { Certificate } from "../../src/sync/admission.js";
+import type { Certificate } from "../../src/trust/admission.js";
 
 /** A connected socket pair: `connector` dialled `acceptor`. Both are open. */
 export interface TransportPair {

@@ -2,8 +2,8 @@ import * as encoding from "lib0/encoding";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as Y from "yjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Certificate } from "../../src/sync/admission.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import type { Certificate } from "../../src/trust/admission.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import {
   decodeFrame,
   encodeAuth,

@@ -6,7 +6,7 @@ import { createProject, originBranches, type Project } from "../support/git-fixt
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
 import { register } from "../support/gateway-client.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
 
 const cluster = new Cluster();

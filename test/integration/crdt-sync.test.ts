@@ -5,7 +5,7 @@ import { WebsocketProvider } from "y-websocket";
 import * as encoding from "lib0/encoding";
 import { Cluster, postJson, runCli } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
-import { decodeJoin } from "../../src/sync/join-string.js";
+import { decodeJoin } from "../../src/trust/join-string.js";
 import { waitFor } from "../support/wait-for.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -139,7 +139,7 @@ describe("/crdt-sync", () => {
 
 describe("sync authentication", () => {
   it("refuses a wrong signature or an unknown key, admits a join token once", async () => {
-    const { ephemeralIdentity, verifySignature } = await import("../../src/sync/identity.js");
+    const { ephemeralIdentity, verifySignature } = await import("../../src/trust/identity.js");
     const { encodeAuth, decodeFrame } = await import("../../src/sync/sync-message.js");
     const { randomBytes } = await import("node:crypto");
     const trusted = ephemeralIdentity();

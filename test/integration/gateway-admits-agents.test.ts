@@ -9,8 +9,8 @@ import { register } from "../support/gateway-client.js";
 import { rawRequest } from "../support/raw-http.js";
 import { selfSignedCert, type TestCert } from "../support/tls-cert.js";
 import { waitFor } from "../support/wait-for.js";
-import { decodeJoin, type GatewayJoin } from "../../src/sync/join-string.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { decodeJoin, type GatewayJoin } from "../../src/trust/join-string.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import type { NodeEntry } from "../../src/state/item.js";
 
 const ADMIN = "project-admin";

@@ -9,7 +9,7 @@ import { PACKAGE_ROOT } from "../support/paths.js";
 import { rawRequest } from "../support/raw-http.js";
 import { selfSignedCert, type TestCert } from "../support/tls-cert.js";
 import { waitFor } from "../support/wait-for.js";
-import { decodeJoin } from "../../src/sync/join-string.js";
+import { decodeJoin } from "../../src/trust/join-string.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
 
 /**

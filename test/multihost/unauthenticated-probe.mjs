@@ -5,8 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { request } from "node:https";
 import WebSocket from "ws";
-import { ephemeralIdentity } from "../../dist/src/sync/identity.js";
-import { answerText } from "../../dist/src/sync/handshake.js";
+import { ephemeralIdentity } from "../../dist/src/trust/identity.js";
+import { answerText } from "../../dist/src/trust/handshake.js";
 import { decodeFrame, encodeAuth } from "../../dist/src/sync/sync-message.js";
 
 const { rest = [], sync = [] } = JSON.parse(process.argv[2] ?? "{}");

@@ -6,7 +6,7 @@ import { Cluster, postJson, runCli } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { projectToml } from "../support/coders.js";
 import { rawRequest } from "../support/raw-http.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 
 const ADMIN = "read-auth-admin";
 const BEARER = { authorization: `Bearer ${ADMIN}` };

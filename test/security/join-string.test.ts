@@ -8,8 +8,8 @@ import { commandSlots, projectToml } from "../support/coders.js";
 import { rawRequest } from "../support/raw-http.js";
 import { selfSignedCert, type TestCert } from "../support/tls-cert.js";
 import { waitFor } from "../support/wait-for.js";
-import { decodeJoin, encodeJoin, type RendezvousJoin } from "../../src/sync/join-string.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { decodeJoin, encodeJoin, type RendezvousJoin } from "../../src/trust/join-string.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import type { NodeEntry } from "../../src/state/item.js";
 
 const ADMIN = "join-admin-token";

@@ -7,7 +7,7 @@ import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import type { Item } from "../../src/state/item.js";
 
 const cluster = new Cluster();

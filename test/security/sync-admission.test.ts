@@ -9,7 +9,7 @@ import { createProject, type Project } from "../support/git-fixture.js";
 import { commandSlots, projectToml } from "../support/coders.js";
 import { DocClient } from "../support/doc-client.js";
 import { waitFor } from "../support/wait-for.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import type { NodeEntry } from "../../src/state/item.js";
 
 const ADMIN = "admission-test-admin-token";

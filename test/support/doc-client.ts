@@ -1,7 +1,7 @@
 import pino from "pino";
 import * as Y from "yjs";
-import type { Certificate } from "../../src/sync/admission.js";
-import { ephemeralIdentity, type Identity } from "../../src/sync/identity.js";
+import type { Certificate } from "../../src/trust/admission.js";
+import { ephemeralIdentity, type Identity } from "../../src/trust/identity.js";
 import { SyncClient } from "../../src/sync/sync-client.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
 import { Claims } from "../../src/state/claims.js";

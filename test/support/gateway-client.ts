@@ -1,4 +1,4 @@
-import { registrationMessage } from "../../src/gateway/registration-proof.js";
+import { registrationMessage } from "../../src/trust/registration-proof.js";
 
 export interface Signer {
   nodeId: string;

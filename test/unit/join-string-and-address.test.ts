@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AdvertisedAddress, parseAdvertise, syncUrlOf } from "../../src/node/advertised-address.js";
 import { reachableAuthority } from "../../src/server/join-issuer.js";
-import { decodeJoin, encodeJoin, JOIN_PREFIX } from "../../src/sync/join-string.js";
+import { decodeJoin, encodeJoin, JOIN_PREFIX } from "../../src/trust/join-string.js";
 
 const KEY = "ab".repeat(32);
 const FP = "cd".repeat(32);

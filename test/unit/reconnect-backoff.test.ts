@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Backoff } from "../../src/sync/backoff.js";
 import { SyncClient } from "../../src/sync/sync-client.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import { waitFor } from "../support/wait-for.js";
 
 describe("reconnect backoff", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, signParts, signRecord, verifyParts, verifyRecord } from "../../src/state/signed-record.js";
-import { issueCertificate, verifyCertificate } from "../../src/sync/admission.js";
-import { ephemeralIdentity } from "../../src/sync/identity.js";
+import { canonicalJson, signParts, signRecord, verifyParts, verifyRecord } from "../../src/trust/signed-record.js";
+import { issueCertificate, verifyCertificate } from "../../src/trust/admission.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 
 describe("signed records", () => {
   it("canonical JSON sorts keys at every level and drops undefined members", () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { signedText } from "../state/signed-record.js";
+import { signedText } from "./signed-record.js";
 import type { Certificate } from "./admission.js";
 import type { AuthVerdict, Gatekeeper } from "./auth-policy.js";
 import type { Identity } from "./identity.js";

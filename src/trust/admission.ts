@@ -1,4 +1,4 @@
-import { signParts, verifyParts } from "../state/signed-record.js";
+import { signParts, verifyParts } from "./signed-record.js";
 import type { Identity } from "./identity.js";
 
 /**

@@ -1,5 +1,5 @@
-import type { Identity } from "../sync/identity.js";
-import { verifySignature } from "../sync/identity.js";
+import type { Identity } from "./identity.js";
+import { verifySignature } from "./identity.js";
 
 /**
  * Records signed by a node's Ed25519 key: admission certificates, revocations, node entries,

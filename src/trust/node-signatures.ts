@@ -1,5 +1,5 @@
-import type { Identity } from "../sync/identity.js";
-import type { NodeSignatures } from "./pipeline-doc.js";
+import type { Identity } from "./identity.js";
+import type { NodeSignatures } from "../state/pipeline-doc.js";
 import { signRecord, verifyRecord } from "./signed-record.js";
 
 export const NODE_ENTRY_KIND = "huskies-node-v1";

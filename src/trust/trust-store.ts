@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { huskiesDir } from "../config/project-root.js";
-import { isCertificateShape, type Certificate } from "../sync/admission.js";
+import { isCertificateShape, type Certificate } from "./admission.js";
 import { isNodeId } from "../state/document-reader.js";
 
 /** The rendezvous this node follows, as pinned by a join string or learned on first contact. */

@@ -1,5 +1,5 @@
 import * as Y from "yjs";
-import { signParts, verifyParts } from "../state/signed-record.js";
+import { signParts, verifyParts } from "./signed-record.js";
 import { logger } from "../log.js";
 import type { Identity } from "./identity.js";
 

@@ -5,7 +5,7 @@ import { issueCertificate, verifyCertificate, type Certificate } from "./admissi
 import type { Identity } from "./identity.js";
 import type { JoinTokenStore } from "./join-tokens.js";
 import { Revocations } from "./revocations.js";
-import type { SyncHub } from "./sync-hub.js";
+import type { SyncHub } from "../sync/sync-hub.js";
 
 export type AuthVerdict = { ok: true } | { ok: false; reason: string };
 export type AdmitVerdict = { ok: true; issued?: Certificate } | { ok: false; reason: string };

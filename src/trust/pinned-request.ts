@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
-import { normalizeFingerprint, peerFingerprint } from "../sync/tls-pin.js";
+import { normalizeFingerprint, peerFingerprint } from "./tls-pin.js";
 
 export interface PinnedRequestOptions {
   method?: string;
