@@ -3,6 +3,7 @@ import { drain } from "./drain.js";
 import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
+import { board } from "./board.js";
 import type { BenchResult } from "./stats.js";
 
 /**
@@ -46,6 +47,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
             threads: 2,
           },
     ),
+  board: () => board(quick ? { items: 2000, loads: 2, opens: 3, files: 2 } : { items: 10_000, loads: 5, opens: 10, files: 5 }),
   footprint: () =>
     footprint(
       quick

@@ -2,6 +2,7 @@ import { runGates } from "../git/gates.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
+import { reviewReason } from "../pipeline/review.js";
 
 /**
  * A coder on an item in `current`: worktree → agent → gates → at least one commit → push →
@@ -20,8 +21,16 @@ export class CoderJob extends StoryJob {
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.
     let feedback = item.lastRun?.outcome === "node_failure" ? undefined : item.failure;
+    // Line comments stay in every attempt's prompt until the work passes to qa again. While the
+    // review is the latest send-back (no failure since), it is the feedback, and the first run
+    // continues the session that wrote the reviewed work when this node still has it.
+    const review = item.review;
+    const fresh = !!review && item.failure === reviewReason(review);
+    if (fresh) feedback = undefined;
+    let first = true;
     while (this.stillMine()) {
-      const result = await this.runAgent(worktree, feedback);
+      const result = await this.runAgent(worktree, feedback, review && { review, resume: first && fresh });
+      first = false;
       if (!this.stillMine()) return;
       const lastRun = this.lastRun(result);
       const checked = await this.check(worktree, result.ok ? undefined : result.error);

@@ -4,7 +4,8 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt } from "../runtime/prompt.js";
+import { buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
+import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
 import { runtimeFor } from "../runtime/runtimes.js";
@@ -14,6 +15,12 @@ import type { JobContext } from "./job-context.js";
 function continuePrompt(feedback: string | undefined): string {
   const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
   return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
+}
+
+/** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
+export interface ReviewRun {
+  review: Review;
+  resume: boolean;
 }
 
 /** First lines of a reason, for `blocked` and log lines. */
@@ -91,13 +98,16 @@ export abstract class StoryJob {
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
    */
-  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
     const item = this.item()!;
-    const resume = this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume);
+    const interrupted = this.resumable(item);
+    // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
+    const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    const resume = interrupted ?? reviewed;
+    let result = await this.runOnce(cwd, item, feedback, resume, review?.review, !!reviewed);
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined);
+      result = await this.runOnce(cwd, item, feedback, undefined, review?.review);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.outcome !== "lost") this.ctx.health.succeeded();
@@ -112,7 +122,20 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  /** The session of this slot's last run here, when it finished normally (its work was reviewed). */
+  private reviewedSession(item: Item): string | undefined {
+    const last = item.lastRun;
+    return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
+  }
+
+  private async runOnce(
+    cwd: string,
+    item: Item,
+    feedback: string | undefined,
+    resumeSessionId: string | undefined,
+    review?: Review,
+    resumeForReview = false,
+  ): Promise<RunResult> {
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -120,7 +143,12 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt =
+      resumeForReview && review
+        ? reviewContinuePrompt(review)
+        : resumeSessionId
+          ? continuePrompt(feedback)
+          : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info(
@@ -184,6 +212,7 @@ export abstract class StoryJob {
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
+      runtime: s.runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };

@@ -9,6 +9,8 @@ import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
+import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -43,6 +45,21 @@ export const storyPatchSchema = z.strictObject({
   qa: z.enum(QA_MODES).optional(),
 });
 
+const lineComment = z.strictObject({
+  file: z.string().refine(isReviewPath, "file must be a relative path in the repository"),
+  line: z.number().int().min(1).max(REVIEW_LIMITS.line),
+  text: z.string().trim().min(1, "a comment needs text").max(REVIEW_LIMITS.text),
+  old: z.boolean().optional(),
+});
+
+/** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
+export const reviewSchema = z
+  .strictObject({
+    summary: z.string().trim().max(REVIEW_LIMITS.summary).optional(),
+    comments: z.array(lineComment).max(REVIEW_LIMITS.comments, `at most ${REVIEW_LIMITS.comments} comments`).default([]),
+  })
+  .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
+
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
   nodes: NodeEntry[];
@@ -75,6 +92,14 @@ export class OperatorActions {
     for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
     return { stages, nodes: this.pipeline.listNodes() };
   }
+
+  /** The board's first paint (see board-snapshot.ts). */
+  board(): BoardSnapshot {
+    this.snapshots ??= new BoardSnapshots(this.pipeline);
+    return this.snapshots.get();
+  }
+
+  private snapshots: BoardSnapshots | undefined;
 
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
@@ -109,12 +134,48 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        to === "current" ? { blocked: null, failure: reason } : {},
+        // A plain send-back replaces an earlier review: the coder is told only the latest.
+        to === "current" ? { blocked: null, failure: reason, review: undefined } : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }
     return this.get(id);
+  }
+
+  /**
+   * Send the story back to `current` with comments on lines of its diff, all at once: the review
+   * is stored on the item and the coder's next prompt lists it by file and line. From `qa`,
+   * `merge` or `done` (the transition table's `rework`), like any send-back.
+   */
+  review(id: string, input: unknown, now = Date.now()): Item {
+    this.get(id);
+    const r = parse(reviewSchema, input);
+    const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
+    const reason = reviewReason(review);
+    try {
+      this.claims.move(id, "current", { actor: "operator", reason }, { blocked: null, failure: reason, review });
+    } catch (err) {
+      throw new ActionError(409, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  /** Human QA passes: `qa` → `merge` (the branch must have commits ahead of the base). */
+  async approve(id: string): Promise<Item> {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be approved; ${id} is in ${item.stage}`);
+    return this.move(id, "merge", "approved by a person");
+  }
+
+  /** Human QA fails: `qa` → `current` with the reason (and any line comments) for the coder. */
+  reject(id: string, input: unknown): Item {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be rejected; ${id} is in ${item.stage}`);
+    const body = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
+    const { reason, ...rest } = body;
+    if (reason !== undefined && typeof reason !== "string") throw new ActionError(400, "reason: expected a string");
+    return this.review(id, { ...rest, summary: reason ?? rest.summary });
   }
 
   tick(id: string, index: number, done = true): Item {

@@ -3,6 +3,7 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { readReview } from "../pipeline/review.js";
 import type { Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
 
 /**
@@ -46,6 +47,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
   };
 }
 
@@ -73,6 +75,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
   const qa = m.get("qa");
   const deps = m.get("dependsOn");
   const lastRun = readLastRun(m.get("lastRun"));
+  const rawReview = m.get("review");
+  const review = rawReview === undefined || rawReview === null ? undefined : readReview(rawReview);
+  if (rawReview !== undefined && rawReview !== null && !review) malformed?.("items", id, "invalid review (ignored)");
   return {
     id,
     name: str(m.get("name")) ?? id,
@@ -93,6 +98,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     lastRun,
     failure: str(m.get("failure")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...(review ? { review } : {}),
   };
 }
 

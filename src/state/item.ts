@@ -3,6 +3,7 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { Review } from "../pipeline/review.js";
 
 export type { QaMode };
 
@@ -21,6 +22,8 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+  /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
+  runtime?: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -49,6 +52,8 @@ export interface Item {
   failure?: string;
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
+  /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
+  review?: Review;
 }
 
 /** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */

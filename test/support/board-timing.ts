@@ -1,0 +1,131 @@
+import type { Page } from "playwright-core";
+import * as Y from "yjs";
+import { huskiesDir } from "../../src/config/project-root.js";
+import type { Stage } from "../../src/pipeline/stages.js";
+import { Replica } from "../../src/state/replica.js";
+import { SqliteStore } from "../../src/state/sqlite-store.js";
+
+/**
+ * The board at the size of a project that has run for a year, and the clocks the browser tests
+ * and `npm run bench -- board` read it with. Every figure is taken inside the page, on the
+ * page's own clock (`performance.now()`, 0 = navigation start), from the Element Timing API:
+ * the board marks each column's first card, the story dialog's heading and new cards, and the
+ * browser reports when it painted them. So "visible" means painted, not merely in the DOM.
+ */
+
+/** 10 000 stories: 2 000 in backlog, 4 000 done, 4 000 archived (the issue's shape). */
+export function boardFillerStage(k: number): Stage {
+  return k % 5 === 0 ? "backlog" : k % 2 ? "archived" : "done";
+}
+
+const WORDS = ["login", "invoice", "export", "search", "profile", "billing", "upload", "report", "sync", "theme", "audit", "cache"];
+
+/** Write `items` stories straight into the project's replica before its server starts. */
+export function writeBoardFiller(root: string, items: number, now = Date.now()): { docBytes: number } {
+  const replica = new Replica(new SqliteStore(huskiesDir(root, "replica.db")));
+  replica.pipeline.createItems(
+    Array.from({ length: items }, (_, k) => ({
+      name: `Filler ${k + 1}: ${WORDS[k % WORDS.length]} ${WORDS[(k * 7) % WORDS.length]} for team ${k % 40}`,
+      type: k % 9 === 0 ? ("bug" as const) : ("story" as const),
+      stage: boardFillerStage(k),
+      body: `# Filler ${k + 1}\n\nAs a user I want the ${WORDS[(k * 5) % WORDS.length]} page to remember choice ${k}.\n\n- [x] it works\n- [ ] it is documented\n`,
+    })),
+    now - 86_400_000,
+  );
+  const snapshot = Y.encodeStateAsUpdate(replica.doc);
+  replica.store.compact(snapshot);
+  replica.close();
+  return { docBytes: snapshot.byteLength };
+}
+
+/** Start recording element-timing entries (from before the page's first paint, when added to a new page). */
+export async function recordPaints(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __paints: Array<{ id: string; card?: string; t: number }> };
+    w.__paints = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as Array<PerformanceEntry & { identifier: string; renderTime: number; element: Element | null }>)
+        w.__paints.push({
+          id: e.identifier,
+          card: (e.element?.closest(".card") as HTMLElement | null)?.dataset.id,
+          t: e.renderTime || e.startTime,
+        });
+    }).observe({ type: "element", buffered: true });
+    // The moment a click is dispatched, on the same clock.
+    document.addEventListener("click", (e) => ((window as unknown as { __clickAt: number }).__clickAt = e.timeStamp), true);
+  });
+}
+
+type Paint = { id: string; card?: string; t: number };
+const paints = (page: Page): Promise<Paint[]> => page.evaluate(() => (window as unknown as { __paints: Paint[] }).__paints);
+
+/** Poll the page's recorded paints until `pick` finds one (or the deadline passes). */
+async function paintOf(page: Page, pick: (p: Paint[]) => Paint | undefined, what: string, timeoutMs = 30_000): Promise<Paint> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const found = pick(await paints(page));
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`no paint of ${what} within ${timeoutMs} ms`);
+    await page.waitForTimeout(20);
+  }
+}
+
+export interface LoadFigures {
+  /** Navigation start → first card painted, per column that has cards. */
+  firstCardMs: Partial<Record<Stage, number>>;
+  /** The slowest of them: "the first card of every non-empty column visible". */
+  allColumnsMs: number;
+  cardsInDom: number;
+}
+
+/** Open the board and time the first card of each of `columns`. */
+export async function measureLoad(page: Page, url: string, columns: readonly Stage[]): Promise<LoadFigures> {
+  await recordPaints(page);
+  await page.goto(url);
+  const firstCardMs: Partial<Record<Stage, number>> = {};
+  for (const stage of columns) {
+    const p = await paintOf(page, (ps) => ps.find((x) => x.id === `first-card-${stage}`), `the first ${stage} card`);
+    firstCardMs[stage] = Math.round(p.t);
+  }
+  return {
+    firstCardMs,
+    allColumnsMs: Math.max(...Object.values(firstCardMs)),
+    cardsInDom: await page.locator(".card").count(),
+  };
+}
+
+/** Click a card; the time from the click to the story dialog's heading painted. */
+export async function measureOpen(page: Page, id: string): Promise<number> {
+  const before = (await paints(page)).length;
+  await page.locator(`.card[data-id="${id}"]`).click();
+  const p = await paintOf(page, (ps) => ps.slice(before).find((x) => x.id === "story-open"), `the story ${id}`);
+  const clickAt = await page.evaluate(() => (window as unknown as { __clickAt: number }).__clickAt);
+  await page.getByRole("dialog").getByRole("button", { name: "close" }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  return Math.round(p.t - clickAt);
+}
+
+/**
+ * File a story through REST from the page (so both ends are on its clock); the time from the REST
+ * answer to its card painted at the top of `backlog`.
+ */
+export async function measureFiled(page: Page, name: string): Promise<{ id: string; ms: number }> {
+  const { id, answeredAt } = await page.evaluate(async (storyName) => {
+    const token = sessionStorage.getItem("huskies-token");
+    const res = await fetch("/api/stories", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ name: storyName }),
+    });
+    const answeredAt = performance.now();
+    return { id: ((await res.json()) as { id: string }).id, answeredAt };
+  }, name);
+  const p = await paintOf(page, (ps) => ps.find((x) => x.id === "first-card-backlog" && x.card === id), `the filed story ${id}`);
+  return { id, ms: Math.round(Math.max(0, p.t - answeredAt)) };
+}
+
+/** Whether the board has its live document (bodies, archived stories): the loading note is gone. */
+export async function waitLive(page: Page, timeoutMs = 60_000): Promise<void> {
+  await page.getByTestId("connection").filter({ hasText: "live" }).waitFor({ timeout: timeoutMs });
+  await page.locator(".loading-doc").waitFor({ state: "detached", timeout: timeoutMs });
+}
