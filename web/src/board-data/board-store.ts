@@ -114,7 +114,10 @@ export class BoardStore {
         this.confirmPending();
         this.markAll();
       } else {
-        for (const id of m.deletes) this.touch(this.items.get(id)) && this.items.delete(id);
+        for (const id of m.deletes) {
+          this.touch(this.items.get(id));
+          this.items.delete(id);
+        }
         for (const item of m.upserts) {
           this.touch(this.items.get(item.id));
           this.items.set(item.id, item);
@@ -159,14 +162,13 @@ export class BoardStore {
     }
   }
 
-  /** Mark the columns an item is (or is shown) in as needing a re-sort. Returns true. */
-  private touch(item: BoardItem | undefined, also?: Stage): boolean {
+  /** Mark the columns an item is (or is shown) in as needing a re-sort. */
+  private touch(item: BoardItem | undefined, also?: Stage): void {
     if (item) {
       this.dirty.add(item.stage);
       this.dirty.add(this.shownStage(item));
     }
     if (also) this.dirty.add(also);
-    return true;
   }
 
   private markAll(): void {
