@@ -62,14 +62,17 @@ export function parseQuery(search: string): BoardQuery {
 export function formatQuery(query: BoardQuery, current: string): string {
   const p = new URLSearchParams(current);
   for (const k of PARAMS) p.delete(k);
-  if (query.q.trim()) p.set("q", query.q);
-  if (query.type) p.set("type", query.type);
-  if (query.stage) p.set("stage", query.stage);
-  if (query.holder) p.set("holder", query.holder);
-  if (query.blocked !== undefined) p.set("blocked", query.blocked ? "1" : "0");
-  if (query.question) p.set("question", "1");
-  if (query.runtime) p.set("runtime", query.runtime);
-  if (query.archived) p.set("archived", "1");
+  const pairs: Array<[string, string | undefined]> = [
+    ["q", query.q.trim() ? query.q : undefined],
+    ["type", query.type],
+    ["stage", query.stage],
+    ["holder", query.holder],
+    ["blocked", query.blocked === undefined ? undefined : query.blocked ? "1" : "0"],
+    ["question", query.question ? "1" : undefined],
+    ["runtime", query.runtime],
+    ["archived", query.archived ? "1" : undefined],
+  ];
+  for (const [k, v] of pairs) if (v !== undefined) p.append(k, v);
   const s = p.toString();
   return s ? `?${s}` : "";
 }

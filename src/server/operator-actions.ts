@@ -52,6 +52,9 @@ const lineComment = z.strictObject({
   old: z.boolean().optional(),
 });
 
+/** Stages whose work can be sent back by a review: those the `rework` transition leaves from. */
+const REVIEWABLE: readonly Stage[] = ["qa", "merge", "done"];
+
 /** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
 export const reviewSchema = z
   .strictObject({
@@ -149,8 +152,10 @@ export class OperatorActions {
    * `merge` or `done` (the transition table's `rework`), like any send-back.
    */
   review(id: string, input: unknown, now = Date.now()): Item {
-    this.get(id);
+    const item = this.get(id);
     const r = parse(reviewSchema, input);
+    if (!REVIEWABLE.includes(item.stage))
+      throw new ActionError(409, `only a story in ${REVIEWABLE.join(", ")} can be sent back with a review; ${id} is in ${item.stage}`);
     const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
     const reason = reviewReason(review);
     try {

@@ -59,9 +59,11 @@ export function App() {
       <NewStoryForm />
       <FilterBar query={query} onQuery={setQuery} nodes={nodes} runtimes={runtimes} live={live} />
       <MovesProvider>
-        <RefusedMoveNotice />
-        <MoveAnnouncer />
-        <Board version={version} query={query} onQuery={setQuery} labels={labels} nodes={nodes} cfg={cfg} onSelect={setSelected} />
+        <div className="board-area">
+          <RefusedMoveNotice />
+          <MoveAnnouncer />
+          <Board version={version} query={query} onQuery={setQuery} labels={labels} nodes={nodes} cfg={cfg} onSelect={setSelected} />
+        </div>
       </MovesProvider>
       <NodesPanel nodes={nodes} items={claimed} cfg={cfg} />
       {current && StoryView && (
