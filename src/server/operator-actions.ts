@@ -8,6 +8,8 @@ import type { Item, NodeEntry } from "../state/item.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
+import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
 import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
 import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
@@ -66,6 +68,8 @@ export const reviewSchema = z
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
   nodes: NodeEntry[];
+  /** What the serving node runs and the document's schema (README "Versions"). */
+  release: { version: string; protocol: number; minProtocol: number; schema: number | null; supportedSchema: number };
 }
 
 /**
@@ -93,7 +97,17 @@ export class OperatorActions {
   view(): PipelineView {
     const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
     for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
-    return { stages, nodes: this.pipeline.listNodes() };
+    return {
+      stages,
+      nodes: this.pipeline.listNodes(),
+      release: {
+        version: VERSION,
+        protocol: PROTOCOL,
+        minProtocol: MIN_PROTOCOL,
+        schema: documentSchema(this.pipeline.doc) ?? null,
+        supportedSchema: SCHEMA,
+      },
+    };
   }
 
   /** The board's first paint (see board-snapshot.ts). */
@@ -138,7 +152,7 @@ export class OperatorActions {
           mergeCommit: item.mergeCommit,
         },
         // A plain send-back replaces an earlier review: the coder is told only the latest.
-        to === "current" ? { blocked: null, failure: reason, review: undefined } : {},
+        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, review: undefined } : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
@@ -159,7 +173,7 @@ export class OperatorActions {
     const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
     const reason = reviewReason(review);
     try {
-      this.claims.move(id, "current", { actor: "operator", reason }, { blocked: null, failure: reason, review });
+      this.claims.move(id, "current", { actor: "operator", reason }, { blocked: null, failure: { kind: "rework", message: reason }, review });
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }

@@ -4,6 +4,7 @@ import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
 import type { Review } from "../pipeline/review.js";
+import type { FailureKind } from "../pipeline/failure-kind.js";
 
 export type { QaMode };
 
@@ -24,6 +25,12 @@ export interface LastRun {
   outcome?: RunOutcomeKind;
   /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
   runtime?: string;
+}
+
+/** Why an item last failed or was sent back: a kind for machines, a message for people and the coder. */
+export interface Failure {
+  kind: FailureKind;
+  message: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -49,7 +56,7 @@ export interface Item {
   mergeCommit?: string;
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
-  failure?: string;
+  failure?: Failure;
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
   /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
@@ -78,6 +85,9 @@ export interface NodeEntry {
   paused?: PauseState | null;
   /** Worktrees this node keeps although their story is gone or finished, with why. */
   keptWorktrees?: Array<{ id: string; state: string }>;
+  /** The huskies release the node runs and the sync protocol it speaks (absent before versioning). */
+  version?: string;
+  protocol?: number;
 }
 
 /**

@@ -93,7 +93,7 @@ describe("operator actions: review, approve, reject", () => {
     const after = actions.review(s.id, { summary: "Nearly.", comments: review.comments }, 42);
     expect(after.stage).toBe("current");
     expect(after.review).toEqual({ at: 42, summary: "Nearly.", comments: review.comments });
-    expect(after.failure).toBe("review: 3 line comments on 2 files. Nearly.");
+    expect(after.failure).toEqual({ kind: "rework", message: "review: 3 line comments on 2 files. Nearly." });
     // A later plain send-back (after the work came back to qa) replaces it: the coder hears only the latest.
     new Claims(p).move(s.id, "qa", { actor: "operator" });
     expect((await actions.move(s.id, "current", "Just rename it.")).review).toBeUndefined();

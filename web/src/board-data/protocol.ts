@@ -8,8 +8,8 @@ export type BoardItem = Item & {
   partial?: boolean;
 };
 
-/** A node entry; `version` is the huskies release it runs, when it says. */
-export type BoardNode = NodeEntry & { version?: string };
+/** A node entry as every node reads it (`version`: the huskies release it runs, when it says). */
+export type BoardNode = NodeEntry;
 
 export type Connection = "connecting" | "connected" | "disconnected";
 

@@ -44,11 +44,8 @@ function start({ wsBase, token }: { wsBase: string; token?: string }) {
   const readNodes = (): BoardNode[] => {
     const out: BoardNode[] = [];
     nodes.forEach((value, id) => {
-      const fields = nodeFields(value);
-      const node = readNode(id, fields, onMalformed);
-      if (!node) return;
-      const version = fields?.version;
-      out.push(typeof version === "string" && version.length <= 100 ? { ...node, version } : node);
+      const node = readNode(id, nodeFields(value), onMalformed);
+      if (node) out.push(node);
     });
     return out;
   };
