@@ -51,6 +51,40 @@ export async function recordPaints(page: Page): Promise<void> {
           t: e.renderTime || e.startTime,
         });
     }).observe({ type: "element", buffered: true });
+    // The story's text has no single text element to mark: its insertion is seen, and the frame
+    // after it (requestAnimationFrame runs right before that frame is painted) stands for its paint.
+    new MutationObserver((records) => {
+      for (const r of records)
+        for (const n of r.addedNodes)
+          if (n instanceof Element && (n.matches(".story .markdown") || n.querySelector(".story .markdown")))
+            requestAnimationFrame(() => w.__paints.push({ id: "story-body", t: performance.now() }));
+    }).observe(document, { childList: true, subtree: true });
+    // Board-agnostic marks, for comparing with a build that marks nothing (bench `board-ab`): the
+    // frame after a column's first card, a dialog heading or any card enters the DOM.
+    const seen = new Set<string>();
+    const mark = (id: string, card?: string) => requestAnimationFrame(() => w.__paints.push({ id, card, t: performance.now() }));
+    new MutationObserver(() => {
+      for (const col of document.querySelectorAll<HTMLElement>("section.column[data-stage]")) {
+        const first = col.querySelector<HTMLElement>(".card");
+        const key = `dom-first-card-${col.dataset.stage}`;
+        if (first && !seen.has(key)) {
+          seen.add(key);
+          mark(key);
+        }
+      }
+      const h = document.querySelector("[role=dialog] h2");
+      if (h && !seen.has(`dialog:${h.textContent}`)) {
+        seen.add(`dialog:${h.textContent}`);
+        mark("dom-story-open");
+      }
+      const name = (w as unknown as { __watchName?: string }).__watchName;
+      if (name && !seen.has(`card:${name}`))
+        for (const c of document.querySelectorAll<HTMLElement>(".card .name"))
+          if (c.textContent === name) {
+            seen.add(`card:${name}`);
+            mark("dom-card", c.closest<HTMLElement>(".card")?.dataset.id);
+          }
+    }).observe(document, { childList: true, subtree: true });
     // The moment a click is dispatched, on the same clock.
     document.addEventListener("click", (e) => ((window as unknown as { __clickAt: number }).__clickAt = e.timeStamp), true);
   });
@@ -79,12 +113,19 @@ export interface LoadFigures {
 }
 
 /** Open the board and time the first card of each of `columns`. */
-export async function measureLoad(page: Page, url: string, columns: readonly Stage[]): Promise<LoadFigures> {
+/**
+ * `marks`: "element" reads the board's Element Timing marks (paint times); "dom" reads the frame
+ * after the element entered the DOM, which works for any build of the board (bench `board-ab`).
+ */
+export type Marks = "element" | "dom";
+
+export async function measureLoad(page: Page, url: string, columns: readonly Stage[], marks: Marks = "element"): Promise<LoadFigures> {
   await recordPaints(page);
   await page.goto(url);
   const firstCardMs: Partial<Record<Stage, number>> = {};
   for (const stage of columns) {
-    const p = await paintOf(page, (ps) => ps.find((x) => x.id === `first-card-${stage}`), `the first ${stage} card`);
+    const id = marks === "element" ? `first-card-${stage}` : `dom-first-card-${stage}`;
+    const p = await paintOf(page, (ps) => ps.find((x) => x.id === id), `the first ${stage} card`, 120_000);
     firstCardMs[stage] = Math.round(p.t);
   }
   return {
@@ -94,25 +135,32 @@ export async function measureLoad(page: Page, url: string, columns: readonly Sta
   };
 }
 
-/** Click a card; the time from the click to the story dialog's heading painted. */
-export async function measureOpen(page: Page, id: string): Promise<number> {
+/**
+ * Click a card; from the click to the story dialog painted (`heading`: its name, state and
+ * controls) and to its text painted (`body`, rendered in the frame after).
+ */
+export async function measureOpen(page: Page, id: string, marks: Marks = "element"): Promise<{ heading: number; body: number }> {
   const before = (await paints(page)).length;
   await page.locator(`.card[data-id="${id}"]`).click();
-  const p = await paintOf(page, (ps) => ps.slice(before).find((x) => x.id === "story-open"), `the story ${id}`);
+  const open = marks === "element" ? "story-open" : "dom-story-open";
+  const heading = await paintOf(page, (ps) => ps.slice(before).find((x) => x.id === open), `the story ${id}`);
+  const body =
+    marks === "element" ? await paintOf(page, (ps) => ps.slice(before).find((x) => x.id === "story-body"), `the text of ${id}`) : heading;
   const clickAt = await page.evaluate(() => (window as unknown as { __clickAt: number }).__clickAt);
   await page.getByRole("dialog").getByRole("button", { name: "close" }).click();
   await page.getByRole("dialog").waitFor({ state: "detached" });
-  return Math.round(p.t - clickAt);
+  return { heading: Math.round(heading.t - clickAt), body: Math.round(body.t - clickAt) };
 }
 
 /**
  * File a story through REST from the page (so both ends are on its clock); the time from the REST
  * answer to its card painted at the top of `backlog`.
  */
-export async function measureFiled(page: Page, name: string): Promise<{ id: string; ms: number }> {
+export async function measureFiled(page: Page, name: string, marks: Marks = "element"): Promise<{ id: string; ms: number }> {
   // New stories go on top of backlog: have its top in view (a click on a card may have scrolled it).
-  await page.getByTestId("cards-backlog").evaluate((el) => (el.scrollTop = 0));
+  if (marks === "element") await page.getByTestId("cards-backlog").evaluate((el) => (el.scrollTop = 0));
   const { id, answeredAt } = await page.evaluate(async (storyName) => {
+    (window as unknown as { __watchName?: string }).__watchName = storyName;
     const token = sessionStorage.getItem("huskies-token");
     const res = await fetch("/api/stories", {
       method: "POST",
@@ -122,7 +170,8 @@ export async function measureFiled(page: Page, name: string): Promise<{ id: stri
     const answeredAt = performance.now();
     return { id: ((await res.json()) as { id: string }).id, answeredAt };
   }, name);
-  const p = await paintOf(page, (ps) => ps.find((x) => x.id === "first-card-backlog" && x.card === id), `the filed story ${id}`);
+  const mark = marks === "element" ? "first-card-backlog" : "dom-card";
+  const p = await paintOf(page, (ps) => ps.find((x) => x.id === mark && x.card === id), `the filed story ${id}`);
   return { id, ms: Math.round(Math.max(0, p.t - answeredAt)) };
 }
 

@@ -3,7 +3,7 @@ import { whyStuck } from "../../src/pipeline/stuck-hint";
 import { adminToken } from "./use-pipeline";
 import { useBoardConfig } from "./use-board-config";
 import { boardStore } from "./board-data/board-store";
-import { connectBoard } from "./board-data/connect";
+import { connectBoard, firstPainted } from "./board-data/connect";
 import { Board } from "./board/Board";
 import { FilterBar } from "./board/FilterBar";
 import { MoveAnnouncer, MovesProvider, RefusedMoveNotice } from "./moves/use-moves";
@@ -24,8 +24,11 @@ export function App() {
   useEffect(() => connectBoard(boardStore, adminToken()), []);
   const [, setLoaded] = useState(0);
   useEffect(() => {
-    const t = setTimeout(() => void loadStoryView().then(() => setLoaded((n) => n + 1)), 0);
-    return () => clearTimeout(t);
+    let live = true;
+    void firstPainted.then(loadStoryView).then(() => live && setLoaded((n) => n + 1));
+    return () => {
+      live = false;
+    };
   }, []);
   const cfg = useBoardConfig();
   const [query, setQuery] = useUrlQuery();

@@ -28,6 +28,7 @@ export function StoryView({
   const [error, setError] = useState<string | null>(null);
   const item = useWholeItem(held);
   const draft = useReviewDraft(item.id);
+  const full = useAfterFirstPaint();
   const act = (method: string, path: string, body?: unknown): Promise<boolean> =>
     api(method, path, body).then(
       () => {
@@ -77,7 +78,13 @@ export function StoryView({
         {item.review && item.stage === "current" && <SentReview review={item.review} />}
         {item.stage === "qa" && (item.qa ?? cfg.defaultQa) === "human" && <HumanQaBar item={item} draft={draft} />}
         <ErrorBoundary what="story text">
-          {held.partial && item === held ? <p className="muted">loading the story…</p> : <StoryMarkdown body={item.body} onTick={tick} />}
+          {held.partial && item === held ? (
+            <p className="muted">loading the story…</p>
+          ) : full ? (
+            <StoryMarkdown body={item.body} onTick={tick} />
+          ) : (
+            <p className="muted">…</p>
+          )}
         </ErrorBoundary>
         <div className="controls">
           <label>
@@ -100,14 +107,16 @@ export function StoryView({
             {error}
           </p>
         )}
-        {(item.stage !== "backlog" || item.branch) && (
+        {full && (item.stage !== "backlog" || item.branch) && (
           <ErrorBoundary what="diff">
             <DiffView item={item} draft={draft} />
           </ErrorBoundary>
         )}
-        <ErrorBoundary what="agent log">
-          <LogTimeline id={item.id} logNode={item.logNode} labels={labels} />
-        </ErrorBoundary>
+        {full && (
+          <ErrorBoundary what="agent log">
+            <LogTimeline id={item.id} logNode={item.logNode} labels={labels} />
+          </ErrorBoundary>
+        )}
       </article>
     </div>
   );
@@ -131,4 +140,21 @@ function useWholeItem(held: BoardItem): Item {
     };
   }, [held.id, held.partial]);
   return held.partial && fetched?.id === held.id ? { ...fetched, ...held, body: fetched.body } : held;
+}
+
+/**
+ * False for the dialog's first frame, true after it is painted: the name, state and controls show
+ * at once, and the heavier parts (markdown, the diff, the log) render in the frame after.
+ */
+function useAfterFirstPaint(): boolean {
+  const [after, setAfter] = useState(false);
+  useEffect(() => {
+    let t: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => (t = setTimeout(() => setAfter(true), 0)));
+    return () => {
+      cancelAnimationFrame(frame);
+      clearTimeout(t);
+    };
+  }, []);
+  return after;
 }

@@ -15,6 +15,17 @@ function fetchSnapshot(token: string | undefined): Promise<BoardSnapshot | null>
     .catch(() => null);
 }
 
+let snapshot: Promise<void> | undefined;
+/** The first-paint snapshot into the store, once (index.html has already asked for it). */
+export function loadSnapshot(store: BoardStore, token: string | undefined): Promise<void> {
+  snapshot ??= (window.__huskiesBoard ?? fetchSnapshot(token))
+    .then((s) => {
+      if (s && typeof s.stages === "object" && s.stages) store.applySnapshot(s);
+    })
+    .catch(() => undefined);
+  return snapshot;
+}
+
 /** After the browser has painted what it has: the first view should not wait on the worker's start. */
 const afterPaint = (fn: () => void) => requestAnimationFrame(() => setTimeout(fn, 0));
 
@@ -24,20 +35,26 @@ const afterPaint = (fn: () => void) => requestAnimationFrame(() => setTimeout(fn
  * decoding does not compete with the first paint for the machine.
  */
 export function connectBoard(store: BoardStore, token: string | undefined): () => void {
-  const worker = new Worker(new URL("./sync-worker.ts", import.meta.url), { type: "module" });
-  worker.onmessage = (e: MessageEvent<FromWorker>) => store.apply(e.data);
-  let started = false;
+  let worker: Worker | undefined;
+  let stopped = false;
   const start = () => {
-    if (started) return;
-    started = true;
+    if (worker || stopped) return;
+    worker = new Worker(new URL("./sync-worker.ts", import.meta.url), { type: "module" });
+    worker.onmessage = (e: MessageEvent<FromWorker>) => store.apply(e.data);
     const wsBase = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
     worker.postMessage({ t: "start", wsBase, token } satisfies ToWorker);
+    markPainted();
   };
-  (window.__huskiesBoard ?? fetchSnapshot(token))
-    .then((s) => {
-      if (s && typeof s.stages === "object" && s.stages) store.applySnapshot(s);
-    })
-    .catch(() => undefined)
-    .finally(() => afterPaint(start));
-  return () => worker.terminate();
+  void loadSnapshot(store, token).then(() => afterPaint(start));
+  return () => {
+    stopped = true;
+    worker?.terminate();
+  };
 }
+
+let markPainted: () => void = () => undefined;
+/**
+ * Resolves once the first view is painted and the worker started: what can wait (the story
+ * view's code) loads then, not while the columns are being drawn.
+ */
+export const firstPainted = new Promise<void>((resolve) => (markPainted = resolve));
