@@ -39,10 +39,11 @@ export function App() {
   const labels = useMemo(() => new Map(nodes.map((n) => [n.id, n.label])), [labelKey]);
   // The nodes panel lists what each node holds: only claimed items can be that.
   const claimed = useMemo(() => [...boardStore.all()].filter((i) => i.claim), [version]);
-  const runtimes = useMemo(
-    () => [...new Set(claimed.concat(boardStore.column("current")).flatMap((i) => i.lastRun?.runtime ?? []))],
-    [claimed],
-  );
+  const runtimes = useMemo(() => {
+    const seen = new Set<string>();
+    for (const i of boardStore.all()) if (i.lastRun?.runtime) seen.add(i.lastRun.runtime);
+    return [...seen];
+  }, [version]);
   const current = selected ? boardStore.get(selected) : undefined;
   const StoryView = storyViewModule?.StoryView;
   return (

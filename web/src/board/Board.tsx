@@ -39,8 +39,10 @@ export const Board = memo(function Board({
   const columns = useMemo(() => {
     const match = isFiltered(query) ? matcher(query) : undefined;
     return stages.map((stage) => {
-      const all: BoardItem[] = stage === "archived" && !query.archived ? [] : boardStore.column(stage);
-      return { stage, total: boardStore.count(stage), cards: match ? all.filter(match) : all };
+      const collapsed = stage === "archived" && !query.archived && query.stage !== "archived";
+      // A collapsed column renders no cards; with a search it still says how many would match.
+      const all: BoardItem[] = collapsed && !match ? [] : boardStore.column(stage);
+      return { stage, collapsed, total: boardStore.count(stage), cards: match ? all.filter(match) : all };
     });
     // `version` stands for the store's content.
   }, [version, query]);
@@ -49,9 +51,15 @@ export const Board = memo(function Board({
       <p id={CARD_HELP_ID} className="sr-only">
         Enter opens the story. Space picks the card up to move it: left and right arrows choose a column, Space drops it, Escape cancels.
       </p>
-      {columns.map(({ stage, total, cards }) =>
-        stage === "archived" && !query.archived ? (
-          <CollapsedColumn key={stage} stage={stage} total={total} onOpen={() => onQuery({ ...query, archived: true })} />
+      {columns.map(({ stage, collapsed, total, cards }) =>
+        collapsed ? (
+          <CollapsedColumn
+            key={stage}
+            stage={stage}
+            total={total}
+            matches={isFiltered(query) && boardStore.live ? cards.length : undefined}
+            onOpen={() => onQuery({ ...query, archived: true })}
+          />
         ) : (
           <Column
             key={stage}
@@ -79,7 +87,7 @@ export const Board = memo(function Board({
 });
 
 /** A stage shown as its count only (archived, until a person opens it). */
-function CollapsedColumn({ stage, total, onOpen }: { stage: Stage; total: number; onOpen: () => void }) {
+function CollapsedColumn({ stage, total, matches, onOpen }: { stage: Stage; total: number; matches?: number; onOpen: () => void }) {
   const { picked } = useMoves();
   const target = picked?.target === stage && picked.from !== stage;
   return (
@@ -92,6 +100,7 @@ function CollapsedColumn({ stage, total, onOpen }: { stage: Stage; total: number
       </h2>
       <button type="button" className="column-toggle" onClick={onOpen} disabled={total === 0}>
         show {total} {stage}
+        {matches !== undefined ? ` (${matches} match${matches === 1 ? "" : "es"})` : ""}
       </button>
     </section>
   );
