@@ -30,7 +30,9 @@ export async function board(opts: { items: number; loads: number; opens: number;
   });
   const failures: string[] = [];
   try {
-    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_LOG_LEVEL: "info" });
+    const server = await cluster
+      .spawn("server", ["serve", project.root, "--port", "0", "--no-agent"], { env: { HUSKIES_LOG_LEVEL: "info" } })
+      .ready(120_000);
     const snapshot = await getJson<BoardSnapshot>(`${server.http}/api/board`);
     const columns = (["backlog", "current", "qa", "merge", "done"] as const).filter((s) => snapshot.stages[s].total > 0);
     const loads: number[] = [];
@@ -107,14 +109,16 @@ export async function boardAb(opts: { items: number; rounds: number }): Promise<
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"],
   });
   try {
-    const a = await cluster.server(projects[0]!.root, ["--no-agent"], { HUSKIES_LOG_LEVEL: "info" });
+    const a = await cluster
+      .spawn("server", ["serve", projects[0]!.root, "--port", "0", "--no-agent"], { env: { HUSKIES_LOG_LEVEL: "info" } })
+      .ready(120_000);
     const b = await new NodeProc(
       spawn(process.execPath, [join(otherDist, "src", "cli", "main.js"), "serve", projects[1]!.root, "--port", "0", "--no-agent"], {
         env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "info" },
         stdio: ["ignore", "pipe", "pipe"],
       }),
       "server-b",
-    ).ready();
+    ).ready(120_000);
     cluster.procs.push(b);
     const figures = {
       a: { load: [] as number[], cards: [] as number[], open: [] as number[], filed: [] as number[] },
