@@ -173,7 +173,12 @@ export class OperatorActions {
     const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
     const reason = reviewReason(review);
     try {
-      this.claims.move(id, "current", { actor: "operator", reason }, { blocked: null, failure: { kind: "rework", message: reason }, review });
+      this.claims.move(
+        id,
+        "current",
+        { actor: "operator", reason },
+        { blocked: null, failure: { kind: "rework", message: reason }, review },
+      );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }

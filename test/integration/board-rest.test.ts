@@ -60,7 +60,10 @@ describe("the board's REST routes", () => {
       ],
     });
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ stage: "current", failure: { kind: "rework", message: "review: 2 line comments on 1 file. Two things." } });
+    expect(ok.body).toMatchObject({
+      stage: "current",
+      failure: { kind: "rework", message: "review: 2 line comments on 1 file. Two things." },
+    });
     expect((await getJson<Item>(`${server.http}/api/stories/${s.id}`)).review?.comments).toHaveLength(2);
     expect((await post(url("approve"), {})).body.error).toContain("only a story in qa can be approved");
   });

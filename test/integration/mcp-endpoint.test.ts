@@ -100,7 +100,10 @@ describe("/mcp", () => {
         }),
       ),
     ) as Item;
-    expect(rejected).toMatchObject({ stage: "current", failure: { kind: "rework", message: "review: 1 line comment on 1 file. Not yet." } });
+    expect(rejected).toMatchObject({
+      stage: "current",
+      failure: { kind: "rework", message: "review: 1 line comment on 1 file. Not yet." },
+    });
     expect(rejected.review).toMatchObject({ summary: "Not yet.", comments: [{ file: "src/app.ts", line: 7, text: "Off by one." }] });
     const again = await client.callTool({ name: "reject_story", arguments: { id: created.id, reason: "again" } });
     expect(text(again)).toContain("only a story in qa can be rejected");
