@@ -30,8 +30,8 @@ function load(id: string): { comments: LineComment[]; summary: string } {
  * the tab's session storage, so closing the story (or reloading) loses nothing unsent.
  */
 export function useReviewDraft(storyId: string): ReviewDraft {
+  // (The story view is keyed by story, so `storyId` is fixed for the life of this state.)
   const [draft, setDraft] = useState(() => load(storyId));
-  useEffect(() => setDraft(load(storyId)), [storyId]);
   useEffect(() => {
     if (draft.comments.length || draft.summary) sessionStorage.setItem(storageKey(storyId), JSON.stringify(draft));
     else sessionStorage.removeItem(storageKey(storyId));
