@@ -9,20 +9,34 @@ import { StoryJob } from "./story-job.js";
  */
 export class QaJob extends StoryJob {
   async work(): Promise<void> {
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch);
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, {
+      fetch: true,
+      onCleaned: (what) => this.cleaned(what),
+    });
     // Another node may have written the branch: look at what origin has.
     await git(worktree, ["merge", "--ff-only", "--quiet", `origin/${this.branch}`], { allowFail: true });
     const result = await this.runAgent(worktree);
     if (!this.stillMine()) return;
     const lastRun = this.lastRun(result);
+    const trouble = result.ok ? this.missingWorktree(worktree) : this.machineTrouble(worktree, result.error);
+    if (trouble) return this.nodeTrouble(trouble, { lastRun });
     if (!result.ok)
-      return void this.attemptFailed(`QA failed: qa agent failed: ${result.error}`, { backTo: "current", patch: { lastRun } });
+      return void this.attemptFailed(
+        `QA failed: qa agent failed: ${result.error}`,
+        result.reason === "budget exhausted" ? "budget" : "runtime",
+        {
+          backTo: "current",
+          patch: { lastRun },
+        },
+      );
     const verdict = result.finalText ?? "";
     if (/QA:\s*FAIL/.test(verdict))
-      return void this.attemptFailed(`QA failed: ${findingsOf(verdict)}`, { backTo: "current", patch: { lastRun } });
+      return void this.attemptFailed(`QA failed: ${findingsOf(verdict)}`, "qa", { backTo: "current", patch: { lastRun } });
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0)
-      return void this.attemptFailed(`QA: ${this.branch} has no commits ahead of ${this.ctx.baseBranch}`, { backTo: "current" });
+      return void this.attemptFailed(`QA: ${this.branch} has no commits ahead of ${this.ctx.baseBranch}`, "no_commits", {
+        backTo: "current",
+      });
     this.ctx.claims.moveAs(this.token, "merge", { actor: "qa", commitsAhead: ahead }, { lastRun });
   }
 }

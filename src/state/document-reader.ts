@@ -3,7 +3,16 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
-import type { Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import {
+  FAILURE_KINDS,
+  type FailureKind,
+  type Item,
+  type LastRun,
+  type NodeEntry,
+  type PauseState,
+  type QaMode,
+  type RunOutcomeKind,
+} from "./item.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -49,6 +58,18 @@ function readLastRun(v: unknown): LastRun | undefined {
   };
 }
 
+/** A kind this version does not know (a newer node's) is left out, like a missing one. */
+function readFailureKind(v: unknown): { failureKind?: FailureKind } {
+  return FAILURE_KINDS.includes(v as FailureKind) ? { failureKind: v as FailureKind } : {};
+}
+
+/** At most a handful of node ids: the breaker needs two. */
+function readTroubledNodes(v: unknown): { troubledNodes?: string[] } {
+  if (!Array.isArray(v)) return {};
+  const ids = v.filter(isNodeId).slice(0, 16);
+  return ids.length ? { troubledNodes: ids } : {};
+}
+
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
@@ -92,6 +113,8 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
     failure: str(m.get("failure")),
+    ...readFailureKind(m.get("failureKind")),
+    ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
   };
 }
