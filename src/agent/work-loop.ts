@@ -5,13 +5,13 @@ import type { Item } from "../state/item.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { ClaimToken } from "../state/claims.js";
 import { removeWorktreeIfSafe } from "../git/worktree.js";
-import { fetchOrigin } from "../git/git.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
 import { StepStarts } from "./step-starts.js";
+import { BaseRefresh } from "./base-refresh.js";
 import type { RendezvousWatch } from "./rendezvous-watch.js";
 import type { StoryJob } from "./story-job.js";
 
@@ -52,7 +52,7 @@ export class WorkLoop {
   private stopTimer: () => void = () => undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly pass_: ReturnType<typeof coalesce>;
-  private fetching = false;
+  private readonly base: BaseRefresh;
   /** Grants kept for a slot that is about to free (as of the last pass). */
   private readonly held = new Set<string>();
   /** Rule 2's breaker: a failing step is never restarted in a loop. */
@@ -64,6 +64,7 @@ export class WorkLoop {
     private readonly hooks: WorkLoopHooks,
   ) {
     this.pass_ = coalesce(() => this.pass(), ctx.log, "agent pass");
+    this.base = new BaseRefresh(ctx);
     const cfg = () => ctx.config.project;
     this.starts = new StepStarts(
       () => ({ minMs: cfg().restart_backoff_secs * 1000, maxMs: cfg().restart_backoff_max_secs * 1000 }),
@@ -105,16 +106,9 @@ export class WorkLoop {
     });
   }
 
-  /** Keep origin's refs fresh in the background, so new worktrees start from a recent base without a fetch. */
+  /** Keep origin's refs fresh in the background (see base-refresh.ts). */
   refreshBase(): void {
-    if (this.fetching) return;
-    this.fetching = true;
-    fetchOrigin(this.ctx.root)
-      .then(() => this.ctx.worktrees?.refresh())
-      .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
-      .finally(() => {
-        this.fetching = false;
-      });
+    this.base.refresh();
   }
 
   /** Best effort, never blocking the loop; a worktree that holds work is kept and reported. */
@@ -150,6 +144,13 @@ export class WorkLoop {
       let kept = 0;
       for (const item of inStage) {
         if (item.claim?.node !== this.ctx.nodeId || this.jobs.has(item.id) || !view.live(item)) continue;
+        // Paused (node trouble, a limit, an operator): a grant that arrives now is new work,
+        // and starting it would meet the same trouble. Give it back for another node.
+        if (!acceptsWork) {
+          const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
+          if (token && this.ctx.claims.release(token)) this.ctx.log.info({ story: item.id }, "paused: grant given back unstarted");
+          continue;
+        }
         // A claim whose step may not start yet is kept; the breaker schedules the pass.
         if (this.starts.holds(item.id, item.stage, now)) continue;
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;

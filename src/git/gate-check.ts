@@ -4,12 +4,13 @@ import { git } from "./git.js";
 
 /** Tracked files whose working copy differs from the index. */
 async function unstaged(cwd: string): Promise<string[]> {
-  return (await git(cwd, ["diff", "--name-only"])).stdout.split("\n").filter(Boolean);
+  // -z: names exactly as they are (no quoting), so they can be handed back to git.
+  return (await git(cwd, ["diff", "--name-only", "-z"])).stdout.split("\0").filter(Boolean);
 }
 
 /**
  * Run the gates in `cwd` and hold them to "gates only check" (rule 3, `gate-rules.ts`): a gate
- * that changes tracked files fails with their list. With `dropUntracked` (the merge workspace,
+ * that changes tracked files fails with their list (and those files are restored). With `dropUntracked` (the merge workspace,
  * which huskies commits from), untracked files the gates left are removed afterwards, so a later
  * staging of the mergemaster agent's resolution cannot pick them up; ignored files stay (they are
  * never staged). The coder's worktree keeps everything: huskies only pushes the coder's commits.
@@ -23,6 +24,9 @@ export async function runGatesChecked(
   const before = await unstaged(cwd);
   const result = await runGates(cwd, commands);
   const changed = changedByGates(before, await unstaged(cwd));
+  // Put back what the gates rewrote (only files that were clean before them), so the next attempt
+  // starts from what was committed and the failure names the files.
+  if (changed.length) await git(cwd, ["checkout", "--", ...changed]);
   if (opts.dropUntracked) await git(cwd, ["clean", "-fdq"]);
   if (!result.ok) return changed.length ? { ...result, changed } : result;
   if (changed.length) return { ok: false, output: gateChangedFilesFailure(changed), changed };
