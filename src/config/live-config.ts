@@ -38,7 +38,12 @@ export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: st
 
   watch(): this {
     this.watcher = watch([projectConfigPath(this.root), agentsConfigPath(this.root)], { ignoreInitial: true });
-    this.ready = new Promise((resolve) => this.watcher!.once("ready", () => resolve()));
+    this.ready = new Promise((resolve) =>
+      this.watcher!.once("ready", () => {
+        log.debug({ root: this.root }, "config files watched");
+        resolve();
+      }),
+    );
     this.watcher.on("all", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), CONFIG_DEBOUNCE_MS);
