@@ -4,7 +4,7 @@ import type { JobContext } from "./job-context.js";
 /**
  * Keeps origin's refs fresh in the background, so new worktrees start from a recent base without a
  * fetch on the claim path. One fetch at a time; an origin out of reach is not asked again every
- * scan but with backoff (from the scan interval up to `restart_backoff_max_secs`), since each
+ * scan but with backoff (from the scan interval up to `restart_max_secs`), since each
  * attempt is a git process that waits up to `git_timeout_secs`.
  */
 export class BaseRefresh {
@@ -26,7 +26,7 @@ export class BaseRefresh {
       .catch((err) => {
         this.failures += 1;
         const cfg = this.ctx.config.project;
-        const wait = Math.min(cfg.restart_backoff_max_secs, cfg.scan_interval_secs * 2 ** (this.failures - 1)) * 1000;
+        const wait = Math.min(cfg.restart_max_secs, cfg.scan_interval_secs * 2 ** (this.failures - 1)) * 1000;
         this.nextAt = Date.now() + wait;
         this.ctx.log.warn({ err: (err as Error).message, retryInMs: wait }, "background fetch failed");
       })

@@ -67,7 +67,7 @@ export class WorkLoop {
     this.base = new BaseRefresh(ctx);
     const cfg = () => ctx.config.project;
     this.starts = new StepStarts(
-      () => ({ minMs: cfg().restart_backoff_secs * 1000, maxMs: cfg().restart_backoff_max_secs * 1000 }),
+      () => ({ minMs: cfg().restart_backoff_secs * 1000, maxMs: cfg().restart_max_secs * 1000 }),
       () => this.schedule(),
     );
   }

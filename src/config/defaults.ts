@@ -153,6 +153,6 @@ export const GIT_TIMEOUT_SECS = 300;
 /** The same story's step starts at most once per this on a node (a failing step never loops)… */
 export const RESTART_BACKOFF_SECS = 5;
 /** …and after failures in a row the gap doubles up to this: a broken step costs a few starts an hour. */
-export const RESTART_BACKOFF_MAX_SECS = 300;
+export const RESTART_MAX_SECS = 300;
 /** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
 export const LOW_DISK_BYTES = 1024 * 1024;

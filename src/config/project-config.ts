@@ -62,7 +62,7 @@ export const projectSchema = z.strictObject({
   // Faults (issue 24): every git command has a deadline; a failing step restarts with backoff.
   git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
   restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
-  restart_backoff_max_secs: positive.default(D.RESTART_BACKOFF_MAX_SECS),
+  restart_max_secs: positive.default(D.RESTART_MAX_SECS),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---
