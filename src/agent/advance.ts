@@ -10,7 +10,7 @@ import type { JobContext } from "./job-context.js";
  */
 export function advanceFromCurrent(ctx: JobContext, token: ClaimToken, ahead: number, patch: ItemPatch = {}): boolean {
   // Work passed its gates: the failure and the node-trouble record of earlier attempts are history.
-  const cleared: ItemPatch = { failure: undefined, failureKind: undefined, troubledNodes: undefined };
+  const cleared: ItemPatch = { failure: undefined, troubledNodes: undefined };
   if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, ...cleared })) return false;
   const qa = ctx.pipeline.getItem(token.id)?.qa ?? ctx.config.project.default_qa;
   if (qa === "server") ctx.claims.move(token.id, "merge", { actor: "system", commitsAhead: ahead });

@@ -4,11 +4,11 @@ import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktre
 import { isNodeTrouble, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { classifyPushError } from "../pipeline/push-outcome.js";
 import type { RunResult } from "../runtime/agent-runtime.js";
-import type { FailureKind } from "../state/item.js";
+import type { Failure } from "../state/item.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
 
-type Checked = { ahead: number } | { failure: string; kind: FailureKind } | { trouble: NodeTrouble };
+type Checked = { ahead: number } | { failure: Failure } | { trouble: NodeTrouble };
 
 /**
  * A coder on an item in `current`: worktree → agent → gates → at least one commit → push →
@@ -29,8 +29,8 @@ export class CoderJob extends StoryJob {
     // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.
-    const nodes = item.lastRun?.outcome === "node_failure" || item.failureKind === "node_trouble";
-    let feedback = nodes ? undefined : item.failure;
+    const nodes = item.lastRun?.outcome === "node_failure" || item.failure?.kind === "node_trouble";
+    let feedback = nodes ? undefined : item.failure?.message;
     while (this.stillMine()) {
       const result = await this.runAgent(worktree, feedback);
       if (!this.stillMine()) return;
@@ -43,8 +43,8 @@ export class CoderJob extends StoryJob {
         }
         return;
       }
-      if (!this.attemptFailed(checked.failure, checked.kind, { patch: { lastRun } })) return;
-      feedback = checked.failure;
+      if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
+      feedback = checked.failure.message;
     }
   }
 
@@ -54,15 +54,15 @@ export class CoderJob extends StoryJob {
     const before = run.ok ? this.missingWorktree(worktree) : this.machineTrouble(worktree, run.error);
     if (before) return { trouble: before };
     if (!run.ok)
-      return { failure: `the coding agent failed: ${run.error}`, kind: run.reason === "budget exhausted" ? "budget" : "runtime" };
+      return { failure: { kind: run.reason === "budget exhausted" ? "budget" : "runtime", message: `the coding agent failed: ${run.error}` } };
     const gates = await runGatesChecked(worktree, this.ctx.config.project.gates.commands);
     if (!gates.ok) {
       const trouble = this.machineTrouble(worktree, gates.output);
-      return trouble ? { trouble } : { failure: gates.output, kind: "gates" };
+      return trouble ? { trouble } : { failure: { kind: "gates", message: gates.output } };
     }
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
-    if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git`, kind: "no_commits" };
-    if (!this.stillMine()) return { failure: "claim lost", kind: "job_error" };
+    if (ahead === 0) return { failure: { kind: "no_commits", message: `no commits on ${this.branch}: commit your work with git` } };
+    if (!this.stillMine()) return { failure: { kind: "lost", message: "claim lost" } };
     // The push is the last step and rarely fails: ask for the next item while it runs.
     this.setFinishing(true);
     try {
@@ -72,11 +72,11 @@ export class CoderJob extends StoryJob {
       const trouble = isNodeTrouble(err);
       if (trouble) return { trouble };
       const refusal = err instanceof GitError ? classifyPushError(err.stderr) : { kind: "other" as const };
-      const failure =
+      const message =
         refusal.kind === "refused"
           ? `origin refused the push of ${this.branch}:\n${refusal.message}`
           : `push of ${this.branch} was rejected: ${(err as Error).message}`;
-      return { failure, kind: "push_rejected" };
+      return { failure: { kind: "push_rejected", message } };
     }
     this.note("info", `pushed ${this.branch}`);
     return { ahead };

@@ -1,7 +1,7 @@
 import { runGatesChecked } from "../git/gate-check.js";
 import { commitAndPush, ensureMergeWorkspace, squashStory, stageTree, unresolvedFiles } from "../git/merge-workspace.js";
 import { squashMessage } from "../pipeline/story-trailer.js";
-import type { FailureKind } from "../state/item.js";
+import type { FailureKind } from "../pipeline/failure-kind.js";
 import { StoryJob } from "./story-job.js";
 
 /** Pushing the base branch can lose a race with another mergemaster; try again from the new base. */
@@ -28,13 +28,13 @@ export class MergeJob extends StoryJob {
     const base = this.ctx.baseBranch;
     const item = this.item();
     if (!item) return;
-    const sendBack = (reason: string, kind: FailureKind) => void this.attemptFailed(reason, kind, { backTo: "current" });
+    const sendBack = (message: string, kind: FailureKind) => void this.attemptFailed({ kind, message }, { backTo: "current" });
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       if (!this.stillMine()) return;
       const squash = await squashStory(ws, base, this.storyId);
       if (!("ok" in squash)) {
         if (squash.kind === "already-merged") return this.recordMerged(squash.commit, true);
-        if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`, "nothing_to_merge");
+        if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`, "no_commits");
         if (!(await this.resolve(ws, squash.reason))) return sendBack(squash.reason, "conflict");
       }
       let gates = await this.gates(ws);
@@ -64,7 +64,7 @@ export class MergeJob extends StoryJob {
       this.token,
       "done",
       { actor: "mergemaster", mergeCommit: commit },
-      { mergeCommit: commit, failure: undefined, failureKind: undefined },
+      { mergeCommit: commit, failure: undefined },
     );
     if (!moved) return;
     const how = already
@@ -85,8 +85,7 @@ export class MergeJob extends StoryJob {
     const blocked = `origin refused the push of ${base}: ${message.replace(/\s*\n\s*/g, " | ")}`.slice(0, 300);
     const released = this.ctx.claims.release(this.token, {
       blocked,
-      failure: `origin refused the push of ${base}:\n${message}`,
-      failureKind: "push_rejected",
+      failure: { kind: "push_rejected", message: `origin refused the push of ${base}:\n${message}` },
     });
     if (!released) return;
     this.note("info", `blocked: ${blocked}`);

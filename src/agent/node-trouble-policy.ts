@@ -28,7 +28,7 @@ export function handBackForTrouble(
   const troubled = v.troubledNodes.length ? { troubledNodes: v.troubledNodes } : {};
   if (v.everywhere) {
     const blocked = `node trouble on ${v.troubledNodes.length} nodes (${trouble.kind}): ${trouble.reason}`.slice(0, 300);
-    ctx.claims.release(token, { ...patch, ...troubled, blocked, failure: blocked, failureKind: "node_trouble_everywhere" });
+    ctx.claims.release(token, { ...patch, ...troubled, blocked, failure: { kind: "node_trouble_everywhere", message: blocked } });
     ctx.log.error(
       { story: token.id, kind: trouble.kind, nodes: v.troubledNodes.map((n) => n.slice(0, 12)) },
       `story blocked: it caused node trouble on ${v.troubledNodes.length} different nodes (${trouble.reason}); fix the story, then unblock it`,

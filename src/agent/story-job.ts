@@ -7,7 +7,7 @@ import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
 import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
-import type { FailureKind, Item, ItemPatch, LastRun } from "../state/item.js";
+import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
@@ -186,7 +186,7 @@ export abstract class StoryJob {
     const error = result.error ?? result.reason;
     this.failed = true;
     this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
-    const patch: ItemPatch = { lastRun: this.lastRun(result), failure: error.slice(0, 4000), failureKind: "node_trouble" };
+    const patch: ItemPatch = { lastRun: this.lastRun(result), failure: { kind: "node_trouble", message: error.slice(0, 4000) } };
     if (this.ctx.claims.release(this.token, patch)) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
       this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
@@ -213,13 +213,14 @@ export abstract class StoryJob {
    * blocked with the reason. With `backTo` the item moves there (QA findings, merge conflicts go
    * back to `current`); without, it stays and the caller tries again while this returns true.
    */
-  protected attemptFailed(reason: string, kind: FailureKind, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
+  protected attemptFailed(failed: Failure, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
     if (!this.stillMine()) return false;
     this.failed = true;
+    const { kind, message: reason } = failed;
     const retries = this.item()!.retries + 1;
     const atLimit = retries >= this.ctx.config.project.max_retries;
-    const failure = reason.slice(0, 4000);
-    const patch: ItemPatch = { ...opts.patch, retries, failure, failureKind: kind, blocked: atLimit ? headline(reason) : null };
+    const failure: Failure = { kind, message: reason.slice(0, 4000) };
+    const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
     this.ctx.log.warn(
       { story: this.storyId, retries, blocked: atLimit, kind, reason: headline(reason) },
       opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed",
@@ -239,7 +240,7 @@ export abstract class StoryJob {
 
   /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
-    if (this.attemptFailed(reason, "job_error")) this.ctx.claims.release(this.token);
+    if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
   }
 
   /**

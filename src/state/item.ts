@@ -3,38 +3,12 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { FailureKind } from "../pipeline/failure-kind.js";
 
 export type { QaMode };
 
 /** How a run ended (issue 13): only `story_failure` counts toward `max_retries`. */
 export type RunOutcomeKind = "done" | "story_failure" | "node_failure" | "lost";
-
-/**
- * Why an item failed, machine-readable, beside the `failure` text (issue 24, rule 10). Stored as
- * the item field `failureKind` so the text field keeps its shape for older nodes and the board.
- * - `gates`: a gate failed (or changed tracked files); `conflict`: the squash-merge conflicts;
- * - `push_rejected`: origin refused a push (the text carries the remote's own message);
- * - `node_trouble`: this node could not work (credentials, limits); no retry was spent;
- * - `node_trouble_everywhere`: the story troubled two different nodes (disk, memory) and is blocked;
- * - `runtime`: the coding agent failed; `budget`: it ran out of its budget;
- * - `qa`: QA found problems; `no_commits`: nothing was committed; `nothing_to_merge`: the branch
- *   is missing or adds nothing; `review`: an operator sent it back; `job_error`: an unexpected error.
- */
-export const FAILURE_KINDS = [
-  "gates",
-  "conflict",
-  "push_rejected",
-  "node_trouble",
-  "node_trouble_everywhere",
-  "runtime",
-  "budget",
-  "qa",
-  "no_commits",
-  "nothing_to_merge",
-  "review",
-  "job_error",
-] as const;
-export type FailureKind = (typeof FAILURE_KINDS)[number];
 
 /** What a finished run left on the item (from the runtime's result, or the exit code). */
 export interface LastRun {
@@ -48,6 +22,12 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+}
+
+/** Why an item last failed or was sent back: a kind for machines, a message for people and the coder. */
+export interface Failure {
+  kind: FailureKind;
+  message: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -73,9 +53,7 @@ export interface Item {
   mergeCommit?: string;
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
-  failure?: string;
-  /** What kind of failure `failure` is (see FAILURE_KINDS); absent on items failed by older nodes. */
-  failureKind?: FailureKind;
+  failure?: Failure;
   /** Nodes where working on this story ended in trouble the story may cause (disk, memory): rule 2's breaker. */
   troubledNodes?: string[];
   /** The node whose disk holds the item's latest log. */
@@ -104,6 +82,9 @@ export interface NodeEntry {
   paused?: PauseState | null;
   /** Worktrees this node keeps although their story is gone or finished, with why. */
   keptWorktrees?: Array<{ id: string; state: string }>;
+  /** The huskies release the node runs and the sync protocol it speaks (absent before versioning). */
+  version?: string;
+  protocol?: number;
 }
 
 /**

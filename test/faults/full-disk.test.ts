@@ -131,7 +131,7 @@ describe("an agent whose .huskies is on a full disk (issue 24, row 3)", () => {
         "the story to be blocked after troubling both nodes",
         60_000,
       );
-      expect(blocked).toMatchObject({ retries: 0, failureKind: "node_trouble_everywhere", claim: null });
+      expect(blocked).toMatchObject({ retries: 0, failure: { kind: "node_trouble_everywhere" }, claim: null });
       expect(blocked.blocked).toMatch(/^node trouble on 2 nodes \(disk_full\)/);
       expect([...(blocked.troubledNodes ?? [])].sort()).toEqual(agents.map((a) => a.nodeId).sort());
       // Each node ran it once and paused; neither took it again.

@@ -105,10 +105,10 @@ describe("merge steps are idempotent and judged by what is on origin (issue 24, 
     const agent = await cluster.agent(project.clone("a"), server.ws);
     const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Into a frozen main", stage: "current" });
     const blocked = await stageOf(server.http, story.id, "done");
-    expect(blocked).toMatchObject({ stage: "merge", failureKind: "push_rejected", retries: 0, claim: null });
+    expect(blocked).toMatchObject({ stage: "merge", failure: { kind: "push_rejected" }, retries: 0, claim: null });
     expect(blocked.blocked).toContain("main is frozen: no merges until the release (ask #release)");
-    expect(blocked.failure).toContain("main is frozen: no merges until the release (ask #release)");
-    expect(blocked.failure).toContain("pre-receive hook declined");
+    expect(blocked.failure?.message).toContain("main is frozen: no merges until the release (ask #release)");
+    expect(blocked.failure?.message).toContain("pre-receive hook declined");
     expect(jobStarts(agent, story.id, "coder")).toHaveLength(1);
     expect(jobStarts(agent, story.id, "mergemaster")).toHaveLength(1);
     expect(errorLines(agent).filter((l) => /origin refused the push of main/.test(String(l.msg)))).toHaveLength(1);
@@ -134,8 +134,8 @@ describe("merge steps are idempotent and judged by what is on origin (issue 24, 
     await cluster.agent(project.clone("a"), server.ws);
     const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Formatted by a gate", stage: "current" });
     const blocked = await stageOf(server.http, story.id, "done");
-    expect(blocked).toMatchObject({ stage: "current", failureKind: "gates" });
-    expect(blocked.failure).toMatch(/gates changed tracked files[^\n]*\n\s+README\.md/);
+    expect(blocked).toMatchObject({ stage: "current", failure: { kind: "gates" } });
+    expect(blocked.failure?.message).toMatch(/gates changed tracked files[^\n]*\n\s+README\.md/);
     expect(git(project.origin, "show", "main:README.md")).toBe(readme);
   }, 90_000);
 });
