@@ -54,7 +54,9 @@ export class CoderJob extends StoryJob {
     const before = run.ok ? this.missingWorktree(worktree) : this.machineTrouble(worktree, run.error);
     if (before) return { trouble: before };
     if (!run.ok)
-      return { failure: { kind: run.reason === "budget exhausted" ? "budget" : "runtime", message: `the coding agent failed: ${run.error}` } };
+      return {
+        failure: { kind: run.reason === "budget exhausted" ? "budget" : "runtime", message: `the coding agent failed: ${run.error}` },
+      };
     const gates = await runGatesChecked(worktree, this.ctx.config.project.gates.commands);
     if (!gates.ok) {
       const trouble = this.machineTrouble(worktree, gates.output);

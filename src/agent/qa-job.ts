@@ -27,7 +27,10 @@ export class QaJob extends StoryJob {
       );
     const verdict = result.finalText ?? "";
     if (/QA:\s*FAIL/.test(verdict))
-      return void this.attemptFailed({ kind: "qa", message: `QA failed: ${findingsOf(verdict)}` }, { backTo: "current", patch: { lastRun } });
+      return void this.attemptFailed(
+        { kind: "qa", message: `QA failed: ${findingsOf(verdict)}` },
+        { backTo: "current", patch: { lastRun } },
+      );
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0)
       return void this.attemptFailed(
