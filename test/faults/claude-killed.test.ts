@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson, type NodeProc } from "../support/cluster.js";
 import { claudeSlot, projectToml } from "../support/coders.js";
-import { memoryCgroupOf, memoryCgroupsUsable } from "../support/fault-kit.js";
+import { memoryCgroupOf, memoryCgroupsUsable, waitForLine } from "../support/fault-kit.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { ScriptedModelServer, type Script, type ScriptedReply } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
@@ -107,10 +107,10 @@ describe("claude killed mid-run (issue 24, row 16)", () => {
       const grab = "const a=[];for(let i=0;i<16;i++)a.push(Buffer.alloc(8<<20,1));setInterval(()=>a.length,1e3)";
       hog = spawn("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$1" -e "$2"', cg.dir, process.execPath, grab], { stdio: "ignore" });
 
-      const trouble = await waitFor(
-        () => agent.logs.find((l) => String(l.msg).startsWith("node trouble: claim given back")),
+      const trouble = await waitForLine(
+        agent,
+        (l) => String(l.msg).startsWith("node trouble: claim given back"),
         "the OOM kill taken as node trouble",
-        60_000,
       );
       expect(trouble).toMatchObject({ story: story.id, kind: "out_of_memory" });
       hog.kill("SIGKILL");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
-import { cpuMeter, errorLines, jobStarts, logBytesPerMinute, SmallDisk } from "../support/fault-kit.js";
+import { cpuMeter, errorLines, jobStarts, logBytesPerMinute, SmallDisk, waitForLine } from "../support/fault-kit.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
@@ -44,11 +44,12 @@ describe("an agent whose .huskies is on a full disk (issue 24, row 3)", () => {
       const a = await cluster.agent(rootA, server.ws);
 
       const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Work on a full disk", stage: "current" });
-      await waitFor(() => a.logged("agent invocation").some((l) => l.story === story.id), "agent A's coder to start");
+      await waitFor(() => a.logged("agent invocation").some((l) => l.story === story.id), "agent A's coder to start", 60_000);
       disk.fill();
       writeFileSync(go, "");
-      const trouble = await waitFor(
-        () => a.logs.find((l) => String(l.msg).startsWith("node trouble: claim given back")),
+      const trouble = await waitForLine(
+        a,
+        (l) => String(l.msg).startsWith("node trouble: claim given back"),
         "agent A to call it node trouble",
       );
       expect(trouble).toMatchObject({ story: story.id, kind: "disk_full" });

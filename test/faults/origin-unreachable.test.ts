@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { commandSlots, projectToml } from "../support/coders.js";
-import { cpuMeter, errorLines, jobStarts, logBytesPerMinute } from "../support/fault-kit.js";
+import { cpuMeter, errorLines, jobStarts, logBytesPerMinute, waitForLine } from "../support/fault-kit.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
@@ -39,10 +39,10 @@ describe("origin out of reach from one agent (issue 24, row 4)", () => {
     for (let i = 0; i < 4; i++) stories.push(await postJson<Item>(`${server.http}/api/stories`, { name: `Story ${i}`, stage: "current" }));
 
     // A works from the refs it has, then its push waits on a silent origin: killed after 3 s.
-    const trouble = await waitFor(
-      () => a.logs.find((l) => String(l.msg).startsWith("node trouble: claim given back")),
+    const trouble = await waitForLine(
+      a,
+      (l) => String(l.msg).startsWith("node trouble: claim given back"),
       "A to call its push node trouble",
-      30_000,
     );
     expect(trouble).toMatchObject({ kind: "origin_unreachable" });
     expect(String(trouble.reason)).toMatch(/origin unreachable \(git push\).*timed out after 3s/);

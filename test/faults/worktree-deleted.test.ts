@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
-import { jobStarts } from "../support/fault-kit.js";
+import { jobStarts, waitForLine } from "../support/fault-kit.js";
 import { createProject, git, originBranches, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
@@ -35,7 +35,7 @@ describe("a worktree deleted while its coder runs (issue 24, row 5)", () => {
     rmSync(join(root, ".huskies", "worktrees", story.id), { recursive: true, force: true });
     writeFileSync(go, "");
 
-    const trouble = await waitFor(() => a.logs.find((l) => String(l.msg).startsWith("node trouble: claim given back")), "node trouble");
+    const trouble = await waitForLine(a, (l) => String(l.msg).startsWith("node trouble: claim given back"), "node trouble");
     expect(trouble).toMatchObject({ story: story.id, kind: "missing_path" });
     const done = await waitFor(
       async () => {
@@ -43,7 +43,7 @@ describe("a worktree deleted while its coder runs (issue 24, row 5)", () => {
         return s.stage === "qa" ? s : undefined;
       },
       "the story in qa after the second attempt",
-      60_000,
+      90_000,
     );
     expect(done.retries).toBe(0);
     expect(done.failure).toBeUndefined();

@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogLine, NodeProc } from "./cluster.js";
+import { waitFor } from "./wait-for.js";
 
 /** Times (ms) at which `proc` started a job on `story` (optionally of one role). */
 export function jobStarts(proc: NodeProc, story: string, role?: string): number[] {
@@ -153,4 +154,17 @@ export function memoryCgroupOf(pid: number): { dir: string; usage(): number; lim
       }
     },
   };
+}
+
+/** Wait for a log line of `proc`; on timeout the error carries the tail of its log, to see why. */
+export async function waitForLine(proc: NodeProc, match: (l: LogLine) => boolean, what: string, timeoutMs = 60_000): Promise<LogLine> {
+  try {
+    return await waitFor(() => proc.logs.find(match), what, timeoutMs);
+  } catch (err) {
+    const tail = proc.logs
+      .slice(-40)
+      .map((l) => JSON.stringify(l).slice(0, 300))
+      .join("\n");
+    throw new Error(`${(err as Error).message}\n--- last lines of ${proc.name} ---\n${tail}`, { cause: err });
+  }
 }
