@@ -1,8 +1,18 @@
-import { recordEnd, recordStart, startDelay, stepKey, type BreakerTimings, type StartRecord } from "../pipeline/start-breaker.js";
+import {
+  recordEnd,
+  recordStart,
+  startDelay,
+  stepKey,
+  storyDelay,
+  type BreakerTimings,
+  type StartRecord,
+} from "../pipeline/start-breaker.js";
 
 /**
  * Rule 2's breaker on one node: the same story's step starts at most once per
- * `restart_backoff_secs`, and after failures in a row the gap doubles (start-breaker.ts decides).
+ * `restart_backoff_secs`, after failures in a row the gap doubles, and after a failed job the
+ * story's next step of any kind waits too (start-breaker.ts decides). Records are kept per step
+ * (`stage:id`) and per story (`id`).
  * `onDue` runs when a step held back may start, so the work loop passes again then.
  */
 export class StepStarts {
@@ -17,7 +27,8 @@ export class StepStarts {
 
   /** How long before `id`'s step in `stage` may start on this node (0: now). */
   delay(id: string, stage: string, now: number): number {
-    return startDelay(this.records.get(stepKey(id, stage)), now, this.timings());
+    const t = this.timings();
+    return Math.max(startDelay(this.records.get(stepKey(id, stage)), now, t), storyDelay(this.records.get(id), now, t));
   }
 
   /** Whether the step must wait; if so, a pass is due when it may start. */
@@ -38,15 +49,15 @@ export class StepStarts {
   }
 
   started(id: string, stage: string, now: number): void {
-    const key = stepKey(id, stage);
-    this.records.set(key, recordStart(this.records.get(key), now));
+    for (const key of [stepKey(id, stage), id]) this.records.set(key, recordStart(this.records.get(key), now));
     if (this.records.size > 10_000) this.forget(now);
   }
 
   ended(id: string, stage: string, failed: boolean): void {
-    const key = stepKey(id, stage);
-    const rec = this.records.get(key);
-    if (rec) this.records.set(key, recordEnd(rec, failed));
+    for (const key of [stepKey(id, stage), id]) {
+      const rec = this.records.get(key);
+      if (rec) this.records.set(key, recordEnd(rec, failed));
+    }
   }
 
   stop(): void {

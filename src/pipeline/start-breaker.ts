@@ -1,7 +1,10 @@
 /**
  * The job-start breaker (rule 2): a failing step is never restarted in a loop. A story's step
  * (its stage) starts at most once per `minMs` on a node; after failed jobs in a row the gap
- * doubles up to `maxMs`. Pure: the work loop keeps the records and asks.
+ * doubles up to `maxMs`. After a failed job the whole story waits the same gap on that node,
+ * whichever step comes next (a merge that fails and sends the story back to its coder is a loop
+ * too); after a good one the next step starts at once (a coder's push, then the merge).
+ * Pure: the work loop keeps the records and asks.
  */
 
 export interface StartRecord {
@@ -25,6 +28,11 @@ export function startGap(failuresInARow: number, t: BreakerTimings): number {
 export function startDelay(rec: StartRecord | undefined, now: number, t: BreakerTimings): number {
   if (!rec) return 0;
   return Math.max(0, rec.lastStart + startGap(rec.failuresInARow, t) - now);
+}
+
+/** The wait a story's own record imposes: only after a failed job (see above). */
+export function storyDelay(rec: StartRecord | undefined, now: number, t: BreakerTimings): number {
+  return rec && rec.failuresInARow > 0 ? startDelay(rec, now, t) : 0;
 }
 
 export function recordStart(rec: StartRecord | undefined, now: number): StartRecord {

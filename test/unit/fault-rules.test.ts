@@ -3,7 +3,7 @@ import { GitError } from "../../src/git/git.js";
 import { changedByGates, gateChangedFilesFailure } from "../../src/pipeline/gate-rules.js";
 import { isNodeTrouble, missingWorktree, troubleVerdict } from "../../src/pipeline/node-trouble.js";
 import { classifyPushError } from "../../src/pipeline/push-outcome.js";
-import { recordEnd, recordStart, startDelay, startGap } from "../../src/pipeline/start-breaker.js";
+import { recordEnd, recordStart, startDelay, startGap, storyDelay } from "../../src/pipeline/start-breaker.js";
 import { squashMessage, trailerPattern, trailerStories } from "../../src/pipeline/story-trailer.js";
 import { controlCharacter, controlCharacterMessage, withoutControlCharacters } from "../../src/pipeline/text-rules.js";
 import { parseOomKills } from "../../src/runtime/memory-cgroup.js";
@@ -110,6 +110,13 @@ describe("the job-start breaker", () => {
       now += 1;
     }
     expect(starts).toBe(3);
+  });
+  it("after a failed job any next step of the story waits; after a good one the next step starts at once", () => {
+    const good = recordEnd(recordStart(undefined, 0), false);
+    expect(storyDelay(good, 1000, t)).toBe(0);
+    const bad = recordEnd(recordStart(undefined, 0), true);
+    expect(storyDelay(bad, 1000, t)).toBe(4000);
+    expect(storyDelay(undefined, 1000, t)).toBe(0);
   });
 });
 
