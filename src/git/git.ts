@@ -29,6 +29,11 @@ export function configureGit(opts: { timeoutMs: number }): void {
   timeoutMs = opts.timeoutMs;
 }
 
+/** The deadline of one git command now (for the few callers that spawn git themselves). */
+export function gitTimeoutMs(): number {
+  return timeoutMs;
+}
+
 /** Output kept from one git command; more is a bug or an attack, never something huskies reads. */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
