@@ -75,8 +75,8 @@ describe("merge steps are idempotent and judged by what is on origin (issue 24, 
     expect(jobStarts(agent, story.id, "coder")).toHaveLength(0);
   }, 120_000);
 
-  it("row 7: a stale index.lock in the merge workspace is cleaned before the step", async () => {
-    project = mergingProject();
+  it("rows 7 and 17: a stale index.lock in the merge workspace is cleaned first; files gates leave (a report, build output) never reach main", async () => {
+    project = mergingProject({}, ["echo report > gate-report.txt", "mkdir -p out && echo built > out/app.js"]);
     const server = await cluster.server(project.root, ["--no-agent"]);
     const root = project.clone("a");
     // The workspace a previous life made, with the lock its killed git left.
@@ -92,6 +92,10 @@ describe("merge steps are idempotent and judged by what is on origin (issue 24, 
     expect(done).toMatchObject({ stage: "done", retries: 0, blocked: null });
     const cleaned = agent.logged("cleaned a leftover before the step");
     expect(cleaned.map((l) => String(l.what))).toEqual([expect.stringMatching(/removed a stale .*index\.lock$/)]);
+    const tree = git(project.origin, "ls-tree", "-r", "--name-only", "main").split("\n");
+    expect(tree).toContain(`story-${story.id}.txt`);
+    expect(tree).not.toContain("gate-report.txt");
+    expect(tree.filter((f) => f.startsWith("out/"))).toEqual([]);
   }, 90_000);
 
   it("row 8: origin refusing main blocks the story in merge at once with the hook's own words; the coder ran once", async () => {
@@ -112,19 +116,6 @@ describe("merge steps are idempotent and judged by what is on origin (issue 24, 
     expect(jobStarts(agent, story.id, "coder")).toHaveLength(1);
     expect(jobStarts(agent, story.id, "mergemaster")).toHaveLength(1);
     expect(errorLines(agent).filter((l) => /origin refused the push of main/.test(String(l.msg)))).toHaveLength(1);
-  }, 90_000);
-
-  it("row 17: files gates leave (a report, build output) are never committed to main", async () => {
-    const leaveFiles = ["echo report > gate-report.txt", "mkdir -p out && echo built > out/app.js"];
-    project = mergingProject({}, leaveFiles);
-    const server = await cluster.server(project.root, ["--no-agent"]);
-    await cluster.agent(project.clone("a"), server.ws);
-    const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Built and reported", stage: "current" });
-    expect((await stageOf(server.http, story.id, "done")).stage).toBe("done");
-    const tree = git(project.origin, "ls-tree", "-r", "--name-only", "main").split("\n");
-    expect(tree).toContain(`story-${story.id}.txt`);
-    expect(tree).not.toContain("gate-report.txt");
-    expect(tree.filter((f) => f.startsWith("out/"))).toEqual([]);
   }, 90_000);
 
   it("row 17: a gate that rewrites a tracked file never reaches main and says which file", async () => {
