@@ -39,7 +39,7 @@ export class CoderJob extends StoryJob {
   /** The commits pushed when the attempt is good; otherwise the reason it is not. */
   private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: string }> {
     if (runError) return { failure: `the coding agent failed: ${runError}` };
-    const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
+    const gates = await runGates(this.ctx.config.project.gates.commands, this.gateRun(worktree, this.branch));
     if (!gates.ok) return { failure: gates.output };
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };

@@ -29,8 +29,10 @@ export class MergeJob extends StoryJob {
         if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`);
         if (!(await this.resolve(ws, squash.reason))) return sendBack(squash.reason);
       }
-      let gates = await runGates(ws, this.ctx.config.project.gates.commands);
-      if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(ws, this.ctx.config.project.gates.commands);
+      // The merged tree runs the story's code too: confined like the coder's gates, no branch of its own.
+      const gateRun = this.gateRun(ws);
+      let gates = await runGates(this.ctx.config.project.gates.commands, gateRun);
+      if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(this.ctx.config.project.gates.commands, gateRun);
       if (!gates.ok) return sendBack(`gates failed on the merged tree:\n${gates.output}`);
       if (!this.stillMine()) return;
       const pushed = await commitAndPush(

@@ -42,7 +42,18 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     const wt = join(dir, id);
     const branch = featureBranch(id);
     const ahead = await worktreeCommitsAhead(wt, ctx.baseBranch).catch(() => 0);
-    const gates = ahead > 0 ? await runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
+    const gates =
+      ahead > 0
+        ? await runGates(ctx.config.project.gates.commands, {
+            cwd: wt,
+            storyId: id,
+            projectRoot: ctx.root,
+            baseBranch: ctx.baseBranch,
+            ownBranch: branch,
+            mode: ctx.config.project.gates.sandbox,
+            confinement: ctx.confinement,
+          })
+        : { ok: false, output: "" };
     if (ahead > 0 && gates.ok) {
       if (!(await isPushed(wt, branch))) await pushBranch(wt, branch);
       if (!advanceFromCurrent(ctx, token, ahead, { branch })) continue;

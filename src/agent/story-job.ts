@@ -1,4 +1,3 @@
-import { writeFileSync } from "node:fs";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
@@ -8,6 +7,8 @@ import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { writeHostFile } from "../confinement/host-files.js";
+import type { GateRun } from "../git/gates.js";
 import type { JobContext } from "./job-context.js";
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
@@ -122,7 +123,8 @@ export abstract class StoryJob {
     };
     const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
-    writeFileSync(promptFile, prompt);
+    // Never through a link a run could have planted (the file is outside every checkout anyway).
+    writeHostFile(promptFile, prompt);
     this.ctx.log.info(
       { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
       "agent invocation",
@@ -142,6 +144,9 @@ export abstract class StoryJob {
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
+      confinement: this.ctx.confinement,
+      // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
+      ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
@@ -220,6 +225,19 @@ export abstract class StoryJob {
   /** An unexpected error (git, disk): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed(reason)) this.ctx.claims.release(this.token);
+  }
+
+  /** How this job's gates run in `cwd`: confined, under `[gates] sandbox`. */
+  protected gateRun(cwd: string, ownBranch?: string): GateRun {
+    return {
+      cwd,
+      storyId: this.storyId,
+      projectRoot: this.ctx.root,
+      baseBranch: this.ctx.baseBranch,
+      ownBranch,
+      mode: this.ctx.config.project.gates.sandbox,
+      confinement: this.ctx.confinement,
+    };
   }
 
   protected get branch(): string {

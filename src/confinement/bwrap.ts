@@ -1,0 +1,89 @@
+import { existsSync, lstatSync, readlinkSync, statSync } from "node:fs";
+import { type Bridge, type RunPolicy, SANDBOX_PROXY_PORT, SANDBOX_RUN_DIR } from "./policy.js";
+
+/** Where the private `$HOME` is mounted inside a sandbox. */
+export const SANDBOX_HOME = "/home/huskies";
+
+/**
+ * The bubblewrap command line that applies `policy` to `command args`. Nothing of the host is
+ * visible but what the policy names (no `/` bind): the toolchain and extra reads read-only, the
+ * story's checkout and git view writable, a private `$HOME` and `/tmp`, its own PID, network,
+ * IPC and UTS namespaces (no other process's `/proc/<pid>/environ`), every capability dropped
+ * (huskies may run as root, and root keeps them in bwrap unless told), and the network reachable
+ * only through the node's egress proxy and model bridges, each a unix socket mounted in and
+ * served on the sandbox's own loopback by socat.
+ */
+export function bwrapArgs(policy: RunPolicy, command: string, args: readonly string[], socat = "socat"): string[] {
+  const a = [
+    "--die-with-parent",
+    "--new-session",
+    "--unshare-pid",
+    "--unshare-net",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+    "--cap-drop",
+    "ALL",
+  ];
+  // Top-level toolchain directories first; deeper paths (which may lie under /tmp) after the
+  // private /tmp is mounted, writable ones last so a checkout under a read-only parent is writable.
+  const topLevel = (p: string) => /^\/[^/]+$/.test(p);
+  for (const p of policy.readOnly.filter(topLevel)) a.push(...readOnlyMount(p));
+  a.push("--proc", "/proc", "--dev", "/dev", "--bind", policy.tmp, "/tmp", "--bind", policy.home, SANDBOX_HOME);
+  for (const p of policy.masked) {
+    if (!existsSync(p)) continue;
+    a.push(...(statSync(p).isDirectory() ? ["--tmpfs", p] : ["--ro-bind", "/dev/null", p]));
+  }
+  for (const p of policy.readOnly.filter((p) => !topLevel(p))) a.push(...readOnlyMount(p));
+  for (const p of policy.writable) a.push("--bind-try", p, p);
+  for (const p of policy.pinned) if (existsSync(p)) a.push("--ro-bind", p, p);
+  const sockets: Array<{ port: number; path: string }> = [];
+  if (policy.network.egressSocket) {
+    a.push("--ro-bind", policy.network.egressSocket, `${SANDBOX_RUN_DIR}/egress.sock`);
+    sockets.push({ port: SANDBOX_PROXY_PORT, path: `${SANDBOX_RUN_DIR}/egress.sock` });
+  }
+  for (const b of policy.network.bridges) {
+    a.push("--ro-bind", b.socket, bridgePath(b));
+    sockets.push({ port: b.port, path: bridgePath(b) });
+  }
+  if (policy.channel) a.push("--bind", policy.channel.hostPath, policy.channel.sandboxPath);
+  a.push("--chdir", policy.cwd, "--");
+  if (!sockets.length) return [...a, command, ...args];
+  return [...a, "/bin/sh", "-c", bootstrap(sockets, socat), "huskies-sandbox", command, ...args];
+}
+
+function bridgePath(b: Bridge): string {
+  return `${SANDBOX_RUN_DIR}/bridge-${b.port}.sock`;
+}
+
+/** A read-only mount of `p` as it is on the host: a symlink (merged /usr: `/bin -> usr/bin`) stays one. */
+function readOnlyMount(p: string): string[] {
+  try {
+    if (lstatSync(p).isSymbolicLink()) return ["--symlink", readlinkSync(p), p];
+  } catch {
+    return [];
+  }
+  return ["--ro-bind", p, p];
+}
+
+/**
+ * Inside the sandbox: a socat per socket listening on 127.0.0.1:<port>, a wait (shell builtins
+ * only, bounded) until each listens, then the command itself. The environment already names the
+ * proxy (`HTTP_PROXY` …), so tools reach registries through huskies' egress rules.
+ */
+function bootstrap(sockets: ReadonlyArray<{ port: number; path: string }>, socat: string): string {
+  const lines = sockets.map(
+    (s) => `${q(socat)} TCP-LISTEN:${s.port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${s.path} </dev/null >/dev/null 2>&1 &`,
+  );
+  const hex = sockets.map((s) => s.port.toString(16).toUpperCase().padStart(4, "0"));
+  lines.push(
+    'listening() { while read -r _ l _; do case "$l" in *:"$1") return 0;; esac; done </proc/net/tcp; return 1; }',
+    `for p in ${hex.join(" ")}; do n=0; until listening "$p"; do n=$((n+1)); [ "$n" -gt 20000 ] && break; done; done`,
+    'exec "$@"',
+  );
+  return lines.join("\n");
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
