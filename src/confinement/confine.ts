@@ -12,7 +12,7 @@ import { EgressProxy } from "./egress-proxy.js";
 import { closeGitView, openGitView, type GitView } from "./git-view.js";
 import { writeHostFile } from "./host-files.js";
 import { buildPolicy, NO_SANDBOX_SETTINGS, SANDBOX_PROXY_PORT, type Channel, type RunPolicy, type SandboxSettings } from "./policy.js";
-import { probeSandbox, type SandboxProbe } from "./probe.js";
+import { bwrapPath, probeSandbox, type SandboxProbe } from "./probe.js";
 import { SANDBOX_PLACEHOLDERS } from "./placeholders.js";
 
 /**
@@ -100,7 +100,10 @@ export class Confinement {
 
   /** Whether runs of these modes are confined here (`/health` `confined`). */
   confined(modes: ReadonlyArray<SandboxMode | undefined>): boolean {
-    return modes.every((m) => "confined" in this.decide(m));
+    return modes.every((m) => {
+      const d = this.decide(m);
+      return "confined" in d && d.confined;
+    });
   }
 
   decide(mode: SandboxMode | undefined): Decision {
@@ -157,7 +160,7 @@ export class Confinement {
           no_proxy: "localhost,127.0.0.1,::1",
         });
         args = bwrapArgs(policy, command, args);
-        command = "bwrap";
+        command = bwrapPath();
       }
       const run = startSupervised(command, args, { ...spec, cwd: spec.cwd, env });
       const done = run.done.finally(() => this.finish(spec, dir, view));

@@ -33,10 +33,10 @@ export class EgressProxy {
 
   async start(socketPath: string): Promise<this> {
     rmSync(socketPath, { force: true });
-    const onUnix = createServer((s) => this.accept(s));
+    const onUnix = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => onUnix.once("error", reject).listen(socketPath, () => resolve()));
     chmodSync(socketPath, 0o600);
-    const onTcp = createServer((s) => this.accept(s));
+    const onTcp = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => onTcp.once("error", reject).listen(0, "127.0.0.1", () => resolve()));
     this.port = (onTcp.address() as { port: number }).port;
     this.servers.push(onUnix, onTcp);

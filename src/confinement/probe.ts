@@ -10,6 +10,11 @@ export interface SandboxProbe {
   ms?: number;
 }
 
+/** The bubblewrap binary: `HUSKIES_BWRAP` (a path) or `bwrap` on PATH. */
+export function bwrapPath(): string {
+  return process.env.HUSKIES_BWRAP || "bwrap";
+}
+
 /** A sandbox that has not exited this long after starting `true` is not working. */
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -19,7 +24,7 @@ const PROBE_TIMEOUT_MS = 10_000;
  * mounts, fails only when it starts). socat must be there too: it carries the network in.
  */
 export async function probeSandbox(path = process.env.PATH ?? ""): Promise<SandboxProbe> {
-  const missing = ["bwrap", "socat"].filter((t) => !findExecutable(t, path));
+  const missing = [bwrapPath(), "socat"].filter((t) => !findExecutable(t, path));
   if (missing.length) return { works: false, reason: `${missing.join(" and ")} not found on PATH (install bubblewrap and socat)` };
   const policy = buildPolicy({ cwd: "/", settings: NO_SANDBOX_SETTINGS, home: "/", tmp: "/" });
   policy.writable = [];
@@ -30,7 +35,7 @@ export async function probeSandbox(path = process.env.PATH ?? ""): Promise<Sandb
   const started = performance.now();
   return new Promise((resolve) => {
     let err = "";
-    const child = spawn("bwrap", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(bwrapPath(), args, { stdio: ["ignore", "ignore", "pipe"] });
     const timer = setTimeout(() => child.kill("SIGKILL"), PROBE_TIMEOUT_MS);
     child.stderr.on("data", (c: Buffer) => (err += c.toString()));
     child.once("error", (e) => {
