@@ -3,6 +3,7 @@ import { drain } from "./drain.js";
 import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
+import { confineStart } from "./confine-start.js";
 import type { BenchResult } from "./stats.js";
 
 /**
@@ -46,6 +47,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
             threads: 2,
           },
     ),
+  "confine-start": () => confineStart({ starts: quick ? 5 : 20 }),
   footprint: () =>
     footprint(
       quick

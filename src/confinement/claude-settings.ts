@@ -74,7 +74,8 @@ export function claudeSettings(cwd: string, policy: RunPolicy | undefined, o: Cl
       network,
       filesystem: {
         allowWrite: policy.writable,
-        denyWrite: policy.pinned,
+        // Claude opens a linked worktree's main `.git` for writing; the run writes through its view.
+        denyWrite: [...policy.pinned, ...policy.repositoryDirs],
         denyRead: [...deniedTopLevel(), ...policy.denyRead, ...o.credentialFiles],
         allowRead: [...policy.writable, ...extraReads, ...(o.configDir ? [join(o.configDir, "shell-snapshots")] : [])],
       },

@@ -139,7 +139,7 @@ export class Confinement {
         settings: this.o.settings?.() ?? NO_SANDBOX_SETTINGS,
         home: join(dir, "home"),
         tmp: join(dir, "tmp"),
-        git: view ? { viewDir: view.dir, objectsDir: view.objectDirs[0]!, env: view.env } : undefined,
+        git: view ? { viewDir: view.dir, objectsDir: view.objectDirs[0]!, commonDir: view.commonDir, env: view.env } : undefined,
         readFiles: [...(spec.readFiles ?? []), excludes],
         egress: this.egress ? { socket: join(this.socketDir!, "egress.sock"), port: this.egress.port } : undefined,
         bridges: routed.length && this.credentials ? [this.credentials.bridge()] : [],

@@ -56,6 +56,12 @@ export interface RunPolicy {
   masked: string[];
   /** Read-only files inside a writable directory that the process must not replace (the worktree's `.git`). */
   pinned: string[];
+  /**
+   * The repository's own git directory: read-only even where a tool would open it (Claude Code
+   * makes the main `.git` of a linked worktree writable for its Bash; huskies' runs write through
+   * their git view instead).
+   */
+  repositoryDirs: string[];
   /** Paths Claude Code's sandbox must hide: homes, every `.huskies/`, credential files. */
   denyRead: string[];
   /** A private `$HOME` and `/tmp` per run (host directories, removed after the run). */
@@ -107,7 +113,7 @@ export interface PolicyInput {
   home: string;
   tmp: string;
   /** The git view's writable dir and the repository objects it reads through. */
-  git?: { viewDir: string; objectsDir: string; env: Record<string, string> };
+  git?: { viewDir: string; objectsDir: string; commonDir: string; env: Record<string, string> };
   /** Single files the run must read (the prompt file). */
   readFiles?: readonly string[];
   egress?: { socket: string; port: number };
@@ -139,6 +145,7 @@ export function buildPolicy(i: PolicyInput): RunPolicy {
     writable,
     masked: ETC_SECRETS,
     pinned: [join(cwd, ".git")],
+    repositoryDirs: i.git ? [i.git.commonDir] : [],
     denyRead,
     home: i.home,
     tmp: i.tmp,

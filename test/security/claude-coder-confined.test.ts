@@ -34,12 +34,17 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a claude-c
       bash("echo work > work.txt && git add -A && git commit -qm 'own work' && echo committed"),
       bash(
         [
+          // Through the run's git view (discarded but for its own branch)…
           `git update-ref refs/heads/${OTHER} HEAD`,
           "git update-ref refs/heads/main HEAD",
           "git update-ref refs/remotes/origin/main HEAD",
-          // Without the view's variables git finds the repository itself: read-only to the shell.
-          `env -u GIT_DIR -u GIT_WORK_TREE git update-ref refs/heads/main HEAD`,
-          `env -u GIT_DIR -u GIT_WORK_TREE git update-ref refs/heads/${OTHER} HEAD`,
+          // …and straight at the repository, with commits it already has (read-only to the shell).
+          `A=$(sed -n 's/^gitdir: //p' .git); C=$(cd "$A/../.." && pwd)`,
+          `env -u GIT_DIR -u GIT_WORK_TREE git update-ref refs/heads/main refs/heads/${OTHER}`,
+          `git --git-dir="$C" update-ref refs/heads/${OTHER} refs/heads/main`,
+          `git --git-dir="$C" update-ref refs/remotes/origin/main refs/heads/${OTHER}`,
+          `git --git-dir="$C" rev-parse refs/heads/${OTHER} > "$C/refs/heads/main"`,
+          'echo "repository writes done"',
           'echo "KEY=$ANTHROPIC_API_KEY"',
           'cat "$CLAUDE_CONFIG_DIR/.credentials.json"',
           "cat /proc/[0-9]*/environ 2>/dev/null | tr '\\000' '\\n' | grep -c sk-ant-api03 || true",
@@ -53,8 +58,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a claude-c
     const server = await cluster.server(project.root, ["--no-agent"]);
     const agentRoot = project.clone("agent");
     writeFileSync(join(agentRoot, ".huskies", "agents.toml"), claudeSlot({ maxTurns: 6, sandbox: "required", tools: ["Bash"] }));
-    // Another story's branch, on the node and on origin.
-    git(agentRoot, "branch", OTHER, "main");
+    // Another story's branch, one commit ahead of main, on the node and on origin.
+    git(agentRoot, "checkout", "-q", "-b", OTHER);
+    writeFileSync(join(agentRoot, "other.txt"), "other story\n");
+    git(agentRoot, "add", "other.txt");
+    git(agentRoot, "commit", "-qm", "other story");
+    git(agentRoot, "checkout", "-q", "main");
     git(agentRoot, "push", "-q", "origin", OTHER);
     const before = {
       other: git(agentRoot, "rev-parse", OTHER),
@@ -79,6 +88,8 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a claude-c
 
     const seen = model.requests.map(requestText).join("\n");
     expect(seen).toContain("committed");
+    expect(seen).toContain("repository writes done");
+    expect(before.other).not.toBe(before.main);
     expect(seen).toContain(`KEY=${PLACEHOLDER_KEY}`);
     expect(seen).not.toContain(REAL_KEY);
     expect(seen).not.toContain(LOGIN);
