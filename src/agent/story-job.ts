@@ -157,6 +157,8 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // After the confinement's setup and the spawn: what claim → coder start really costs.
+    this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
     this.ctx.trackPid(this.storyId, this.running.pid);
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;

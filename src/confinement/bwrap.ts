@@ -29,7 +29,9 @@ export function bwrapArgs(policy: RunPolicy, command: string, args: readonly str
   // private /tmp is mounted, writable ones last so a checkout under a read-only parent is writable.
   const topLevel = (p: string) => /^\/[^/]+$/.test(p);
   for (const p of policy.readOnly.filter(topLevel)) a.push(...readOnlyMount(p));
-  a.push("--proc", "/proc", "--dev", "/dev", "--bind", policy.tmp, "/tmp", "--bind", policy.home, SANDBOX_HOME);
+  a.push("--proc", "/proc", "--dev", "/dev");
+  a.push(...(policy.tmp ? ["--bind", policy.tmp, "/tmp"] : ["--tmpfs", "/tmp"]));
+  a.push(...(policy.home ? ["--bind", policy.home, SANDBOX_HOME] : ["--tmpfs", SANDBOX_HOME]));
   for (const p of policy.masked) {
     if (!existsSync(p)) continue;
     a.push(...(statSync(p).isDirectory() ? ["--tmpfs", p] : ["--ro-bind", "/dev/null", p]));
@@ -67,20 +69,17 @@ function readOnlyMount(p: string): string[] {
 }
 
 /**
- * Inside the sandbox: a socat per socket listening on 127.0.0.1:<port>, a wait (shell builtins
- * only, bounded) until each listens, then the command itself. The environment already names the
- * proxy (`HTTP_PROXY` …), so tools reach registries through huskies' egress rules.
+ * Inside the sandbox: a socat per socket listening on 127.0.0.1:<port>, then the command itself.
+ * The command is not held back until the listeners are up (as Claude Code's own sandbox does
+ * not): a wait loop on two busy cores cost more than socat's few milliseconds of start-up, and
+ * tools reach the network tens of milliseconds after they start. The environment already names
+ * the proxy (`HTTP_PROXY` …), so tools reach registries through huskies' egress rules.
  */
 function bootstrap(sockets: ReadonlyArray<{ port: number; path: string }>, socat: string): string {
   const lines = sockets.map(
     (s) => `${q(socat)} TCP-LISTEN:${s.port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${s.path} </dev/null >/dev/null 2>&1 &`,
   );
-  const hex = sockets.map((s) => s.port.toString(16).toUpperCase().padStart(4, "0"));
-  lines.push(
-    'listening() { while read -r _ l _; do case "$l" in *:"$1") return 0;; esac; done </proc/net/tcp; return 1; }',
-    `for p in ${hex.join(" ")}; do n=0; until listening "$p"; do n=$((n+1)); [ "$n" -gt 20000 ] && break; done; done`,
-    'exec "$@"',
-  );
+  lines.push('exec "$@"');
   return lines.join("\n");
 }
 

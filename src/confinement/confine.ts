@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -86,6 +87,11 @@ export class Confinement {
     else this.log.info({ startMs: this.probe.ms }, "sandbox works");
     // Unix socket paths are limited to ~108 bytes: a short private directory, not the project.
     this.socketDir = mkdtempSync(join(tmpdir(), "huskies-sock-"));
+    // Host-only files every run reads, written once, outside every directory a run can write.
+    writeHostFile(this.excludesFile(), `# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`, {
+      exclusive: true,
+      mode: 0o644,
+    });
     const settings = this.o.settings ?? (() => NO_SANDBOX_SETTINGS);
     this.egress = await new EgressProxy(() => ({ allowHosts: settings().allow_hosts }), this.log).start(join(this.socketDir, "egress.sock"));
     this.credentials = await new CredentialProxy(this.o.env ?? process.env, this.log).start(join(this.socketDir, "model.sock"));
@@ -124,23 +130,18 @@ export class Confinement {
       this.log.warn({ story: spec.storyId, slot: spec.label }, `${spec.label}: ${decision.warning}`);
       return startSupervised(spec.command, argsOf(spec, undefined), { ...spec, cwd: spec.cwd, env });
     }
-    const dir = this.runDir(spec.storyId);
+    const dir = this.viewDir(spec.storyId);
     let view: GitView | undefined;
     try {
-      const excludes = join(dir, "host", "exclude");
-      writeHostFile(excludes, `# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`, {
-        exclusive: true,
-      });
-      view = openGitView({ cwd: spec.cwd, dir: join(dir, "git"), ownBranch: spec.ownBranch, baseBranch: spec.baseBranch, excludesFile: excludes, identity: this.identity });
+      const excludes = this.socketDir ? [this.excludesFile()] : [];
+      view = openGitView({ cwd: spec.cwd, dir, ownBranch: spec.ownBranch, baseBranch: spec.baseBranch, excludesFile: excludes[0], identity: this.identity });
       const routed = this.credentials?.routeEnv(env) ?? [];
       const policy = buildPolicy({
         cwd: spec.cwd,
         projectRoot: spec.projectRoot,
         settings: this.o.settings?.() ?? NO_SANDBOX_SETTINGS,
-        home: join(dir, "home"),
-        tmp: join(dir, "tmp"),
         git: view ? { viewDir: view.dir, objectsDir: view.objectDirs[0]!, commonDir: view.commonDir, env: view.env } : undefined,
-        readFiles: [...(spec.readFiles ?? []), excludes],
+        readFiles: [...(spec.readFiles ?? []), ...excludes],
         egress: this.egress ? { socket: join(this.socketDir!, "egress.sock"), port: this.egress.port } : undefined,
         bridges: routed.length && this.credentials ? [this.credentials.bridge()] : [],
         channel: spec.channel,
@@ -181,18 +182,26 @@ export class Confinement {
     } catch (err) {
       this.log.error({ story: spec.storyId, err: (err as Error).message }, "taking back a confined run's git changes failed");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      // Off the run's path: nothing reads the view once it is taken back.
+      void rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
-  /** A fresh directory for one run: host-only files, the git view, the private home and tmp. */
-  private runDir(storyId: string): string {
-    const base = this.o.root ? join(this.o.root, ".huskies", "runs") : join(tmpdir(), "huskies-runs");
-    mkdirSync(base, { recursive: true, mode: 0o700 });
-    const dir = mkdtempSync(join(base, `${storyId.slice(0, 40)}-`));
-    for (const d of ["host", "home", "tmp"]) mkdirSync(join(dir, d), { mode: 0o700 });
-    return dir;
+  private excludesFile(): string {
+    return join(this.socketDir!, "exclude");
   }
+
+  /** A fresh directory for one run's git view, beside the repository (same file system). */
+  private viewDir(storyId: string): string {
+    const base = this.o.root ? join(this.o.root, ".huskies", "runs") : join(tmpdir(), "huskies-runs");
+    if (!this.madeBase.has(base)) {
+      mkdirSync(base, { recursive: true, mode: 0o700 });
+      this.madeBase.add(base);
+    }
+    return mkdtempSync(join(base, `${storyId.slice(0, 40)}-`));
+  }
+
+  private readonly madeBase = new Set<string>();
 }
 
 function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined): string[] {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { gitDirsOf } from "../runtime/sandbox.js";
@@ -52,9 +52,9 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
   const { gitDir: adminDir, gitCommonDir: commonDir } = gitDirsOf(spec.cwd);
   if (!adminDir || !commonDir) return undefined;
   const dir = spec.dir;
-  mkdirSync(join(dir, "objects", "info"), { recursive: true });
+  mkdirSync(join(dir, "objects"), { recursive: true });
   mkdirSync(join(dir, "refs", "heads"), { recursive: true });
-  mkdirSync(join(dir, "refs", "tags"), { recursive: true });
+  const packed = packedRefs(commonDir);
   const head = (readPlainFile(join(adminDir, "HEAD"))?.toString("utf8") ?? "").trim();
   writeHostFile(join(dir, "HEAD"), `${head}\n`, { exclusive: true });
   const symbolic = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1];
@@ -62,7 +62,7 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
   const copyRef = (name: string) => {
     if (copied.has(name)) return;
     copied.add(name);
-    const sha = readRef(commonDir, name);
+    const sha = readRef(commonDir, name, packed);
     if (!sha) return;
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeHostFile(join(dir, name), `${sha}\n`, { exclusive: true });
@@ -93,7 +93,7 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   const ownBranch = spec.ownBranch;
-  return { dir, objectDirs, env, commonDir, adminDir, ownBranch, startSha: ownBranch ? readRef(commonDir, `refs/heads/${ownBranch}`) : undefined };
+  return { dir, objectDirs, env, commonDir, adminDir, ownBranch, startSha: ownBranch ? readRef(commonDir, `refs/heads/${ownBranch}`, packed) : undefined };
 }
 
 export interface GitViewResult {
@@ -104,7 +104,7 @@ export interface GitViewResult {
   refused: string[];
 }
 
-/** Take back what belongs to the story (see `GitView`) and remove the view. Call after every process of the run is gone. */
+/** Take back what belongs to the story (see `GitView`); the caller removes the view. Call after every process of the run is gone. */
 export async function closeGitView(view: GitView): Promise<GitViewResult> {
   const result: GitViewResult = { objects: 0, refused: [] };
   try {
@@ -118,8 +118,8 @@ export async function closeGitView(view: GitView): Promise<GitViewResult> {
       writeHostFile(tmp, index);
       renameSync(tmp, join(view.adminDir, "index"));
     }
-  } finally {
-    rmSync(view.dir, { recursive: true, force: true });
+  } catch (err) {
+    result.refused.push(`taking the view back failed: ${(err as Error).message}`);
   }
   return result;
 }
@@ -142,16 +142,20 @@ function takeBranch(view: GitView, result: GitViewResult): void {
 
 const HEX = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
-/** A ref's value from loose files or `packed-refs`, never through a link. */
-export function readRef(gitDir: string, name: string): string | undefined {
+/** A ref's value from loose files or `packed-refs` (read once by the caller, or here), never through a link. */
+export function readRef(gitDir: string, name: string, packed?: Map<string, string>): string | undefined {
   const loose = readPlainFile(join(gitDir, ...name.split("/")), 4096)?.toString("utf8").trim();
   if (loose && HEX.test(loose)) return loose;
-  const packed = readPlainFile(join(gitDir, "packed-refs"))?.toString("utf8") ?? "";
-  for (const line of packed.split("\n")) {
+  return (packed ?? packedRefs(gitDir)).get(name);
+}
+
+function packedRefs(gitDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of (readPlainFile(join(gitDir, "packed-refs"))?.toString("utf8") ?? "").split("\n")) {
     const [sha, ref] = line.split(" ");
-    if (ref === name && sha && HEX.test(sha)) return sha;
+    if (ref && sha && HEX.test(sha)) out.set(ref, sha);
   }
-  return undefined;
+  return out;
 }
 
 function hasObject(objects: string, sha: string): boolean {

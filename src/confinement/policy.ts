@@ -64,9 +64,12 @@ export interface RunPolicy {
   repositoryDirs: string[];
   /** Paths Claude Code's sandbox must hide: homes, every `.huskies/`, credential files. */
   denyRead: string[];
-  /** A private `$HOME` and `/tmp` per run (host directories, removed after the run). */
-  home: string;
-  tmp: string;
+  /**
+   * Host directories for the run's private `$HOME` and `/tmp`; unset (the default) gives each run
+   * a fresh tmpfs, which costs no disk writes before or clean-up after the run.
+   */
+  home?: string;
+  tmp?: string;
   /** Variables the confined process gets on top of its allow-listed environment. */
   env: Record<string, string>;
   network: {
@@ -109,9 +112,9 @@ export interface PolicyInput {
   /** The project checkout holding `.huskies/`: hidden as a whole but for the story's checkout. */
   projectRoot?: string;
   settings: SandboxSettings;
-  /** Per-run host directories (private home and tmp); see `RunDir`. */
-  home: string;
-  tmp: string;
+  /** Host directories for the private home and tmp (default: a tmpfs each). */
+  home?: string;
+  tmp?: string;
   /** The git view's writable dir and the repository objects it reads through. */
   git?: { viewDir: string; objectsDir: string; commonDir: string; env: Record<string, string> };
   /** Single files the run must read (the prompt file). */
