@@ -21,7 +21,14 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
   git(project.root, "worktree", "add", "-q", "-b", "feature/story-1_story_bench", wt, "origin/main");
   const confinement = await new Confinement({ root: project.root, log: pino({ level: "error" }) }).start();
   try {
-    if (!confinement.probe.works) return { bench: "confine-start", params: p, results: { probe: confinement.probe }, ok: false, failures: [`sandbox does not work: ${confinement.probe.reason}`] };
+    if (!confinement.probe.works)
+      return {
+        bench: "confine-start",
+        params: p,
+        results: { probe: confinement.probe },
+        ok: false,
+        failures: [`sandbox does not work: ${confinement.probe.reason}`],
+      };
     const runOnce = async (mode: "auto" | "off", kind: "gate" | "coder") => {
       const t0 = performance.now();
       const run = confinement.run({
@@ -37,7 +44,14 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
         env: gateEnv(),
         inactivityMs: 60_000,
         onLine: () => undefined,
-        finish: (raw) => ({ ok: raw.exit === 0, outcome: raw.exit === 0 ? "done" : "story_failure", reason: "", exit: raw.exit, durationMs: raw.durationMs }) as RunResult,
+        finish: (raw) =>
+          ({
+            ok: raw.exit === 0,
+            outcome: raw.exit === 0 ? "done" : "story_failure",
+            reason: "",
+            exit: raw.exit,
+            durationMs: raw.durationMs,
+          }) as RunResult,
       });
       const setupMs = performance.now() - t0;
       const r = await run.done;
@@ -62,7 +76,8 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
     const stats = Object.fromEntries(
       Object.entries(samples).map(([k, v]) => [k, { setupMs: percentiles(v.setupMs), totalMs: percentiles(v.totalMs) }]),
     );
-    const extra = (kind: string) => Math.round((stats[`${kind}-confined`]!.totalMs.p50 - stats[`${kind}-unconfined`]!.totalMs.p50) * 10) / 10;
+    const extra = (kind: string) =>
+      Math.round((stats[`${kind}-confined`]!.totalMs.p50 - stats[`${kind}-unconfined`]!.totalMs.p50) * 10) / 10;
     const failures = [
       ...(extra("gate") > 30 ? [`a confined gate start costs ${extra("gate")} ms more than an unconfined one (target ≤ 30)`] : []),
       ...(extra("coder") > 30 ? [`a confined command coder start costs ${extra("coder")} ms more (target ≤ 30)`] : []),
@@ -80,4 +95,3 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
     project.cleanup();
   }
 }
-

@@ -25,10 +25,16 @@ const httpOrigin = httpUrl.refine((s) => {
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
 
-const absolutePath = z.string().regex(/^\/./, "must be an absolute path").refine((p) => p !== "/" && !/(^|\/)\.\.(\/|$)/.test(p), "must not be / or contain ..");
+const absolutePath = z
+  .string()
+  .regex(/^\/./, "must be an absolute path")
+  .refine((p) => p !== "/" && !/(^|\/)\.\.(\/|$)/.test(p), "must not be / or contain ..");
 const hostPattern = z
   .string()
-  .regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, "must be a host name, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)");
+  .regex(
+    /^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/,
+    "must be a host name, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
+  );
 
 function urlOrUndefined(s: string): URL | undefined {
   try {
@@ -74,9 +80,7 @@ export const projectSchema = z.strictObject({
   // base, so a claim starts its coder without `git worktree add`. Default: one per coder slot; 0 disables.
   worktree_pool: z.number().int().min(0).max(64).optional(),
   // `sandbox`: how gates are confined (issue 26), like a slot's `sandbox`; unset is `auto`.
-  gates: z
-    .strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() })
-    .default({ commands: [] }),
+  gates: z.strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() }).default({ commands: [] }),
   // What every confined process may additionally read, write and connect to (issue 26).
   sandbox: z
     .strictObject({

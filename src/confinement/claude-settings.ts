@@ -62,7 +62,8 @@ export function claudeSettings(cwd: string, policy: RunPolicy | undefined, o: Cl
   if (!policy) return { permissions };
   const extraReads = policy.readOnly.filter((p) => !/^\/[^/]+$/.test(p));
   const network: Record<string, unknown> = { allowedDomains: ["*"] };
-  if (policy.network.egressPort) Object.assign(network, { httpProxyPort: policy.network.egressPort, socksProxyPort: policy.network.egressPort });
+  if (policy.network.egressPort)
+    Object.assign(network, { httpProxyPort: policy.network.egressPort, socksProxyPort: policy.network.egressPort });
   return {
     permissions,
     sandbox: {

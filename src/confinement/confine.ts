@@ -88,12 +88,18 @@ export class Confinement {
     // Unix socket paths are limited to ~108 bytes: a short private directory, not the project.
     this.socketDir = mkdtempSync(join(tmpdir(), "huskies-sock-"));
     // Host-only files every run reads, written once, outside every directory a run can write.
-    writeHostFile(this.excludesFile(), `# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`, {
-      exclusive: true,
-      mode: 0o644,
-    });
+    writeHostFile(
+      this.excludesFile(),
+      `# huskies: Claude Code's sandbox placeholders (not the agent's work)\n${SANDBOX_PLACEHOLDERS.map((n) => `/${n}`).join("\n")}\n`,
+      {
+        exclusive: true,
+        mode: 0o644,
+      },
+    );
     const settings = this.o.settings ?? (() => NO_SANDBOX_SETTINGS);
-    this.egress = await new EgressProxy(() => ({ allowHosts: settings().allow_hosts }), this.log).start(join(this.socketDir, "egress.sock"));
+    this.egress = await new EgressProxy(() => ({ allowHosts: settings().allow_hosts }), this.log).start(
+      join(this.socketDir, "egress.sock"),
+    );
     this.credentials = await new CredentialProxy(this.o.env ?? process.env, this.log).start(join(this.socketDir, "model.sock"));
     if (this.o.root) this.identity = await gitIdentity(this.o.root);
     return this;
@@ -134,7 +140,14 @@ export class Confinement {
     let view: GitView | undefined;
     try {
       const excludes = this.socketDir ? [this.excludesFile()] : [];
-      view = openGitView({ cwd: spec.cwd, dir, ownBranch: spec.ownBranch, baseBranch: spec.baseBranch, excludesFile: excludes[0], identity: this.identity });
+      view = openGitView({
+        cwd: spec.cwd,
+        dir,
+        ownBranch: spec.ownBranch,
+        baseBranch: spec.baseBranch,
+        excludesFile: excludes[0],
+        identity: this.identity,
+      });
       const routed = this.credentials?.routeEnv(env) ?? [];
       const policy = buildPolicy({
         cwd: spec.cwd,
@@ -177,7 +190,8 @@ export class Confinement {
     try {
       if (view) {
         const r = await closeGitView(view);
-        if (r.refused.length) this.log.warn({ story: spec.storyId, refused: r.refused.slice(0, 10) }, "a confined run left git changes that were not taken");
+        if (r.refused.length)
+          this.log.warn({ story: spec.storyId, refused: r.refused.slice(0, 10) }, "a confined run left git changes that were not taken");
       }
     } catch (err) {
       this.log.error({ story: spec.storyId, err: (err as Error).message }, "taking back a confined run's git changes failed");
@@ -210,9 +224,7 @@ function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined): string[] {
 
 /** A run that never started: its result says why (a node failure: the sandbox, not the story). */
 function refusedRun(reason: string, spec: ConfinedSpec): SupervisedRun {
-  const done = Promise.resolve(
-    spec.finish({ exit: null, durationMs: 0, startError: reason, endedAt: Date.now() }),
-  );
+  const done = Promise.resolve(spec.finish({ exit: null, durationMs: 0, startError: reason, endedAt: Date.now() }));
   return { pid: -1, done, stop: () => Promise.resolve() };
 }
 
@@ -220,7 +232,11 @@ function refusedRun(reason: string, spec: ConfinedSpec): SupervisedRun {
 async function gitIdentity(root: string): Promise<{ name?: string; email?: string }> {
   const get = (key: string) =>
     new Promise<string | undefined>((resolve) => {
-      const child = spawn("git", ["config", "--get", key], { cwd: root, stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, HOME: process.env.HOME ?? homedir() } });
+      const child = spawn("git", ["config", "--get", key], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "ignore"],
+        env: { ...process.env, HOME: process.env.HOME ?? homedir() },
+      });
       let out = "";
       child.stdout.on("data", (c: Buffer) => (out += c.toString()));
       child.once("error", () => resolve(undefined));

@@ -50,7 +50,17 @@ export const MODEL_PROVIDERS: readonly ModelProvider[] = [
 ];
 
 /** Headers that belong to one hop, and the credential headers the proxy owns. */
-const DROP = new Set(["host", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+const DROP = new Set([
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 /**
  * The node's model-API credential proxy: a confined process can read the environment of the CLI
@@ -137,7 +147,10 @@ export class CredentialProxy {
       },
     );
     out.on("error", (err) => {
-      this.log.warn({ provider: provider.name, upstream: upstream.host, err: err.message }, "model API unreachable through the credential proxy");
+      this.log.warn(
+        { provider: provider.name, upstream: upstream.host, err: err.message },
+        "model API unreachable through the credential proxy",
+      );
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
       res.end();
     });

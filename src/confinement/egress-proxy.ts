@@ -124,7 +124,7 @@ export class EgressProxy {
       client.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nhuskies egress: ${why}\n`);
     if (method === "CONNECT") {
       const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
-      if (!m) return void refuse("400 Bad Request", "CONNECT needs host:port"), true;
+      if (!m) return (void refuse("400 Bad Request", "CONNECT needs host:port"), true);
       void this.dial(m[1]!, Number(m[2]), "connect").then((upstream) => {
         if (!upstream) return void refuse("403 Forbidden", `${m[1]} is not reachable from a confined process`);
         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
@@ -137,12 +137,14 @@ export class EgressProxy {
     try {
       url = new URL(target);
     } catch {
-      return void refuse("400 Bad Request", "a proxy request needs an absolute http:// URL"), true;
+      return (void refuse("400 Bad Request", "a proxy request needs an absolute http:// URL"), true);
     }
-    if (url.protocol !== "http:") return void refuse("400 Bad Request", "only http:// is forwarded; use CONNECT for https"), true;
+    if (url.protocol !== "http:") return (void refuse("400 Bad Request", "only http:// is forwarded; use CONNECT for https"), true);
     const port = Number(url.port || 80);
     const kept = headers.filter((h) => !/^(proxy-[a-z-]*|connection|keep-alive)\s*:/i.test(h));
-    const out = [`${method} ${url.pathname}${url.search} ${line.split(" ")[2] ?? "HTTP/1.1"}`, ...kept, "connection: close", "", ""].join("\r\n");
+    const out = [`${method} ${url.pathname}${url.search} ${line.split(" ")[2] ?? "HTTP/1.1"}`, ...kept, "connection: close", "", ""].join(
+      "\r\n",
+    );
     void this.dial(url.hostname, port, "http").then((upstream) => {
       if (!upstream) return void refuse("403 Forbidden", `${url.hostname} is not reachable from a confined process`);
       upstream.write(out);

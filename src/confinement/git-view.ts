@@ -72,7 +72,9 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
   if (existsSync(join(adminDir, "index"))) copyFileSync(join(adminDir, "index"), join(dir, "index"));
   // A sha256 repository needs its format named; everything else is git's default.
   if (/objectformat\s*=\s*sha256/i.test(readPlainFile(join(commonDir, "config"))?.toString("utf8") ?? "")) {
-    writeHostFile(join(dir, "config"), "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n", { exclusive: true });
+    writeHostFile(join(dir, "config"), "[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n", {
+      exclusive: true,
+    });
   }
   const objectDirs = [join(commonDir, "objects"), ...alternatesOf(join(commonDir, "objects"))];
   const config: Array<[string, string]> = [
@@ -93,7 +95,15 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   const ownBranch = spec.ownBranch;
-  return { dir, objectDirs, env, commonDir, adminDir, ownBranch, startSha: ownBranch ? readRef(commonDir, `refs/heads/${ownBranch}`, packed) : undefined };
+  return {
+    dir,
+    objectDirs,
+    env,
+    commonDir,
+    adminDir,
+    ownBranch,
+    startSha: ownBranch ? readRef(commonDir, `refs/heads/${ownBranch}`, packed) : undefined,
+  };
 }
 
 export interface GitViewResult {
@@ -144,7 +154,9 @@ const HEX = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /** A ref's value from loose files or `packed-refs` (read once by the caller, or here), never through a link. */
 export function readRef(gitDir: string, name: string, packed?: Map<string, string>): string | undefined {
-  const loose = readPlainFile(join(gitDir, ...name.split("/")), 4096)?.toString("utf8").trim();
+  const loose = readPlainFile(join(gitDir, ...name.split("/")), 4096)
+    ?.toString("utf8")
+    .trim();
   if (loose && HEX.test(loose)) return loose;
   return (packed ?? packedRefs(gitDir)).get(name);
 }
@@ -209,7 +221,11 @@ export function looseObjectMatches(data: Buffer, name: string): boolean {
     const nul = raw.indexOf(0);
     const m = /^(blob|tree|commit|tag) (\d+)$/.exec(raw.subarray(0, nul).toString("latin1"));
     if (nul < 0 || !m || Number(m[2]) !== raw.length - nul - 1) return false;
-    return createHash(name.length === 64 ? "sha256" : "sha1").update(raw).digest("hex") === name;
+    return (
+      createHash(name.length === 64 ? "sha256" : "sha1")
+        .update(raw)
+        .digest("hex") === name
+    );
   } catch {
     return false;
   }
@@ -227,7 +243,10 @@ async function importPacks(packDir: string, commonDir: string, refused: string[]
     const data = readPlainFile(join(packDir, p), 2 * 1024 * 1024 * 1024);
     if (!data) continue;
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn("git", ["index-pack", "--stdin", "--fix-thin"], { env: { ...process.env, GIT_DIR: commonDir }, stdio: ["pipe", "ignore", "ignore"] });
+      const child = spawn("git", ["index-pack", "--stdin", "--fix-thin"], {
+        env: { ...process.env, GIT_DIR: commonDir },
+        stdio: ["pipe", "ignore", "ignore"],
+      });
       child.once("error", () => resolve(null));
       child.once("close", (c) => resolve(c));
       child.stdin.on("error", () => undefined);

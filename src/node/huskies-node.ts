@@ -440,7 +440,9 @@ export class HuskiesNode {
       tls: !!this.opts.tls,
       address: this.address,
       // Whether every slot and the gates run confined here (false: some run unconfined, with a warning each time).
-      ...(this.confinement ? { confined: this.confinement.confined([...this.config.agents.agent.map((a) => a.sandbox), this.config.project.gates.sandbox]) } : {}),
+      ...(this.confinement
+        ? { confined: this.confinement.confined([...this.config.agents.agent.map((a) => a.sandbox), this.config.project.gates.sandbox]) }
+        : {}),
       // What the board needs to tell a dead node or a stuck story the way the nodes do.
       config: { default_qa: this.config.project.default_qa, node_alive_secs: this.config.project.node_alive_secs },
     };

@@ -34,16 +34,16 @@ export class CommandRuntime implements AgentRuntime {
       args: spec.slot.args.map((a) => renderTemplate(a, vars)),
       env: agentEnv({ kind: "command", slotEnv: spec.slot.env, extra: spec.env, huskies: huskiesVars(spec) }),
       inactivityMs: spec.inactivityMs,
-        onLine: (stream, text) => {
-          const tail = stream === "stdout" ? stdout : stderr;
-          tail.push(text);
-          if (tail.length > TAIL_LINES) tail.shift();
-          spec.onLog({ kind: stream, text });
-        },
-        finish: (raw) => {
-          const c = classifyRun({ runtime: "command", events: [], stdout, stderr, ...raw });
-          return { ...c, ok: c.outcome === "done", exit: raw.exit, durationMs: raw.durationMs };
-        },
+      onLine: (stream, text) => {
+        const tail = stream === "stdout" ? stdout : stderr;
+        tail.push(text);
+        if (tail.length > TAIL_LINES) tail.shift();
+        spec.onLog({ kind: stream, text });
+      },
+      finish: (raw) => {
+        const c = classifyRun({ runtime: "command", events: [], stdout, stderr, ...raw });
+        return { ...c, ok: c.outcome === "done", exit: raw.exit, durationMs: raw.durationMs };
+      },
     });
   }
 }

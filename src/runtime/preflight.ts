@@ -21,7 +21,7 @@ export function preflightSlots(
 ): Problem[] {
   const path = o.path ?? process.env.PATH ?? "";
   const problems: Problem[] = [];
-  const noSandbox = o.probe && !o.probe.works ? o.probe.reason ?? "the sandbox does not start" : undefined;
+  const noSandbox = o.probe && !o.probe.works ? (o.probe.reason ?? "the sandbox does not start") : undefined;
   for (const slot of slots) {
     if (slot.runtime === "claude-code") {
       const claude = findClaude(slot.claude_path);

@@ -75,7 +75,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a claude-c
     await cluster.agent(agentRoot, server.ws, [], { ...model.env(configDir), ANTHROPIC_API_KEY: REAL_KEY });
 
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Move refs", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa", "the story to reach qa", 90_000, 250);
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa",
+      "the story to reach qa",
+      90_000,
+      250,
+    );
 
     expect(git(agentRoot, "rev-parse", OTHER)).toBe(before.other);
     expect(git(agentRoot, "rev-parse", "main")).toBe(before.main);

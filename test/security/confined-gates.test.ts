@@ -31,11 +31,13 @@ afterEach(async () => {
 function probeScript(paths: string[], escapes: string[], exit: number): string {
   return [
     'out="$1"',
-    ": > \"$out\"",
+    ': > "$out"',
     ...paths.map((p) => `cat ${JSON.stringify(p)} >> "$out" 2>&1 || echo "unreadable ${p}" >> "$out"`),
     'for e in /proc/[0-9]*/environ; do tr "\\000" "\\n" < "$e" 2>/dev/null; done | grep -E "HUSKIES_ADMIN_TOKEN|HUSKIES_TOKEN=" >> "$out" || echo "no node tokens in any /proc/*/environ" >> "$out"',
     'ls /proc | grep -E "^[0-9]+$" | wc -l | sed "s/^/processes visible: /" >> "$out"',
-    ...escapes.map((p) => `echo escaped > ${JSON.stringify(p)} 2>/dev/null && echo "wrote ${p}" >> "$out" || echo "could not write ${p}" >> "$out"`),
+    ...escapes.map(
+      (p) => `echo escaped > ${JSON.stringify(p)} 2>/dev/null && echo "wrote ${p}" >> "$out" || echo "could not write ${p}" >> "$out"`,
+    ),
     `exit ${exit}`,
   ].join("\n");
 }
@@ -68,7 +70,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("gates and 
     await cluster.agent(agentRoot, server.ws, [], env);
 
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Rewrite the tests", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "done", "the story to be merged", 60_000, 250).catch(async (err) => {
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "done",
+      "the story to be merged",
+      60_000,
+      250,
+    ).catch(async (err) => {
       console.error(JSON.stringify(await getJson<Item>(`${server.http}/api/stories/${s.id}`)));
       for (const p of cluster.procs) console.error(p.name, JSON.stringify(p.logs.filter((l) => (l.level ?? 0) >= 40).slice(-15)));
       throw err;
@@ -77,7 +84,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("gates and 
     const coderReport = git(project.origin, "show", `feature/story-${s.id}:coder-report.txt`);
     const gateReport = readFileSync(join(agentRoot, ".huskies", "worktrees", s.id, "gate-report.txt"), "utf8");
     const mergedReport = git(project.origin, "show", "main:gate-report.txt");
-    const keys = [serverKey, agentKey].map((f) => readFileSync(f, "utf8").split("\n").filter((l) => l && !l.startsWith("-----")).join(""));
+    const keys = [serverKey, agentKey].map((f) =>
+      readFileSync(f, "utf8")
+        .split("\n")
+        .filter((l) => l && !l.startsWith("-----"))
+        .join(""),
+    );
     for (const [where, report] of [
       ["coder", coderReport],
       ["gate on the coder's node", gateReport],

@@ -31,7 +31,12 @@ async function runCoder(script: string, env: Record<string, string>, slotEnv: st
   writeFileSync(join(agentRoot, ".huskies", "agents.toml"), commandSlots(1, full, "coder", "coder", slotEnv));
   await cluster.agent(agentRoot, server.ws, [], env);
   const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Reach out", stage: "current" });
-  await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa", "the story to reach qa", 60_000, 250);
+  await waitFor(
+    async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa",
+    "the story to reach qa",
+    60_000,
+    250,
+  );
   return { report: git(project.origin, "show", `feature/story-${s.id}:report.txt`), server: server.http };
 }
 
@@ -52,7 +57,8 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("a confined
     );
     expect(report).toContain("direct to node port: failed");
     expect(report).not.toContain("connected");
-    for (const t of ["127.0.0.1", "localhost", "169.254.169.254", "[::1]"]) expect(report).toMatch(new RegExp(`${t.replace(/[[\].]/g, "\\$&")}:\\d+ -> HTTP/1.1 403`));
+    for (const t of ["127.0.0.1", "localhost", "169.254.169.254", "[::1]"])
+      expect(report).toMatch(new RegExp(`${t.replace(/[[\].]/g, "\\$&")}:\\d+ -> HTTP/1.1 403`));
   });
 
   it("reaches the model API through the credential proxy with a placeholder key; the node's key is added outside", async () => {
@@ -84,7 +90,12 @@ describe("without a working sandbox", () => {
     const health = await (await fetch(`${agent.http}/health`)).json();
     expect(health.confined).toBe(false);
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Unconfined", stage: "current" });
-    await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa", "the story to reach qa", 60_000, 250);
+    await waitFor(
+      async () => (await getJson<Item>(`${server.http}/api/stories/${s.id}`)).stage === "qa",
+      "the story to reach qa",
+      60_000,
+      250,
+    );
     const warnings = agent.logs.filter((l) => typeof l.msg === "string" && /running unconfined/.test(l.msg) && l.story === s.id);
     // One line for the coder's run and one for the gate's.
     expect(warnings.map((w) => w.slot)).toEqual(expect.arrayContaining(["coder-1", "gate"]));
@@ -92,7 +103,10 @@ describe("without a working sandbox", () => {
 
     const { writeFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    writeFileSync(join(agentRoot, ".huskies", "agents.toml"), commandSlots(1).replace('runtime = "command"', 'runtime = "command"\nsandbox = "required"'));
+    writeFileSync(
+      join(agentRoot, ".huskies", "agents.toml"),
+      commandSlots(1).replace('runtime = "command"', 'runtime = "command"\nsandbox = "required"'),
+    );
     await waitFor(
       async () => {
         const h = await (await fetch(`${agent.http}/health`)).json();

@@ -46,7 +46,10 @@ afterEach(async () => {
   project = model = configDir = undefined;
 });
 
-async function runUntilBlocked(agentsToml: (victim: string) => string, env: Record<string, string> = {}): Promise<{ victim: string; worktree: string }> {
+async function runUntilBlocked(
+  agentsToml: (victim: string) => string,
+  env: Record<string, string> = {},
+): Promise<{ victim: string; worktree: string }> {
   project = createProject({ projectToml: projectToml({ max_retries: 2 }) });
   const server = await cluster.server(project.root, ["--no-agent"]);
   const agentRoot = project.clone("agent");
@@ -55,7 +58,12 @@ async function runUntilBlocked(agentsToml: (victim: string) => string, env: Reco
   writeFileSync(join(agentRoot, ".huskies", "agents.toml"), agentsToml(victim));
   await cluster.agent(agentRoot, server.ws, [], env);
   const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Plant links", stage: "current" });
-  await waitFor(async () => !!(await getJson<Item>(`${server.http}/api/stories/${s.id}`)).blocked, "the story to be blocked after its retries", 120_000, 250);
+  await waitFor(
+    async () => !!(await getJson<Item>(`${server.http}/api/stories/${s.id}`)).blocked,
+    "the story to be blocked after its retries",
+    120_000,
+    250,
+  );
   return { victim, worktree: join(agentRoot, ".huskies", "worktrees", s.id) };
 }
 

@@ -29,7 +29,10 @@ describe("webhooks are hostile-proof", () => {
     const admin = await serve(() => [200, {}]);
     const hook = await serve(() => [307, { location: `${admin.url}/api/nodes/admit` }]);
     const logged: string[] = [];
-    const log = { debug: (o: object, m: string) => logged.push(JSON.stringify(o) + m), warn: (o: object, m: string) => logged.push(JSON.stringify(o) + m) };
+    const log = {
+      debug: (o: object, m: string) => logged.push(JSON.stringify(o) + m),
+      warn: (o: object, m: string) => logged.push(JSON.stringify(o) + m),
+    };
     const secretPath = "/services/T000/B000/very-secret-token";
     const n = new Notifier(() => [{ url: `${hook.url}${secretPath}`, events: ["done"], format: "json" }], { initialBackoffMs: 10, log });
     n.notify({ event: "done", story: "1_story_x", at: 1 });
@@ -45,7 +48,10 @@ describe("webhooks are hostile-proof", () => {
   });
 
   it("Slack markup in a story's text is shown as text, not as a mention or link", () => {
-    const text = slackText({ event: "blocked", story: "1_story_x", reason: "<!channel> see <https://evil.example|the fix> & more", at: 1 }, "p<roj>");
+    const text = slackText(
+      { event: "blocked", story: "1_story_x", reason: "<!channel> see <https://evil.example|the fix> & more", at: 1 },
+      "p<roj>",
+    );
     expect(text).not.toContain("<!channel>");
     expect(text).not.toContain("<https://");
     expect(text).toContain("&lt;!channel&gt;");

@@ -20,7 +20,17 @@ describe("what the mesh dials", () => {
 describe("where a confined process may connect", () => {
   const own = new Set(["10.0.0.5"]);
   it("never loopback, link-local, unspecified or the node's own addresses", () => {
-    for (const a of ["127.0.0.1", "127.3.2.1", "::1", "169.254.169.254", "0.0.0.0", "::ffff:127.0.0.1", "fe80::1", "10.0.0.5", "fd00:ec2::254"])
+    for (const a of [
+      "127.0.0.1",
+      "127.3.2.1",
+      "::1",
+      "169.254.169.254",
+      "0.0.0.0",
+      "::ffff:127.0.0.1",
+      "fe80::1",
+      "10.0.0.5",
+      "fd00:ec2::254",
+    ])
       expect(addressAllowed(a, own).ok, a).toBe(false);
     for (const a of ["104.16.0.1", "10.0.0.9", "2606:4700::1"]) expect(addressAllowed(a, own).ok, a).toBe(true);
   });

@@ -51,7 +51,10 @@ describe("preflight of a node's slots", () => {
     const probe = { works: false, reason: "bwrap and socat not found on PATH (install bubblewrap and socat)" };
     expect(
       preflightSlots(
-        [slot({ claude_path: claude, sandbox: "required" }), slot({ name: "s2", runtime: "command", command: "codex", sandbox: "required" })],
+        [
+          slot({ claude_path: claude, sandbox: "required" }),
+          slot({ name: "s2", runtime: "command", command: "codex", sandbox: "required" }),
+        ],
         { path, probe, gates: { sandbox: "required" } },
       ),
     ).toEqual([
