@@ -32,10 +32,7 @@ export function bwrapArgs(policy: RunPolicy, command: string, args: readonly str
   a.push("--proc", "/proc", "--dev", "/dev");
   a.push(...(policy.tmp ? ["--bind", policy.tmp, "/tmp"] : ["--tmpfs", "/tmp"]));
   a.push(...(policy.home ? ["--bind", policy.home, SANDBOX_HOME] : ["--tmpfs", SANDBOX_HOME]));
-  for (const p of policy.masked) {
-    if (!existsSync(p)) continue;
-    a.push(...(statSync(p).isDirectory() ? ["--tmpfs", p] : ["--ro-bind", "/dev/null", p]));
-  }
+  for (const p of policy.masked) a.push(...maskOf(p));
   for (const p of policy.readOnly.filter((p) => !topLevel(p))) a.push(...readOnlyMount(p));
   for (const p of policy.writable) a.push("--bind-try", p, p);
   for (const p of policy.pinned) if (existsSync(p)) a.push("--ro-bind", p, p);
@@ -54,18 +51,40 @@ export function bwrapArgs(policy: RunPolicy, command: string, args: readonly str
   return [...a, "/bin/sh", "-c", bootstrap(sockets, socat), "huskies-sandbox", command, ...args];
 }
 
+const masks = new Map<string, string[]>();
+
+/** How to hide a path: an empty tmpfs over a directory, /dev/null over a file (looked up once). */
+function maskOf(p: string): string[] {
+  let m = masks.get(p);
+  if (!m) {
+    m = !existsSync(p) ? [] : statSync(p).isDirectory() ? ["--tmpfs", p] : ["--ro-bind", "/dev/null", p];
+    masks.set(p, m);
+  }
+  return m;
+}
+
+const symlinks = new Map<string, string | null>();
+
 function bridgePath(b: Bridge): string {
   return `${SANDBOX_RUN_DIR}/bridge-${b.port}.sock`;
 }
 
-/** A read-only mount of `p` as it is on the host: a symlink (merged /usr: `/bin -> usr/bin`) stays one. */
+/**
+ * A read-only mount of `p` as it is on the host: a symlink (merged /usr: `/bin -> usr/bin`) stays
+ * one. Top-level toolchain entries are looked up once; deeper paths every time (they are the run's).
+ */
 function readOnlyMount(p: string): string[] {
-  try {
-    if (lstatSync(p).isSymbolicLink()) return ["--symlink", readlinkSync(p), p];
-  } catch {
-    return [];
+  const top = /^\/[^/]+$/.test(p);
+  let link = top ? symlinks.get(p) : undefined;
+  if (link === undefined) {
+    try {
+      link = lstatSync(p).isSymbolicLink() ? readlinkSync(p) : null;
+    } catch {
+      return ["--ro-bind-try", p, p];
+    }
+    if (top) symlinks.set(p, link);
   }
-  return ["--ro-bind", p, p];
+  return link !== null ? ["--symlink", link, p] : ["--ro-bind", p, p];
 }
 
 /**

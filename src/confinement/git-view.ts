@@ -68,7 +68,7 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
     writeHostFile(join(dir, name), `${sha}\n`, { exclusive: true });
   };
   if (symbolic) copyRef(symbolic);
-  for (const r of [`refs/heads/${spec.baseBranch}`, `refs/remotes/origin/${spec.baseBranch}`, "refs/remotes/origin/HEAD"]) copyRef(r);
+  for (const r of [`refs/heads/${spec.baseBranch}`, `refs/remotes/origin/${spec.baseBranch}`]) copyRef(r);
   if (existsSync(join(adminDir, "index"))) copyFileSync(join(adminDir, "index"), join(dir, "index"));
   // A sha256 repository needs its format named; everything else is git's default.
   if (/objectformat\s*=\s*sha256/i.test(readPlainFile(join(commonDir, "config"))?.toString("utf8") ?? "")) {

@@ -126,11 +126,18 @@ export interface PolicyInput {
   denyRead?: readonly string[];
 }
 
-/** The policy of one run. Pure apart from checking which toolchain directories exist. */
+let toolchain: string[] | undefined;
+
+/** The toolchain directories this machine has (looked up once: they do not come and go). */
+function presentToolchain(): string[] {
+  return (toolchain ??= TOOLCHAIN.filter((d) => existsSync(d)));
+}
+
+/** The policy of one run. Pure apart from checking (once) which toolchain directories exist. */
 export function buildPolicy(i: PolicyInput): RunPolicy {
   const cwd = resolve(i.cwd);
   const readOnly = [
-    ...TOOLCHAIN.filter((d) => existsSync(d)),
+    ...presentToolchain(),
     ...(i.git ? [i.git.objectsDir] : []),
     ...(i.readFiles ?? []).map((f) => resolve(f)),
     ...i.settings.allow_read.map((p) => resolve(p)),

@@ -102,6 +102,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
       mode: spec.slot.sandbox,
       ownBranch: spec.ownBranch,
       baseBranch: spec.baseBranch,
+      channel: spec.channel,
       readFiles: isAbsolute(spec.promptFile) ? [spec.promptFile] : [],
       selfSandboxed: true,
       command: findClaude(spec.slot.claude_path),

@@ -29,6 +29,7 @@ export class CommandRuntime implements AgentRuntime {
       mode: spec.slot.sandbox,
       ownBranch: spec.ownBranch,
       baseBranch: spec.baseBranch,
+      channel: spec.channel,
       readFiles: [spec.promptFile],
       command: renderTemplate(spec.slot.command!, vars),
       args: spec.slot.args.map((a) => renderTemplate(a, vars)),
