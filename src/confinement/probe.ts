@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { bwrapArgs } from "./bwrap.js";
 import { findExecutable } from "../runtime/sandbox.js";
 import { buildPolicy, NO_SANDBOX_SETTINGS } from "./policy.js";
@@ -8,6 +8,24 @@ export interface SandboxProbe {
   works: boolean;
   reason?: string;
   ms?: number;
+}
+
+/** An empty sandbox with the policy's mounts and namespaces, running `exit 0`. */
+function probeArgs(): string[] {
+  const policy = buildPolicy({ cwd: "/", settings: NO_SANDBOX_SETTINGS });
+  policy.writable = [];
+  policy.pinned = [];
+  return bwrapArgs(policy, "/bin/sh", ["-c", "exit 0"]);
+}
+
+/** The same probe, blocking: for a confinement used outside a node (once per process). */
+export function probeSandboxSync(path = process.env.PATH ?? ""): SandboxProbe {
+  const missing = [bwrapPath(), "socat"].filter((t) => !findExecutable(t, path));
+  if (missing.length) return { works: false, reason: `${missing.join(" and ")} not found on PATH (install bubblewrap and socat)` };
+  const started = performance.now();
+  const r = spawnSync(bwrapPath(), probeArgs(), { stdio: ["ignore", "ignore", "pipe"], timeout: PROBE_TIMEOUT_MS });
+  if (r.status === 0) return { works: true, ms: Math.round((performance.now() - started) * 10) / 10 };
+  return { works: false, reason: `bwrap failed (${r.signal ?? `exit ${r.status}`}): ${String(r.stderr ?? "").trim().split("\n")[0] ?? ""}`.trim() };
 }
 
 /** The bubblewrap binary: `HUSKIES_BWRAP` (a path) or `bwrap` on PATH. */
@@ -26,10 +44,7 @@ const PROBE_TIMEOUT_MS = 10_000;
 export async function probeSandbox(path = process.env.PATH ?? ""): Promise<SandboxProbe> {
   const missing = [bwrapPath(), "socat"].filter((t) => !findExecutable(t, path));
   if (missing.length) return { works: false, reason: `${missing.join(" and ")} not found on PATH (install bubblewrap and socat)` };
-  const policy = buildPolicy({ cwd: "/", settings: NO_SANDBOX_SETTINGS });
-  policy.writable = [];
-  policy.pinned = [];
-  const args = bwrapArgs(policy, "/bin/sh", ["-c", "exit 0"]);
+  const args = probeArgs();
   const started = performance.now();
   return new Promise((resolve) => {
     let err = "";
