@@ -6,11 +6,6 @@ import { delimiter, join, resolve } from "node:path";
  * everything that starts a story-controlled process, lives in `src/confinement/`.
  */
 
-/** `.huskies/worktrees/<id>` or `.huskies/merge_workspace` → the project root above it. */
-export function projectRootOf(cwd: string): string | undefined {
-  return /^(.*)\/\.huskies\/(?:worktrees\/[^/]+|merge_workspace)\/?$/.exec(resolve(cwd))?.[1];
-}
-
 /** The git dirs of the checkout at `cwd` (reads its `.git` file and `commondir`). */
 export function gitDirsOf(cwd: string): { gitDir?: string; gitCommonDir?: string } {
   const dotGit = join(cwd, ".git");
