@@ -2,10 +2,11 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { SandboxMode } from "../config/agents-config.js";
 import { logger } from "../log.js";
+import { findExecutable } from "../runtime/sandbox.js";
 import { startSupervised, type SupervisedOptions, type SupervisedRun } from "../runtime/supervised-process.js";
 import { bwrapArgs, SANDBOX_HOME } from "./bwrap.js";
 import { CredentialProxy } from "./credential-proxy.js";
@@ -163,6 +164,12 @@ export class Confinement {
       let command = spec.command;
       let args = argsOf(spec, policy);
       if (!spec.selfSandboxed) {
+        // bwrap would report a missing program as its own exit 1 (a story failure); a runtime
+        // binary that is not there is the node's trouble, as it is unconfined.
+        if (!findProgram(command, spec.cwd, env.PATH)) {
+          void this.finish(spec, dir, view);
+          return refusedRun(`could not start ${command}: spawn ${command} ENOENT`, spec);
+        }
         const proxy = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
         Object.assign(env, {
           HOME: SANDBOX_HOME,
@@ -216,6 +223,11 @@ export class Confinement {
   }
 
   private readonly madeBase = new Set<string>();
+}
+
+/** Whether `command` names an executable: a path (relative to `cwd`), or a name on `path`. */
+function findProgram(command: string, cwd: string, path: string | undefined): boolean {
+  return command.includes("/") ? !!findExecutable(resolve(cwd, command)) : !!findExecutable(command, path ?? "");
 }
 
 function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined): string[] {
