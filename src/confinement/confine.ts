@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,7 +12,7 @@ import { bwrapArgs, SANDBOX_HOME } from "./bwrap.js";
 import { CredentialProxy } from "./credential-proxy.js";
 import { EgressProxy } from "./egress-proxy.js";
 import { closeGitView, openGitView, type GitView } from "./git-view.js";
-import { writeHostFile } from "./host-files.js";
+import { readPlainFile, writeHostFile } from "./host-files.js";
 import { buildPolicy, NO_SANDBOX_SETTINGS, SANDBOX_PROXY_PORT, type Channel, type RunPolicy, type SandboxSettings } from "./policy.js";
 import { bwrapPath, probeSandbox, type SandboxProbe } from "./probe.js";
 import { SANDBOX_PLACEHOLDERS } from "./placeholders.js";
@@ -149,6 +149,8 @@ export class Confinement {
         excludesFile: excludes[0],
         identity: this.identity,
       });
+      // Where the view came from, beside it (not in it): a node that dies mid-run takes it back at restart.
+      if (view) writeHostFile(`${dir}.json`, JSON.stringify(view), { exclusive: true });
       const routed = this.credentials?.routeEnv(env) ?? [];
       const policy = buildPolicy({
         cwd: spec.cwd,
@@ -204,8 +206,41 @@ export class Confinement {
       this.log.error({ story: spec.storyId, err: (err as Error).message }, "taking back a confined run's git changes failed");
     } finally {
       // Off the run's path: nothing reads the view once it is taken back.
-      void rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      void rm(dir, { recursive: true, force: true })
+        .then(() => rm(`${dir}.json`, { force: true }))
+        .catch(() => undefined);
     }
+  }
+
+  /**
+   * Take back the git views of runs a previous life of this node never finished (it died
+   * mid-run): a commit the coder made is in its view until then. Call before reconciling
+   * worktrees; the branch is taken only if nobody moved it since (as after any run).
+   */
+  async recoverViews(): Promise<string[]> {
+    if (!this.o.root) return [];
+    const base = join(this.o.root, ".huskies", "runs");
+    let names: string[];
+    try {
+      names = readdirSync(base).filter((n) => n.endsWith(".json"));
+    } catch {
+      return [];
+    }
+    const taken: string[] = [];
+    for (const n of names) {
+      const meta = join(base, n);
+      const view = parseView(readPlainFile(meta)?.toString("utf8"), join(base, n.slice(0, -".json".length)));
+      if (view) {
+        const r = await closeGitView(view);
+        if (r.branch) taken.push(view.ownBranch ?? view.dir);
+        if (r.refused.length)
+          this.log.warn({ view: view.dir, refused: r.refused.slice(0, 10) }, "a left-behind git view had changes that were not taken");
+      }
+      await rm(view?.dir ?? meta.slice(0, -".json".length), { recursive: true, force: true });
+      await rm(meta, { force: true });
+    }
+    if (taken.length) this.log.info({ branches: taken }, "took back git views a previous run left");
+    return taken;
   }
 
   private excludesFile(): string {
@@ -228,6 +263,19 @@ export class Confinement {
 /** Whether `command` names an executable: a path (relative to `cwd`), or a name on `path`. */
 function findProgram(command: string, cwd: string, path: string | undefined): boolean {
   return command.includes("/") ? !!findExecutable(resolve(cwd, command)) : !!findExecutable(command, path ?? "");
+}
+
+/** A view's record, checked: huskies wrote it, but it is read back from disk after a crash. */
+function parseView(text: string | undefined, dir: string): GitView | undefined {
+  try {
+    const v = JSON.parse(text ?? "") as GitView;
+    const paths = [v.commonDir, v.adminDir, ...v.objectDirs];
+    if (v.dir !== dir || !paths.every((p) => typeof p === "string" && p.startsWith("/"))) return undefined;
+    if (v.ownBranch !== undefined && !/^feature\/story-[0-9]+_[a-z]+_[a-z0-9_]*$/.test(v.ownBranch)) return undefined;
+    return v;
+  } catch {
+    return undefined;
+  }
 }
 
 function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined): string[] {

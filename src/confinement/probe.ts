@@ -25,7 +25,14 @@ export function probeSandboxSync(path = process.env.PATH ?? ""): SandboxProbe {
   const started = performance.now();
   const r = spawnSync(bwrapPath(), probeArgs(), { stdio: ["ignore", "ignore", "pipe"], timeout: PROBE_TIMEOUT_MS });
   if (r.status === 0) return { works: true, ms: Math.round((performance.now() - started) * 10) / 10 };
-  return { works: false, reason: `bwrap failed (${r.signal ?? `exit ${r.status}`}): ${String(r.stderr ?? "").trim().split("\n")[0] ?? ""}`.trim() };
+  return {
+    works: false,
+    reason: `bwrap failed (${r.signal ?? `exit ${r.status}`}): ${
+      String(r.stderr ?? "")
+        .trim()
+        .split("\n")[0] ?? ""
+    }`.trim(),
+  };
 }
 
 /** The bubblewrap binary: `HUSKIES_BWRAP` (a path) or `bwrap` on PATH. */
