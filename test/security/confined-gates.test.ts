@@ -123,7 +123,8 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("gates and 
       60_000,
       250,
     );
-    expect(failed.failure).toContain("failed (exit 7)");
-    expect(failed.failure).toContain("confined gate says no");
+    expect(failed.failure?.kind).toBe("gates");
+    expect(failed.failure?.message).toContain("failed (exit 7)");
+    expect(failed.failure?.message).toContain("confined gate says no");
   });
 });
