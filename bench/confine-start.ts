@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Confinement } from "../src/confinement/confine.js";
@@ -31,6 +32,7 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
       };
     const runOnce = async (mode: "auto" | "off", kind: "gate" | "coder") => {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const run = confinement.run({
         label: kind,
         storyId: "1_story_bench",
@@ -54,12 +56,16 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
           }) as RunResult,
       });
       const setupMs = performance.now() - t0;
+      const c1 = process.cpuUsage(c0);
+      // CPU time of the setup in this process: what load on the machine does not inflate.
+      const setupCpuMs = (c1.user + c1.system) / 1000;
       const r = await run.done;
       if (!r.ok) throw new Error(`${kind} ${mode} start failed: exit ${r.exit}`);
-      return { setupMs, totalMs: performance.now() - t0 };
+      return { setupMs, setupCpuMs, totalMs: performance.now() - t0 };
     };
-    const samples: Record<string, { setupMs: number[]; totalMs: number[] }> = {};
-    for (const k of ["gate-confined", "gate-unconfined", "coder-confined", "coder-unconfined"]) samples[k] = { setupMs: [], totalMs: [] };
+    const samples: Record<string, { setupMs: number[]; setupCpuMs: number[]; totalMs: number[] }> = {};
+    for (const k of ["gate-confined", "gate-unconfined", "coder-confined", "coder-unconfined"])
+      samples[k] = { setupMs: [], setupCpuMs: [], totalMs: [] };
     // Warm-up (first spawns page in bwrap, sh, socat), then interleaved rounds.
     for (const kind of ["gate", "coder"] as const) for (const mode of ["auto", "off"] as const) await runOnce(mode, kind);
     for (let i = 0; i < p.starts; i++) {
@@ -69,12 +75,16 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
           const s = await runOnce(mode, kind);
           const key = `${kind}-${mode === "auto" ? "confined" : "unconfined"}`;
           samples[key]!.setupMs.push(s.setupMs);
+          samples[key]!.setupCpuMs.push(s.setupCpuMs);
           samples[key]!.totalMs.push(s.totalMs);
         }
       }
     }
     const stats = Object.fromEntries(
-      Object.entries(samples).map(([k, v]) => [k, { setupMs: percentiles(v.setupMs), totalMs: percentiles(v.totalMs) }]),
+      Object.entries(samples).map(([k, v]) => [
+        k,
+        { setupMs: percentiles(v.setupMs), setupCpuMs: percentiles(v.setupCpuMs), totalMs: percentiles(v.totalMs) },
+      ]),
     );
     const extra = (kind: string) =>
       Math.round((stats[`${kind}-confined`]!.totalMs.p50 - stats[`${kind}-unconfined`]!.totalMs.p50) * 10) / 10;
@@ -85,7 +95,12 @@ export async function confineStart(p: { starts: number }): Promise<BenchResult> 
     return {
       bench: "confine-start",
       params: p,
-      results: { probeMs: confinement.probe.ms, extraMedianMs: { gate: extra("gate"), coder: extra("coder") }, ...stats },
+      results: {
+        probeMs: confinement.probe.ms,
+        loadAverage: loadavg()[0],
+        extraMedianMs: { gate: extra("gate"), coder: extra("coder") },
+        ...stats,
+      },
       ok: failures.length === 0,
       failures,
     };
