@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
 /**
- * The one confinement policy for everything a story controls (docs/architecture.md §10): coders
+ * The one confinement policy for everything a story controls (docs/architecture.md §12): coders
  * of every runtime, QA runs, the mergemaster's agent, and gates on the coder's node and on the
  * merged tree. `bwrap.ts` applies it to any process; `claude-settings.ts` turns the same policy
  * into Claude Code's own `--settings` sandbox, because claude already wraps its tools in

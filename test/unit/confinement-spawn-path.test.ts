@@ -14,7 +14,7 @@ function sources(dir: string): string[] {
 /**
  * Files that may start processes, each for a reason none of which runs code a story controls.
  * Everything a story controls (coders of every runtime, QA, the mergemaster's agent, gates) starts
- * through `src/confinement/` (docs/architecture.md §10).
+ * through `src/confinement/` (docs/architecture.md §12).
  */
 const SPAWNERS: Record<string, string> = {
   "src/confinement/confine.ts": "the one entry point (and `git config` for the view's identity)",
