@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
