@@ -11,6 +11,6 @@ import type { JobContext } from "./job-context.js";
 export function advanceFromCurrent(ctx: JobContext, token: ClaimToken, ahead: number, patch: ItemPatch = {}): boolean {
   if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, failure: undefined })) return false;
   const qa = ctx.pipeline.getItem(token.id)?.qa ?? ctx.config.project.default_qa;
-  if (qa === "server") ctx.claims.move(token.id, "merge", { actor: "system", commitsAhead: ahead });
+  if (qa === "server") ctx.claims.moveOnAs(token, "qa", "merge", { actor: "system", commitsAhead: ahead });
   return true;
 }

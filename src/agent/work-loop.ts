@@ -143,6 +143,13 @@ export class WorkLoop {
       for (const item of inStage) {
         if (item.claim?.node !== this.ctx.nodeId || this.jobs.has(item.id) || !view.live(item)) continue;
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;
+        // A paused node starts nothing new, whoever granted it (issue 27: a grant it did not ask
+        // for must not make a paused node run a coder): it gives the claim back.
+        if (!acceptsWork) {
+          this.ctx.log.warn({ story: item.id, epoch: token.epoch }, "paused: giving back a claim instead of starting it");
+          this.ctx.claims.release(token);
+          continue;
+        }
         // Granted while every slot is busy but one is about to free: keep it for that slot.
         if (this.ctx.pool.free(role) === 0 && kept < soon) {
           kept += 1;

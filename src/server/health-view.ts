@@ -28,6 +28,8 @@ export interface PublicHealth {
   paused?: unknown;
   tls?: boolean;
   config?: unknown;
+  /** Writes to the document that did not verify and were ignored (a count: nothing secret). */
+  unverifiedWrites?: number;
 }
 
 export function publicHealth(h: Health): PublicHealth {
@@ -42,6 +44,7 @@ export function publicHealth(h: Health): PublicHealth {
     digest: h.digest,
     paused: h.paused ?? null,
     tls: h.tls,
+    ...(typeof h.unverifiedWrites === "number" ? { unverifiedWrites: h.unverifiedWrites } : {}),
     // Project settings the board's rules need; no story or address in them.
     ...(h.config ? { config: h.config } : {}),
   };

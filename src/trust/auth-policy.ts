@@ -4,7 +4,7 @@ import { logger } from "../log.js";
 import { issueCertificate, verifyCertificate, type Certificate } from "./admission.js";
 import type { Identity } from "./identity.js";
 import type { JoinTokenStore } from "./join-tokens.js";
-import { Revocations } from "./revocations.js";
+import { Revocations, type RevocationStore } from "./revocations.js";
 import type { SyncHub } from "../sync/sync-hub.js";
 
 export type AuthVerdict = { ok: true } | { ok: false; reason: string };
@@ -46,6 +46,10 @@ export interface SyncPolicyOptions {
   rendezvousKey?: string;
   /** This node's certificate as stored (`.huskies/admission.json`). */
   admission?: Certificate;
+  /** Operator keys besides the rendezvous key (`operator_keys`): their revocations count too. */
+  operatorKeys?: () => readonly string[];
+  /** Where verified revocations are kept, so a deleted entry never un-revokes a key. */
+  revocationStore?: RevocationStore;
   now?: () => number;
 }
 
@@ -70,7 +74,7 @@ export class SyncPolicy {
     this.identity = o.identity;
     this.rendezvous = o.role === "rendezvous" ? o.identity.nodeId : o.rendezvousKey;
     this.admission = o.admission;
-    this.revocations = new Revocations(o.doc, () => this.rendezvous);
+    this.revocations = new Revocations(o.doc, (key) => key === this.rendezvous || !!o.operatorKeys?.().includes(key), o.revocationStore);
   }
 
   get open(): boolean {
@@ -85,6 +89,7 @@ export class SyncPolicy {
   learnRendezvous(nodeId: string): boolean {
     if (this.role === "rendezvous" || this.rendezvous) return false;
     this.rendezvous = nodeId;
+    this.revocations.recheck();
     return true;
   }
 
@@ -127,11 +132,23 @@ export class SyncPolicy {
    * admission. Returns the unsubscribe function.
    */
   enforce(hub: SyncHub): () => void {
-    return this.revocations.watch((nodeId, at) => {
-      this.log.warn({ peer: nodeId.slice(0, 12), at }, "key revoked: closing its links");
-      hub.closePeer(nodeId, "revoked");
-      this.o.tokens?.forget(nodeId);
-    });
+    const reassert = () => {
+      const n = this.revocations.reassert();
+      if (n) this.log.warn({ entries: n }, "revocations missing from the document written back");
+    };
+    // The rendezvous puts back what a peer deleted, after the transaction that deleted it.
+    if (this.role === "rendezvous") reassert();
+    return this.revocations.watch(
+      (nodeId, at) => {
+        this.log.warn({ peer: nodeId.slice(0, 12), at }, "key revoked: closing its links");
+        hub.closePeer(nodeId, "revoked");
+        this.o.tokens?.forget(nodeId);
+      },
+      (nodeId) => {
+        this.log.warn({ peer: nodeId.slice(0, 12) }, "a revocation was deleted from the document; it still counts");
+        if (this.role === "rendezvous") setImmediate(reassert);
+      },
+    );
   }
 
   private admit(claims: AnswerClaims, preAuthorized: boolean): AdmitVerdict {
