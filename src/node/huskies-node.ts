@@ -206,6 +206,7 @@ export class HuskiesNode {
       (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")),
       logger("node"),
       this.trustState,
+      (key) => this.authority.countUnverified(key),
     );
     const actions = new OperatorActions(this.claims, {
       root,
@@ -233,6 +234,7 @@ export class HuskiesNode {
       admission: trust.admission(),
       operatorKeys: () => this.config.project.operator_keys,
       revocationStore: this.trustState,
+      onUnverified: (key) => this.authority.countUnverified(key),
     });
     this.sync = new SyncService({
       doc: this.replica.doc,

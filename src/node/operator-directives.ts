@@ -53,6 +53,8 @@ export class OperatorDirectives {
     private readonly apply: (pause: Directive["pause"]) => void,
     private readonly log: Logger,
     private readonly store?: DirectiveStore,
+    /** A directive for this node that does not verify (counted once per signature). */
+    private readonly onUnverified?: (key: string) => void,
   ) {
     this.map = doc.getMap("control");
   }
@@ -107,9 +109,11 @@ export class OperatorDirectives {
       return undefined;
     const pause =
       d.pause === null ? null : d.pause && typeof d.pause.reason === "string" ? { reason: d.pause.reason.slice(0, 300) } : undefined;
-    if (pause === undefined || !this.trustedIssuer(d.issuer)) return undefined;
+    if (pause === undefined) return undefined;
     const directive = { node: d.node, pause, at: d.at, issuer: d.issuer, sig: d.sig };
-    return this.valid(directive) ? directive : undefined;
+    if (this.valid(directive)) return directive;
+    this.onUnverified?.(`control\0${d.sig}`);
+    return undefined;
   }
 
   private valid(d: Directive): boolean {

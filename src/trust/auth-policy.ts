@@ -48,6 +48,8 @@ export interface SyncPolicyOptions {
   admission?: Certificate;
   /** Operator keys besides the rendezvous key (`operator_keys`): their revocations count too. */
   operatorKeys?: () => readonly string[];
+  /** A write to `revocations` that undid a kept revocation (counted with the document's unverified writes). */
+  onUnverified?: (key: string) => void;
   /** Where verified revocations are kept, so a deleted entry never un-revokes a key. */
   revocationStore?: RevocationStore;
   now?: () => number;
@@ -145,6 +147,7 @@ export class SyncPolicy {
         this.o.tokens?.forget(nodeId);
       },
       (nodeId) => {
+        this.o.onUnverified?.(`revocations\0${nodeId}\0${Date.now()}`);
         this.log.warn({ peer: nodeId.slice(0, 12) }, "a revocation was deleted from the document; it still counts");
         if (this.role === "rendezvous") setImmediate(reassert);
       },

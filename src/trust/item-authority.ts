@@ -89,6 +89,16 @@ export class ItemAuthority implements WriteAuthority {
     private readonly isOperator: (key: string) => boolean,
   ) {}
 
+  /**
+   * Count an unverified write to another signed map (a forged directive, a deleted or forged
+   * revocation), once per `key`: `/health` and `/metrics` report one number for the document.
+   */
+  countUnverified(key: string): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.unverified += 1;
+  }
+
   /** Called for each distinct unverified write, after it was counted. Returns unsubscribe. */
   onRejected(cb: (w: UnverifiedWrite) => void): () => void {
     this.listeners.add(cb);

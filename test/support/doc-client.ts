@@ -25,13 +25,15 @@ export class DocClient {
   /**
    * `signs`: write as huskies does, signing with this key (an operator key when the project lists
    * it in `operator_keys`; otherwise the writes are a non-operator's, which nodes ignore). Without
-   * it the client writes plain values, as a stock Yjs client would.
+   * it the client writes plain values, as a stock Yjs client would. `operators`: keys whose
+   * writes this client reads as valid besides its own (the rendezvous key).
    */
   constructor(
     readonly identity: Identity = ephemeralIdentity(),
-    opts: { signs?: boolean } = {},
+    opts: { signs?: boolean; operators?: string[] } = {},
   ) {
-    const authority = opts.signs ? new ItemAuthority(identity, (k) => k === identity.nodeId) : undefined;
+    const operators = new Set([identity.nodeId, ...(opts.operators ?? [])]);
+    const authority = opts.signs ? new ItemAuthority(identity, (k) => operators.has(k)) : undefined;
     this.pipeline = new PipelineDoc(this.doc, { authority });
     this.claims = new Claims(this.pipeline);
   }
