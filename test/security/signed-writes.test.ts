@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { Cluster, getJson, type NodeProc } from "../support/cluster.js";
@@ -7,9 +5,9 @@ import { commandSlots, projectToml } from "../support/coders.js";
 import { DocClient } from "../support/doc-client.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
-import { ephemeralIdentity, loadOrCreateIdentity } from "../../src/trust/identity.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
+import { admittedNonOperator } from "../support/mallory.js";
 import { signRecord } from "../../src/trust/signed-record.js";
-import type { Certificate } from "../../src/trust/admission.js";
 import type { Item } from "../../src/state/item.js";
 
 const ADMIN = "signed-writes-admin-token";
@@ -36,23 +34,6 @@ async function unverified(node: NodeProc): Promise<number> {
   return Number(((await node.health()) as unknown as { unverifiedWrites?: number }).unverifiedWrites ?? 0);
 }
 
-/**
- * An admitted node that is not an operator: a real agent joins with a join token (so its key is
- * admitted and holds a certificate), then stops; this process writes with that agent's key and
- * certificate through huskies' own sync code, signing as huskies would.
- */
-async function admittedNonOperator(server: NodeProc, root: string): Promise<DocClient> {
-  const m = await cluster.agent(root, server.ws, ["--join-token", await joinToken(server), "--label", "mallory"]);
-  const certFile = join(root, ".huskies", "admission.json");
-  await waitFor(() => existsSync(certFile), "mallory's certificate");
-  await m.stop();
-  const client = new DocClient(loadOrCreateIdentity(join(root, ".huskies", "node.key")), { signs: true, operators: [server.nodeId] });
-  client.certificate = JSON.parse(readFileSync(certFile, "utf8")) as Certificate;
-  clients.push(client);
-  await client.link(server.ws);
-  return client;
-}
-
 describe("a joined node is a worker, not an operator (issue 27)", () => {
   it("an item written into current, a move of an item it does not hold, a claim for another node, control and a revocation deleted: nobody acts, REST shows the last valid state, each is counted", async () => {
     project = createProject({ projectToml: projectToml({ auth: "required", auto_promote: false }), agentsToml: commandSlots(1) });
@@ -60,7 +41,8 @@ describe("a joined node is a worker, not an operator (issue 27)", () => {
     const a = await cluster.agent(project.clone("a"), server.ws, ["--join-token", await joinToken(server), "--label", "worker"], {
       HUSKIES_ADMIN_TOKEN: ADMIN,
     });
-    const mallory = await admittedNonOperator(server, project.clone("m"));
+    const mallory = await admittedNonOperator(cluster, server, project.clone("m"), ADMIN);
+    clients.push(mallory);
     const story = async (node: NodeProc, id: string) => {
       const res = await fetch(`${node.http}/api/stories/${id}`, { headers: auth });
       if (res.status === 404) return undefined;
