@@ -3,7 +3,8 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
-import type { Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
+import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
 import type { FieldSource } from "./write-authority.js";
 
 /**
@@ -48,6 +49,16 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
   };
+}
+
+/**
+ * `{kind, message}` (schema 2); the plain text an older release wrote (schema 1, or an old node
+ * still writing into a migrated document) reads as the kind its wording names.
+ */
+export function readFailure(v: unknown): Failure | undefined {
+  if (typeof v === "string") return { kind: kindOfFailureText(v), message: v };
+  if (!isObject(v) || typeof v.message !== "string") return undefined;
+  return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
 }
 
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
@@ -99,7 +110,7 @@ export function readItemFields(id: string, m: FieldSource, malformed?: Malformed
     branch: str(m.get("branch")),
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
-    failure: str(m.get("failure")),
+    failure: readFailure(m.get("failure")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
   };
 }
@@ -142,5 +153,9 @@ export function readNode(id: string, fields: Record<string, unknown> | undefined
     startedAt: finite(fields.startedAt) ? fields.startedAt : undefined,
     paused: readPause(fields.paused),
     ...(kept ? { keptWorktrees: kept } : {}),
+    ...(typeof fields.version === "string" && RELEASE.test(fields.version) ? { version: fields.version } : {}),
+    ...(Number.isSafeInteger(fields.protocol) && (fields.protocol as number) > 0 ? { protocol: fields.protocol as number } : {}),
   };
 }
+
+const RELEASE = /^[0-9A-Za-z.+-]{1,40}$/;
