@@ -245,6 +245,7 @@ export class HuskiesNode {
       admission: trust.admission(),
       operatorKeys: () => this.config.project.operator_keys,
       revocationStore: this.trustState,
+      admissionTtlMs: () => this.config.project.admission_ttl * 1000,
       onUnverified: (key) => this.authority.countUnverified(key),
     });
     this.sync = new SyncService({

@@ -65,6 +65,7 @@ export class SyncService {
       policy: this.opts.policy,
       maxFrameBytes: this.opts.config.project.max_frame_bytes,
       checkUpgrade,
+      allowPlaintext: () => this.opts.config.project.allow_plaintext,
     });
   }
 
@@ -83,6 +84,7 @@ export class SyncService {
         token: opts.bearer,
         upstream: true,
         pin: opts.upstreamPin,
+        allowPlaintext: () => opts.config.project.allow_plaintext,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).
@@ -116,6 +118,7 @@ export class SyncService {
         }),
         cfg.max_frame_bytes,
         policy,
+        () => opts.config.project.allow_plaintext,
       );
       const onConfig = () => {
         this.mesh?.restartTimer();
