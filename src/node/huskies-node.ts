@@ -35,7 +35,7 @@ import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
 import { metricsRoute, type Metrics } from "../server/metrics.js";
-import { nodeMetrics } from "./node-metrics.js";
+import { nodeMetrics, replicaSizer } from "./node-metrics.js";
 import { relayedLogs } from "./remote-logs.js";
 import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "../trust/trust-store.js";
@@ -267,6 +267,7 @@ export class HuskiesNode {
       joinToken: upstream?.joinToken,
       upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
+      documentBytes: replicaSizer(store.file),
     });
     this.logRelay = new LogRelay(this.sync.hub, {
       read: (id) => this.logs.read(id, { local: true }),

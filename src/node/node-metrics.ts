@@ -24,6 +24,20 @@ export function nodeMetrics(o: {
   });
 }
 
+/** The replica on disk (database and write-ahead log), read at most once a second: checked on every update received. */
+export function replicaSizer(file: string): () => number {
+  let at = 0;
+  let bytes = 0;
+  return () => {
+    const now = Date.now();
+    if (now - at >= 1000) {
+      at = now;
+      bytes = fileSize(file) + fileSize(`${file}-wal`);
+    }
+    return bytes;
+  };
+}
+
 function fileSize(file: string): number {
   try {
     return statSync(file).size;

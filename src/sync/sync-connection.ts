@@ -164,7 +164,10 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       case "sync-step1":
         this.hub.answerStep1(this, msg.stateVector);
         break;
-      case "sync-update":
+      case "sync-update": {
+        // What a peer may send (issue 27), before a byte of it is applied; the rendezvous' own link is exempt.
+        const refused = this.upstream ? undefined : this.hub.updateGuard?.check(msg.update);
+        if (refused) return this.close(refused.code === "unknown-root" ? CLOSE_MALFORMED : CLOSE_TOO_BIG, refused.reason);
         try {
           Y.applyUpdate(this.hub.doc, msg.update, this);
         } catch (err) {
@@ -175,6 +178,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
           this.emit("synced");
         }
         break;
+      }
       case "awareness":
         this.hub.awareness.apply(this, msg.update, msg.clients);
         break;

@@ -226,8 +226,6 @@ export class ItemAuthority implements WriteAuthority {
       if (group === "place" && isStage(values.stage)) state.history.stage = values.stage;
       return true;
     }
-    // Nothing written yet is not a forgery (a new item arrives group by group only in one transaction).
-    if (record === undefined && raw.every((v) => v === undefined)) return false;
     const key = `${itemId}\0${group}\0${(record as { sig?: unknown } | undefined)?.sig ?? ""}\0${raw.length}`;
     if (!this.reported.has(key)) {
       this.reported.add(key);
