@@ -9,6 +9,8 @@ import { signCached, verifyCached } from "./verify-cache.js";
 import { CLAIM_KIND, GROUP_NAMES, GROUPS, mayWrite, type Group, type ItemHistory, type SignedClaim } from "./write-rights.js";
 import { itemFieldProblem } from "./item-limits.js";
 
+const REV_CAP = 2 ** 40;
+
 /** The signature record stored beside a group's fields (`itemSig`, `placeSig`, `workSig`). */
 export interface GroupRecord {
   rev: number;
@@ -133,7 +135,8 @@ export class ItemAuthority implements WriteAuthority {
         this.signClaim(itemId, { node: claim.node, at: Number(claim.at) || 0, epoch: Number(claim.epoch) || 0, stage: claim.stage }),
       );
     }
-    this.seal(itemId, m, missing, { as: "operator" });
+    // Nothing else writes these items in this transaction: the fields stay as they are.
+    this.seal(itemId, m, missing, { as: "operator" }, false);
     return missing;
   }
 
@@ -147,7 +150,7 @@ export class ItemAuthority implements WriteAuthority {
     return { ...plain, by, sig: signCached(this.identity, claimText(itemId, by, plain)) };
   }
 
-  seal(itemId: string, m: Y.Map<unknown>, groups: Iterable<SignedGroup>, author: Author): void {
+  seal(itemId: string, m: Y.Map<unknown>, groups: Iterable<SignedGroup>, author: Author, rewrite = true): void {
     const state = this.state(itemId);
     const by = this.identity.nodeId;
     const held = author.as === "holder" && claimShape(author.claim) ? author.claim : undefined;
@@ -159,9 +162,14 @@ export class ItemAuthority implements WriteAuthority {
         if (v === undefined) continue;
         values[f] = v;
         // Written whole, so the last writer of the group wins every field of it (see write-rights.ts).
-        if (!written?.has(f)) m.set(f, v);
+        if (rewrite && !written?.has(f)) m.set(f, v);
       }
-      const rev = (state.valid[group]?.record.rev ?? -1) + 1;
+      // Above what this node verified, and above what the document shows (a writer that reads on
+      // trust, or has not read this item since a newer write); capped so a forged huge rev cannot
+      // push honest ones past the safe integers.
+      const raw = m.get(GROUPS[group].sigKey);
+      const rawRev = recordShape(raw) && raw.rev < REV_CAP ? raw.rev : -1;
+      const rev = Math.max(state.valid[group]?.record.rev ?? -1, rawRev) + 1;
       const sig = signCached(this.identity, groupText(group, itemId, by, values, rev, held));
       const record: GroupRecord = { rev, by, sig, ...(held ? { held } : {}) };
       m.set(GROUPS[group].sigKey, record);
