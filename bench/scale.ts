@@ -192,6 +192,8 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       const workCpuMs = cpuMs(pid) - work0;
       const workMainCpuMs = mainThreadCpuMs(pid) - main0;
       const checkCpuMs = ((await checkSeconds(server.http)) - check0) * 1000;
+      if (process.env.HUSKIES_BENCH_DEBUG)
+        console.error(JSON.stringify(((await (await fetch(`${server.http}/health`)).json()) as { writeChecks?: unknown }).writeChecks));
       const duplicates = [...phase.starts.values()].filter((s) => s.size > 1).length;
       const ungranted = ids.filter((id) => !phase.starts.has(id)).length;
       if (duplicates) failures.push(`${items} items, ${n} agents: ${duplicates} stories granted to two agents`);

@@ -45,6 +45,7 @@ import { keyAdmitter, upstreamOf } from "./join.js";
 import { ItemAuthority } from "../trust/item-authority.js";
 import { OperatorKeys } from "../trust/operator-keys.js";
 import { TrustState } from "../trust/trust-state.js";
+import { verifyCounts } from "../trust/verify-cache.js";
 import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
 
 export interface NodeOptions {
@@ -493,6 +494,12 @@ export class HuskiesNode {
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
       unverifiedWrites: this.authority.unverified,
+      writeChecks: {
+        reads: this.authority.reads,
+        groups: this.authority.groupChecks,
+        signatures: verifyCounts.checks,
+        ms: Number(this.authority.checkNs) / 1e6,
+      },
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
