@@ -153,3 +153,15 @@ export const MAX_UPDATE_BYTES = 1024 * 1024;
 export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
 /** Share of `max_document_bytes` at which the node warns (once per crossing). */
 export const DOCUMENT_WARN_SHARE = 0.8;
+// Faults (issue 24): bounded git, the job-start breaker, node trouble.
+/**
+ * A git command that runs longer than this is killed and counts as node trouble: a fetch of a big
+ * repository over a slow link takes minutes, an origin that stopped answering takes for ever.
+ */
+export const GIT_TIMEOUT_SECS = 300;
+/** The same story's step starts at most once per this on a node (a failing step never loops)… */
+export const RESTART_BACKOFF_SECS = 5;
+/** …and after failures in a row the gap doubles up to this: a broken step costs a few starts an hour. */
+export const RESTART_MAX_SECS = 300;
+/** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
+export const LOW_DISK_BYTES = 1024 * 1024;

@@ -2,7 +2,7 @@ import { checkTransition, type Actor } from "../pipeline/transitions.js";
 import { isStage, type Stage } from "../pipeline/stages.js";
 
 /**
- * The rights table: which key may sign which field of the document (docs/architecture.md §10).
+ * The rights table: which key may sign which field of the document (docs/architecture.md §11).
  * Every field that decides what runs belongs to exactly one signed group; a group is written
  * whole (all its fields and its signature record in one transaction), so the last writer of a
  * group wins all of its fields together and the signature always covers what readers see.
