@@ -102,6 +102,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       this.alive = true;
     });
     this.pingTimer = setInterval(() => {
+      // Still connecting after a whole interval (an overloaded peer): ws throws on a ping then.
+      if (ws.readyState !== WS_OPEN) return;
       if (!this.alive) return ws.terminate();
       this.alive = false;
       ws.ping();
