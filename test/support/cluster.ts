@@ -69,6 +69,8 @@ export class NodeProc {
     running: string[];
     digest: string;
     items: number;
+    /** Writes to the document that did not verify and were ignored (rendezvous, issue 27). */
+    unverifiedWrites?: number;
   }> {
     const res = await fetch(`${this.http}/health`, { headers: this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {} });
     return (await res.json()) as never;
