@@ -296,7 +296,15 @@ story
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
-    const res = await fetch(`${base}${path}?follow`, { headers: authHeaders() });
+    // The answer's headers are bounded like every other call; the stream itself may stay quiet
+    // for as long as the coder is (a log follow has no deadline), and ends with the holder's stream.
+    const connecting = new AbortController();
+    const headersDeadline = setTimeout(() => connecting.abort(new Error("no answer within 30 s")), 30_000);
+    const res = await fetch(`${base}${path}?follow`, { headers: authHeaders(), signal: connecting.signal })
+      .catch((err: unknown) => {
+        throw new UserError(`cannot follow the log at ${base}: ${(err as Error).message}`);
+      })
+      .finally(() => clearTimeout(headersDeadline));
     const decoder = new TextDecoder();
     let buf = "";
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

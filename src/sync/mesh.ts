@@ -17,6 +17,9 @@ export interface MeshSettings {
   maxPeers: number;
   scanIntervalMs: number;
   nodeAliveMs: number;
+  /** `link_ping_secs` and `handshake_timeout_secs` in ms (defaults when absent). */
+  pingMs?: number;
+  handshakeMs?: number;
 }
 
 /**
@@ -119,7 +122,10 @@ export class MeshManager {
       const key = targetKey(id, target);
       if (this.links.has(id) || this.refused.has(key)) continue;
       const policy = this.policy;
+      const { pingMs, handshakeMs } = this.settings();
       const client = new SyncClient({
+        pingMs,
+        handshakeMs,
         url: target.url,
         hub: this.hub,
         identity: this.identity,

@@ -23,6 +23,8 @@ export function attachSyncServer(
   opts: {
     policy: SyncPolicy;
     maxFrameBytes: number;
+    /** How long a peer has to finish the handshake (`handshake_timeout_secs`); read per connection. */
+    handshakeMs?: () => number;
     /** The HTTP request guard's Host/Origin check (src/server/request-guard.ts): a reason refuses the upgrade with 403. */
     checkUpgrade?: (req: IncomingMessage) => string | undefined;
   },
@@ -43,7 +45,12 @@ export function attachSyncServer(
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const gate = opts.policy.gate(url.searchParams.get("token"));
-      new SyncConnection(ws, hub, { kind: "accept", gate, identity: opts.policy.identity }, { maxFrameBytes: opts.maxFrameBytes });
+      new SyncConnection(
+        ws,
+        hub,
+        { kind: "accept", gate, identity: opts.policy.identity },
+        { maxFrameBytes: opts.maxFrameBytes, handshakeMs: opts.handshakeMs?.() },
+      );
     });
   });
   return wss;
