@@ -79,7 +79,13 @@ export class OperatorActions {
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
-    return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+    try {
+      return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+    } catch (err) {
+      // Numbers run out only when an item with an absurd number was planted: refuse, never loop.
+      if (err instanceof RangeError) throw new ActionError(409, err.message);
+      throw err;
+    }
   }
 
   get(id: string): Item {

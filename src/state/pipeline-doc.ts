@@ -2,6 +2,8 @@ import * as Y from "yjs";
 import type { Logger } from "pino";
 import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { isItemNumber, nextId } from "../pipeline/next-id.js";
+import { isReverted } from "../util/reverted-fixes.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
 import { nodeFields, readItem, readNode, readRequests, type Malformed } from "./document-reader.js";
 
@@ -49,6 +51,8 @@ export class PipelineDoc {
   private readonly sorted = new Map<Stage, Array<{ n: number; id: string }>>();
   private readonly stageOf = new Map<string, Stage>();
   private readonly requested = new Set<string>();
+  /** The highest item number among the keys of `items` (see `nextId`); never lowered by a deletion. */
+  private highestNumber = 0;
   private readonly itemCache = new Map<string, Item | null>();
   private readonly nodeCache = new Map<string, NodeEntry>();
   private readonly reported = new Set<string>();
@@ -146,21 +150,14 @@ export class PipelineDoc {
    * bulk import leaves no trail of overwritten counter values in the document.
    */
   createItems(inputs: readonly NewItem[], now = Date.now()): Item[] {
-    // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
-    // and then the items themselves say how far numbering got.
-    let n = Number(this.meta.get("lastNumber"));
-    if (!Number.isFinite(n)) {
-      n = 0;
-      this.items.forEach((_m, id) => {
-        n = Math.max(n, itemNumber(id) || 0);
-      });
-    }
+    let n = this.nextNumber() - 1;
     const ids: string[] = [];
     this.transact(() => {
       for (const input of inputs) {
         const type = input.type ?? "story";
         let id = makeItemId(++n, type, input.name);
         while (this.items.has(id)) id = makeItemId(++n, type, input.name);
+        if (!isItemNumber(n) && !isReverted("id-counter")) throw new RangeError(`item numbers are exhausted (at ${n})`);
         const m = new Y.Map<unknown>();
         const fields: Record<string, unknown> = {
           id,
@@ -188,6 +185,24 @@ export class PipelineDoc {
       for (const id of ids) this.reindex(id, true);
     });
     return ids.map((id) => this.getItem(id)!);
+  }
+
+  /**
+   * The number for the next item (see `nextId`): above both `meta.lastNumber` and every item
+   * present; a malformed counter is ignored, counted and logged once.
+   */
+  private nextNumber(): number {
+    const last = this.meta.get("lastNumber");
+    if (isReverted("id-counter")) return legacyNextNumber(last, this.items);
+    const r = nextId(last, this.highestNumber);
+    if (r.malformed) this.malformed("meta", "lastNumber", r.malformed);
+    return r.next;
+  }
+
+  private noteNumber(id: string): void {
+    if (!isItemId(id)) return;
+    const n = itemNumber(id);
+    if (isItemNumber(n) && n > this.highestNumber) this.highestNumber = n;
   }
 
   /** Set plain fields of an item; `undefined` removes a field. Claim fields go through `Claims`. */
@@ -312,6 +327,7 @@ export class PipelineDoc {
    * through the full reader, which skips and reports it exactly as on any later change.
    */
   private indexOnLoad(id: string, raw: unknown): void {
+    this.noteNumber(id);
     const m = raw instanceof Y.Map ? (raw as Y.Map<unknown>) : undefined;
     const stage = m?.get("stage");
     if (!m || !isItemId(id) || !isStage(stage) || !isItemType(m.get("type"))) return this.reindex(id, false);
@@ -324,6 +340,7 @@ export class PipelineDoc {
 
   private reindex(id: string, local: boolean): void {
     this.itemCache.delete(id);
+    if (this.items.has(id)) this.noteNumber(id);
     const item = this.getItem(id);
     const stage = item?.stage;
     const before = this.stageOf.get(id);
@@ -376,6 +393,21 @@ export class PipelineDoc {
       this.opts.log?.error({ err, what }, "document handler failed; going on");
     }
   }
+}
+
+/**
+ * TEST-ONLY (`HUSKIES_REVERT_FIXES=id-counter`, see reverted-fixes.ts): the counter as it was
+ * before the fix — trusted whatever it holds, and unaware of the items present.
+ */
+function legacyNextNumber(last: unknown, items: Y.Map<unknown>): number {
+  let n = Number(last);
+  if (!Number.isFinite(n)) {
+    n = 0;
+    items.forEach((_m, id) => {
+      n = Math.max(n, itemNumber(id) || 0);
+    });
+  }
+  return n + 1;
 }
 
 /** Keys of `root`'s direct children touched by a batch of deep events. */
