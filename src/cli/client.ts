@@ -82,8 +82,8 @@ export async function api<T>(base: string, method: string, path: string, body?: 
     throw new UserError(`cannot reach a huskies server at ${base}${tlsHint || " (start one with `huskies serve`)"}`);
   }
   if (res.status >= 300) {
-    const b = res.body as { error?: string } | string;
-    const message = typeof b === "object" && b?.error ? b.error : res.text;
+    const b = res.body as { error?: string; reason?: string } | string;
+    const message = typeof b === "object" && b?.error ? (b.reason ? `${b.error}: ${b.reason}` : b.error) : res.text;
     throw new UserError(message || `${method} ${path} failed with HTTP ${res.status}`);
   }
   return (res.text ? res.body : res.text) as T;

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename } from "node:path";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -40,6 +40,7 @@ import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import { ReplicaFence } from "./replica-fence.js";
 
 export interface NodeOptions {
   root: string;
@@ -59,6 +60,11 @@ export interface NodeOptions {
   tls?: TlsMaterial;
   /** The URL other hosts reach this node by; the request guard accepts its host. */
   advertise?: string;
+  /**
+   * `huskies serve --accept-empty`: a rendezvous whose replica was lost takes writes at once, on
+   * what it has (see ReplicaFence). Without it, it waits for an agent to sync with it.
+   */
+  acceptEmpty?: boolean;
   /** A permanent failure (the pinned rendezvous showed another certificate or key): the caller stops the process. */
   onFatal?: (err: UserError) => void;
 }
@@ -88,6 +94,8 @@ export class HuskiesNode {
   metrics!: Metrics;
   pause!: NodePause;
   directives!: OperatorDirectives;
+  /** Refuses writes while a rendezvous' lost replica waits for a sync (see ReplicaFence). */
+  fence!: ReplicaFence;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -132,6 +140,8 @@ export class HuskiesNode {
       }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
+    // A node key from an earlier run means this checkout held a replica: one missing now was lost.
+    const ranBefore = existsSync(huskiesDir(root, "node.key"));
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const trust = new TrustStore(root, this.log);
     const upstream = await upstreamOf({ ...this.opts, label: this.label, configured: cfg.rendezvous }, this.identity, trust, this.log);
@@ -149,7 +159,10 @@ export class HuskiesNode {
       port: () => this.port,
       publicUrls,
     });
-    const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
+    const store = openSqliteStore(huskiesDir(root, "replica.db"), {
+      warn: (msg, fields) => this.log.warn(fields, msg),
+      expectData: ranBefore,
+    });
     this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
@@ -224,6 +237,7 @@ export class HuskiesNode {
       upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
     });
+    this.fence = new ReplicaFence(this.replica, { role, acceptEmpty: this.opts.acceptEmpty, hub: this.sync.hub, log: this.log });
     this.logRelay = new LogRelay(this.sync.hub, {
       read: (id) => this.logs.read(id, { local: true }),
       follow: (id, cb) => this.logs.follow(id, cb),
@@ -239,7 +253,7 @@ export class HuskiesNode {
       loopbackOnly,
       adminToken,
       role,
-      writeGate: this.replica,
+      writeGate: this.fence,
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open,
@@ -308,7 +322,8 @@ export class HuskiesNode {
         this.log,
       );
     }
-    if (role === "rendezvous") this.startRendezvous();
+    // A rendezvous that lost its replica sequences nothing until it has it back.
+    if (role === "rendezvous") void this.fence.opened().then(() => this.closing || this.startRendezvous());
     if (this.opts.runAgent) await this.startAgent();
     this.log.info(
       {
@@ -400,6 +415,10 @@ export class HuskiesNode {
    * lost replica never makes this node forget or redo work.
    */
   private async replicaReady(): Promise<void> {
+    if (this.fence.fenced) {
+      await this.fence.opened();
+      return;
+    }
     const suspect = this.replica.suspect;
     if (!suspect || !this.sync.upstream) {
       if (suspect) this.log.warn({ reason: suspect }, "replica may be incomplete and there is no rendezvous to sync with; going on");
@@ -424,6 +443,8 @@ export class HuskiesNode {
       paused: this.pause.state,
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
+      // Why this replica may lack what it once held (until it has synced), and whether writes wait for that.
+      replica: { suspect: this.replica.suspect ?? null, takesWrites: !this.fence.fenced },
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
@@ -438,6 +459,7 @@ export class HuskiesNode {
       await this.agent?.stop();
       this.rendezvous?.stop();
       this.directives.stop();
+      this.fence.stop();
       this.pause.stop();
       this.presence.stop();
       await this.sync.stop();

@@ -190,6 +190,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
         if (msg.step2 && !this.synced) {
           this.synced = true;
           this.emit("synced");
+          if (this.peerId) this.hub.emit("peer-synced", this.peerId, this);
         }
         break;
       case "awareness":
