@@ -41,6 +41,7 @@ import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
 import { ReplicaFence } from "./replica-fence.js";
+import { acquireCheckoutLock, type CheckoutLock } from "./checkout-lock.js";
 
 export interface NodeOptions {
   root: string;
@@ -104,6 +105,7 @@ export class HuskiesNode {
   private advertised!: AdvertisedAddress;
   private readonly log = logger("node");
   private closing: Promise<void> | undefined;
+  private lock: CheckoutLock | undefined;
 
   constructor(readonly opts: NodeOptions) {}
 
@@ -140,6 +142,9 @@ export class HuskiesNode {
       }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
+    // One process per checkout: a second one would run as the same node on the same replica and worktrees.
+    this.lock = acquireCheckoutLock(huskiesDir(root, "node.lock"), role === "rendezvous" ? "huskies serve" : "huskies agent");
+    if (this.lock.tookOver) this.log.warn({ reason: this.lock.tookOver }, "took over a stale checkout lock");
     // A node key from an earlier run means this checkout held a replica: one missing now was lost.
     const ranBefore = existsSync(huskiesDir(root, "node.key"));
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
@@ -466,6 +471,7 @@ export class HuskiesNode {
       await this.config.close();
       await this.http.stop();
       this.replica.close();
+      this.lock?.release();
     })();
     return this.closing;
   }
