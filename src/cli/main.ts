@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { api, authHeaders, serverUrl } from "./client.js";
+import { api, authHeaders, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
@@ -232,7 +232,7 @@ story
           throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
       }
-      const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
+      const item = await createOnce<Item>(serverUrl(o), "/api/stories", {
         name,
         type: o.type,
         stage: o.stage,

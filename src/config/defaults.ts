@@ -70,6 +70,8 @@ export const LAZY_RELAY_MAX_MS = 1000;
  * as many bytes as the snapshot (see `compactionDue`).
  */
 export const COMPACT_AFTER_UPDATES = 500;
+/** A client retrying a create (after a 503, a timeout) does so within minutes; a day covers a night of retries and stays small. */
+export const IDEMPOTENCY_TTL_SECS = 24 * 60 * 60;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;
 /** A node that hit a usage limit without a reset time waits this long first (then doubles)… */

@@ -42,6 +42,7 @@ import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
 import { ReplicaFence } from "./replica-fence.js";
 import { acquireCheckoutLock, type CheckoutLock } from "./checkout-lock.js";
+import { IdempotencyKeys } from "../server/idempotency.js";
 
 export interface NodeOptions {
   root: string;
@@ -180,6 +181,9 @@ export class HuskiesNode {
     const pipeline = this.replica.pipeline;
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
+    const idempotency = role === "rendezvous" ? new IdempotencyKeys(store.db, logger("http"), () => this.replica.writable) : undefined;
+    // An answer remembered while the store failed is written with the updates that waited.
+    if (idempotency) this.replica.on("writable", () => idempotency.flush());
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
     this.logs = new StoryLogs(
       huskiesDir(root, "logs"),
@@ -255,6 +259,7 @@ export class HuskiesNode {
       port: this.opts.port,
       join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
       admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
+      idempotency,
       loopbackOnly,
       adminToken,
       role,
