@@ -129,7 +129,8 @@ export class WorkLoop {
     this.detectConflicts();
     if (!this.accepting) return;
     const cfg = this.ctx.config.project;
-    const view = new ClaimView(this.ctx.pipeline, claimTimings(cfg), now);
+    // Liveness on this node's monotonic clock (heartbeat receipts); `now` stamps requests and claims.
+    const view = new ClaimView(this.ctx.pipeline, claimTimings(cfg));
     const roles = ROLES.filter((r) => this.ctx.pool.capacity(r) > 0);
     const items = this.ctx.pipeline.listItemsIn(roles.map((r) => ROLE_STAGE[r]));
     const sequenced = this.sequenced();

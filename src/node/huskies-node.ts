@@ -219,6 +219,7 @@ export class HuskiesNode {
     );
     const actions = new OperatorActions(this.claims, {
       root,
+      nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
       baseBranch: async () => this.baseBranch,
       nodes:
         role === "rendezvous"
@@ -328,6 +329,9 @@ export class HuskiesNode {
     // Once the rendezvous answered, its directives can be checked, and the link's local address
     // is the best guess of how other hosts reach this node.
     this.sync.upstream?.on("connected", () => {
+      // The rendezvous judges this node alive by a heartbeat it *receives*; what the handshake's
+      // catch-up carries is not one (see PeerReceipts). Beat now rather than a scan interval later.
+      this.presence.beat();
       this.directives.check();
       if (this.advertised.learnLocalAddress(this.sync.upstream?.localAddress)) {
         this.log.info({ address: this.address }, "advertised address");

@@ -4,6 +4,8 @@ import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
 import { isItemNumber, nextId } from "../pipeline/next-id.js";
 import { isReverted } from "../util/reverted-fixes.js";
+import { systemClock, type Clock } from "../util/clock.js";
+import { PeerReceipts } from "./peer-receipts.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
 import { nodeFields, readItem, readNode, readRequests, type Malformed } from "./document-reader.js";
 
@@ -32,6 +34,17 @@ export interface NodeSignatures {
 
 /** A write refused because this node must not write the document (see `PipelineDoc.readOnly`). */
 export class ReadOnlyDocument extends Error {}
+
+/**
+ * An update origin that applies a catch-up (a sync step 2, `SyncConnection`): node entries in it
+ * arrive in bulk and say nothing about when they were written, so they are no heartbeat receipts.
+ */
+export interface CatchUpOrigin {
+  readonly catchingUp: boolean;
+}
+
+const isCatchUp = (origin: unknown): boolean =>
+  typeof origin === "object" && origin !== null && (origin as Partial<CatchUpOrigin>).catchingUp === true;
 
 /** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
 export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
@@ -66,25 +79,32 @@ export class PipelineDoc {
   private readonly reported = new Set<string>();
   private readonly stageListeners = new Set<(ev: StageEvent) => void>();
   private readonly nodeListeners = new Set<(ids: string[]) => void>();
+  /** Time for this document's rules: liveness on its monotonic clock (see `receipts`). */
+  readonly clock: Clock;
+  /** When this node last received each peer's heartbeat (docs/architecture.md, "Faults"). */
+  readonly receipts: PeerReceipts;
 
   constructor(
     readonly doc: Y.Doc = new Y.Doc(),
-    private readonly opts: { signatures?: NodeSignatures; log?: Logger } = {},
+    private readonly opts: { signatures?: NodeSignatures; log?: Logger; clock?: Clock } = {},
   ) {
+    this.clock = opts.clock ?? systemClock;
+    this.receipts = new PeerReceipts(this.clock, opts.log);
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
     this.items.forEach((v, id) => this.indexOnLoad(id, v));
-    this.nodes.forEach((_v, id) => this.refreshNode(id));
+    this.nodes.forEach((_v, id) => this.refreshNode(id, false));
     this.items.observeDeep((events, tr) =>
       this.guard("items observer", () => {
         for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
       }),
     );
-    this.nodes.observeDeep((events) =>
+    this.nodes.observeDeep((events, tr) =>
       this.guard("nodes observer", () => {
         const ids = [...touchedKeys(this.nodes, events)];
-        for (const id of ids) this.refreshNode(id);
+        const live = !isCatchUp(tr.origin);
+        for (const id of ids) this.refreshNode(id, live);
         for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
       }),
     );
@@ -372,7 +392,8 @@ export class PipelineDoc {
     }
   }
 
-  private refreshNode(id: string): void {
+  /** `live`: the change came in a live update (not loaded, not a catch-up): a grown `lastSeen` is a heartbeat received now. */
+  private refreshNode(id: string, live: boolean): void {
     const fields = nodeFields(this.nodes.get(id));
     const sig = this.opts.signatures;
     if (sig && fields) {
@@ -386,6 +407,9 @@ export class PipelineDoc {
     // An older state written again (a replay) never makes a node look older than it was.
     if (prev && entry.lastSeen < prev.lastSeen) return;
     this.nodeCache.set(id, entry);
+    // Only the peer's own clock is compared, with itself: a grown lastSeen is a new heartbeat.
+    if (live && (!prev || entry.lastSeen > prev.lastSeen)) this.receipts.received(id, entry.lastSeen);
+    else this.receipts.seen(id);
   }
 
   private readonly malformed: Malformed = (map, key, why) => {

@@ -6,6 +6,7 @@ import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-
 import { STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
 import { compactionDue } from "./compaction-policy.js";
+import type { Clock } from "../util/clock.js";
 
 const log = logger("state");
 
@@ -34,6 +35,8 @@ export interface ReplicaOptions {
   retryMaxMs?: number;
   fatalAfterMs?: number;
   now?: () => number;
+  /** The document's clock (liveness, timestamps); the real one by default. */
+  clock?: Clock;
 }
 
 /**
@@ -58,7 +61,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private fatalSent = false;
   private compactScheduled = false;
   private closed = false;
-  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log" | "signatures">>;
+  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log" | "signatures" | "clock">>;
 
   constructor(
     readonly store: ReplicaStore,
@@ -88,7 +91,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) =>
       this.onUpdate(update, origin, this.pipeline.lazy(tr)),
     );
-    this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures });
+    this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures, clock: opts.clock });
     this.maybeCompact();
   }
 

@@ -1,4 +1,5 @@
-import { choosePeers, isNodeAlive } from "../pipeline/claim-rules.js";
+import { choosePeers } from "../pipeline/claim-rules.js";
+import { isPeerAlive } from "../state/claim-view.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { SyncPolicy } from "../trust/auth-policy.js";
 import type { Identity } from "../trust/identity.js";
@@ -77,7 +78,7 @@ export class MeshManager {
   }
 
   /** The peers we should be linked to now. */
-  desired(now = Date.now()): Map<string, MeshTarget> {
+  desired(now = this.pipeline.clock.monotonic()): Map<string, MeshTarget> {
     const s = this.settings();
     // A peer whose link is up is alive whatever its last heartbeat says: while both ends reach
     // the rendezvous the link is quiet, and if the rendezvous vanishes without a word (a pulled
@@ -91,7 +92,7 @@ export class MeshManager {
           n.id !== this.identity.nodeId &&
           n.role !== "rendezvous" &&
           n.address.startsWith("ws") &&
-          (isNodeAlive(n, now, s.nodeAliveMs) || (n.alive && linked.has(n.id))) &&
+          (isPeerAlive(this.pipeline, n.id, s.nodeAliveMs, now) || (n.alive && linked.has(n.id))) &&
           !this.policy?.isRevoked(n.id),
       );
     const chosen = choosePeers(

@@ -83,6 +83,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private pingTimer: TimerHandle | undefined;
   private readonly clock: Clock;
   private nextChunkId = 0;
+  /** True while a sync step 2 is applied: its node entries are a catch-up, not heartbeats (see `CatchUpOrigin`). */
+  catchingUp = false;
   private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
   private readonly chunkBytes: number;
   private readonly release: OwnRelease;
@@ -202,9 +204,12 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
         break;
       case "sync-update":
         try {
+          this.catchingUp = msg.step2;
           Y.applyUpdate(this.hub.doc, msg.update, this);
         } catch (err) {
           return this.close(CLOSE_MALFORMED, `update rejected: ${(err as Error).message}`.slice(0, 120));
+        } finally {
+          this.catchingUp = false;
         }
         if (msg.step2 && !this.synced) {
           this.synced = true;
