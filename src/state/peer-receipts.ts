@@ -32,11 +32,15 @@ export class PeerReceipts {
     if (!this.firstSeen.has(id)) this.firstSeen.set(id, this.clock.monotonic());
   }
 
-  /** A new heartbeat of `id` arrived now; `lastSeen` is its own clock's time of it. */
-  received(id: string, lastSeen: number): void {
+  /**
+   * A new heartbeat of `id` arrived now; `lastSeen` is its own clock's time of it. `fresh`: it was
+   * written just now (a live update), so it also samples the peer's clock offset.
+   */
+  received(id: string, lastSeen: number, fresh = true): void {
     const now = this.clock.monotonic();
     this.seen(id);
     this.heard.set(id, now);
+    if (!fresh) return;
     const samples = this.offsets.get(id) ?? [];
     samples.push(lastSeen - this.clock.now());
     if (samples.length > CLOCK_OFFSET_SAMPLES) samples.shift();

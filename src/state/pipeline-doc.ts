@@ -36,15 +36,19 @@ export interface NodeSignatures {
 export class ReadOnlyDocument extends Error {}
 
 /**
- * An update origin that applies a catch-up (a sync step 2, `SyncConnection`): node entries in it
- * arrive in bulk and say nothing about when they were written, so they are no heartbeat receipts.
+ * What an update's origin (a `SyncConnection`) says about its node entries. A catch-up (a sync
+ * step 2) brings entries in bulk that say nothing about when they were written, so they are no
+ * heartbeat receipts — except the sending peer's own entry: whatever comes over a link from that
+ * peer proves it is running now.
  */
-export interface CatchUpOrigin {
+export interface SyncOrigin {
   readonly catchingUp: boolean;
+  readonly peerId?: string;
 }
 
-const isCatchUp = (origin: unknown): boolean =>
-  typeof origin === "object" && origin !== null && (origin as Partial<CatchUpOrigin>).catchingUp === true;
+function syncOrigin(origin: unknown): Partial<SyncOrigin> {
+  return typeof origin === "object" && origin !== null ? (origin as Partial<SyncOrigin>) : {};
+}
 
 /** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
 export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
@@ -103,8 +107,8 @@ export class PipelineDoc {
     this.nodes.observeDeep((events, tr) =>
       this.guard("nodes observer", () => {
         const ids = [...touchedKeys(this.nodes, events)];
-        const live = !isCatchUp(tr.origin);
-        for (const id of ids) this.refreshNode(id, live);
+        const from = syncOrigin(tr.origin);
+        for (const id of ids) this.refreshNode(id, from.catchingUp !== true, from.peerId === id);
         for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
       }),
     );
@@ -392,8 +396,11 @@ export class PipelineDoc {
     }
   }
 
-  /** `live`: the change came in a live update (not loaded, not a catch-up): a grown `lastSeen` is a heartbeat received now. */
-  private refreshNode(id: string, live: boolean): void {
+  /**
+   * `live`: the change came in a live update (not loaded, not a catch-up): a grown `lastSeen` is a
+   * heartbeat received now. `fromItself`: it came over a link from that very node.
+   */
+  private refreshNode(id: string, live: boolean, fromItself = false): void {
     const fields = nodeFields(this.nodes.get(id));
     const sig = this.opts.signatures;
     if (sig && fields) {
@@ -408,7 +415,8 @@ export class PipelineDoc {
     if (prev && entry.lastSeen < prev.lastSeen) return;
     this.nodeCache.set(id, entry);
     // Only the peer's own clock is compared, with itself: a grown lastSeen is a new heartbeat.
-    if (live && (!prev || entry.lastSeen > prev.lastSeen)) this.receipts.received(id, entry.lastSeen);
+    const grown = !prev || entry.lastSeen > prev.lastSeen;
+    if ((live && grown) || fromItself) this.receipts.received(id, entry.lastSeen, live);
     else this.receipts.seen(id);
   }
 

@@ -121,5 +121,12 @@ describe("liveness by receipt (row 9)", () => {
     const view = new ClaimView(later, timings);
     expect(view.alive(m.A)).toBe(false);
     expect(view.live(later.getItem(item.id)!)).toBe(true);
+
+    // The same catch-up sent by that node itself over its link proves it runs now.
+    const direct = new PipelineDoc(new Y.Doc(), { clock: new ManualClock() });
+    Y.applyUpdate(direct.doc, Y.encodeStateAsUpdate(m.ag.doc), { catchingUp: true, peerId: m.A });
+    expect(new ClaimView(direct, timings).alive(m.A)).toBe(true);
+    // …without sampling its clock from a heartbeat that may be old.
+    expect(direct.receipts.view(m.A)).toEqual({ heardSecsAgo: 0 });
   });
 });
