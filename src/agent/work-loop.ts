@@ -125,7 +125,7 @@ export class WorkLoop {
     return !this.rendezvous || this.rendezvous.reachable(this.ctx.config.project.autonomous_after_secs * 1000);
   }
 
-  pass(now = Date.now()): void {
+  pass(now = this.ctx.pipeline.clock.now()): void {
     this.detectConflicts();
     if (!this.accepting) return;
     const cfg = this.ctx.config.project;

@@ -29,7 +29,7 @@ export class Claims {
   constructor(readonly pipeline: PipelineDoc) {}
 
   /** Ask for an item (each node writes only its own key, so requests never conflict). */
-  request(id: string, node: string, now = Date.now()): void {
+  request(id: string, node: string, now = this.pipeline.clock.now()): void {
     this.write(id, (m) => requestsOf(m).set(node, now));
   }
 
@@ -50,7 +50,7 @@ export class Claims {
    * `story log`) follow it there, and the grantee has nothing to write when it starts (that write
    * was a third of the updates of a story's trip through `current`).
    */
-  grant(id: string, node: string, now = Date.now()): ClaimToken | undefined {
+  grant(id: string, node: string, now = this.pipeline.clock.now()): ClaimToken | undefined {
     const item = this.pipeline.getItem(id);
     if (!item) return undefined;
     const claim = nextClaim(node, item.epoch, item.stage, now);
@@ -97,7 +97,7 @@ export class Claims {
    * Move the item as its holder. False when the token is stale; throws `TransitionRefused` when
    * the transition table forbids the move (a bug in the caller, never a race).
    */
-  moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): boolean {
+  moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = this.pipeline.clock.now()): boolean {
     if (!this.holds(token)) return false;
     this.move(token.id, to, ctx, patch, now);
     return true;
@@ -107,7 +107,7 @@ export class Claims {
    * Move without a claim (operators, housekeeping). The claim and pending requests belong to the
    * stage being left, so both are cleared.
    */
-  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
+  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = this.pipeline.clock.now()): void {
     const item = this.pipeline.getItem(id);
     if (!item) throw new TransitionRefused(`unknown item ${id}`);
     const verdict = checkTransition(item.stage, to, ctx);
