@@ -13,6 +13,7 @@ import type { PeerClockView } from "../state/peer-receipts.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -24,6 +25,19 @@ export class ActionError extends Error {
   }
 }
 
+/** Text a person writes: control characters other than newline and tab are refused (400). */
+const text = () =>
+  z.string().superRefine((s, ctx) => {
+    const found = controlCharacter(s);
+    if (found) ctx.addIssue({ code: "custom", message: controlCharacterMessage(found) });
+  });
+
+/** The same rule for the plain-string arguments of moves, blocks and pauses. */
+function checkText(field: string, value: string | undefined): void {
+  const found = value === undefined ? undefined : controlCharacter(value);
+  if (found) throw new ActionError(400, `${field}: ${controlCharacterMessage(found)}`);
+}
+
 const stageInput = z.string().transform((s, ctx) => {
   const st = parseStage(s);
   if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
@@ -31,18 +45,18 @@ const stageInput = z.string().transform((s, ctx) => {
 });
 
 export const newStorySchema = z.strictObject({
-  name: z.string().trim().min(1, "name must not be empty").max(200),
+  name: text().trim().min(1, "name must not be empty").max(200),
   type: z.enum(ITEM_TYPES).default("story"),
   stage: stageInput.default("backlog"),
-  body: z.string().max(100_000).optional(),
-  criteria: z.array(z.string().min(1).max(500)).max(100).optional(),
+  body: text().max(100_000).optional(),
+  criteria: z.array(text().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  body: z.string().max(100_000).optional(),
+  name: text().trim().min(1).max(200).optional(),
+  body: text().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
@@ -129,6 +143,7 @@ export class OperatorActions {
 
   async move(id: string, stageName: string, reason?: string): Promise<Item> {
     const item = this.get(id);
+    checkText("reason", reason);
     const to = parseStage(String(stageName));
     if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
     const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
@@ -162,13 +177,15 @@ export class OperatorActions {
 
   block(id: string, reason: string): Item {
     this.get(id);
+    checkText("reason", reason);
     this.claims.clear(id, { blocked: reason || "blocked by an operator" });
     return this.get(id);
   }
 
   unblock(id: string): Item {
     this.get(id);
-    this.pipeline.update(id, { blocked: null, retries: 0 });
+    // A person looked at it: the node-trouble record starts over too (rule 2's breaker).
+    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined });
     return this.get(id);
   }
 
@@ -189,6 +206,7 @@ export class OperatorActions {
 
   /** An operator's pause: the node finishes nothing new, keeps its worktrees, until resumed. */
   pauseNode(nodeId: string, reason?: string): NodeEntry {
+    checkText("reason", reason);
     const node = this.node(nodeId);
     this.control().pause(node.id, (reason ?? "").trim().slice(0, 300) || "paused by an operator");
     return this.node(node.id);
