@@ -178,7 +178,12 @@ export function openSqliteStore(
   let store: SqliteStore;
   try {
     store = new SqliteStore(file);
-    store.preload(store.load());
+    try {
+      store.preload(store.load());
+    } catch (err) {
+      store.close(); // before the file is moved: no handle may keep writing to it
+      throw err;
+    }
   } catch (err) {
     const code = (err as { code?: string }).code ?? "";
     if (!DAMAGED.has(code)) throw new UserError(`cannot open replica ${file}: ${(err as Error).message}`);
