@@ -83,7 +83,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private pingTimer: TimerHandle | undefined;
   private readonly clock: Clock;
   private nextChunkId = 0;
-  /** True while a sync step 2 is applied: its node entries are a catch-up, not heartbeats (see `CatchUpOrigin`). */
+  /** True while a sync step 2 is applied: its node entries are a catch-up, not heartbeats (see `SyncOrigin` in pipeline-doc.ts). */
   catchingUp = false;
   private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
   private readonly chunkBytes: number;
