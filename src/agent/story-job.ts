@@ -1,15 +1,18 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt } from "../runtime/prompt.js";
+import { buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
+import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { writeHostFile } from "../confinement/host-files.js";
+import type { GateRun } from "../git/gates.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 
@@ -17,6 +20,12 @@ import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 function continuePrompt(feedback: string | undefined): string {
   const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
   return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
+}
+
+/** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
+export interface ReviewRun {
+  review: Review;
+  resume: boolean;
 }
 
 /** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
@@ -101,13 +110,16 @@ export abstract class StoryJob {
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
    */
-  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
     const item = this.item()!;
-    const resume = this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume);
+    const interrupted = this.resumable(item);
+    // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
+    const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    const resume = interrupted ?? reviewed;
+    let result = await this.runOnce(cwd, item, feedback, resume, review?.review, !!reviewed);
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined);
+      result = await this.runOnce(cwd, item, feedback, undefined, review?.review);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
@@ -123,7 +135,20 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  /** The session of this slot's last run here, when it finished normally (its work was reviewed). */
+  private reviewedSession(item: Item): string | undefined {
+    const last = item.lastRun;
+    return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
+  }
+
+  private async runOnce(
+    cwd: string,
+    item: Item,
+    feedback: string | undefined,
+    resumeSessionId: string | undefined,
+    review?: Review,
+    resumeForReview = false,
+  ): Promise<RunResult> {
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -131,9 +156,15 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt =
+      resumeForReview && review
+        ? reviewContinuePrompt(review)
+        : resumeSessionId
+          ? continuePrompt(feedback)
+          : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
-    writeFileSync(promptFile, prompt);
+    // Never through a link a run could have planted (the file is outside every checkout anyway).
+    writeHostFile(promptFile, prompt);
     this.ctx.log.info(
       { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
       "agent invocation",
@@ -153,6 +184,9 @@ export abstract class StoryJob {
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
+      confinement: this.ctx.confinement,
+      // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
+      ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
@@ -163,6 +197,8 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // After the confinement's setup and the spawn: what claim → coder start really costs.
+    this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
     try {
       this.ctx.trackPid(this.storyId, this.running.pid);
     } catch (err) {
@@ -203,6 +239,7 @@ export abstract class StoryJob {
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
+      runtime: s.runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };
@@ -241,6 +278,19 @@ export abstract class StoryJob {
   /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /** How this job's gates run in `cwd`: confined, under `[gates] sandbox`. */
+  protected gateRun(cwd: string, ownBranch?: string): GateRun {
+    return {
+      cwd,
+      storyId: this.storyId,
+      projectRoot: this.ctx.root,
+      baseBranch: this.ctx.baseBranch,
+      ownBranch,
+      mode: this.ctx.config.project.gates.sandbox,
+      confinement: this.ctx.confinement,
+    };
   }
 
   /**

@@ -64,6 +64,7 @@ node.lock
 worktrees/
 merge_workspace/
 logs/
+runs/
 running.json
 `;
 

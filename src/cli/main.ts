@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { api, authHeaders, createOnce, serverUrl } from "./client.js";
+import { api, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
@@ -310,18 +310,10 @@ story
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
-    // The answer's headers are bounded like every other call; the stream itself may stay quiet
-    // for as long as the coder is (a log follow has no deadline), and ends with the holder's stream.
-    const connecting = new AbortController();
-    const headersDeadline = setTimeout(() => connecting.abort(new Error("no answer within 30 s")), 30_000);
-    const res = await fetch(`${base}${path}?follow`, { headers: authHeaders(), signal: connecting.signal })
-      .catch((err: unknown) => {
-        throw new UserError(`cannot follow the log at ${base}: ${(err as Error).message}`);
-      })
-      .finally(() => clearTimeout(headersDeadline));
+    // Through the pinned request like every call that carries the token (issue 27).
     const decoder = new TextDecoder();
     let buf = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    await api<string>(base, "GET", `${path}?follow`, undefined, (chunk) => {
       buf += decoder.decode(chunk, { stream: true });
       let i: number;
       while ((i = buf.indexOf("\n\n")) >= 0) {
@@ -329,7 +321,7 @@ story
         buf = buf.slice(i + 2);
         for (const line of frame.split("\n")) if (line.startsWith("data:")) print(line.slice(5).trimStart());
       }
-    }
+    });
   });
 
 const nodeCmd = program.command("node").description("nodes: pause, resume, revoke");

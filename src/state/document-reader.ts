@@ -3,8 +3,10 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import type { FieldSource } from "./write-authority.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -47,6 +49,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
   };
 }
 
@@ -81,7 +84,14 @@ export function readRequests(v: unknown): Record<string, number> {
 export function readItem(id: string, value: unknown, malformed?: Malformed): Item | undefined {
   if (!isItemId(id)) return void malformed?.("items", id, "invalid item id");
   if (!(value instanceof Y.Map)) return void malformed?.("items", id, "not a map");
-  const m = value as Y.Map<unknown>;
+  return readItemFields(id, value as Y.Map<unknown>, malformed);
+}
+
+/**
+ * An item from a source of its fields: the item's map, or the verified view of it (signed
+ * groups that do not verify read at their last valid values; see src/trust/item-authority.ts).
+ */
+export function readItemFields(id: string, m: FieldSource, malformed?: Malformed): Item | undefined {
   const stage = m.get("stage");
   const type = m.get("type");
   if (!isStage(stage)) return void malformed?.("items", id, "missing or invalid stage");
@@ -91,6 +101,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
   const qa = m.get("qa");
   const deps = m.get("dependsOn");
   const lastRun = readLastRun(m.get("lastRun"));
+  const rawReview = m.get("review");
+  const review = rawReview === undefined || rawReview === null ? undefined : readReview(rawReview);
+  if (rawReview !== undefined && rawReview !== null && !review) malformed?.("items", id, "invalid review (ignored)");
   return {
     id,
     name: str(m.get("name")) ?? id,
@@ -112,6 +125,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     failure: readFailure(m.get("failure")),
     ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...(review ? { review } : {}),
   };
 }
 
