@@ -149,7 +149,7 @@ export abstract class StoryJob {
         if (sig.kind === "session") this.sessionId = sig.sessionId;
         else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
         // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
-        else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        else if (sig.kind === "node-failure") this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
     this.ctx.trackPid(this.storyId, this.running.pid);

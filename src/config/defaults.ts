@@ -143,3 +143,20 @@ export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
 export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;
+
+// Runtimes, accounts and budgets (issue 28).
+/** The model each runtime asks for when a slot names none: each vendor's current coding default. */
+export const DEFAULT_MODELS = { "claude-code": "claude-sonnet-4-5", codex: "gpt-5-codex", gemini: "gemini-2.5-pro" } as const;
+/**
+ * USD per million tokens when a codex or gemini slot (or its account) sets no `price`: the
+ * vendors' list prices for those default models, so a budget means something without
+ * configuration. Claude reports its own cost.
+ */
+export const DEFAULT_PRICES = {
+  codex: { input: 1.25, output: 10, cached_input: 0.125 },
+  gemini: { input: 1.25, output: 10, cached_input: 0.31 },
+} as const;
+/** A day's spend is counted in this zone unless project.toml sets `timezone`. */
+export const TIMEZONE = "UTC";
+/** While a budget applies, a codex or gemini run's session file is read this often: a model response takes seconds. */
+export const USAGE_POLL_MS = 500;

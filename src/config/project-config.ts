@@ -16,6 +16,15 @@ const httpOrigin = httpUrl.refine((s) => {
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-CA", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function urlOrUndefined(s: string): URL | undefined {
   try {
     return new URL(s);
@@ -59,6 +68,9 @@ export const projectSchema = z.strictObject({
   // Prepared worktrees (issue 15.3): how many each agent keeps checked out at the latest fetched
   // base, so a claim starts its coder without `git worktree add`. Default: one per coder slot; 0 disables.
   worktree_pool: z.number().int().min(0).max(64).optional(),
+  // Budgets (issue 28): spend across every node and account per day, counted in `timezone`.
+  daily_budget_usd: positive.optional(),
+  timezone: z.string().refine(validTimeZone, "must be an IANA time zone such as UTC or Europe/Berlin").default(D.TIMEZONE),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---

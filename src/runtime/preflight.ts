@@ -1,5 +1,6 @@
 import type { AgentSlot } from "../config/agents-config.js";
 import { findClaude } from "./claude-code-runtime.js";
+import { missingCli } from "./cli-binary.js";
 import { findExecutable, missingSandboxTools } from "./sandbox.js";
 
 /** One reason a slot cannot run on this node; the node pauses instead of failing stories. */
@@ -28,6 +29,14 @@ export function preflightSlots(slots: readonly AgentSlot[], path = process.env.P
         problems.push({
           slot: slot.name,
           message: `slot ${slot.name}: sandbox = "required" but ${missing.join(" and ")} not found on PATH (install bubblewrap and socat)`,
+        });
+    } else if (slot.runtime === "codex" || slot.runtime === "gemini") {
+      const problem = missingCli(slot.runtime, slot.name, slot.path, path);
+      if (problem) problems.push({ slot: slot.name, message: problem });
+      if (slot.sandbox === "required" && !findExecutable("bwrap", path))
+        problems.push({
+          slot: slot.name,
+          message: `slot ${slot.name}: sandbox = "required" but bwrap not found on PATH (install bubblewrap)`,
         });
     } else if (slot.command && checkable(slot.command) && !findExecutable(slot.command, path)) {
       problems.push({ slot: slot.name, message: `slot ${slot.name}: command ${slot.command} not found or not executable` });
