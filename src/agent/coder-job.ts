@@ -31,7 +31,8 @@ export class CoderJob extends StoryJob {
         }
         return;
       }
-      if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
+      const failureKind = result.budget ? ("budget" as const) : undefined;
+      if (!this.attemptFailed(checked.failure, { patch: { lastRun, failureKind } })) return;
       feedback = checked.failure;
     }
   }

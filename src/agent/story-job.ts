@@ -8,6 +8,7 @@ import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Item, ItemPatch, LastRun } from "../state/item.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { isAccountTrouble } from "../pipeline/account-rules.js";
 import type { JobContext } from "./job-context.js";
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
@@ -100,9 +101,17 @@ export abstract class StoryJob {
       result = await this.runOnce(cwd, item, feedback, undefined);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
-    else if (result.outcome !== "lost") this.ctx.health.succeeded();
+    else if (result.outcome !== "lost") {
+      this.ctx.health.succeeded();
+      if (this.account) this.ctx.accounts?.worked(this.account);
+    }
     return result;
   }
+
+  /** The account of the current run (issue 28), and the slot as it runs with it. */
+  protected account: string | undefined;
+  private runSlot: AgentSlot | undefined;
+  private maxBudgetUsd: number | undefined;
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
   private resumable(item: Item): string | undefined {
@@ -113,7 +122,17 @@ export abstract class StoryJob {
   }
 
   private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
-    const slot = this.slot;
+    const prepared = this.ctx.accounts?.prepare(this.slot);
+    if (this.ctx.accounts && !prepared) {
+      // Every account of this slot was paused (or capped) since the grant: give the story back untouched.
+      const error = "every account of this slot is paused or over its daily budget";
+      return { ok: false, outcome: "node_failure", reason: error, error, exit: null, durationMs: 0 };
+    }
+    // A session belongs to one vendor: a slot that fell back to another account's runtime starts afresh.
+    if (prepared && (item.lastRun?.runtime ?? this.slot.runtime) !== prepared.slot.runtime) resumeSessionId = undefined;
+    this.account = prepared?.account;
+    this.maxBudgetUsd = prepared?.maxBudgetUsd ?? this.slot.max_budget_usd;
+    const slot = (this.runSlot = prepared?.slot ?? this.slot);
     const vars = {
       story_id: this.storyId,
       worktree_path: cwd,
@@ -129,7 +148,7 @@ export abstract class StoryJob {
     );
     this.note(
       "info",
-      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${this.account && !this.account.startsWith("@") ? ` with account ${this.account}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
@@ -143,13 +162,18 @@ export abstract class StoryJob {
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
       resumeSessionId,
+      maxBudgetUsd: this.maxBudgetUsd,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {
         if (sig.kind === "session") this.sessionId = sig.sessionId;
         else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
         // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
-        else if (sig.kind === "node-failure") this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        else if (sig.kind === "node-failure") {
+          if (this.account && this.ctx.accounts && isAccountTrouble({ outcome: "node_failure", ...sig }))
+            this.ctx.accounts.trouble(this.account, { reason: sig.reason, resetsAt: sig.resetsAt, cause: sig.accountTrouble ?? "limit" });
+          else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        }
       },
     });
     this.ctx.trackPid(this.storyId, this.running.pid);
@@ -158,6 +182,8 @@ export abstract class StoryJob {
     this.ctx.trackPid(this.storyId, undefined);
     this.sessionId = result.sessionId ?? this.sessionId;
     this.ctx.metrics?.runFinished({ outcome: result.outcome, costUsd: result.costUsd, turns: result.turns });
+    if (this.account) this.ctx.accounts?.spent(this.account, slot.runtime, result.costUsd);
+    if (result.budget || /max_budget|budget exhausted/i.test(result.reason)) result.budget = true;
     this.note("info", `${slot.role} finished: ${result.ok ? "ok" : `${result.outcome}: ${result.error ?? result.reason}`}`);
     return result;
   }
@@ -167,7 +193,14 @@ export abstract class StoryJob {
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
-    this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
+    // The account's trouble pauses the account (on every node); the node's own pauses the node.
+    if (this.account && this.ctx.accounts && isAccountTrouble(result))
+      this.ctx.accounts.trouble(this.account, {
+        reason: error,
+        resetsAt: result.resetsAt,
+        cause: result.accountTrouble ?? (/credential|logged in/i.test(result.reason) ? "credentials" : "limit"),
+      });
+    else this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
     if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure: error.slice(0, 4000) })) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
       this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
@@ -179,6 +212,8 @@ export abstract class StoryJob {
     return {
       node: this.ctx.nodeId,
       slot: s.name,
+      ...(this.runSlot && this.runSlot.runtime !== s.runtime ? { runtime: this.runSlot.runtime } : {}),
+      ...(this.account && !this.account.startsWith("@") ? { account: this.account } : {}),
       turns: r.turns,
       costUsd: r.costUsd,
       durationMs: r.durationMs,

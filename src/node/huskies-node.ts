@@ -29,7 +29,7 @@ import { isLoopbackHost } from "../server/request-guard.js";
 import type { TlsMaterial } from "../server/tls-files.js";
 import type { Health } from "../server/http-app.js";
 import { HttpService } from "../server/http-service.js";
-import { OperatorActions } from "../server/operator-actions.js";
+import { OperatorActions, type AccountsView } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
 import { metricsRoute, type Metrics } from "../server/metrics.js";
@@ -40,6 +40,10 @@ import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import { AccountLedger } from "../state/account-ledger.js";
+import { SlotAccounts } from "../agent/slot-accounts.js";
+import { nodePausedBySlots } from "../pipeline/account-rules.js";
+import type { PauseState } from "../state/item.js";
 
 export interface NodeOptions {
   root: string;
@@ -88,6 +92,9 @@ export class HuskiesNode {
   metrics!: Metrics;
   pause!: NodePause;
   directives!: OperatorDirectives;
+  ledger!: AccountLedger;
+  accounts!: SlotAccounts;
+  private ledgerTimer: NodeJS.Timeout | undefined;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -175,6 +182,10 @@ export class HuskiesNode {
     this.metrics = nodeMetrics({ pipeline, config: this.config, links: () => this.sync.linkCounts(), storeFile: store.file });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
+    // Accounts and budgets (issue 28): entries count only when signed by a node of this project.
+    this.ledger = new AccountLedger(this.replica.doc, this.identity, (id) => id === this.nodeId || !!pipeline.getNode(id), logger("node"));
+    this.accounts = new SlotAccounts(this.ledger, this.config);
+    this.pool.usable = (slot) => this.accounts.usable(slot);
     // Directives come from the rendezvous this node follows (the key that answered on the
     // upstream link), or from itself when it is the rendezvous.
     this.directives = new OperatorDirectives(
@@ -186,6 +197,7 @@ export class HuskiesNode {
     );
     const actions = new OperatorActions(this.claims, {
       root,
+      accounts: () => this.accountsView(),
       baseBranch: async () => this.baseBranch,
       nodes:
         role === "rendezvous"
@@ -265,7 +277,7 @@ export class HuskiesNode {
         role,
         capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
         keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
-        paused: this.pause.state,
+        paused: this.effectivePause(),
       }),
       this.log,
     );
@@ -275,6 +287,8 @@ export class HuskiesNode {
       this.agent?.loop?.schedule();
     });
     this.directives.start();
+    this.ledger.onChange(() => this.ledgerChanged());
+    this.ledgerChanged();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
     if (this.opts.runAgent) this.preflight();
@@ -358,10 +372,11 @@ export class HuskiesNode {
         mergeLock: serialize(),
         health: this.pause,
         metrics: this.metrics,
+        accounts: this.accounts,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
-      acceptsWork: () => this.pause.acceptsWork(),
+      acceptsWork: () => this.pause.acceptsWork() && !this.accounts.projectCapReached(),
       keptChanged: () => this.presence.beat(),
     });
     await this.agent.start();
@@ -377,6 +392,43 @@ export class HuskiesNode {
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");
     else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
+  }
+
+  /**
+   * The pause this node shows: its own (limits, credentials, operators, preflight), else "every
+   * slot is paused" when every slot's accounts are paused or capped, else the project's daily cap.
+   */
+  effectivePause(now = Date.now()): PauseState | null {
+    if (this.pause.state) return this.pause.state;
+    const cap = this.accounts.projectCapReached(now);
+    if (cap && this.pool.capacity("coder") + this.pool.capacity("qa") + this.pool.capacity("mergemaster") > 0)
+      return { reason: cap.reason, since: now, until: cap.until };
+    const slots = this.opts.runAgent ? this.config.agents.agent : [];
+    if (!nodePausedBySlots(slots.map((slot) => ({ usable: this.accounts.usable(slot, now) })))) return null;
+    const pauses = this.ledger.pauses(now);
+    const until = pauses.length ? Math.min(...pauses.map((p) => p.until)) : null;
+    const reason = slots.map((s) => this.accounts.blocked(this.accounts.choose(s) ?? "", now) ?? "").find(Boolean);
+    return {
+      reason:
+        `every slot's account is paused${pauses.length ? `: ${pauses.map((p) => `${p.account} (${p.reason.slice(0, 80)})`).join("; ")}` : reason ? `: ${reason}` : ""}`.slice(
+          0,
+          500,
+        ),
+      since: Math.min(now, ...pauses.map((p) => p.since)),
+      until,
+    };
+  }
+
+  /** A pause or spend in the ledger changed: beat (our entry's pause may change), pass, and wake at the next reset. */
+  private ledgerChanged(now = Date.now()): void {
+    clearTimeout(this.ledgerTimer);
+    this.presence?.beat();
+    this.agent?.loop?.schedule();
+    const next = Math.min(...this.ledger.pauses(now).map((p) => p.until), this.accounts.projectCapReached(now)?.until ?? Infinity);
+    if (Number.isFinite(next)) {
+      this.ledgerTimer = setTimeout(() => this.ledgerChanged(), Math.max(0, next - Date.now()) + 50);
+      this.ledgerTimer.unref();
+    }
   }
 
   /** Revoke a key project-wide (rendezvous only): a signed entry every node enforces. */
@@ -421,7 +473,8 @@ export class HuskiesNode {
       label: this.label,
       ...links,
       running: this.agent?.running() ?? [],
-      paused: this.pause.state,
+      paused: this.effectivePause(),
+      accounts: this.accountsView(),
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
       digest: documentDigest(this.replica.doc),
@@ -432,12 +485,44 @@ export class HuskiesNode {
     };
   }
 
+  /** Accounts, their pauses and today's spend (status --json, /health with the token, the board). */
+  accountsView(now = Date.now()): AccountsView {
+    const pauses = this.ledger.pauses(now).filter((p) => !p.account.startsWith("@"));
+    const spend = this.accounts.today(now);
+    const cap = this.config.project.daily_budget_usd;
+    return {
+      day: spend.day,
+      timezone: this.config.project.timezone,
+      spentTodayUsd: spend.total,
+      dailyBudgetUsd: cap ?? null,
+      capReached: this.accounts.projectCapReached(now)?.reason ?? null,
+      byRuntime: spend.runtimes,
+      accounts: [
+        ...new Set([...this.config.agents.account.map((a) => a.name), ...pauses.map((p) => p.account), ...Object.keys(spend.accounts)]),
+      ]
+        .filter((n) => !n.startsWith("@"))
+        .map((name) => {
+          const a = this.config.agents.account.find((x) => x.name === name);
+          const p = pauses.find((x) => x.account === name);
+          return {
+            name,
+            runtime: a?.runtime ?? null,
+            paused: p ? { reason: p.reason, since: p.since, until: p.until, cause: p.cause, node: p.node } : null,
+            resetInSecs: p ? Math.max(0, Math.round((p.until - now) / 1000)) : null,
+            spentTodayUsd: spend.accounts[name] ?? 0,
+            dailyBudgetUsd: a?.daily_budget_usd ?? null,
+          };
+        }),
+    };
+  }
+
   /** Stop accepting work, stop coders, mark this node not alive, flush, close. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
       this.rendezvous?.stop();
       this.directives.stop();
+      clearTimeout(this.ledgerTimer);
       this.pause.stop();
       this.presence.stop();
       await this.sync.stop();

@@ -28,6 +28,8 @@ export function bwrapArgs(p: CliConfinement, command: string, args: readonly str
   // Mounts apply in order: hide `.huskies/` first, then bind back what the run may touch inside it.
   if (p.projectRoot) out.push("--tmpfs", resolve(p.projectRoot, ".huskies"));
   for (const d of p.denyRead ?? []) if (existsSync(d)) out.push("--tmpfs", d);
+  // The repository's git dir is read whole (config, HEAD, packed refs), then the parts a commit writes.
+  if (p.gitCommonDir && existsSync(p.gitCommonDir)) out.push("--ro-bind", resolve(p.gitCommonDir), resolve(p.gitCommonDir));
   const rw = [...p.stateDirs, p.cwd, ...gitWrites(p)];
   for (const d of rw) if (existsSync(d)) out.push("--bind", resolve(d), resolve(d));
   for (const f of p.allowRead ?? []) if (existsSync(f)) out.push("--ro-bind", resolve(f), resolve(f));

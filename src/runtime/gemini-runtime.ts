@@ -54,7 +54,7 @@ export const geminiDriver: CliDriver = {
 function chatFiles(tmp: string, sessionId: string, since: number): string[] {
   const out: string[] = [];
   const suffix = `-${sessionId.slice(0, 8)}.jsonl`;
-  let projects: string[] = [];
+  let projects: string[];
   try {
     projects = readdirSync(tmp);
   } catch {

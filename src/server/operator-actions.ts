@@ -46,6 +46,26 @@ export const storyPatchSchema = z.strictObject({
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
   nodes: NodeEntry[];
+  /** Accounts, their pauses and today's spend (issue 28). */
+  accounts?: AccountsView;
+}
+
+/** What `status` shows of accounts and budgets (built by the node from its ledger). */
+export interface AccountsView {
+  day: string;
+  timezone: string;
+  spentTodayUsd: number;
+  dailyBudgetUsd: number | null;
+  capReached: string | null;
+  byRuntime: Record<string, number>;
+  accounts: Array<{
+    name: string;
+    runtime: string | null;
+    paused: { reason: string; since: number; until: number; cause: string; node: string } | null;
+    resetInSecs: number | null;
+    spentTodayUsd: number;
+    dailyBudgetUsd: number | null;
+  }>;
 }
 
 /**
@@ -65,7 +85,7 @@ export class OperatorActions {
 
   constructor(
     private readonly claims: Claims,
-    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl },
+    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl; accounts?: () => AccountsView },
   ) {
     this.pipeline = claims.pipeline;
   }
@@ -73,7 +93,7 @@ export class OperatorActions {
   view(): PipelineView {
     const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
     for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
-    return { stages, nodes: this.pipeline.listNodes() };
+    return { stages, nodes: this.pipeline.listNodes(), ...(this.opts.accounts ? { accounts: this.opts.accounts() } : {}) };
   }
 
   create(input: unknown): Item {

@@ -46,6 +46,8 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(str(v.account) !== undefined ? { account: str(v.account)!.slice(0, 40) } : {}),
+    ...(str(v.runtime) !== undefined ? { runtime: str(v.runtime)!.slice(0, 20) } : {}),
   };
 }
 
@@ -92,6 +94,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
     failure: str(m.get("failure")),
+    ...(m.get("failureKind") === "budget" ? { failureKind: "budget" as const } : {}),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
   };
 }

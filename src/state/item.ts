@@ -21,6 +21,10 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+  /** The account the run used (issue 28), when the slot names accounts. */
+  account?: string;
+  /** The runtime that ran, when a fallback account made it differ from the slot's. */
+  runtime?: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -47,6 +51,11 @@ export interface Item {
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
   failure?: string;
+  /**
+   * What kind of failure `failure` is, where huskies knows: `budget` (a run stopped at its
+   * `max_budget_usd`). To be folded into `failure.kind` when that lands (issue 24).
+   */
+  failureKind?: "budget";
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
 }
