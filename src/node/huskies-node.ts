@@ -43,6 +43,7 @@ import { keyAdmitter, upstreamOf } from "./join.js";
 import { AccountLedger } from "../state/account-ledger.js";
 import { SlotAccounts } from "../agent/slot-accounts.js";
 import { nodePausedBySlots } from "../pipeline/account-rules.js";
+import { registerAccountMetrics } from "./account-metrics.js";
 import type { PauseState } from "../state/item.js";
 
 export interface NodeOptions {
@@ -186,6 +187,7 @@ export class HuskiesNode {
     this.ledger = new AccountLedger(this.replica.doc, this.identity, (id) => id === this.nodeId || !!pipeline.getNode(id), logger("node"));
     this.accounts = new SlotAccounts(this.ledger, this.config);
     this.pool.usable = (slot) => this.accounts.usable(slot);
+    registerAccountMetrics(this.metrics.registry, () => this.accountsView());
     // Directives come from the rendezvous this node follows (the key that answered on the
     // upstream link), or from itself when it is the rendezvous.
     this.directives = new OperatorDirectives(

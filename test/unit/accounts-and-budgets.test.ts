@@ -1,0 +1,137 @@
+import * as Y from "yjs";
+import { describe, expect, it } from "vitest";
+import { accountFor, isAccountTrouble, nodePausedBySlots, slotAccounts } from "../../src/pipeline/account-rules.js";
+import { capReached, dayKey, nextDayStart, runBudget, tokenCost } from "../../src/pipeline/budget-rules.js";
+import { AccountLedger } from "../../src/state/account-ledger.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
+import { agentsSchema } from "../../src/config/agents-config.js";
+import { projectSchema } from "../../src/config/project-config.js";
+
+describe("budget rules", () => {
+  it("prices tokens per million, cached input at its own price", () => {
+    expect(
+      tokenCost({ input: 1_000_000, output: 100_000, cached: 1_000_000 }, { input: 1.25, output: 10, cached_input: 0.125 }),
+    ).toBeCloseTo(2.375);
+    expect(tokenCost({ input: 0, output: 0, cached: 2_000_000 }, { input: 2, output: 8 })).toBeCloseTo(4);
+  });
+
+  it("counts the day in the project's zone and finds the next midnight there", () => {
+    const t = Date.UTC(2026, 11, 4, 23, 30);
+    expect(dayKey(t, "UTC")).toBe("2026-12-04");
+    expect(dayKey(t, "Europe/Berlin")).toBe("2026-12-05");
+    expect(nextDayStart(t, "UTC")).toBe(Date.UTC(2026, 11, 5));
+    expect(nextDayStart(t, "Europe/Berlin")).toBe(Date.UTC(2026, 11, 5, 23));
+  });
+
+  it("a reached cap holds new stories; a run's budget is what the caps leave", () => {
+    const caps = [
+      { name: "the project", limitUsd: 10, spentUsd: 7 },
+      { name: "account a", limitUsd: 5, spentUsd: 5 },
+    ];
+    expect(capReached(caps)?.name).toBe("account a");
+    expect(runBudget(2, caps.slice(0, 1))).toBe(2);
+    expect(runBudget(undefined, caps.slice(0, 1))).toBe(3);
+    expect(runBudget(undefined, [])).toBeUndefined();
+  });
+});
+
+describe("account rules", () => {
+  it("a slot falls back in order; a slot without accounts has one of its own", () => {
+    expect(slotAccounts({ name: "c1" })).toEqual(["@c1"]);
+    expect(accountFor(["a", "b"], (n) => n === "a")).toBe("b");
+    expect(accountFor(["a", "b"], () => true)).toBeUndefined();
+  });
+
+  it("limits and credentials are the account's trouble, a missing binary is the node's", () => {
+    expect(isAccountTrouble({ outcome: "node_failure", accountTrouble: "limit" })).toBe(true);
+    expect(isAccountTrouble({ outcome: "node_failure", reason: "five-hour usage limit reached" })).toBe(true);
+    expect(isAccountTrouble({ outcome: "node_failure", reason: "not logged in" })).toBe(true);
+    expect(isAccountTrouble({ outcome: "node_failure", reason: "the runtime could not be started" })).toBe(false);
+    expect(isAccountTrouble({ outcome: "story_failure", reason: "usage limit" })).toBe(false);
+  });
+
+  it("a node is paused only when every slot is", () => {
+    expect(nodePausedBySlots([{ usable: false }, { usable: true }])).toBe(false);
+    expect(nodePausedBySlots([{ usable: false }, { usable: false }])).toBe(true);
+    expect(nodePausedBySlots([])).toBe(false);
+  });
+});
+
+describe("the account ledger", () => {
+  const two = () => {
+    const a = new Y.Doc();
+    const b = new Y.Doc();
+    a.on("update", (u: Uint8Array) => Y.applyUpdate(b, u));
+    b.on("update", (u: Uint8Array) => Y.applyUpdate(a, u));
+    const ia = ephemeralIdentity();
+    const ib = ephemeralIdentity();
+    const members = new Set([ia.nodeId, ib.nodeId]);
+    return { a: new AccountLedger(a, ia, (id) => members.has(id)), b: new AccountLedger(b, ib, (id) => members.has(id)), docB: b, ia, ib };
+  };
+
+  it("a pause written by one node holds on another until its reset, then lifts by itself", () => {
+    const { a, b, ia } = two();
+    const now = 1_800_000_000_000;
+    a.pause("team", { reason: "usage limit reached", since: now, until: now + 60_000, cause: "limit" });
+    expect(b.paused("team", now + 1)).toMatchObject({ reason: "usage limit reached", node: ia.nodeId, until: now + 60_000 });
+    expect(b.paused("team", now + 60_000)).toBeUndefined();
+  });
+
+  it("an unsigned, forged or non-member entry is ignored", () => {
+    const { b, docB } = two();
+    const now = 1_800_000_000_000;
+    docB
+      .getMap("accounts")
+      .set("team", { account: "team", reason: "x", since: now, until: now + 1e6, cause: "limit", node: "ab".repeat(32), sig: "00" });
+    expect(b.paused("team", now)).toBeUndefined();
+    const stranger = new AccountLedger(new Y.Doc(), ephemeralIdentity(), () => true);
+    stranger.pause("team", { reason: "x", since: now, until: now + 1e6, cause: "limit" });
+    docB.getMap("accounts").set("team", stranger.accounts.get("team"));
+    expect(b.paused("team", now)).toBeUndefined();
+  });
+
+  it("spend is summed over nodes for the day, by account and runtime", () => {
+    const { a, b } = two();
+    a.recordSpend("2026-12-04", "team", "codex", 1.5);
+    a.recordSpend("2026-12-04", "team", "codex", 0.5);
+    b.recordSpend("2026-12-04", "other", "gemini", 2);
+    b.recordSpend("2026-12-03", "other", "gemini", 9);
+    expect(a.spentOn("2026-12-04")).toEqual({ day: "2026-12-04", total: 2, accounts: { team: 2 }, runtimes: { codex: 2 } });
+  });
+
+  it("implicit accounts stay on their node", () => {
+    const { a, b } = two();
+    a.pause("@coder-1", { reason: "limit", since: 0, until: 1e15, cause: "limit" });
+    expect(a.paused("@coder-1", 1)).toBeDefined();
+    expect(b.paused("@coder-1", 1)).toBeUndefined();
+    expect(a.accounts.size).toBe(0);
+  });
+});
+
+describe("config", () => {
+  it("accounts are checked: unknown names, both keys, a command slot with an account", () => {
+    const ok = agentsSchema.safeParse({
+      account: [
+        { name: "claude-team", runtime: "claude-code", env: ["ANTHROPIC_API_KEY"] },
+        { name: "codex-team", runtime: "codex", daily_budget_usd: 20 },
+      ],
+      agent: [{ name: "c1", accounts: ["claude-team", "codex-team"] }],
+    });
+    expect(ok.success).toBe(true);
+    expect(agentsSchema.safeParse({ agent: [{ name: "c1", account: "nope" }] }).error?.issues[0]?.message).toMatch(
+      /no \[\[account\]\] named `nope`/,
+    );
+    expect(
+      agentsSchema.safeParse({
+        account: [{ name: "x", runtime: "codex" }],
+        agent: [{ name: "c1", runtime: "command", command: "sh", account: "x" }],
+      }).success,
+    ).toBe(false);
+  });
+
+  it("timezone must be a real zone", () => {
+    expect(projectSchema.parse({}).timezone).toBe("UTC");
+    expect(projectSchema.safeParse({ timezone: "Mars/Olympus" }).success).toBe(false);
+    expect(projectSchema.parse({ daily_budget_usd: 25, timezone: "Europe/Berlin" }).daily_budget_usd).toBe(25);
+  });
+});
