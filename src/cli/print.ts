@@ -59,7 +59,8 @@ export function describePipeline(v: PipelineView): string {
   lines.push(`nodes (${v.nodes.length})`);
   const newest = newestRelease(v.nodes);
   for (const n of v.nodes) lines.push(`  ${describeNode(n, Date.now(), newest)}`);
-  if (v.accounts) lines.push(...describeAccounts(v.accounts));
+  if (v.accounts && (v.accounts.accounts.length || v.accounts.dailyBudgetUsd !== null || v.accounts.spentTodayUsd > 0))
+    lines.push(...describeAccounts(v.accounts));
   return lines.join("\n");
 }
 
