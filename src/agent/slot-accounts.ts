@@ -1,7 +1,7 @@
 import type { AgentSlot, Account } from "../config/agents-config.js";
 import type { LiveConfig } from "../config/live-config.js";
 import { DEFAULT_MODELS } from "../config/defaults.js";
-import { accountFor, isImplicitAccount, slotAccounts } from "../pipeline/account-rules.js";
+import { accountFor, isImplicitAccount, slotAccounts, type AccountBlock } from "../pipeline/account-rules.js";
 import { capReached, capReason, dayKey, nextDayStart, runBudget, type Cap } from "../pipeline/budget-rules.js";
 import { resumeAt } from "../pipeline/pause-policy.js";
 import type { AccountLedger } from "../state/account-ledger.js";
@@ -53,17 +53,28 @@ export class SlotAccounts {
     return cap ? { reason: capReason(cap), until: nextDayStart(now, this.config.project.timezone) } : undefined;
   }
 
-  /** Why an account takes no new story now, or undefined when it can. */
-  blocked(name: string, now = Date.now()): string | undefined {
+  /** Why an account takes no new story now (its pause in the ledger, or its daily cap), or undefined when it can. */
+  block(name: string, now = Date.now()): AccountBlock | undefined {
     const p = this.ledger.paused(name, now);
-    if (p) return `account ${name} paused until ${new Date(p.until).toISOString()}: ${p.reason}`;
+    if (p) return { account: name, reason: p.reason, since: p.since, until: p.until };
     const cap = isImplicitAccount(name) ? undefined : capReached(this.caps(name, now).filter((c) => c.name !== "the project"));
-    return cap ? capReason(cap) : undefined;
+    return cap ? { account: name, reason: capReason(cap), since: now, until: nextDayStart(now, this.config.project.timezone) } : undefined;
+  }
+
+  /** What blocks each of a slot's accounts now; empty when the slot can work. */
+  slotBlocks(slot: AgentSlot, now = Date.now()): AccountBlock[] {
+    const blocks: AccountBlock[] = [];
+    for (const name of slotAccounts(slot)) {
+      const b = this.block(name, now);
+      if (!b) return [];
+      blocks.push(b);
+    }
+    return blocks;
   }
 
   /** The account a slot would work with now, or undefined when every one of its accounts is blocked. */
   choose(slot: AgentSlot, now = Date.now()): string | undefined {
-    return accountFor(slotAccounts(slot), (a) => this.blocked(a, now) !== undefined);
+    return accountFor(slotAccounts(slot), (a) => this.block(a, now) !== undefined);
   }
 
   usable(slot: AgentSlot, now = Date.now()): boolean {

@@ -44,7 +44,7 @@ import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
 import { AccountLedger } from "../state/account-ledger.js";
 import { SlotAccounts } from "../agent/slot-accounts.js";
-import { nodePausedBySlots } from "../pipeline/account-rules.js";
+import { nodePauseFromBlocks, nodePausedBySlots } from "../pipeline/account-rules.js";
 import { registerAccountMetrics } from "./account-metrics.js";
 import type { PauseState } from "../state/item.js";
 
@@ -410,8 +410,9 @@ export class HuskiesNode {
   }
 
   /**
-   * The pause this node shows: its own (limits, credentials, operators, preflight), else "every
-   * slot is paused" when every slot's accounts are paused or capped, else the project's daily cap.
+   * The pause this node shows: its own (limits, credentials, operators, preflight), else the
+   * project's daily cap, else, when every slot's accounts are paused or capped, what blocks them
+   * (one account: its own reason, as a node-pause read before accounts; see nodePauseFromBlocks).
    */
   effectivePause(now = Date.now()): PauseState | null {
     if (this.pause.state) return this.pause.state;
@@ -419,19 +420,9 @@ export class HuskiesNode {
     if (cap && this.pool.capacity("coder") + this.pool.capacity("qa") + this.pool.capacity("mergemaster") > 0)
       return { reason: cap.reason, since: now, until: cap.until };
     const slots = this.opts.runAgent ? this.config.agents.agent : [];
-    if (!nodePausedBySlots(slots.map((slot) => ({ usable: this.accounts.usable(slot, now) })))) return null;
-    const pauses = this.ledger.pauses(now);
-    const until = pauses.length ? Math.min(...pauses.map((p) => p.until)) : null;
-    const reason = slots.map((s) => this.accounts.blocked(this.accounts.choose(s) ?? "", now) ?? "").find(Boolean);
-    return {
-      reason:
-        `every slot's account is paused${pauses.length ? `: ${pauses.map((p) => `${p.account} (${p.reason.slice(0, 80)})`).join("; ")}` : reason ? `: ${reason}` : ""}`.slice(
-          0,
-          500,
-        ),
-      since: Math.min(now, ...pauses.map((p) => p.since)),
-      until,
-    };
+    const blocks = slots.map((slot) => this.accounts.slotBlocks(slot, now));
+    if (!nodePausedBySlots(blocks.map((b) => ({ usable: b.length === 0 })))) return null;
+    return nodePauseFromBlocks(blocks.flat()) ?? null;
   }
 
   /** A pause or spend in the ledger changed: beat (our entry's pause may change), pass, and wake at the next reset. */

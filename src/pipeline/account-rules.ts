@@ -34,3 +34,34 @@ export function isAccountTrouble(r: { outcome: string; accountTrouble?: string; 
 export function nodePausedBySlots(slots: ReadonlyArray<{ usable: boolean }>): boolean {
   return slots.length > 0 && slots.every((s) => !s.usable);
 }
+
+/** Why one account takes no work: a ledger pause or a reached daily cap, and when it lifts. */
+export interface AccountBlock {
+  account: string;
+  reason: string;
+  since: number;
+  until: number;
+}
+
+/**
+ * The pause a node shows when every slot is blocked. One account behind it all: that account's own
+ * reason, so a node whose slots share one account reads exactly as a node-pause did before accounts
+ * (`Not logged in · Please run /login`), prefixed with the account's name when it is a named one.
+ * Several: each account named once. The node resumes at the earliest lift.
+ */
+export function nodePauseFromBlocks(blocks: readonly AccountBlock[]): { reason: string; since: number; until: number } | undefined {
+  const byAccount = new Map<string, AccountBlock>();
+  for (const b of blocks) if (!byAccount.has(b.account)) byAccount.set(b.account, b);
+  const all = [...byAccount.values()];
+  if (!all.length) return undefined;
+  const named = (b: AccountBlock) => (isImplicitAccount(b.account) ? b.reason : `account ${b.account}: ${b.reason}`);
+  const reason =
+    all.length === 1
+      ? named(all[0]!)
+      : `every slot's account is paused: ${all.map((b) => `${b.account} (${b.reason.slice(0, 80)})`).join("; ")}`;
+  return {
+    reason: reason.slice(0, 500),
+    since: Math.min(...all.map((b) => b.since)),
+    until: Math.min(...all.map((b) => b.until)),
+  };
+}

@@ -40,6 +40,8 @@ export class AccountLedger {
   readonly accounts: Y.Map<unknown>;
   readonly spend: Y.Map<unknown>;
   private readonly local = new Map<string, AccountPause>();
+  /** Listeners of local (implicit-account) pauses, which no document event announces. */
+  private readonly localListeners = new Set<() => void>();
   private mine: { day: string; accounts: Record<string, number>; runtimes: Record<string, number>; total: number } | undefined;
 
   constructor(
@@ -57,6 +59,7 @@ export class AccountLedger {
   pause(account: string, p: Omit<AccountPause, "node">): void {
     if (isImplicitAccount(account)) {
       this.local.set(account, { ...p, node: this.identity.nodeId });
+      for (const cb of this.localListeners) cb();
       return;
     }
     const current = this.paused(account, p.since);
@@ -146,7 +149,9 @@ export class AccountLedger {
     };
     this.accounts.observe(h);
     this.spend.observe(h);
+    this.localListeners.add(h);
     return () => {
+      this.localListeners.delete(h);
       this.accounts.unobserve(h);
       this.spend.unobserve(h);
     };

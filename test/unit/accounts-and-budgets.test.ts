@@ -1,6 +1,6 @@
 import * as Y from "yjs";
 import { describe, expect, it } from "vitest";
-import { accountFor, isAccountTrouble, nodePausedBySlots, slotAccounts } from "../../src/pipeline/account-rules.js";
+import { accountFor, isAccountTrouble, nodePauseFromBlocks, nodePausedBySlots, slotAccounts } from "../../src/pipeline/account-rules.js";
 import { capReached, dayKey, nextDayStart, runBudget, tokenCost } from "../../src/pipeline/budget-rules.js";
 import { AccountLedger } from "../../src/state/account-ledger.js";
 import { ephemeralIdentity } from "../../src/trust/identity.js";
@@ -54,6 +54,19 @@ describe("account rules", () => {
     expect(nodePausedBySlots([{ usable: false }, { usable: true }])).toBe(false);
     expect(nodePausedBySlots([{ usable: false }, { usable: false }])).toBe(true);
     expect(nodePausedBySlots([])).toBe(false);
+  });
+
+  it("a node paused by one account shows that account's own reason; by several, names each once", () => {
+    const login = { account: "@claude-1", reason: "Not logged in · Please run /login", since: 5, until: 900 };
+    expect(nodePauseFromBlocks([login])).toEqual({ reason: "Not logged in · Please run /login", since: 5, until: 900 });
+    const team = { account: "team", reason: "You've hit your usage limit", since: 7, until: 600 };
+    expect(nodePauseFromBlocks([team, team])?.reason).toBe("account team: You've hit your usage limit");
+    const both = nodePauseFromBlocks([login, team, team])!;
+    expect(both.reason).toBe(
+      "every slot's account is paused: @claude-1 (Not logged in · Please run /login); team (You've hit your usage limit)",
+    );
+    expect(both).toMatchObject({ since: 5, until: 600 });
+    expect(nodePauseFromBlocks([])).toBeUndefined();
   });
 });
 
