@@ -101,8 +101,13 @@ export class SlotAccounts {
   }
 
   /** A run on `account` hit its limit or lost its credentials: pause it (everywhere, for a named account). */
-  trouble(account: string, t: { reason: string; resetsAt?: number; cause: "limit" | "credentials" }, now = Date.now()): number {
-    const n = (this.inARow.get(account) ?? 0) + 1;
+  trouble(
+    account: string,
+    t: { reason: string; resetsAt?: number; cause: "limit" | "credentials"; sameRun?: boolean },
+    now = Date.now(),
+  ): number {
+    // The end of a run whose first sign was already counted is the same trouble, not one more in a row.
+    const n = t.sameRun ? Math.max(1, this.inARow.get(account) ?? 0) : (this.inARow.get(account) ?? 0) + 1;
     this.inARow.set(account, n);
     const cfg = this.config.project;
     const until = resumeAt(

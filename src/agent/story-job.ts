@@ -112,6 +112,8 @@ export abstract class StoryJob {
   protected account: string | undefined;
   private runSlot: AgentSlot | undefined;
   private maxBudgetUsd: number | undefined;
+  /** The run's account trouble was already acted on at its first sign. */
+  private accountTroubleSignalled = false;
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
   private resumable(item: Item): string | undefined {
@@ -131,6 +133,7 @@ export abstract class StoryJob {
     // A session belongs to one vendor: a slot that fell back to another account's runtime starts afresh.
     if (prepared && (item.lastRun?.runtime ?? this.slot.runtime) !== prepared.slot.runtime) resumeSessionId = undefined;
     this.account = prepared?.account;
+    this.accountTroubleSignalled = false;
     this.maxBudgetUsd = prepared?.maxBudgetUsd ?? this.slot.max_budget_usd;
     const slot = (this.runSlot = prepared?.slot ?? this.slot);
     const vars = {
@@ -170,9 +173,10 @@ export abstract class StoryJob {
         else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
         // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
         else if (sig.kind === "node-failure") {
-          if (this.account && this.ctx.accounts && isAccountTrouble({ outcome: "node_failure", ...sig }))
+          if (this.account && this.ctx.accounts && isAccountTrouble({ outcome: "node_failure", ...sig })) {
             this.ctx.accounts.trouble(this.account, { reason: sig.reason, resetsAt: sig.resetsAt, cause: sig.accountTrouble ?? "limit" });
-          else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+            this.accountTroubleSignalled = true;
+          } else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
         }
       },
     });
@@ -199,6 +203,7 @@ export abstract class StoryJob {
         reason: error,
         resetsAt: result.resetsAt,
         cause: result.accountTrouble ?? (/credential|logged in/i.test(result.reason) ? "credentials" : "limit"),
+        sameRun: this.accountTroubleSignalled,
       });
     else this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
     const failure: Failure = { kind: "node_trouble", message: error.slice(0, 4000) };

@@ -98,6 +98,7 @@ export class HuskiesNode {
   ledger!: AccountLedger;
   accounts!: SlotAccounts;
   private ledgerTimer: NodeJS.Timeout | undefined;
+  private seenPauses = new Set<string>();
   schema!: SchemaGuard;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
@@ -428,6 +429,15 @@ export class HuskiesNode {
   /** A pause or spend in the ledger changed: beat (our entry's pause may change), pass, and wake at the next reset. */
   private ledgerChanged(now = Date.now()): void {
     clearTimeout(this.ledgerTimer);
+    // Say once when an account's pause reaches this node (from whichever node saw the trouble).
+    const live = new Set<string>();
+    for (const p of this.ledger.pauses(now)) {
+      const key = `${p.account}\u0000${p.since}\u0000${p.until}`;
+      live.add(key);
+      if (!this.seenPauses.has(key))
+        this.log.info({ account: p.account, reason: p.reason, until: p.until, by: p.node }, "account pause in force here");
+    }
+    this.seenPauses = live;
     this.presence?.beat();
     this.agent?.loop?.schedule();
     const next = Math.min(...this.ledger.pauses(now).map((p) => p.until), this.accounts.projectCapReached(now)?.until ?? Infinity);
