@@ -77,6 +77,13 @@ export class SlotAccounts {
     return accountFor(slotAccounts(slot), (a) => this.block(a, now) !== undefined);
   }
 
+  /** Why a run of `slot` may not start now (the project's cap, or no usable account), else undefined. */
+  holdReason(slot: AgentSlot, now = Date.now()): string | undefined {
+    const cap = this.projectCapReached(now);
+    if (cap) return cap.reason;
+    return this.usable(slot, now) ? undefined : `every account of slot ${slot.name} is paused or over its daily budget`;
+  }
+
   usable(slot: AgentSlot, now = Date.now()): boolean {
     return this.choose(slot, now) !== undefined;
   }

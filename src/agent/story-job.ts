@@ -96,6 +96,10 @@ export abstract class StoryJob {
     const item = this.item()!;
     const resume = this.resumable(item);
     let result = await this.runOnce(cwd, item, feedback, resume);
+    if (result.heldBack) {
+      this.giveBack(result.reason);
+      return result;
+    }
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
       result = await this.runOnce(cwd, item, feedback, undefined);
@@ -123,13 +127,17 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  private async runOnce(
+    cwd: string,
+    item: Item,
+    feedback: string | undefined,
+    resumeSessionId: string | undefined,
+  ): Promise<RunResult & { heldBack?: boolean }> {
+    // Since the grant (or the last attempt) the project's daily cap may have been reached, or every
+    // account of this slot paused: nothing runs, and the story goes back untouched (giveBack).
+    const held = this.ctx.accounts?.holdReason(this.slot);
+    if (held) return { ok: false, outcome: "node_failure", reason: held, error: held, exit: null, durationMs: 0, heldBack: true };
     const prepared = this.ctx.accounts?.prepare(this.slot);
-    if (this.ctx.accounts && !prepared) {
-      // Every account of this slot was paused (or capped) since the grant: give the story back untouched.
-      const error = "every account of this slot is paused or over its daily budget";
-      return { ok: false, outcome: "node_failure", reason: error, error, exit: null, durationMs: 0 };
-    }
     // A session belongs to one vendor: a slot that fell back to another account's runtime starts afresh.
     if (prepared && (item.lastRun?.runtime ?? this.slot.runtime) !== prepared.slot.runtime) resumeSessionId = undefined;
     this.account = prepared?.account;
@@ -193,6 +201,14 @@ export abstract class StoryJob {
   }
 
   private sessionId: string | undefined;
+
+  /** Nothing ran (a daily cap, every account paused): the claim goes back as it was, and nothing pauses. */
+  private giveBack(reason: string): void {
+    if (this.ctx.claims.release(this.token)) {
+      this.note("info", `claim given back untouched: ${reason}`);
+      this.ctx.log.info({ story: this.storyId, reason }, "claim given back before the run: no account or budget to run with");
+    }
+  }
 
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {

@@ -509,13 +509,14 @@ export class HuskiesNode {
   accountsView(now = Date.now()): AccountsView {
     const pauses = this.ledger.pauses(now).filter((p) => !p.account.startsWith("@"));
     const spend = this.accounts.today(now);
-    const cap = this.config.project.daily_budget_usd;
+    const cap = this.accounts.projectCapReached(now);
     return {
       day: spend.day,
       timezone: this.config.project.timezone,
       spentTodayUsd: spend.total,
-      dailyBudgetUsd: cap ?? null,
-      capReached: this.accounts.projectCapReached(now)?.reason ?? null,
+      dailyBudgetUsd: this.config.project.daily_budget_usd ?? null,
+      capReached: cap?.reason ?? null,
+      capUntil: cap?.until ?? null,
       byRuntime: spend.runtimes,
       accounts: [
         ...new Set([...this.config.agents.account.map((a) => a.name), ...pauses.map((p) => p.account), ...Object.keys(spend.accounts)]),

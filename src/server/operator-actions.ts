@@ -5,12 +5,15 @@ import { renderStory, setCriterion } from "../pipeline/story-markdown.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import type { Item, NodeEntry } from "../state/item.js";
+import type { AccountsView } from "../state/accounts-view.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+
+export type { AccountsView } from "../state/accounts-view.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -54,24 +57,6 @@ export interface PipelineView {
   accounts?: AccountsView;
 }
 
-/** What `status` shows of accounts and budgets (built by the node from its ledger). */
-export interface AccountsView {
-  day: string;
-  timezone: string;
-  spentTodayUsd: number;
-  dailyBudgetUsd: number | null;
-  capReached: string | null;
-  byRuntime: Record<string, number>;
-  accounts: Array<{
-    name: string;
-    runtime: string | null;
-    paused: { reason: string; since: number; until: number; cause: string; node: string } | null;
-    resetInSecs: number | null;
-    spentTodayUsd: number;
-    dailyBudgetUsd: number | null;
-  }>;
-}
-
 /**
  * What a person (CLI, REST, board, MCP) can do to the pipeline. One implementation behind every
  * interface, so they cannot drift apart.
@@ -109,6 +94,12 @@ export class OperatorActions {
         supportedSchema: SCHEMA,
       },
     };
+  }
+
+  /** Accounts, their pauses and today's spend as this node sees them (the board's accounts panel). */
+  accounts(): AccountsView {
+    if (!this.opts.accounts) throw new ActionError(404, "this node keeps no account ledger");
+    return this.opts.accounts();
   }
 
   create(input: unknown): Item {

@@ -37,6 +37,7 @@ export function restApi(
 
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
+  api.get("/accounts", (c) => c.json(actions.accounts()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
   api.post("/stories", async (c) => c.json(actions.create(await jsonObject(c)), 201));
   api.get("/stories/:id", (c) => c.json(actions.get(id(c))));

@@ -6,6 +6,8 @@ import { AccountLedger } from "../../src/state/account-ledger.js";
 import { ephemeralIdentity } from "../../src/trust/identity.js";
 import { agentsSchema } from "../../src/config/agents-config.js";
 import { projectSchema } from "../../src/config/project-config.js";
+import { LiveConfig } from "../../src/config/live-config.js";
+import { SlotAccounts } from "../../src/agent/slot-accounts.js";
 
 describe("budget rules", () => {
   it("prices tokens per million, cached input at its own price", () => {
@@ -118,6 +120,58 @@ describe("the account ledger", () => {
     expect(a.paused("@coder-1", 1)).toBeDefined();
     expect(b.paused("@coder-1", 1)).toBeUndefined();
     expect(a.accounts.size).toBe(0);
+  });
+});
+
+describe("a node's slots and their accounts", () => {
+  const setup = (project: Record<string, unknown> = {}) => {
+    const config = new LiveConfig("/nonexistent", {
+      project: projectSchema.parse({ limit_backoff_secs: 60, ...project }),
+      agents: agentsSchema.parse({
+        account: [
+          { name: "claude-team", runtime: "claude-code", daily_budget_usd: 5 },
+          { name: "codex-team", runtime: "codex", env: ["OPENAI_API_KEY"] },
+        ],
+        agent: [{ name: "c1", accounts: ["claude-team", "codex-team"], max_budget_usd: 3 }],
+      }),
+    });
+    const id = ephemeralIdentity();
+    const ledger = new AccountLedger(new Y.Doc(), id, (n) => n === id.nodeId);
+    return { accounts: new SlotAccounts(ledger, config), slot: config.agents.agent[0]!, ledger };
+  };
+  const now = Date.UTC(2026, 11, 4, 12);
+
+  it("runs with the first usable account, folded into the slot; falls back while it is paused", () => {
+    const { accounts, slot } = setup();
+    expect(accounts.prepare(slot, now)).toMatchObject({ account: "claude-team", slot: { runtime: "claude-code" }, maxBudgetUsd: 3 });
+    accounts.trouble("claude-team", { reason: "usage limit", resetsAt: now + 3600_000, cause: "limit" }, now);
+    const next = accounts.prepare(slot, now + 1)!;
+    expect(next).toMatchObject({ account: "codex-team", slot: { runtime: "codex", model: "gpt-5-codex" } });
+    expect(next.slot.env).toContain("OPENAI_API_KEY");
+    expect(accounts.prepare(slot, now + 3600_000)?.account).toBe("claude-team");
+  });
+
+  it("a run's trouble counts once in a row: the backoff doubles per run, not per sign", () => {
+    const { accounts } = setup();
+    const first = accounts.trouble("codex-team", { reason: "401", cause: "credentials" }, now);
+    const sameRun = accounts.trouble("codex-team", { reason: "401", cause: "credentials", sameRun: true }, now);
+    expect(first - now).toBe(60_000);
+    expect(sameRun - now).toBe(60_000);
+    expect(accounts.trouble("codex-team", { reason: "401", cause: "credentials" }, now) - now).toBe(120_000);
+  });
+
+  it("a reached account cap skips the account; a reached project cap holds every run back until midnight", () => {
+    const { accounts, slot, ledger } = setup({ daily_budget_usd: 10 });
+    ledger.recordSpend("2026-12-04", "claude-team", "claude-code", 5);
+    expect(accounts.prepare(slot, now)).toMatchObject({ account: "codex-team", maxBudgetUsd: 3 });
+    ledger.recordSpend("2026-12-04", "codex-team", "codex", 4);
+    expect(accounts.prepare(slot, now)?.maxBudgetUsd).toBe(1);
+    expect(accounts.holdReason(slot, now)).toBeUndefined();
+    ledger.recordSpend("2026-12-04", "codex-team", "codex", 1);
+    expect(accounts.holdReason(slot, now)).toBe("daily budget of the project reached ($10.00 of $10.00 today)");
+    expect(accounts.projectCapReached(now)?.until).toBe(Date.UTC(2026, 11, 5));
+    // The next day counts afresh.
+    expect(accounts.holdReason(slot, Date.UTC(2026, 11, 5, 0, 1))).toBeUndefined();
   });
 });
 

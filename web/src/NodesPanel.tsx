@@ -3,6 +3,7 @@ import { isLive, isPaused, timeLeft, type StuckConfig } from "../../src/pipeline
 import type { Item, NodeEntry } from "./types";
 import { api } from "./use-pipeline";
 import { shortAge, useNow } from "./use-now";
+import { AccountsPanel } from "./AccountsPanel";
 
 const SLOT_LABEL = { coder: "coder", qa: "qa", mergemaster: "merge" } as const;
 
@@ -19,6 +20,7 @@ export function NodesPanel({ nodes, items, cfg }: { nodes: NodeEntry[]; items: I
           <NodeRow key={n.id} node={n} now={now} cfg={cfg} running={items.filter((i) => i.claim?.node === n.id)} />
         ))}
       </ul>
+      <AccountsPanel />
     </aside>
   );
 }
