@@ -315,6 +315,8 @@ export class HuskiesNode {
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
+      // Accounts and caps may have changed: show the pause that holds now, and take work if none does.
+      this.ledgerChanged();
     });
 
     this.sync.start();
