@@ -42,9 +42,8 @@ import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
-import { AccountLedger } from "../state/account-ledger.js";
-import { SlotAccounts } from "../agent/slot-accounts.js";
-import { nodePauseFromBlocks, nodePausedBySlots } from "../pipeline/account-rules.js";
+import type { SlotAccounts } from "../agent/slot-accounts.js";
+import { NodeAccounts } from "./node-accounts.js";
 import { registerAccountMetrics } from "./account-metrics.js";
 import type { PauseState } from "../state/item.js";
 
@@ -95,10 +94,8 @@ export class HuskiesNode {
   metrics!: Metrics;
   pause!: NodePause;
   directives!: OperatorDirectives;
-  ledger!: AccountLedger;
+  nodeAccounts!: NodeAccounts;
   accounts!: SlotAccounts;
-  private ledgerTimer: NodeJS.Timeout | undefined;
-  private seenPauses = new Set<string>();
   schema!: SchemaGuard;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
@@ -196,8 +193,17 @@ export class HuskiesNode {
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Accounts and budgets (issue 28): entries count only when signed by a node of this project.
-    this.ledger = new AccountLedger(this.replica.doc, this.identity, (id) => id === this.nodeId || !!pipeline.getNode(id), logger("node"));
-    this.accounts = new SlotAccounts(this.ledger, this.config);
+    this.nodeAccounts = new NodeAccounts(this.replica.doc, this.identity, this.config, {
+      known: (id) => id === this.nodeId || !!pipeline.getNode(id),
+      runs: () => (this.opts.runAgent ? this.config.agents.agent : []),
+      // The node's entry may show another pause now, and a slot may be free again.
+      changed: () => {
+        this.presence?.beat();
+        this.agent?.loop?.schedule();
+      },
+      log: logger("node"),
+    });
+    this.accounts = this.nodeAccounts.slots;
     this.pool.usable = (slot) => this.accounts.usable(slot);
     registerAccountMetrics(this.metrics.registry, () => this.accountsView());
     // Directives come from the rendezvous this node follows (the key that answered on the
@@ -303,8 +309,7 @@ export class HuskiesNode {
       this.agent?.loop?.schedule();
     });
     this.directives.start();
-    this.ledger.onChange(() => this.ledgerChanged());
-    this.ledgerChanged();
+    this.nodeAccounts.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
     if (this.opts.runAgent) this.preflight();
@@ -316,7 +321,7 @@ export class HuskiesNode {
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
       // Accounts and caps may have changed: show the pause that holds now, and take work if none does.
-      this.ledgerChanged();
+      this.nodeAccounts.changed();
     });
 
     this.sync.start();
@@ -412,41 +417,9 @@ export class HuskiesNode {
     else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
   }
 
-  /**
-   * The pause this node shows: its own (limits, credentials, operators, preflight), else the
-   * project's daily cap, else, when every slot's accounts are paused or capped, what blocks them
-   * (one account: its own reason, as a node-pause read before accounts; see nodePauseFromBlocks).
-   */
+  /** The pause this node shows: its own (limits, credentials, operators, preflight), else its accounts'. */
   effectivePause(now = Date.now()): PauseState | null {
-    if (this.pause.state) return this.pause.state;
-    const cap = this.accounts.projectCapReached(now);
-    if (cap && this.pool.capacity("coder") + this.pool.capacity("qa") + this.pool.capacity("mergemaster") > 0)
-      return { reason: cap.reason, since: now, until: cap.until };
-    const slots = this.opts.runAgent ? this.config.agents.agent : [];
-    const blocks = slots.map((slot) => this.accounts.slotBlocks(slot, now));
-    if (!nodePausedBySlots(blocks.map((b) => ({ usable: b.length === 0 })))) return null;
-    return nodePauseFromBlocks(blocks.flat()) ?? null;
-  }
-
-  /** A pause or spend in the ledger changed: beat (our entry's pause may change), pass, and wake at the next reset. */
-  private ledgerChanged(now = Date.now()): void {
-    clearTimeout(this.ledgerTimer);
-    // Say once when an account's pause reaches this node (from whichever node saw the trouble).
-    const live = new Set<string>();
-    for (const p of this.ledger.pauses(now)) {
-      const key = `${p.account}\u0000${p.since}\u0000${p.until}`;
-      live.add(key);
-      if (!this.seenPauses.has(key))
-        this.log.info({ account: p.account, reason: p.reason, until: p.until, by: p.node }, "account pause in force here");
-    }
-    this.seenPauses = live;
-    this.presence?.beat();
-    this.agent?.loop?.schedule();
-    const next = Math.min(...this.ledger.pauses(now).map((p) => p.until), this.accounts.projectCapReached(now)?.until ?? Infinity);
-    if (Number.isFinite(next)) {
-      this.ledgerTimer = setTimeout(() => this.ledgerChanged(), Math.max(0, next - Date.now()) + 50);
-      this.ledgerTimer.unref();
-    }
+    return this.pause.state ?? this.nodeAccounts.pause(now);
   }
 
   /** Revoke a key project-wide (rendezvous only): a signed entry every node enforces. */
@@ -509,34 +482,7 @@ export class HuskiesNode {
 
   /** Accounts, their pauses and today's spend (status --json, /health with the token, the board). */
   accountsView(now = Date.now()): AccountsView {
-    const pauses = this.ledger.pauses(now).filter((p) => !p.account.startsWith("@"));
-    const spend = this.accounts.today(now);
-    const cap = this.accounts.projectCapReached(now);
-    return {
-      day: spend.day,
-      timezone: this.config.project.timezone,
-      spentTodayUsd: spend.total,
-      dailyBudgetUsd: this.config.project.daily_budget_usd ?? null,
-      capReached: cap?.reason ?? null,
-      capUntil: cap?.until ?? null,
-      byRuntime: spend.runtimes,
-      accounts: [
-        ...new Set([...this.config.agents.account.map((a) => a.name), ...pauses.map((p) => p.account), ...Object.keys(spend.accounts)]),
-      ]
-        .filter((n) => !n.startsWith("@"))
-        .map((name) => {
-          const a = this.config.agents.account.find((x) => x.name === name);
-          const p = pauses.find((x) => x.account === name);
-          return {
-            name,
-            runtime: a?.runtime ?? null,
-            paused: p ? { reason: p.reason, since: p.since, until: p.until, cause: p.cause, node: p.node } : null,
-            resetInSecs: p ? Math.max(0, Math.round((p.until - now) / 1000)) : null,
-            spentTodayUsd: spend.accounts[name] ?? 0,
-            dailyBudgetUsd: a?.daily_budget_usd ?? null,
-          };
-        }),
-    };
+    return this.nodeAccounts.view(now);
   }
 
   /** Stop accepting work, stop coders, mark this node not alive, flush, close. */
@@ -545,7 +491,7 @@ export class HuskiesNode {
       await this.agent?.stop();
       this.rendezvous?.stop();
       this.directives.stop();
-      clearTimeout(this.ledgerTimer);
+      this.nodeAccounts.stop();
       this.pause.stop();
       this.presence.stop();
       await this.sync.stop();
