@@ -3,6 +3,7 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
 
@@ -47,8 +48,8 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
-    ...(str(v.account) !== undefined ? { account: str(v.account)!.slice(0, 40) } : {}),
-    ...(str(v.runtime) !== undefined ? { runtime: str(v.runtime)!.slice(0, 20) } : {}),
+    ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
+    ...(typeof v.account === "string" && /^[A-Za-z0-9_.-]{1,40}$/.test(v.account) ? { account: v.account } : {}),
   };
 }
 
@@ -60,6 +61,13 @@ export function readFailure(v: unknown): Failure | undefined {
   if (typeof v === "string") return { kind: kindOfFailureText(v), message: v };
   if (!isObject(v) || typeof v.message !== "string") return undefined;
   return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
+}
+
+/** At most a handful of node ids: the breaker needs two. */
+function readTroubledNodes(v: unknown): { troubledNodes?: string[] } {
+  if (!Array.isArray(v)) return {};
+  const ids = v.filter(isNodeId).slice(0, 16);
+  return ids.length ? { troubledNodes: ids } : {};
 }
 
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
@@ -86,6 +94,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
   const qa = m.get("qa");
   const deps = m.get("dependsOn");
   const lastRun = readLastRun(m.get("lastRun"));
+  const rawReview = m.get("review");
+  const review = rawReview === undefined || rawReview === null ? undefined : readReview(rawReview);
+  if (rawReview !== undefined && rawReview !== null && !review) malformed?.("items", id, "invalid review (ignored)");
   return {
     id,
     name: str(m.get("name")) ?? id,
@@ -105,7 +116,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
     failure: readFailure(m.get("failure")),
+    ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...(review ? { review } : {}),
   };
 }
 

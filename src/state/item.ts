@@ -3,6 +3,7 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { Review } from "../pipeline/review.js";
 import type { FailureKind } from "../pipeline/failure-kind.js";
 
 export type { QaMode };
@@ -24,7 +25,7 @@ export interface LastRun {
   outcome?: RunOutcomeKind;
   /** The account the run used (issue 28), when the slot names accounts. */
   account?: string;
-  /** The runtime that ran, when a fallback account made it differ from the slot's. */
+  /** The runtime that ran (`claude-code`, `codex`, …; a fallback account's may differ from the slot's): the board filters on it. */
   runtime?: string;
 }
 
@@ -58,8 +59,12 @@ export interface Item {
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
   failure?: Failure;
+  /** Nodes where working on this story ended in trouble the story may cause (disk, memory): rule 2's breaker. */
+  troubledNodes?: string[];
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
+  /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
+  review?: Review;
 }
 
 /** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */
