@@ -150,6 +150,8 @@ async function capture(cli, name, s) {
   for (const k of s.unset ?? []) delete base[k];
   const inv = driver.invocation(spec, base);
   const env = { ...base, ...inv.env };
+  // Unconfined (as `sandbox = "off"` runs them): what the CLI prints does not depend on bwrap.
+  const args = inv.args(env);
   const bin = join(CLI_BIN, cli);
   const lines = [
     {
@@ -158,11 +160,11 @@ async function capture(cli, name, s) {
         why: s.why,
         [cli]: execFileSync(bin, ["--version"], { encoding: "utf8", env }).trim(),
         env: Object.keys(env).sort(),
-        args: inv.args,
+        args,
       },
     },
   ];
-  const child = spawn(bin, inv.args, { cwd: work, env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(bin, args, { cwd: work, env, stdio: ["pipe", "pipe", "pipe"] });
   const ended = new Promise((resolve) => child.once("close", (code, signal) => resolve({ exit: code, signal })));
   child.stdin.on("error", () => undefined);
   child.stdin.end("Say hello.");

@@ -11,13 +11,12 @@ import { ROLES } from "../pipeline/roles.js";
  */
 export const COMMAND_TEMPLATE_KEYS = ["story_id", "worktree_path", "base_branch", "prompt_file"] as const;
 
+export { SANDBOX_MODES, type SandboxMode } from "./project-config.js";
+import { SANDBOX_MODES } from "./project-config.js";
+
 /** Coding-agent runtimes: Claude Code, OpenAI's Codex CLI, Google's Gemini CLI, or any command. */
 export const RUNTIMES = ["claude-code", "codex", "gemini", "command"] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
-
-/** How a slot is confined: `auto` = sandboxed when bubblewrap is installed. */
-export const SANDBOX_MODES = ["auto", "required", "off"] as const;
-export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 const accountName = z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, "must be 1-40 letters, digits, _ . -");
 
@@ -58,7 +57,7 @@ export const agentSlotSchema = z
     accounts: z.array(accountName).min(1).optional(),
     command: z.string().optional(),
     args: z.array(z.string()).default([]),
-    /** claude-code only; unset means `auto`. */
+    /** Every runtime; unset means `auto`. */
     sandbox: z.enum(SANDBOX_MODES).optional(),
     /** Names of extra variables of the node's environment to pass to this slot's agent. */
     env: z.array(envName).default([]),

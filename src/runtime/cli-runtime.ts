@@ -1,14 +1,13 @@
-import { isAbsolute } from "node:path";
+import { realpathSync } from "node:fs";
+import { dirname, isAbsolute, sep } from "node:path";
 import { DEFAULT_PRICES } from "../config/defaults.js";
+import { confinementFor } from "../confinement/default.js";
 import { logger } from "../log.js";
 import { tokenCost, type TokenPrice } from "../pipeline/budget-rules.js";
 import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal, StopKind } from "./agent-runtime.js";
 import { agentEnv, huskiesVars } from "./agent-env.js";
 import { findCli, type CliRuntime } from "./cli-binary.js";
 import { parseJsonLine, type CliClassified, type CliEvent, type CliFacts, type Tokens } from "./cli-outcome.js";
-import { bwrapArgs, bwrapPath } from "./cli-sandbox.js";
-import { confinementOf, findExecutable, sandboxDecision } from "./sandbox.js";
-import { startSupervised } from "./supervised-process.js";
 import { UsageTail } from "./usage-tail.js";
 
 /** Stderr and plain stdout lines kept for classification. */
@@ -17,11 +16,15 @@ const TAIL_LINES = 200;
 /** How one vendor's CLI is driven; `CliAgentRuntime` does the rest the same way for each. */
 export interface CliDriver {
   readonly name: CliRuntime;
-  /** Arguments (never the prompt: it goes to stdin), fixed environment, and the CLI's state dirs. */
+  /**
+   * Fixed environment and the CLI's state directories, and its arguments (never the prompt: it goes
+   * to stdin) as a function of the environment it finally gets (with the model API's base URL
+   * routed through the node's credential proxy when confined).
+   */
   invocation(
     spec: RunSpec,
     env: Record<string, string>,
-  ): { args: string[]; env: Record<string, string>; stateDirs: string[]; readable?: string[] };
+  ): { args: (env: Readonly<Record<string, string>>) => string[]; env: Record<string, string>; stateDirs: string[] };
   /** What to do about one event as it arrives. */
   live(event: CliEvent, now: number): { signal?: RuntimeSignal; stop?: { reason: string; kind: StopKind } } | undefined;
   classify(facts: CliFacts): CliClassified;
@@ -30,9 +33,12 @@ export interface CliDriver {
 }
 
 /**
- * A vendor CLI (codex, gemini) as a runtime: confined under bubblewrap (see `cli-sandbox.ts`),
- * the prompt on stdin, every JSON event to the story log, usage limits and credential failures
- * signalled at their first sign, the run's tokens priced for `lastRun.costUsd` and its budget.
+ * A vendor CLI (codex, gemini) as a runtime: started through the node's confinement like every
+ * process a story controls (bwrap; the CLI's own sandbox stays off), with its installed package
+ * readable, its state directory writable (sessions, to resume), and its model API reached through
+ * the node's credential proxy (the CLI holds a placeholder key). The prompt goes on stdin, every
+ * JSON event to the story log; usage limits and credential failures are signalled at their first
+ * sign, and the run's tokens priced for `lastRun.costUsd` and its budget.
  */
 export class CliAgentRuntime implements AgentRuntime {
   constructor(private readonly driver: CliDriver) {}
@@ -62,28 +68,6 @@ export class CliAgentRuntime implements AgentRuntime {
     const inv = d.invocation(spec, base);
     const env = { ...base, ...inv.env };
     const bin = findCli(d.name, spec.slot.path, env.PATH);
-    const decision = sandboxDecision(spec.slot.sandbox, bwrapPath(env.PATH) ? [] : ["bwrap"]);
-    if (decision.warning)
-      logger("runtime").warn(
-        { slot: spec.slot.name },
-        decision.warning.replace("claude-code coders run without the Bash sandbox", `${d.name} runs unconfined`),
-      );
-    const readable = [...(isAbsolute(spec.promptFile) ? [spec.promptFile] : []), ...(inv.readable ?? [])];
-    // A binary that is not there must fail as itself (ENOENT: a node failure), not as bwrap's exec error.
-    const [command, args] =
-      decision.sandboxed && findExecutable(bin, env.PATH)
-        ? [
-            bwrapPath(env.PATH) ?? "bwrap",
-            bwrapArgs(
-              {
-                ...confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }),
-                stateDirs: inv.stateDirs,
-              },
-              bin,
-              inv.args,
-            ),
-          ]
-        : [bin, inv.args];
     const overBudget = (cost: number) => spec.maxBudgetUsd !== undefined && cost > spec.maxBudgetUsd;
     const checkSpend = (tokens: Tokens | undefined) => {
       if (!tokens || budgetStop) return;
@@ -94,11 +78,21 @@ export class CliAgentRuntime implements AgentRuntime {
       const reason = `budget exhausted: $${cost.toFixed(4)} spent, max_budget_usd is $${spec.maxBudgetUsd}`;
       void run.stop(reason, "story_failure").catch(() => undefined);
     };
-    // confinement: spawned here (under bwrap when available) until src/confinement/ owns every story-controlled spawn.
-    const run = startSupervised(command, args, {
+    const run = confinementFor(spec).run({
+      label: spec.slot.name,
+      storyId: spec.storyId,
       cwd: spec.cwd,
-      input: spec.slot.system_prompt ? `${spec.slot.system_prompt}\n\n${spec.prompt}` : spec.prompt,
+      projectRoot: spec.projectRoot,
+      mode: spec.slot.sandbox,
+      ownBranch: spec.ownBranch,
+      baseBranch: spec.baseBranch,
+      channel: spec.channel,
+      readFiles: [...(isAbsolute(spec.promptFile) ? [spec.promptFile] : []), ...installDirs(bin)],
+      writeDirs: inv.stateDirs,
+      command: bin,
+      args: (_policy, finalEnv) => inv.args(finalEnv),
       env,
+      input: spec.slot.system_prompt ? `${spec.slot.system_prompt}\n\n${spec.prompt}` : spec.prompt,
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {
         if (stream === "stderr") {
@@ -141,6 +135,24 @@ export class CliAgentRuntime implements AgentRuntime {
     });
     return run;
   }
+}
+
+/**
+ * What of the host a CLI needs to read to run at all: its installed package (a node script and,
+ * for codex, the native binary beside it), found from the binary's real path. The outermost
+ * `node_modules` holding it, so its dependencies come along; a binary outside any, its directory.
+ * (Toolchain directories such as `/usr` are readable anyway.)
+ */
+export function installDirs(bin: string): string[] {
+  let real: string;
+  try {
+    real = realpathSync(bin);
+  } catch {
+    return [];
+  }
+  const marker = `${sep}node_modules${sep}`;
+  const at = real.indexOf(marker);
+  return [at >= 0 ? real.slice(0, at + marker.length - 1) : dirname(real)];
 }
 
 /** The slot's price (an account's is folded into the slot by the caller), else the runtime's list price. */

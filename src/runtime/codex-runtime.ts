@@ -26,30 +26,35 @@ export function managedCliHome(spec: Pick<RunSpec, "projectRoot" | "cwd">, runti
  * entry named `huskies` (Responses API, key from `OPENAI_API_KEY`) and keeps its state in a
  * huskies-managed `CODEX_HOME`; otherwise it uses the node's own codex login (`CODEX_HOME` or
  * `~/.codex`). Codex's own sandbox is off: it makes `.git` read-only, so no commit could be made;
- * huskies confines the whole CLI instead (`cli-sandbox.ts`). `TZ=UTC` makes its "try again at …"
+ * huskies confines the whole CLI instead (`src/confinement/`). `TZ=UTC` makes its "try again at …"
  * times UTC. Codex has no turn limit: `max_turns` does not apply.
  */
 export const codexDriver: CliDriver = {
   name: "codex",
   invocation(spec, env) {
     const s = spec.slot;
-    const baseUrl = env.OPENAI_BASE_URL;
-    const home = env.CODEX_HOME ?? (baseUrl ? managedCliHome(spec, "codex") : join(env.HOME ?? homedir(), ".codex"));
-    const args = [
-      "exec",
-      "--json",
-      "--skip-git-repo-check",
-      "--dangerously-bypass-approvals-and-sandbox",
-      "-m",
-      s.model ?? DEFAULT_MODELS.codex,
-    ];
-    if (baseUrl) {
-      const provider = `{ name = "huskies", base_url = ${JSON.stringify(baseUrl)}, env_key = "OPENAI_API_KEY", wire_api = "responses" }`;
-      args.push("-c", `model_providers.huskies=${provider}`, "-c", 'model_provider="huskies"');
-    }
-    if (spec.resumeSessionId) args.push("resume", spec.resumeSessionId);
-    args.push("-");
+    const managed = !!env.OPENAI_BASE_URL;
+    const home = env.CODEX_HOME ?? (managed ? managedCliHome(spec, "codex") : join(env.HOME ?? homedir(), ".codex"));
     mkdirSync(home, { recursive: true });
+    const args = (final: Readonly<Record<string, string>>) => {
+      const a = [
+        "exec",
+        "--json",
+        "--skip-git-repo-check",
+        "--dangerously-bypass-approvals-and-sandbox",
+        "-m",
+        s.model ?? DEFAULT_MODELS.codex,
+      ];
+      // The base URL the CLI finally gets: the node's credential proxy when confined, else the node's own.
+      const baseUrl = final.OPENAI_BASE_URL;
+      if (baseUrl) {
+        const provider = `{ name = "huskies", base_url = ${JSON.stringify(baseUrl)}, env_key = "OPENAI_API_KEY", wire_api = "responses" }`;
+        a.push("-c", `model_providers.huskies=${provider}`, "-c", 'model_provider="huskies"');
+      }
+      if (spec.resumeSessionId) a.push("resume", spec.resumeSessionId);
+      a.push("-");
+      return a;
+    };
     return { args, env: { CODEX_HOME: home, TZ: "UTC" }, stateDirs: [home] };
   },
   live: codexLiveAction,

@@ -10,8 +10,8 @@ import { UsageTail } from "./usage-tail.js";
 /**
  * Google's Gemini CLI: `gemini -o stream-json --approval-mode yolo -p ""` with the prompt on stdin
  * (`-p` only switches to headless mode; gemini appends it to stdin), `--resume ID` to continue.
- * With `GOOGLE_GEMINI_BASE_URL` in the run's environment (the credential proxy, or a scripted
- * server) gemini keeps its state in a huskies-managed `GEMINI_CLI_HOME` whose settings select
+ * With an API key or `GOOGLE_GEMINI_BASE_URL` in the run's environment (confined, the node's
+ * credential proxy is its base URL and the CLI holds a placeholder key) gemini keeps its state in a huskies-managed `GEMINI_CLI_HOME` whose settings select
  * API-key auth (gemini otherwise takes a base URL for a "gateway" login it then refuses) and cap
  * the session at `max_turns`; otherwise the node's own gemini login (`GEMINI_CLI_HOME` or `~`).
  */
@@ -19,7 +19,9 @@ export const geminiDriver: CliDriver = {
   name: "gemini",
   invocation(spec, env) {
     const s = spec.slot;
-    const managed = !env.GEMINI_CLI_HOME && !!env.GOOGLE_GEMINI_BASE_URL;
+    // An API key means API-key auth: confined, the key is swapped for a placeholder and the base URL
+    // for the node's credential proxy, which gemini accepts only with these settings.
+    const managed = !env.GEMINI_CLI_HOME && !!(env.GOOGLE_GEMINI_BASE_URL || env.GEMINI_API_KEY || env.GOOGLE_API_KEY);
     const home = env.GEMINI_CLI_HOME ?? (managed ? managedCliHome(spec, "gemini") : (env.HOME ?? "/"));
     if (managed) {
       const settings = {
@@ -35,7 +37,7 @@ export const geminiDriver: CliDriver = {
     if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
     args.push("-p", "");
     return {
-      args,
+      args: () => args,
       // Trust the worktree (headless runs refuse an untrusted folder) and stay in one process.
       env: { GEMINI_CLI_HOME: home, GEMINI_CLI_TRUST_WORKSPACE: "true", GEMINI_CLI_NO_RELAUNCH: "true", TZ: "UTC" },
       stateDirs: [(mkdirSync(join(home, ".gemini"), { recursive: true }), join(home, ".gemini"))],

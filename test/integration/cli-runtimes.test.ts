@@ -10,13 +10,17 @@ import { GeminiRuntime } from "../../src/runtime/gemini-runtime.js";
 import { buildTimeline } from "../../src/runtime/log-timeline.js";
 import type { LogEntry } from "../../src/runtime/story-log.js";
 import { CLI_BIN, ScriptedGeminiServer, ScriptedResponsesServer, type VendorScript } from "../support/vendor-servers.js";
+import { Confinement } from "../../src/confinement/confine.js";
+import { PLACEHOLDER_KEY } from "../../src/confinement/credential-proxy.js";
 import { waitFor } from "../support/wait-for.js";
 
 /**
  * What codex and gemini do on a real story layout (a project with `.huskies/`, a linked worktree on
- * a feature branch): commit through their own shell tool, stop at a usage limit with its reset
- * time as the account's trouble, fail on a missing key as the account's trouble, resume the same
- * session after a stop, stay inside the worktree, and stop at their budget.
+ * a feature branch), started as a node starts them (through a started `Confinement`: bwrap, the
+ * git view, the credential proxy): commit through their own shell tool, stop at a usage limit with
+ * its reset time as the account's trouble, fail on a missing key as the account's trouble, resume
+ * the same session after a stop, stay inside the worktree, never hold the real key, and stop at
+ * their budget.
  */
 const hold = new Promise<never>(() => undefined);
 const RESUMED = new Set<string>();
@@ -44,12 +48,14 @@ const script: VendorScript = ({ prompt, step }) => {
   }
   if (prompt.includes("SPEND")) return { shell: `echo spending ${step}`, usage: { input: 2_000_000, output: 100_000 } };
   if (prompt.includes("LIMIT")) return limitReply;
+  if (prompt.includes("SHOWKEY")) return step === 0 ? { shell: 'echo "key=[${OPENAI_API_KEY}${GEMINI_API_KEY}]"' } : { text: "Shown." };
   return { text: "ok" };
 };
 let limitReply: Awaited<ReturnType<VendorScript>>;
 
 let root: string;
 let counter = 0;
+let confinement: Confinement;
 const codex = { runtime: new CodexRuntime() as AgentRuntime, server: undefined as unknown as ScriptedResponsesServer };
 const gemini = { runtime: new GeminiRuntime() as AgentRuntime, server: undefined as unknown as ScriptedGeminiServer };
 
@@ -68,8 +74,11 @@ beforeAll(async () => {
   writeFileSync(join(root, ".huskies", "node.key"), "SECRET-NODE-KEY");
   codex.server = await new ScriptedResponsesServer(script).start();
   gemini.server = await new ScriptedGeminiServer(script).start();
+  // The node's environment holds the real keys; the CLIs get placeholders and the proxy's address.
+  confinement = await new Confinement({ root, env: { ...codex.server.env(""), ...gemini.server.env() } }).start();
 });
 afterAll(async () => {
+  await confinement?.close();
   await codex.server.close();
   await gemini.server.close();
   rmSync(root, { recursive: true, force: true });
@@ -102,6 +111,8 @@ for (const [name, kit] of [
         baseBranch: "main",
         inactivityMs: 60_000,
         env: env(),
+        confinement,
+        ownBranch: `feature/story-${id}`,
         onLog: (e) => logs.push(e),
         onSignal: (s) => signals.push(s),
         ...more,
@@ -194,6 +205,24 @@ for (const [name, kit] of [
       expect(existsSync("/tmp/huskies-escape-probe")).toBe(false);
       expect(JSON.stringify(logs)).not.toContain("SECRET-NODE-KEY");
       expect(readFileSync(join(root, ".huskies", "node.key"), "utf8")).toBe("SECRET-NODE-KEY");
+    });
+
+    it("holds a placeholder key, never the real one; its API gets the real key from the node's proxy", async () => {
+      const { id, cwd } = worktree();
+      const server = name === "codex" ? codex.server : gemini.server;
+      const before = server.requests.length;
+      const { run, logs } = start("SHOWKEY", cwd, id);
+      expect(await run.done).toMatchObject({ outcome: "done" });
+      const seen = JSON.stringify(logs);
+      const real = name === "codex" ? "sk-scripted-responses" : "scripted-gemini-key";
+      expect(seen).not.toContain(real);
+      const requests = server.requests.slice(before);
+      expect(requests.length).toBeGreaterThan(0);
+      for (const r of requests) {
+        const sent = name === "codex" ? r.headers.authorization : r.headers["x-goog-api-key"];
+        expect(sent).toBe(name === "codex" ? `Bearer ${real}` : real);
+        expect(JSON.stringify(r.headers)).not.toContain(PLACEHOLDER_KEY);
+      }
     });
 
     it("stops at its budget from the session's token counts and reports it as budget", async () => {

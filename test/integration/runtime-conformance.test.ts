@@ -19,11 +19,14 @@ import { waitFor } from "../support/wait-for.js";
 import { CodexRuntime } from "../../src/runtime/codex-runtime.js";
 import { GeminiRuntime } from "../../src/runtime/gemini-runtime.js";
 import { CLI_BIN, ScriptedGeminiServer, ScriptedResponsesServer, type VendorScript } from "../support/vendor-servers.js";
+import { Confinement } from "../../src/confinement/confine.js";
 
 interface Scenario {
   slot: Partial<AgentSlot>;
   prompt?: string;
   env?: Record<string, string>;
+  /** A node's confinement (its credential proxy); unset: the shared one runtimes use outside a node. */
+  confinement?: Confinement;
 }
 
 /**
@@ -74,6 +77,7 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
         baseBranch: "main",
         inactivityMs,
         env: s.env,
+        confinement: s.confinement,
         onLog: (e) => {
           logs.push(e);
           const tree = live.run ? treePids(live.run.pid) : [];
@@ -309,12 +313,16 @@ const vendorScript =
 let codexServer: ScriptedResponsesServer;
 let geminiServer: ScriptedGeminiServer;
 let cliState: string;
+/** As on a node: the CLIs run under bwrap and reach their API through the node's credential proxy. */
+let confinement: Confinement;
 beforeAll(async () => {
   cliState = mkdtempSync(join(tmpdir(), "huskies-cli-state-"));
   codexServer = await new ScriptedResponsesServer(vendorScript("codex")).start();
   geminiServer = await new ScriptedGeminiServer(vendorScript("gemini")).start();
+  confinement = await new Confinement({ env: { ...codexServer.env(join(cliState, "codex")), ...geminiServer.env() } }).start();
 });
 afterAll(async () => {
+  await confinement?.close();
   await codexServer.close();
   await geminiServer.close();
   rmSync(cliState, { recursive: true, force: true });
@@ -324,10 +332,10 @@ runtimeConformance("codex", new CodexRuntime(), () => {
   const env = codexServer.env(join(cliState, "codex"));
   const slot = { path: join(CLI_BIN, "codex") };
   return {
-    ok: { slot, env },
-    fail: { slot, prompt: "LOOP", env },
-    nodeFailure: { slot, prompt: "LIMIT", env },
-    hang: { slot, prompt: "HANG", env },
+    ok: { slot, env, confinement },
+    fail: { slot, prompt: "LOOP", env, confinement },
+    nodeFailure: { slot, prompt: "LIMIT", env, confinement },
+    hang: { slot, prompt: "HANG", env, confinement },
   };
 });
 
@@ -335,9 +343,9 @@ runtimeConformance("gemini", new GeminiRuntime(), () => {
   const env = geminiServer.env();
   const slot = { path: join(CLI_BIN, "gemini"), max_turns: 2 };
   return {
-    ok: { slot, env },
-    fail: { slot, prompt: "LOOP", env },
-    nodeFailure: { slot, prompt: "LIMIT", env },
-    hang: { slot, prompt: "HANG", env },
+    ok: { slot, env, confinement },
+    fail: { slot, prompt: "LOOP", env, confinement },
+    nodeFailure: { slot, prompt: "LIMIT", env, confinement },
+    hang: { slot, prompt: "HANG", env, confinement },
   };
 });
