@@ -1,7 +1,8 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import type { Identity } from "../trust/identity.js";
-import { ACCOUNT_PAUSE_KIND, SPEND_KIND, signLedger, verifyLedger } from "../trust/ledger-signatures.js";
+import { ACCOUNT_PAUSE_KIND, ACCOUNTS_MAP, SPEND_KIND, SPEND_MAP, signLedger, verifyLedger } from "../trust/ledger-signatures.js";
+import { mayWriteLedger } from "../trust/write-rights.js";
 import { isImplicitAccount } from "../pipeline/account-rules.js";
 
 /** Why an account takes no work: its usage limit, or its credentials. */
@@ -33,7 +34,10 @@ const ACCOUNT_NAME = /^[A-Za-z0-9_.-]{1,40}$/;
  * credential failure) with its reset time, signed by that node; every node's slots on that account
  * stop taking work until `until`, without failing first. `spend` holds, per node, what its runs
  * cost today by account and runtime, signed by that node; budgets sum it. Entries are validated on
- * read: unsigned, foreign-signed or malformed ones are ignored (one bad entry never stops a node).
+ * read: unsigned, foreign-signed or malformed ones, and those the rights table (`mayWriteLedger`)
+ * refuses, are ignored (one bad entry never stops a node). An older signed entry written again (a
+ * replay) never says less than this reader saw: a pause never ends earlier, a node's spend of a
+ * day never falls (both only grow as written).
  * Implicit accounts (a slot without `account`) never enter the document: they pause one slot here.
  */
 export class AccountLedger {
@@ -43,6 +47,9 @@ export class AccountLedger {
   /** Listeners of local (implicit-account) pauses, which no document event announces. */
   private readonly localListeners = new Set<() => void>();
   private mine: { day: string; accounts: Record<string, number>; runtimes: Record<string, number>; total: number } | undefined;
+  /** The latest verified pause seen per account, and each node's highest spend per day: replays say no less. */
+  private readonly seenPause = new Map<string, AccountPause>();
+  private readonly seenSpend = new Map<string, SpendToday>();
 
   constructor(
     doc: Y.Doc,
@@ -51,8 +58,8 @@ export class AccountLedger {
     private readonly known: (nodeId: string) => boolean,
     private readonly log?: Logger,
   ) {
-    this.accounts = doc.getMap("accounts");
-    this.spend = doc.getMap("spend");
+    this.accounts = doc.getMap(ACCOUNTS_MAP);
+    this.spend = doc.getMap(SPEND_MAP);
   }
 
   /** Record that `account` cannot work until `until` (written for the whole fleet, or locally for an implicit one). */
@@ -78,7 +85,7 @@ export class AccountLedger {
   /** Every account with a pause in force (document and local). */
   pauses(now = Date.now()): Array<AccountPause & { account: string }> {
     const out: Array<AccountPause & { account: string }> = [];
-    this.accounts.forEach((_v, name) => {
+    new Set([...this.accounts.keys(), ...this.seenPause.keys()]).forEach((name) => {
       const p = this.paused(name, now);
       if (p) out.push({ account: name, ...p });
     });
@@ -90,11 +97,15 @@ export class AccountLedger {
   }
 
   private read(account: string): AccountPause | undefined {
+    const seen = this.seenPause.get(account);
     const v = this.accounts.get(account);
-    if (!isObj(v) || v.account !== account || typeof v.reason !== "string" || !finite(v.since) || !finite(v.until)) return undefined;
-    if (v.cause !== "limit" && v.cause !== "credentials") return undefined;
-    if (!verifyLedger(ACCOUNT_PAUSE_KIND, v) || !this.known(v.node)) return undefined;
-    return { reason: v.reason.slice(0, 500), since: v.since, until: v.until, cause: v.cause, node: v.node };
+    if (!isObj(v) || v.account !== account || typeof v.reason !== "string" || !finite(v.since) || !finite(v.until)) return seen;
+    if (v.cause !== "limit" && v.cause !== "credentials") return seen;
+    if (!verifyLedger(ACCOUNT_PAUSE_KIND, v) || !mayWriteLedger(ACCOUNTS_MAP, account, v, this.known).ok) return seen;
+    if (seen && seen.until >= v.until) return seen;
+    const p: AccountPause = { reason: v.reason.slice(0, 500), since: v.since, until: v.until, cause: v.cause, node: v.node };
+    this.seenPause.set(account, p);
+    return p;
   }
 
   /** Add a run's cost to this node's spend of `day` (one signed entry per node, rewritten). */
@@ -113,9 +124,21 @@ export class AccountLedger {
     return e && e.day === day ? { day, accounts: { ...e.accounts }, runtimes: { ...e.runtimes }, total: e.total } : undefined;
   }
 
+  /** A node's verified spend entry, or the highest this reader saw of that node and day. */
   private readSpend(key: string, v: unknown): SpendToday | undefined {
-    if (!isObj(v) || v.node !== key || typeof v.day !== "string" || !finite(v.total) || v.total < 0) return undefined;
-    if (!verifyLedger(SPEND_KIND, v) || !this.known(key)) return undefined;
+    const seen = this.seenSpend.get(key);
+    const e = this.parseSpend(key, v);
+    if (!e) return seen;
+    if (seen && seen.day === e.day && seen.total >= e.total) return seen;
+    // A replayed entry of an earlier day than the one seen says nothing about today.
+    if (seen && seen.day > e.day) return seen;
+    this.seenSpend.set(key, e);
+    return e;
+  }
+
+  private parseSpend(key: string, v: unknown): SpendToday | undefined {
+    if (!isObj(v) || typeof v.node !== "string" || typeof v.day !== "string" || !finite(v.total) || v.total < 0) return undefined;
+    if (!verifyLedger(SPEND_KIND, v) || !mayWriteLedger(SPEND_MAP, key, { node: v.node }, this.known).ok) return undefined;
     const amounts = (o: unknown) => {
       const out: Record<string, number> = {};
       if (isObj(o))
@@ -125,11 +148,12 @@ export class AccountLedger {
     return { day: v.day, total: v.total, accounts: amounts(v.accounts), runtimes: amounts(v.runtimes) };
   }
 
-  /** What the fleet spent on `day`, over every node's verified entry. */
+  /** What the fleet spent on `day`, over every node's verified entry (a deleted one counts as last seen). */
   spentOn(day: string): SpendToday {
     const sum: SpendToday = { day, total: 0, accounts: {}, runtimes: {} };
-    this.spend.forEach((v, node) => {
-      const e = this.readSpend(node, v);
+    const nodes = new Set([...this.spend.keys(), ...this.seenSpend.keys()]);
+    nodes.forEach((node) => {
+      const e = this.readSpend(node, this.spend.get(node));
       if (!e || e.day !== day) return;
       sum.total = round(sum.total + e.total);
       for (const [k, x] of Object.entries(e.accounts)) sum.accounts[k] = round((sum.accounts[k] ?? 0) + x);

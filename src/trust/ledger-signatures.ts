@@ -7,6 +7,9 @@ import { signRecord, verifyRecord } from "./signed-record.js";
  * (`huskies-spend-v1`) are each signed by the node that wrote them, named in the record's `node`.
  */
 export const ACCOUNT_PAUSE_KIND = "huskies-account-v1";
+/** The document maps the ledger lives in (roots of the document: `KNOWN_ROOTS`). */
+export const ACCOUNTS_MAP = "accounts";
+export const SPEND_MAP = "spend";
 export const SPEND_KIND = "huskies-spend-v1";
 
 export type LedgerKind = typeof ACCOUNT_PAUSE_KIND | typeof SPEND_KIND;
