@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Identity } from "../trust/identity.js";
 import { ACCOUNT_PAUSE_KIND, ACCOUNTS_MAP, SPEND_KIND, SPEND_MAP, signLedger, verifyLedger } from "../trust/ledger-signatures.js";
 import { mayWriteLedger } from "../trust/write-rights.js";
+import { ACCOUNT_PAUSE_MAX_SECS } from "../config/defaults.js";
 import { isImplicitAccount } from "../pipeline/account-rules.js";
 
 /** Why an account takes no work: its usage limit, or its credentials. */
@@ -63,7 +64,9 @@ export class AccountLedger {
   }
 
   /** Record that `account` cannot work until `until` (written for the whole fleet, or locally for an implicit one). */
-  pause(account: string, p: Omit<AccountPause, "node">): void {
+  pause(account: string, given: Omit<AccountPause, "node">): void {
+    // Never longer than the rights table lets readers act on (a reset further out is re-learnt then).
+    const p = { ...given, until: Math.min(given.until, given.since + ACCOUNT_PAUSE_MAX_SECS * 1000) };
     if (isImplicitAccount(account)) {
       this.local.set(account, { ...p, node: this.identity.nodeId });
       for (const cb of this.localListeners) cb();
@@ -72,7 +75,7 @@ export class AccountLedger {
     const current = this.paused(account, p.since);
     // Two nodes hitting the same limit: keep the later reset, write nothing that says less.
     if (current && current.until >= p.until) return;
-    this.accounts.set(account, signLedger(this.identity, ACCOUNT_PAUSE_KIND, { account, ...p }));
+    this.accounts.set(account, signLedger(this.identity, ACCOUNT_PAUSE_KIND, { ...p, account }));
     this.log?.warn({ account, reason: p.reason, until: p.until }, "account paused on every node");
   }
 

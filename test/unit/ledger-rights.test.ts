@@ -43,6 +43,11 @@ describe("the ledger's write rights", () => {
     ledger.recordSpend("2027-01-15", "team", "codex", 1.25);
     expect(updates.length).toBe(2);
     for (const u of updates) expect(unknownRoots(u)).toEqual([]);
+    // A reset further out than readers act on is written at the longest pause they accept.
+    const { account: _team, ...far } = pause(now + 30 * 86_400_000);
+    ledger.pause("far", far);
+    const other = new AccountLedger(doc, b, isMember);
+    expect(other.paused("far", now + 1)?.until).toBe(now + 8 * 86_400_000);
   });
 
   it("on read: another node's spend under my key, an over-long pause and replays of older entries say nothing new", () => {
