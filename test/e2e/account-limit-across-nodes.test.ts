@@ -2,13 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Cluster, getJson, postJson, type NodeProc } from "../support/cluster.js";
+import { Cluster, getJson, postJson, runCli, type NodeProc } from "../support/cluster.js";
+import { parseProm, sampleValue } from "../support/prometheus.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { projectToml } from "../support/coders.js";
 import { rateLimitHeaders, ScriptedModelServer, type Script } from "../support/model-server.js";
 import { CLI_BIN, ScriptedResponsesServer, type VendorScript } from "../support/vendor-servers.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
+import type { PipelineView } from "../../src/server/operator-actions.js";
 
 /**
  * Issue 28's acceptance, through real processes: two build agents whose slots share account A
@@ -150,6 +152,18 @@ describe("an account shared by two nodes", () => {
         accounts: { accounts: Array<{ name: string; paused: { until: number } | null }> };
       };
       expect(health.accounts.accounts.find((a) => a.name === "A")?.paused).toMatchObject({ until: resetSecs * 1000 });
+      // /metrics and `huskies status --json` on each node: A paused with the time to its reset, B working.
+      const samples = parseProm(await (await fetch(`${node.http}/metrics`)).text()).samples;
+      expect(sampleValue(samples, "huskies_account_paused", { account: "A" })).toBe(1);
+      expect(sampleValue(samples, "huskies_account_paused", { account: "B" })).toBe(0);
+      const resetIn = sampleValue(samples, "huskies_account_reset_seconds", { account: "A" });
+      expect(resetIn).toBeGreaterThan(0);
+      expect(resetIn).toBeLessThanOrEqual(RESET_AFTER_SECS + 1);
+      const status = await runCli(["status", "--json"], { env: { HUSKIES_SERVER: node.http } });
+      const view = JSON.parse(status.stdout) as PipelineView;
+      expect(view.accounts?.accounts.find((a) => a.name === "A")).toMatchObject({ paused: { until: resetSecs * 1000 } });
+      expect(view.accounts?.accounts.find((a) => a.name === "A")?.resetInSecs).toBeGreaterThan(0);
+      expect(view.accounts?.accounts.find((a) => a.name === "B")).toMatchObject({ paused: null });
     }
     // Alpha's only slot is on A: the node shows the account's pause; beta falls back to B and works.
     const alphaPaused = await waitFor(async () => (await nodeEntry(server, alpha.nodeId))?.paused ?? undefined, "alpha shown paused");
