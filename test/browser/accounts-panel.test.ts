@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { Cluster, getJson, postJson } from "../support/cluster.js";
+import { Cluster, getJson, postJson, runCli } from "../support/cluster.js";
+import { parseProm, sampleValue } from "../support/prometheus.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { projectToml } from "../support/coders.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot } from "../support/browser.js";
@@ -12,6 +13,7 @@ import { CLI_BIN, ScriptedResponsesServer } from "../support/vendor-servers.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
 import type { AccountsView } from "../../src/state/accounts-view.js";
+import type { PipelineView } from "../../src/server/operator-actions.js";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -116,6 +118,15 @@ describe("the board's accounts panel", () => {
       return v.capReached ? v : undefined;
     }, "the project's cap reached in the server's view");
     expect(view).toMatchObject({ spentTodayUsd: 0.25, dailyBudgetUsd: 0.25, byRuntime: { codex: 0.25 } });
+    // The same spend today in /metrics and `huskies status --json`: the project, per account, per runtime.
+    const samples = parseProm(await (await fetch(`${server.http}/metrics`)).text()).samples;
+    expect(sampleValue(samples, "huskies_spend_today_usd", { scope: "project", name: "all" })).toBe(0.25);
+    expect(sampleValue(samples, "huskies_spend_today_usd", { scope: "account", name: "codex-team" })).toBe(0.25);
+    expect(sampleValue(samples, "huskies_spend_today_usd", { scope: "runtime", name: "codex" })).toBe(0.25);
+    expect(sampleValue(samples, "huskies_daily_budget_usd", { scope: "project", name: "all" })).toBe(0.25);
+    const status = JSON.parse((await runCli(["status", "--json"], { env: { HUSKIES_SERVER: server.http } })).stdout) as PipelineView;
+    expect(status.accounts).toMatchObject({ spentTodayUsd: 0.25, byRuntime: { codex: 0.25 } });
+    expect(status.accounts?.accounts.find((a) => a.name === "codex-team")).toMatchObject({ spentTodayUsd: 0.25 });
     const claudeCalls = claude.requests.length;
 
     // The panel: the cap's reason, each account's state and time to reset, spend per account and runtime.
