@@ -81,11 +81,16 @@ allowed_tools = ["Bash"]
   });
 
   it("codex: huskies stops the run when the session's tokens pass max_budget_usd", async () => {
-    // Each answer reports 2M input tokens (~$2.50 at codex's default price): past $1 at the first.
-    const vendor = await new ScriptedResponsesServer(({ step }) => ({
-      shell: `echo spending ${step}`,
-      usage: { input: 2_000_000, output: 1000 },
-    })).start();
+    // The first answer reports 2M input tokens (~$2.50 at codex's default price): past $1 at once.
+    // Every later answer is held, so the run can only end by huskies' budget stop (else by the
+    // inactivity timeout, which would not be `budget`): no race with how fast codex asks again.
+    let answered = 0;
+    const held = new Promise<never>(() => undefined);
+    const vendor = await new ScriptedResponsesServer(async ({ step }) => {
+      if (step > 0) return held;
+      answered += 1;
+      return { shell: `echo spending ${step}`, usage: { input: 2_000_000, output: 1000 } };
+    }).start();
     servers.push(vendor);
     project = createProject({
       projectToml: projectToml({ max_retries: 1 }),
@@ -102,6 +107,8 @@ max_budget_usd = 1
     const s = await blockedStory(server, "Spend on codex");
     expect(s).toMatchObject({ retries: 1, failure: { kind: "budget" }, lastRun: { outcome: "story_failure" } });
     expect(s.failure!.message).toMatch(/budget exhausted: \$\d+\.\d+ spent, max_budget_usd is \$1/);
-    expect(vendor.requests.length).toBeLessThan(5);
+    // Stopped while its next request waited: one answer given, and codex asked at least once more.
+    expect(answered).toBe(1);
+    expect(vendor.requests.length).toBeGreaterThanOrEqual(2);
   });
 });
