@@ -80,6 +80,11 @@ export const LIMIT_BACKOFF_SECS = 60;
 export const LIMIT_BACKOFF_MAX_SECS = 1800;
 /** Near this share of a plan's limit, a node stops taking new stories (running ones finish). */
 export const LIMIT_PAUSE_UTILIZATION = 0.95;
+/**
+ * The longest account pause a ledger entry may set (a vendor's weekly limit is the longest reset
+ * known, plus a day): a member node, faulty or hostile, cannot park a shared account for longer.
+ */
+export const ACCOUNT_PAUSE_MAX_SECS = 8 * 24 * 3600;
 
 // --- Sync track (wave 2): store failures, chunking, awareness, log relay, heal probe ---
 /**
@@ -172,3 +177,20 @@ export const RESTART_BACKOFF_SECS = 5;
 export const RESTART_MAX_SECS = 300;
 /** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
 export const LOW_DISK_BYTES = 1024 * 1024;
+
+// Runtimes, accounts and budgets (issue 28).
+/** The model each runtime asks for when a slot names none: each vendor's current coding default. */
+export const DEFAULT_MODELS = { "claude-code": "claude-sonnet-4-5", codex: "gpt-5-codex", gemini: "gemini-2.5-pro" } as const;
+/**
+ * USD per million tokens when a codex or gemini slot (or its account) sets no `price`: the
+ * vendors' list prices for those default models, so a budget means something without
+ * configuration. Claude reports its own cost.
+ */
+export const DEFAULT_PRICES = {
+  codex: { input: 1.25, output: 10, cached_input: 0.125 },
+  gemini: { input: 1.25, output: 10, cached_input: 0.31 },
+} as const;
+/** A day's spend is counted in this zone unless project.toml sets `timezone`. */
+export const TIMEZONE = "UTC";
+/** While a budget applies, a codex or gemini run's session file is read this often: a model response takes seconds. */
+export const USAGE_POLL_MS = 500;

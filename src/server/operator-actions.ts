@@ -5,6 +5,7 @@ import { renderStory, setCriterion } from "../pipeline/story-markdown.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import type { Item, NodeEntry } from "../state/item.js";
+import type { AccountsView } from "../state/accounts-view.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
@@ -16,6 +17,8 @@ import { commitsAhead, git, hasRemote } from "../git/git.js";
 import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
 import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
+
+export type { AccountsView } from "../state/accounts-view.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -93,6 +96,8 @@ export interface PipelineView {
   nodes: NodeView[];
   /** What the serving node runs and the document's schema (README "Versions"). */
   release: { version: string; protocol: number; minProtocol: number; schema: number | null; supportedSchema: number };
+  /** Accounts, their pauses and today's spend (issue 28). */
+  accounts?: AccountsView;
 }
 
 /**
@@ -112,7 +117,13 @@ export class OperatorActions {
 
   constructor(
     private readonly claims: Claims,
-    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl; nodeAliveMs?: () => number },
+    private readonly opts: {
+      root: string;
+      baseBranch: () => Promise<string>;
+      nodes?: NodeControl;
+      nodeAliveMs?: () => number;
+      accounts?: () => AccountsView;
+    },
   ) {
     this.pipeline = claims.pipeline;
   }
@@ -127,6 +138,7 @@ export class OperatorActions {
         ...n,
         liveness: { alive: isPeerAlive(this.pipeline, n.id, aliveMs), ...this.pipeline.receipts.view(n.id) },
       })),
+      ...(this.opts.accounts ? { accounts: this.opts.accounts() } : {}),
       release: {
         version: VERSION,
         protocol: PROTOCOL,
@@ -144,6 +156,12 @@ export class OperatorActions {
   }
 
   private snapshots: BoardSnapshots | undefined;
+
+  /** Accounts, their pauses and today's spend as this node sees them (the board's accounts panel). */
+  accounts(): AccountsView {
+    if (!this.opts.accounts) throw new ActionError(404, "this node keeps no account ledger");
+    return this.opts.accounts();
+  }
 
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);

@@ -50,6 +50,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
     ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
+    ...(typeof v.account === "string" && /^[A-Za-z0-9_.-]{1,40}$/.test(v.account) ? { account: v.account } : {}),
   };
 }
 
