@@ -195,9 +195,26 @@ export class HuskiesNode {
       (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")),
       logger("node"),
     );
+    const joinIssuer = new JoinIssuer({
+      nodeId: this.identity.nodeId,
+      cert: this.opts.tls?.cert,
+      boundHost: this.host,
+      port: () => this.port,
+      publicUrls,
+    });
     const actions = new OperatorActions(this.claims, {
       root,
       baseBranch: async () => this.baseBranch,
+      logs: this.logs,
+      config: this.config,
+      joins:
+        role === "rendezvous"
+          ? (ttlSecs, host) => {
+              const created = tokens.create(ttlSecs);
+              // The join string carries this server's URL, key and certificate fingerprint with the token.
+              return { ...created, join: joinIssuer.issue(host, created.token) };
+            }
+          : undefined,
       nodes:
         role === "rendezvous"
           ? {
@@ -245,7 +262,7 @@ export class HuskiesNode {
       health: () => this.health(),
       host: this.host,
       port: this.opts.port,
-      join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
+      join: joinIssuer,
       admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
       loopbackOnly,
       adminToken,

@@ -4,7 +4,8 @@ import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
-import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import { MAX_NOTE_CHARS } from "../config/defaults.js";
+import type { Failure, Item, LastRun, NodeEntry, PauseState, Progress, QaMode, Question, RunOutcomeKind } from "./item.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -60,6 +61,25 @@ export function readFailure(v: unknown): Failure | undefined {
   return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
 }
 
+/** A coder's question: text and time required; anything else of the wrong shape is dropped. */
+export function readQuestion(v: unknown): Question | undefined {
+  if (!isObject(v) || typeof v.text !== "string" || !v.text.trim() || !finite(v.askedAt)) return undefined;
+  const answer = typeof v.answer === "string" ? v.answer.slice(0, MAX_NOTE_CHARS) : undefined;
+  return {
+    text: v.text.slice(0, MAX_NOTE_CHARS),
+    askedAt: v.askedAt,
+    node: isNodeId(v.node) ? v.node : "",
+    slot: str(v.slot)?.slice(0, 40) ?? "",
+    ...(typeof v.sessionId === "string" && /^[A-Za-z0-9_-]{1,100}$/.test(v.sessionId) ? { sessionId: v.sessionId } : {}),
+    ...(answer !== undefined ? { answer, ...(finite(v.answeredAt) ? { answeredAt: v.answeredAt } : {}) } : {}),
+  };
+}
+
+export function readProgress(v: unknown): Progress | undefined {
+  if (!isObject(v) || typeof v.text !== "string" || !finite(v.at)) return undefined;
+  return { text: v.text.slice(0, MAX_NOTE_CHARS), at: v.at };
+}
+
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
@@ -104,7 +124,14 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     lastRun,
     failure: readFailure(m.get("failure")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...optional("question", readQuestion(m.get("question"))),
+    ...optional("progress", readProgress(m.get("progress"))),
   };
+}
+
+/** `{key: value}` when there is a value: absent fields stay absent (the item's JSON is unchanged). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function readPause(v: unknown): PauseState | null {

@@ -56,6 +56,27 @@ export interface Item {
   failure?: Failure;
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
+  /** A coder's question to a person (`ask_human`); the story needs a person while it has no answer. */
+  question?: Question;
+  /** The coder's latest progress line (`report_progress`), shown on the card. */
+  progress?: Progress;
+}
+
+/** A question a coder asked through its MCP channel, and (once given) the answer that resumes it. */
+export interface Question {
+  text: string;
+  askedAt: number;
+  /** The node and slot of the run that asked, and its session: the answer resumes that session there. */
+  node: string;
+  slot: string;
+  sessionId?: string;
+  answer?: string;
+  answeredAt?: number;
+}
+
+export interface Progress {
+  text: string;
+  at: number;
 }
 
 /** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */
