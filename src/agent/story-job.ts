@@ -4,11 +4,25 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt } from "../runtime/prompt.js";
+import { answeredQuestionNote, answerPrompt, buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
-import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
+import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
+import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
+
+/** How the next run of a job starts: the story's prompt (with feedback), or a session continued. */
+interface Turn {
+  feedback?: string;
+  resume?: string;
+  /** Replaces the "continue" prompt of a resumed session (a person's answer). */
+  prompt?: string;
+  /** Appended to a fresh prompt (a question and its answer from a session that cannot be resumed). */
+  note?: string;
+}
+
+/** No run happened: the claim went away while the story waited for a person. */
+const LOST_WAITING: RunResult = { ok: false, outcome: "lost", reason: "claim lost while waiting for a person", exit: null, durationMs: 0 };
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
 function continuePrompt(feedback: string | undefined): string {
@@ -36,6 +50,8 @@ export abstract class StoryJob {
   /** Called when `finishing` changes (the work loop passes again). */
   onFinishing: () => void = () => undefined;
   protected running: RunningAgent | undefined;
+  /** Ends a wait for a person's answer (set while waiting; `stop` calls it). */
+  private wake: (() => void) | undefined;
 
   constructor(
     protected readonly ctx: JobContext,
@@ -64,6 +80,7 @@ export abstract class StoryJob {
     this.stopped = true;
     this.ctx.log.warn({ story: this.storyId, reason }, "stopping coder");
     this.note("info", `stopped: ${reason}`);
+    this.wake?.();
     await this.running?.stop(reason);
   }
 
@@ -86,22 +103,61 @@ export abstract class StoryJob {
   }
 
   /**
-   * Run this slot's runtime once in `cwd`, logging every line. The node's own troubles are handled
+   * Run this slot's runtime in `cwd`, logging every line. The node's own troubles are handled
    * here, never charged to the story: a node failure gives the claim back (retries unchanged) and
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
+   * A run that asked a person (`ask_human`) leaves the story waiting, claim and slot held, until
+   * the answer arrives; then the same session continues with it (another node, or a session this
+   * node no longer has, starts afresh with the question and answer in the prompt).
    */
   protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
-    const item = this.item()!;
-    const resume = this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume);
-    if (resume && result.resumeFailed && this.stillMine()) {
-      this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined);
+    let item = this.item()!;
+    let turn: Turn = { feedback, resume: this.resumable(item) };
+    let result: RunResult | undefined;
+    for (;;) {
+      if (openQuestion(item.question)) {
+        this.note("info", `waiting for a person: ${headline(item.question.text)}`);
+        this.ctx.log.info({ story: this.storyId, question: headline(item.question.text) }, "story waits for a person");
+        const answered = await awaitAnswer(
+          this.ctx,
+          this.storyId,
+          () => this.stillMine(),
+          (wake) => (this.wake = wake),
+        );
+        this.wake = undefined;
+        if (!this.stillMine()) return result ?? LOST_WAITING;
+        if (answered) turn = this.answered(answered, feedback);
+        else if (result) break; // withdrawn: nothing to resume with
+      }
+      result = await this.runTurn(cwd, turn);
+      item = this.item() ?? item;
+      if (result.outcome === "node_failure" || result.outcome === "lost" || !this.stillMine() || !openQuestion(item.question)) break;
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.outcome !== "lost") this.ctx.health.succeeded();
     return result;
+  }
+
+  /** One run; a session that cannot be resumed any more is started afresh. */
+  private async runTurn(cwd: string, turn: Turn): Promise<RunResult> {
+    const item = this.item()!;
+    const result = await this.runOnce(cwd, item, turn);
+    if (turn.resume && result.resumeFailed && this.stillMine()) {
+      this.note("info", `could not resume session ${turn.resume}; starting afresh`);
+      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note });
+    }
+    return result;
+  }
+
+  /** The turn after a person's answer; the question leaves the card once a run has it. */
+  private answered(q: Question, feedback: string | undefined): Turn {
+    this.ctx.claims.patchAs(this.token, { question: undefined });
+    const same = q.node === this.ctx.nodeId && q.slot === this.slot.name ? q.sessionId : undefined;
+    this.note("info", `a person answered: ${headline(q.answer ?? "")}`);
+    return same
+      ? { resume: same, prompt: answerPrompt(q), note: answeredQuestionNote(q), feedback }
+      : { feedback, note: answeredQuestionNote(q) };
   }
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
@@ -112,7 +168,8 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  private async runOnce(cwd: string, item: Item, turn: Turn): Promise<RunResult> {
+    const { feedback, resume: resumeSessionId } = turn;
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -120,7 +177,10 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt = resumeSessionId
+      ? (turn.prompt ?? continuePrompt(feedback))
+      : buildPrompt(slot.role, slot.prompt, vars, feedback) +
+        (turn.note ? `\n\n## A person answered a question about this story\n\n${turn.note}\n` : "");
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info(
@@ -131,18 +191,37 @@ export abstract class StoryJob {
       "info",
       `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
+    // confinement: the channel's socket is what the sandbox mounts for this story (`Channel`).
+    const channel = await openStoryChannel(this.ctx, { token: this.token, slot, sessionId: () => this.sessionId });
+    try {
+      return await this.startAndWait(cwd, prompt, promptFile, vars.story_markdown, resumeSessionId, channel?.path);
+    } finally {
+      await channel?.close();
+    }
+  }
+
+  private async startAndWait(
+    cwd: string,
+    prompt: string,
+    promptFile: string,
+    storyMarkdown: string,
+    resumeSessionId: string | undefined,
+    socket: string | undefined,
+  ): Promise<RunResult> {
+    const slot = this.slot;
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
       storyId: this.storyId,
       slot,
       cwd,
       prompt,
-      storyMarkdown: vars.story_markdown,
+      storyMarkdown,
       promptFile,
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
       resumeSessionId,
+      channel: socket ? { socket } : undefined,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {

@@ -64,6 +64,8 @@ worktrees/
 merge_workspace/
 logs/
 running.json
+channels/
+chat.jsonl
 `;
 
 /** `huskies init [DIR]`: write the project files, never overwriting one that exists. */

@@ -8,7 +8,7 @@ import { UserError } from "../errors.js";
 const positive = z.number().positive();
 
 /** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
-export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
+export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed", "question"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
 const httpUrl = z.string().refine((s) => /^https?:$/.test(urlOrUndefined(s)?.protocol ?? ""), "must be an http:// or https:// URL");
 const httpOrigin = httpUrl.refine((s) => {

@@ -59,6 +59,14 @@ export interface RunSpec {
   resumeSessionId?: string;
   /** `allowed_warning` at or above this utilization (0..1) signals `near-limit`. Default 0.95. */
   limitPauseUtilization?: number;
+  /**
+   * The story's channel back to huskies: a unix socket answering MCP for this story only
+   * (`tick_criterion`, `report_progress`, `ask_human`). claude-code gets it as an MCP server
+   * (`--mcp-config`); other runtimes as `$HUSKIES_MCP_SOCKET`.
+   */
+  channel?: { socket: string; /** Longest tool call (claude's per-server `timeout`). */ timeoutMs?: number };
+  /** Read-only on `cwd` (the board's assistant): no tool that writes files or runs commands. */
+  readOnly?: boolean;
   /** Extra environment; still filtered by the allow-list of `agent-env.ts` (use the slot's `env`). */
   env?: Record<string, string>;
   onLog(entry: Omit<LogEntry, "t">): void;

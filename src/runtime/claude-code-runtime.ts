@@ -9,6 +9,7 @@ import { liveAction, type ClaudeEvent } from "./claude-signals.js";
 import { classifyRun } from "./run-outcome.js";
 import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, sandboxGitEnv, scopeFileTools } from "./sandbox.js";
 import { startSupervised } from "./supervised-process.js";
+import { channelMcpConfig, HUSKIES_MCP_TOOLS } from "./channel-config.js";
 
 /** Stderr and plain stdout lines kept for classification. */
 const TAIL_LINES = 200;
@@ -23,6 +24,10 @@ export function findClaude(configured?: string): string {
   const bundled = fileURLToPath(new URL("../../../node_modules/.bin/claude", import.meta.url));
   return existsSync(bundled) ? bundled : "claude";
 }
+
+/** What a read-only run (the board's assistant) may use of a slot's `allowed_tools`: nothing that writes or runs commands. */
+// No WebFetch: a run that reads text anyone can file must have no way to send the checkout elsewhere.
+const READ_ONLY_TOOLS = new Set(["Read", "Glob", "Grep", "NotebookRead", "TodoWrite"]);
 
 /** Running without the sandbox is said once per process (one line, not one per run). */
 let warned = false;
@@ -60,8 +65,11 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
   if (settings) args.push("--settings", JSON.stringify(settings));
   if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
   if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
+  // Only huskies' server: a `.mcp.json` in the checkout (the project's, or one the story wrote) is not loaded.
+  if (spec.channel) args.push("--mcp-config", channelMcpConfig(spec.channel.socket, spec.channel.timeoutMs), "--strict-mcp-config");
   // Variadic flag last, so nothing after it is mistaken for a tool name.
-  const tools = confined ? scopeFileTools(s.allowed_tools, spec.cwd, readable) : s.allowed_tools;
+  const allowed = spec.readOnly ? s.allowed_tools.filter((t) => READ_ONLY_TOOLS.has(t.replace(/\(.*$/, ""))) : s.allowed_tools;
+  const tools = [...(confined ? scopeFileTools(allowed, spec.cwd, readable) : allowed), ...(spec.channel ? [HUSKIES_MCP_TOOLS] : [])];
   if (tools.length) args.push("--allowedTools", ...tools);
   return args;
 }

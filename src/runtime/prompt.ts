@@ -40,3 +40,13 @@ export function buildPrompt(
   if (feedback) prompt += `\n\n## The previous attempt failed\n\nFix this and try again:\n\n\`\`\`\n${feedback.slice(-8000)}\n\`\`\`\n`;
   return prompt;
 }
+
+/** The prompt that resumes a session after a person answered the question it asked (`ask_human`). */
+export function answerPrompt(q: { text: string; answer?: string }): string {
+  return `A person answered the question you asked.\n\nYour question: ${q.text}\n\nTheir answer: ${q.answer ?? ""}\n\nContinue the work with this answer: finish it, meet every acceptance criterion and commit it.`;
+}
+
+/** For a fresh session (another node, or the old session is gone): the question and its answer as context. */
+export function answeredQuestionNote(q: { text: string; answer?: string }): string {
+  return `An earlier session on this story asked a person: ${q.text}\nThe answer: ${q.answer ?? ""}`;
+}

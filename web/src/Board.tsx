@@ -2,6 +2,7 @@ import { memo } from "react";
 import { whyStuck, type StuckConfig } from "../../src/pipeline/stuck-hint";
 import { STAGES, type Item, type NodeEntry } from "./types";
 import { shortAge, useNow } from "./use-now";
+import { CardNotes } from "./StoryQuestion";
 
 /** Card ages are minutes-grained: re-render the board twice a minute, not every second. */
 const CARD_TICK_MS = 30_000;
@@ -90,6 +91,7 @@ const Card = memo(function Card({
         )}
       </span>
       {item.blocked && <span className="reason">blocked: {item.blocked}</span>}
+      <CardNotes item={item} />
       {run?.error && !item.blocked && (
         <span className="run-error" title={run.error}>
           last run: {run.error.split("\n")[0]}

@@ -5,6 +5,7 @@ import { StoryMarkdown } from "./StoryMarkdown";
 import { LogTimeline } from "./LogTimeline";
 import { DiffView } from "./DiffView";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { QuestionPanel } from "./StoryQuestion";
 
 /** One story: its markdown (criteria as ticks), controls, the branch's diff and the live agent log. */
 export function StoryView({
@@ -65,6 +66,7 @@ export function StoryView({
             ⚠ {hint}
           </p>
         )}
+        <QuestionPanel item={item} />
         <ErrorBoundary what="story text">
           <StoryMarkdown body={item.body} onTick={tick} />
         </ErrorBoundary>

@@ -1,0 +1,107 @@
+import { existsSync, statSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import { Claims } from "../../src/state/claims.js";
+import { channelSocketPath, serveMcpOnSocket, type McpSocket } from "../../src/server/mcp-socket.js";
+import { ASKED, buildCoderMcp } from "../../src/server/mcp-coder-tools.js";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../support/paths.js";
+import { nodeIdOf, silent, tempDir } from "../support/in-process.js";
+
+/** The built bridge (this test runs from source; the bridge runs as its own process). */
+const SOCKET_BRIDGE = join(PACKAGE_ROOT, "dist", "src", "server", "mcp-socket-bridge.js");
+
+let channel: McpSocket | undefined;
+let client: Client | undefined;
+let tmp: ReturnType<typeof tempDir> | undefined;
+afterEach(async () => {
+  await client?.close();
+  await channel?.close();
+  tmp?.remove();
+});
+
+type Result = { isError?: boolean; content: Array<{ text: string }> };
+const text = (r: unknown) => (r as Result).content[0]!.text;
+
+describe("a coder's MCP channel", () => {
+  it("answers over its unix socket through the stdio bridge, for its own story only, and only while the run holds the claim", async () => {
+    tmp = tempDir();
+    const pipeline = new PipelineDoc();
+    const claims = new Claims(pipeline);
+    const node = nodeIdOf("agent");
+    const mine = pipeline.createItem({ name: "Mine", stage: "current", body: "# Mine\n\n- [ ] one\n- [ ] two\n" });
+    const theirs = pipeline.createItem({ name: "Theirs", stage: "current", body: "- [ ] theirs\n" });
+    const token = claims.grant(mine.id, node)!;
+    const path = channelSocketPath(tmp.dir);
+    channel = await serveMcpOnSocket(
+      path,
+      () =>
+        buildCoderMcp({
+          storyId: mine.id,
+          node,
+          slot: "claude-1",
+          item: () => pipeline.getItem(mine.id),
+          patch: (p) => claims.patchAs(token, p),
+          sessionId: () => "session-1",
+        }),
+      silent,
+    );
+    expect(path.startsWith(`${tmp.dir}/.huskies/channels/`)).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+
+    // What claude does with --mcp-config: start the bridge as a stdio server.
+    client = new Client({ name: "coder", version: "1" });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [SOCKET_BRIDGE, path] }));
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual([
+      "ask_human",
+      "report_progress",
+      "show_story",
+      "tick_criterion",
+    ]);
+
+    await client.callTool({ name: "tick_criterion", arguments: { index: 1 } });
+    expect(pipeline.getItem(mine.id)!.body).toContain("- [x] two");
+    await client.callTool({ name: "report_progress", arguments: { id: mine.id, text: "halfway" } });
+    expect(pipeline.getItem(mine.id)!.progress).toMatchObject({ text: "halfway" });
+    const shown = JSON.parse(text(await client.callTool({ name: "show_story", arguments: {} })));
+    expect(shown.criteria).toEqual([
+      { text: "one", done: false },
+      { text: "two", done: true },
+    ]);
+
+    // Another story's id: refused, whatever the tool; that story is untouched.
+    for (const [name, args] of [
+      ["tick_criterion", { id: theirs.id, index: 0 }],
+      ["report_progress", { id: theirs.id, text: "x" }],
+      ["ask_human", { id: theirs.id, question: "x" }],
+      ["show_story", { id: theirs.id }],
+    ] as const) {
+      const r = await client.callTool({ name, arguments: args });
+      expect(r.isError, name).toBe(true);
+      expect(text(r)).toContain(`refused: this session works on ${mine.id} only, not ${theirs.id}`);
+    }
+    expect(pipeline.getItem(theirs.id)!.body).toBe("- [ ] theirs\n");
+    expect(pipeline.getItem(theirs.id)!.progress).toBeUndefined();
+
+    // One question at a time; bad input is a tool error.
+    expect(text(await client.callTool({ name: "ask_human", arguments: { question: "Which port?" } }))).toBe(ASKED);
+    expect(pipeline.getItem(mine.id)!.question).toMatchObject({ text: "Which port?", node, slot: "claude-1", sessionId: "session-1" });
+    expect(text(await client.callTool({ name: "ask_human", arguments: { question: "And?" } }))).toContain("already waiting");
+    expect((await client.callTool({ name: "tick_criterion", arguments: { index: 7 } })).isError).toBe(true);
+    expect((await client.callTool({ name: "report_progress", arguments: { text: "" } })).isError).toBe(true);
+
+    // The claim is taken back (an operator released it): the run writes nothing more.
+    claims.clear(mine.id);
+    const late = await client.callTool({ name: "tick_criterion", arguments: { index: 0 } });
+    expect(text(late)).toContain("no longer holds");
+    expect(pipeline.getItem(mine.id)!.body).toContain("- [ ] one");
+
+    await client.close();
+    client = undefined;
+    await channel.close();
+    channel = undefined;
+    expect(existsSync(path)).toBe(false);
+  });
+});
