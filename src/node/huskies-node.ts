@@ -91,6 +91,8 @@ export class HuskiesNode {
   pause!: NodePause;
   directives!: OperatorDirectives;
   schema!: SchemaGuard;
+  /** The board's chat (the rendezvous only). */
+  chat: import("../chat/chat-service.js").ChatService | undefined;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -225,6 +227,13 @@ export class HuskiesNode {
           : undefined,
     });
 
+    const info = { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() };
+    // The board's chat lives on the rendezvous (it loads the MCP SDK, which agents never do).
+    if (role === "rendezvous") {
+      const { ChatService } = await import("../chat/chat-service.js");
+      this.chat = new ChatService({ root, project: basename(root), config: this.config, node: info, log: logger("chat") });
+    }
+    const chatRoutes = this.chat ? (await import("../chat/chat-routes.js")).chatRoutes(this.chat) : undefined;
     const upstreamUrl = upstream?.url;
     this.policy = createSyncPolicy({
       role,
@@ -257,7 +266,7 @@ export class HuskiesNode {
       follow: (id, cb) => this.logs.follow(id, cb),
     });
     this.http = new HttpService({
-      info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
+      info,
       tokens,
       health: () => this.health(),
       host: this.host,
@@ -278,6 +287,7 @@ export class HuskiesNode {
         app.route("/", metricsRoute(this.metrics));
         if (role === "rendezvous")
           app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
+        if (chatRoutes) app.route("/api", chatRoutes);
       },
     });
     this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
@@ -470,6 +480,7 @@ export class HuskiesNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
+      await this.chat?.close();
       this.rendezvous?.stop();
       this.directives.stop();
       this.pause.stop();

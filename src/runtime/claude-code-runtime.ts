@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { delimiter, isAbsolute, join } from "node:path";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
 import { logger } from "../log.js";
@@ -29,6 +29,22 @@ export function findClaude(configured?: string): string {
 // No WebFetch: a run that reads text anyone can file must have no way to send the checkout elsewhere.
 const READ_ONLY_TOOLS = new Set(["Read", "Glob", "Grep", "NotebookRead", "TodoWrite"]);
 
+/** What a read-only run may never use, whatever the slot allows: writing, commands, the network, sub-agents. */
+const WRITING_TOOLS = ["Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "WebFetch", "WebSearch", "Task"];
+
+/**
+ * A read-only run (the board's assistant) works in the project checkout itself. Deny rules win
+ * over every allow and over the permission mode: no tool that writes, runs or fetches, and no
+ * reading of `.huskies/` (node key, replica, tokens, other stories' worktrees) despite the
+ * allowed `Read(//root/**)`.
+ */
+function readOnlySettings(settings: Record<string, unknown> | undefined, root: string): Record<string, unknown> {
+  const permissions = (settings?.permissions as { deny?: string[] } | undefined) ?? {};
+  const dir = resolve(root, ".huskies");
+  const deny = [...(permissions.deny ?? []), ...WRITING_TOOLS, ...["Read", "Glob", "Grep"].map((t) => `${t}(/${dir}/**)`)];
+  return { ...settings, permissions: { ...permissions, deny } };
+}
+
 /** Running without the sandbox is said once per process (one line, not one per run). */
 let warned = false;
 
@@ -43,7 +59,7 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
   const confined = (s.sandbox ?? "auto") !== "off";
   // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
   const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
-  const settings = confined
+  const confinedSettings = confined
     ? claudeSettings(
         confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }),
         decision,
@@ -59,9 +75,11 @@ export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = mi
     "--max-turns",
     String(s.max_turns),
     "--permission-mode",
-    "acceptEdits",
+    // acceptEdits would approve file edits without asking: never for a read-only run.
+    spec.readOnly ? "default" : "acceptEdits",
   ];
   if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
+  const settings = spec.readOnly ? readOnlySettings(confinedSettings, spec.projectRoot ?? spec.cwd) : confinedSettings;
   if (settings) args.push("--settings", JSON.stringify(settings));
   if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
   if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
