@@ -67,7 +67,8 @@ function status(actions: OperatorActions, now: number, nodeAliveMs: number): str
   const items = Object.values(v.stages).flat();
   const running = items.filter((i) => i.claim && i.stage !== "done" && i.stage !== "archived");
   const label = new Map(v.nodes.map((n) => [n.id, n.label]));
-  const lines = [`**Stages:** ${counts.join(" · ")}`];
+  // Sections are paragraphs (a blank line apart), each heading followed by its list.
+  const lines = [`**Stages:** ${counts.join(" · ")}`, ""];
   const waiting = items.filter((i) => i.question && i.question.answer === undefined);
   const blocked = items.filter((i) => i.blocked);
   if (running.length)

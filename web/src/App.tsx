@@ -6,6 +6,7 @@ import { Board } from "./Board";
 import { NodesPanel } from "./NodesPanel";
 import { NewStoryForm } from "./NewStoryForm";
 import { StoryView } from "./StoryView";
+import { ChatPanel } from "./ChatPanel";
 
 export function App() {
   const { items, nodes, connection } = usePipeline();
@@ -31,6 +32,7 @@ export function App() {
       <NewStoryForm />
       <Board items={items} nodes={nodes} labels={labels} cfg={cfg} onSelect={setSelected} />
       <NodesPanel nodes={nodes} items={items} cfg={cfg} />
+      <ChatPanel />
       {current && (
         <StoryView item={current} labels={labels} hint={whyStuck(current, nodes, Date.now(), cfg)} onClose={() => setSelected(null)} />
       )}
