@@ -1,4 +1,5 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
@@ -7,8 +8,10 @@ import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
 import { answeredQuestionNote, answerPrompt, buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
+import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
+import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
 
 /** How the next run of a job starts: the story's prompt (with feedback), or a session continued. */
@@ -30,6 +33,11 @@ function continuePrompt(feedback: string | undefined): string {
   return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
 }
 
+/** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
+function oomTrouble(r: RunResult): NodeTrouble {
+  return { kind: "out_of_memory", reason: `out of memory: ${r.reason}`, storyMayCause: true };
+}
+
 /** First lines of a reason, for `blocked` and log lines. */
 export function headline(reason: string, max = 300): string {
   return reason.split("\n")[0]!.slice(0, max);
@@ -42,6 +50,8 @@ export function headline(reason: string, max = 300): string {
  */
 export abstract class StoryJob {
   stopped = false;
+  /** The job ended its step without success (a failed attempt, node trouble): the start breaker backs off. */
+  failed = false;
   /**
    * In its last short step (a coder pushing): the slot frees in a moment, so the node may ask for
    * its next item now and hold the grant until then (see `WorkLoop.pass`).
@@ -135,6 +145,7 @@ export abstract class StoryJob {
       if (result.outcome === "node_failure" || result.outcome === "lost" || !this.stillMine() || !openQuestion(item.question)) break;
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
+    else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
     else if (result.outcome !== "lost") this.ctx.health.succeeded();
     return result;
   }
@@ -231,7 +242,13 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
-    this.ctx.trackPid(this.storyId, this.running.pid);
+    try {
+      this.ctx.trackPid(this.storyId, this.running.pid);
+    } catch (err) {
+      // Unrecorded, the process would outlive a crash of this node unseen: stop it now.
+      await this.running.stop("its pid could not be recorded");
+      throw err;
+    }
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;
     this.ctx.trackPid(this.storyId, undefined);
@@ -246,9 +263,10 @@ export abstract class StoryJob {
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
+    this.failed = true;
     this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
-    const failure: Failure = { kind: "node_trouble", message: error.slice(0, 4000) };
-    if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure })) {
+    const patch: ItemPatch = { lastRun: this.lastRun(result), failure: { kind: "node_trouble", message: error.slice(0, 4000) } };
+    if (this.ctx.claims.release(this.token, patch)) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
       this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
     }
@@ -276,13 +294,14 @@ export abstract class StoryJob {
    */
   protected attemptFailed(failed: Failure, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
     if (!this.stillMine()) return false;
-    const reason = failed.message;
+    this.failed = true;
+    const { kind, message: reason } = failed;
     const retries = this.item()!.retries + 1;
     const atLimit = retries >= this.ctx.config.project.max_retries;
-    const failure: Failure = { kind: failed.kind, message: reason.slice(0, 4000) };
+    const failure: Failure = { kind, message: reason.slice(0, 4000) };
     const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
     this.ctx.log.warn(
-      { story: this.storyId, retries, blocked: atLimit, reason: headline(reason) },
+      { story: this.storyId, retries, blocked: atLimit, kind, reason: headline(reason) },
       opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed",
     );
     if (opts.backTo) {
@@ -298,9 +317,62 @@ export abstract class StoryJob {
     return true;
   }
 
-  /** An unexpected error (git, disk): a failed attempt, and the claim is given back to be retried. */
+  /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /**
+   * The step failed because of this machine (a full disk, an unreachable origin, a vanished
+   * folder, memory): the node's trouble, never the story's (see node-trouble-policy.ts).
+   */
+  nodeTrouble(trouble: NodeTrouble, patch: ItemPatch = {}): void {
+    this.failed = true;
+    const what = handBackForTrouble(this.ctx, this.token, trouble, patch);
+    if (what === "stale") return;
+    try {
+      this.note(
+        "info",
+        `node trouble (${trouble.kind}): ${trouble.reason}; ${what === "blocked" ? "story blocked" : "claim given back, no retry spent"}`,
+      );
+    } catch {
+      // The story log may be on the very disk that is full; the node's log has the line.
+    }
+  }
+
+  /**
+   * Trouble of this machine seen after a step in `dir` failed or ran: the folder vanished, its disk
+   * is full, or the step's own words say the disk or memory ran out. Undefined: judge the story.
+   */
+  protected machineTrouble(dir: string, failureText?: string): NodeTrouble | undefined {
+    const missing = this.missingWorktree(dir);
+    if (missing) return missing;
+    const said = failureText ? isNodeTrouble(failureText) : undefined;
+    if (said && (said.kind === "disk_full" || said.kind === "out_of_memory")) return said;
+    return diskFull(dir);
+  }
+
+  /** The step's folder vanished under it (deleted mid-run). */
+  protected missingWorktree(dir: string): NodeTrouble | undefined {
+    return existsSync(join(dir, ".git")) ? undefined : missingWorktree(dir);
+  }
+
+  /** A leftover of an earlier step (a stale lock, a half-made worktree) was cleaned before this one. */
+  protected cleaned(what: string): void {
+    this.ctx.log.warn({ story: this.storyId, what }, "cleaned a leftover before the step");
+  }
+
+  /** Whatever the work threw: the node's trouble when it is, else a failed attempt. */
+  failedWith(err: unknown): void {
+    const trouble = isNodeTrouble(err);
+    if (trouble) return this.nodeTrouble(trouble);
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      this.note("info", `job error: ${message}`);
+    } catch (again) {
+      this.ctx.log.error({ story: this.storyId, err: (again as Error).message }, "could not record the job failure in the story log");
+    }
+    this.fail(`job error: ${message}`);
   }
 
   protected get branch(): string {

@@ -3,6 +3,7 @@ import { MAX_NOTE_CHARS } from "../config/defaults.js";
 import { ITEM_TYPES, isItemId } from "../pipeline/item-id.js";
 import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -14,6 +15,19 @@ export class ActionError extends Error {
   }
 }
 
+/** Text a person writes: control characters other than newline and tab are refused (400). */
+const text = () =>
+  z.string().superRefine((s, ctx) => {
+    const found = controlCharacter(s);
+    if (found) ctx.addIssue({ code: "custom", message: controlCharacterMessage(found) });
+  });
+
+/** The same rule for the plain-string arguments of moves, blocks and pauses. */
+export function checkText(field: string, value: string | undefined): void {
+  const found = value === undefined ? undefined : controlCharacter(value);
+  if (found) throw new ActionError(400, `${field}: ${controlCharacterMessage(found)}`);
+}
+
 const stageInput = z.string().transform((s, ctx) => {
   const st = parseStage(s);
   if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
@@ -21,18 +35,18 @@ const stageInput = z.string().transform((s, ctx) => {
 });
 
 export const newStorySchema = z.strictObject({
-  name: z.string().trim().min(1, "name must not be empty").max(200),
+  name: text().trim().min(1, "name must not be empty").max(200),
   type: z.enum(ITEM_TYPES).default("story"),
   stage: stageInput.default("backlog"),
-  body: z.string().max(100_000).optional(),
-  criteria: z.array(z.string().min(1).max(500)).max(100).optional(),
+  body: text().max(100_000).optional(),
+  criteria: z.array(text().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  body: z.string().max(100_000).optional(),
+  name: text().trim().min(1).max(200).optional(),
+  body: text().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });

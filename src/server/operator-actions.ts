@@ -12,7 +12,7 @@ import { commitsAhead, git, hasRemote } from "../git/git.js";
 import { branchDiff, DiffUnavailable, type BranchDiff } from "../git/branch-diff.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { LiveConfig } from "../config/live-config.js";
-import { ActionError, defined, newStorySchema, noteText, parse, storyPatchSchema } from "./action-schemas.js";
+import { ActionError, checkText, defined, newStorySchema, noteText, parse, storyPatchSchema } from "./action-schemas.js";
 import { logWindow, type LogWindow, type LogWindowOptions } from "./log-window.js";
 
 export { ActionError, newStorySchema, storyPatchSchema } from "./action-schemas.js";
@@ -94,6 +94,7 @@ export class OperatorActions {
 
   async move(id: string, stageName: string, reason?: string): Promise<Item> {
     const item = this.get(id);
+    checkText("reason", reason);
     const to = parseStage(String(stageName));
     if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
     const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
@@ -127,13 +128,15 @@ export class OperatorActions {
 
   block(id: string, reason: string): Item {
     this.get(id);
+    checkText("reason", reason);
     this.claims.clear(id, { blocked: reason || "blocked by an operator" });
     return this.get(id);
   }
 
   unblock(id: string): Item {
     this.get(id);
-    this.pipeline.update(id, { blocked: null, retries: 0 });
+    // A person looked at it: the node-trouble record starts over too (rule 2's breaker).
+    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined });
     return this.get(id);
   }
 
@@ -154,6 +157,7 @@ export class OperatorActions {
 
   /** An operator's pause: the node finishes nothing new, keeps its worktrees, until resumed. */
   pauseNode(nodeId: string, reason?: string): NodeEntry {
+    checkText("reason", reason);
     const node = this.node(nodeId);
     this.control().pause(node.id, (reason ?? "").trim().slice(0, 300) || "paused by an operator");
     return this.node(node.id);

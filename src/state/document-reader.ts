@@ -80,6 +80,13 @@ export function readProgress(v: unknown): Progress | undefined {
   return { text: v.text.slice(0, MAX_NOTE_CHARS), at: v.at };
 }
 
+/** At most a handful of node ids: the breaker needs two. */
+function readTroubledNodes(v: unknown): { troubledNodes?: string[] } {
+  if (!Array.isArray(v)) return {};
+  const ids = v.filter(isNodeId).slice(0, 16);
+  return ids.length ? { troubledNodes: ids } : {};
+}
+
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
@@ -123,6 +130,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
     failure: readFailure(m.get("failure")),
+    ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
     ...optional("question", readQuestion(m.get("question"))),
     ...optional("progress", readProgress(m.get("progress"))),

@@ -54,6 +54,8 @@ export interface Item {
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
   failure?: Failure;
+  /** Nodes where working on this story ended in trouble the story may cause (disk, memory): rule 2's breaker. */
+  troubledNodes?: string[];
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
   /** A coder's question to a person (`ask_human`); the story needs a person while it has no answer. */
