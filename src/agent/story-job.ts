@@ -5,7 +5,6 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { answeredQuestionNote, answerPrompt, buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
@@ -13,25 +12,7 @@ import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
-
-/** How the next run of a job starts: the story's prompt (with feedback), or a session continued. */
-interface Turn {
-  feedback?: string;
-  resume?: string;
-  /** Replaces the "continue" prompt of a resumed session (a person's answer). */
-  prompt?: string;
-  /** Appended to a fresh prompt (a question and its answer from a session that cannot be resumed). */
-  note?: string;
-}
-
-/** No run happened: the claim went away while the story waited for a person. */
-const LOST_WAITING: RunResult = { ok: false, outcome: "lost", reason: "claim lost while waiting for a person", exit: null, durationMs: 0 };
-
-/** The prompt of a resumed session: the model has the whole earlier conversation. */
-function continuePrompt(feedback: string | undefined): string {
-  const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
-  return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
-}
+import { answeredTurn, LOST_WAITING, turnPrompt, type Turn } from "./run-turn.js";
 
 /** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
 function oomTrouble(r: RunResult): NodeTrouble {
@@ -164,11 +145,8 @@ export abstract class StoryJob {
   /** The turn after a person's answer; the question leaves the card once a run has it. */
   private answered(q: Question, feedback: string | undefined): Turn {
     this.ctx.claims.patchAs(this.token, { question: undefined });
-    const same = q.node === this.ctx.nodeId && q.slot === this.slot.name ? q.sessionId : undefined;
     this.note("info", `a person answered: ${headline(q.answer ?? "")}`);
-    return same
-      ? { resume: same, prompt: answerPrompt(q), note: answeredQuestionNote(q), feedback }
-      : { feedback, note: answeredQuestionNote(q) };
+    return answeredTurn(q, { node: this.ctx.nodeId, slot: this.slot.name }, feedback);
   }
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
@@ -180,7 +158,7 @@ export abstract class StoryJob {
   }
 
   private async runOnce(cwd: string, item: Item, turn: Turn): Promise<RunResult> {
-    const { feedback, resume: resumeSessionId } = turn;
+    const resumeSessionId = turn.resume;
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -188,10 +166,7 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId
-      ? (turn.prompt ?? continuePrompt(feedback))
-      : buildPrompt(slot.role, slot.prompt, vars, feedback) +
-        (turn.note ? `\n\n## A person answered a question about this story\n\n${turn.note}\n` : "");
+    const prompt = turnPrompt(turn, slot, vars);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info(
