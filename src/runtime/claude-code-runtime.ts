@@ -9,7 +9,7 @@ import { liveAction, type ClaudeEvent } from "./claude-signals.js";
 import { classifyRun } from "./run-outcome.js";
 import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, sandboxGitEnv, scopeFileTools } from "./sandbox.js";
 import { startSupervised } from "./supervised-process.js";
-import { channelMcpConfig, HUSKIES_MCP_TOOLS } from "./channel-config.js";
+import { CHANNEL_ENV, channelMcpConfig, HUSKIES_MCP_TOOLS } from "./channel-config.js";
 
 /** Stderr and plain stdout lines kept for classification. */
 const TAIL_LINES = 200;
@@ -123,6 +123,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
         huskies: huskiesVars(spec),
         fixed: {
           DISABLE_AUTOUPDATER: "1",
+          ...(spec.channel ? CHANNEL_ENV : {}),
           ...(sandboxDecision(spec.slot.sandbox, missingSandboxTools()).sandboxed ? sandboxGitEnv(spec.cwd) : {}),
         },
       }),
