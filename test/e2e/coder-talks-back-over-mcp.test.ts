@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { Cluster, getJson, postJson } from "../support/cluster.js";
+import { Cluster, getJson, postJson, runCli } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { claudeSlot, projectToml } from "../support/coders.js";
 import { requestText, ScriptedModelServer, type RecordedRequest, type Script } from "../support/model-server.js";
@@ -126,6 +126,13 @@ describe("a coder talks back through its MCP channel", () => {
     // The [[notify]] webhook heard the question.
     await waitFor(() => notified.find((n) => n.event === "question"), "the question webhook");
     expect(notified.find((n) => n.event === "question")).toMatchObject({ story: s.id, reason: QUESTION });
+
+    // The CLI says so too; answering a story that asked nothing is refused.
+    const status = await runCli(["status"], { env: { HUSKIES_SERVER: server.http } });
+    expect(status.stdout).toContain(`NEEDS A PERSON: ${QUESTION}`);
+    const wrong = await runCli(["story", "answer", other, "8081"], { env: { HUSKIES_SERVER: server.http } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`${other} has no open question`);
 
     // A person answers on the board; the same session continues with the answer and finishes.
     const requestsBefore = model.requests.length;
