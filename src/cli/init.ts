@@ -66,6 +66,7 @@ logs/
 running.json
 channels/
 chat.jsonl
+chat.prompt.md
 `;
 
 /** `huskies init [DIR]`: write the project files, never overwriting one that exists. */
