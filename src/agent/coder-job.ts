@@ -7,6 +7,7 @@ import type { RunResult } from "../runtime/agent-runtime.js";
 import type { Failure } from "../state/item.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
+import { reviewReason } from "../pipeline/review.js";
 
 type Checked = { ahead: number } | { failure: Failure } | { trouble: NodeTrouble };
 
@@ -31,8 +32,16 @@ export class CoderJob extends StoryJob {
     // trouble (not logged in, a limit) is not the story's and is not fed back.
     const nodes = item.lastRun?.outcome === "node_failure" || item.failure?.kind === "node_trouble";
     let feedback = nodes ? undefined : item.failure?.message;
+    // Line comments stay in every attempt's prompt until the work passes to qa again. While the
+    // review is the latest send-back (no failure since), it is the feedback, and the first run
+    // continues the session that wrote the reviewed work when this node still has it.
+    const review = item.review;
+    const fresh = !!review && item.failure?.kind === "rework" && item.failure.message === reviewReason(review);
+    if (fresh) feedback = undefined;
+    let first = true;
     while (this.stillMine()) {
-      const result = await this.runAgent(worktree, feedback);
+      const result = await this.runAgent(worktree, feedback, review && { review, resume: first && fresh });
+      first = false;
       if (!this.stillMine()) return;
       const lastRun = this.lastRun(result);
       const checked = await this.check(worktree, result);

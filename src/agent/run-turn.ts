@@ -1,6 +1,7 @@
 import type { AgentSlot } from "../config/agents-config.js";
 import type { RunResult } from "../runtime/agent-runtime.js";
-import { answeredQuestionNote, answerPrompt, buildPrompt } from "../runtime/prompt.js";
+import type { Review } from "../pipeline/review.js";
+import { answeredQuestionNote, answerPrompt, buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
 import type { Question } from "../state/item.js";
 
 /** How the next run of a job starts: the story's prompt (with feedback), or a session continued. */
@@ -11,6 +12,9 @@ export interface Turn {
   prompt?: string;
   /** Appended to a fresh prompt (a question and its answer from a session that cannot be resumed). */
   note?: string;
+  /** Line comments the run must address; with `reviewResume`, the resumed session is told only them. */
+  review?: Review;
+  reviewResume?: boolean;
 }
 
 /** No run happened: the claim went away while the story waited for a person. */
@@ -34,9 +38,10 @@ export function turnPrompt(
   slot: AgentSlot,
   vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string },
 ): string {
-  if (turn.resume) return turn.prompt ?? continuePrompt(turn.feedback);
+  if (turn.resume)
+    return turn.prompt ?? (turn.reviewResume && turn.review ? reviewContinuePrompt(turn.review) : continuePrompt(turn.feedback));
   const note = turn.note ? `\n\n## A person answered a question about this story\n\n${turn.note}\n` : "";
-  return buildPrompt(slot.role, slot.prompt, vars, turn.feedback) + note;
+  return buildPrompt(slot.role, slot.prompt, vars, turn.feedback, turn.review) + note;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
+import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
@@ -13,6 +14,12 @@ import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
 import { answeredTurn, LOST_WAITING, turnPrompt, type Turn } from "./run-turn.js";
+
+/** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
+export interface ReviewRun {
+  review: Review;
+  resume: boolean;
+}
 
 /** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
 function oomTrouble(r: RunResult): NodeTrouble {
@@ -102,9 +109,12 @@ export abstract class StoryJob {
    * the answer arrives; then the same session continues with it (another node, or a session this
    * node no longer has, starts afresh with the question and answer in the prompt).
    */
-  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
     let item = this.item()!;
-    let turn: Turn = { feedback, resume: this.resumable(item) };
+    const interrupted = this.resumable(item);
+    // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
+    const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    let turn: Turn = { feedback, resume: interrupted ?? reviewed, review: review?.review, reviewResume: !!reviewed };
     let result: RunResult | undefined;
     for (;;) {
       if (openQuestion(item.question)) {
@@ -118,7 +128,7 @@ export abstract class StoryJob {
         );
         this.wake = undefined;
         if (!this.stillMine()) return result ?? LOST_WAITING;
-        if (answered) turn = this.answered(answered, feedback);
+        if (answered) turn = { ...this.answered(answered, feedback), review: review?.review };
         else if (result) break; // withdrawn: nothing to resume with
       }
       result = await this.runTurn(cwd, turn);
@@ -137,7 +147,7 @@ export abstract class StoryJob {
     const result = await this.runOnce(cwd, item, turn);
     if (turn.resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${turn.resume}; starting afresh`);
-      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note });
+      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note, review: turn.review });
     }
     return result;
   }
@@ -155,6 +165,12 @@ export abstract class StoryJob {
     const ok =
       last?.node === this.ctx.nodeId && last.slot === this.slot.name && (last.outcome === "node_failure" || last.outcome === "lost");
     return ok ? last.sessionId : undefined;
+  }
+
+  /** The session of this slot's last run here, when it finished normally (its work was reviewed). */
+  private reviewedSession(item: Item): string | undefined {
+    const last = item.lastRun;
+    return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
   }
 
   private async runOnce(cwd: string, item: Item, turn: Turn): Promise<RunResult> {
@@ -257,6 +273,7 @@ export abstract class StoryJob {
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
+      runtime: s.runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };

@@ -4,6 +4,7 @@ import { ITEM_TYPES, isItemId } from "../pipeline/item-id.js";
 import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
+import { isReviewPath, REVIEW_LIMITS } from "../pipeline/review.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -50,6 +51,24 @@ export const storyPatchSchema = z.strictObject({
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
+
+const lineComment = z.strictObject({
+  file: z.string().refine(isReviewPath, "file must be a relative path in the repository"),
+  line: z.number().int().min(1).max(REVIEW_LIMITS.line),
+  text: z.string().trim().min(1, "a comment needs text").max(REVIEW_LIMITS.text),
+  old: z.boolean().optional(),
+});
+
+/** Stages whose work can be sent back by a review: those the `rework` transition leaves from. */
+export const REVIEWABLE: readonly Stage[] = ["qa", "merge", "done"];
+
+/** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
+export const reviewSchema = z
+  .strictObject({
+    summary: z.string().trim().max(REVIEW_LIMITS.summary).optional(),
+    comments: z.array(lineComment).max(REVIEW_LIMITS.comments, `at most ${REVIEW_LIMITS.comments} comments`).default([]),
+  })
+  .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
 
 /** A person's answer to a coder's question, a review comment: one bounded, non-empty text. */
 export const noteText = (what: string) =>

@@ -18,6 +18,19 @@ export interface ToolContext extends NodeInfo {
 export const idArg = z.string().max(200).describe("item id, e.g. 42_story_add_login");
 const text = (max = MAX_NOTE_CHARS) => z.string().trim().min(1).max(max);
 
+/** Comments on lines of a story's diff (the board's review by the line). */
+const lineComments = z
+  .array(
+    z.object({
+      file: z.string().max(1000).describe("path in the repository, as the diff names it"),
+      line: z.number().int().min(1).describe("line number in the new version of the file"),
+      text: z.string().min(1).max(10_000),
+      old: z.boolean().optional().describe("true: the line number is in the old version"),
+    }),
+  )
+  .max(100)
+  .optional();
+
 /** The story tools (names follow the original huskies where it had one). */
 export const STORY_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
   tool({
@@ -188,8 +201,24 @@ export const STORY_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
   }),
   tool({
     name: "send_review",
-    description: "Review an item: the comment sends it back to current as the coder's rework reason.",
-    input: { id: idArg, comment: text() },
-    run: (c, a) => c.actions.review(a.id, a.comment),
+    description:
+      "Review an item in qa, merge or done by the line: comments on lines of its diff (and/or an overall summary) send it back " +
+      "to current; the coder's next prompt lists them by file and line.",
+    input: { id: idArg, summary: z.string().max(10_000).optional().describe("what is wrong, overall"), comments: lineComments },
+    destructive: (a, c) => (c.actions.get(a.id).stage === "done" ? `send ${a.id} back out of done with a review` : undefined),
+    run: (c, a) => c.actions.review(a.id, { summary: a.summary, comments: a.comments }),
+  }),
+  tool({
+    name: "approve_story",
+    description: "Human QA: pass an item that waits in qa on to merge (its branch must have commits ahead of the base).",
+    input: { id: idArg },
+    run: (c, a) => c.actions.approve(a.id),
+  }),
+  tool({
+    name: "reject_story",
+    description:
+      "Human QA: send an item in qa back to current with the reason, and optionally comments on lines of its diff; the coder's next prompt lists them by file and line.",
+    input: { id: idArg, reason: z.string().max(10_000).optional().describe("what is wrong, overall"), comments: lineComments },
+    run: (c, a) => c.actions.reject(a.id, { reason: a.reason, comments: a.comments }),
   }),
 ];

@@ -12,10 +12,22 @@ import { commitsAhead, git, hasRemote } from "../git/git.js";
 import { branchDiff, DiffUnavailable, type BranchDiff } from "../git/branch-diff.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { LiveConfig } from "../config/live-config.js";
-import { ActionError, checkText, defined, newStorySchema, noteText, parse, storyPatchSchema } from "./action-schemas.js";
+import {
+  ActionError,
+  checkText,
+  defined,
+  newStorySchema,
+  noteText,
+  parse,
+  REVIEWABLE,
+  reviewSchema,
+  storyPatchSchema,
+} from "./action-schemas.js";
 import { logWindow, type LogWindow, type LogWindowOptions } from "./log-window.js";
+import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
+import { reviewReason, type Review } from "../pipeline/review.js";
 
-export { ActionError, newStorySchema, storyPatchSchema } from "./action-schemas.js";
+export { ActionError, newStorySchema, reviewSchema, storyPatchSchema } from "./action-schemas.js";
 
 /** Minting a one-time join token and the join string that carries it (the rendezvous). */
 export type JoinMinter = (ttlSecs: number, host: string | undefined) => { token: string; expiresAt: number; join?: string };
@@ -74,6 +86,14 @@ export class OperatorActions {
     };
   }
 
+  /** The board's first paint (see board-snapshot.ts). */
+  board(): BoardSnapshot {
+    this.snapshots ??= new BoardSnapshots(this.pipeline);
+    return this.snapshots.get();
+  }
+
+  private snapshots: BoardSnapshots | undefined;
+
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
@@ -108,12 +128,55 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined } : {},
+        // A plain send-back replaces an earlier review: the coder is told only the latest.
+        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, review: undefined } : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }
     return this.get(id);
+  }
+
+  /**
+   * Send the story back to `current` with comments on lines of its diff, all at once: the review
+   * is stored on the item and the coder's next prompt lists it by file and line. From `qa`,
+   * `merge` or `done` (the transition table's `rework`), like any send-back.
+   */
+  review(id: string, input: unknown, now = Date.now()): Item {
+    const item = this.get(id);
+    const r = parse(reviewSchema, input);
+    if (!REVIEWABLE.includes(item.stage))
+      throw new ActionError(409, `only a story in ${REVIEWABLE.join(", ")} can be sent back with a review; ${id} is in ${item.stage}`);
+    const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
+    const reason = reviewReason(review);
+    try {
+      this.claims.move(
+        id,
+        "current",
+        { actor: "operator", reason },
+        { blocked: null, failure: { kind: "rework", message: reason }, review },
+      );
+    } catch (err) {
+      throw new ActionError(409, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  /** Human QA passes: `qa` → `merge` (the branch must have commits ahead of the base). */
+  async approve(id: string): Promise<Item> {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be approved; ${id} is in ${item.stage}`);
+    return this.move(id, "merge", "approved by a person");
+  }
+
+  /** Human QA fails: `qa` → `current` with the reason (and any line comments) for the coder. */
+  reject(id: string, input: unknown): Item {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be rejected; ${id} is in ${item.stage}`);
+    const body = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
+    const { reason, ...rest } = body;
+    if (reason !== undefined && typeof reason !== "string") throw new ActionError(400, "reason: expected a string");
+    return this.review(id, { ...rest, summary: reason ?? rest.summary });
   }
 
   tick(id: string, index: number, done = true): Item {
@@ -223,11 +286,6 @@ export class OperatorActions {
     if (!item.question || item.question.answer !== undefined) throw new ActionError(409, `${id} has no open question`);
     this.pipeline.update(id, { question: { ...item.question, answer, answeredAt: Date.now() } });
     return this.get(id);
-  }
-
-  /** A review: the comment sends the story back to `current` as the coder's rework reason. */
-  async review(id: string, comment: unknown): Promise<Item> {
-    return this.move(id, "current", parse(noteText("the review comment"), comment));
   }
 
   /** The story's branch against the base, as origin has them; 404 until it is pushed. */

@@ -24,6 +24,7 @@ const text = (r: unknown) => (r as Result).content[0]!.text;
 /** Every tool the rendezvous' `/mcp` offers (today's eleven and the ones issue 31 adds). */
 const ALL_TOOLS = [
   "answer_question",
+  "approve_story",
   "assign_story",
   "block_story",
   "check_criterion",
@@ -39,6 +40,7 @@ const ALL_TOOLS = [
   "move_story",
   "pause_node",
   "purge_story",
+  "reject_story",
   "release_story",
   "reload_agent_config",
   "resume_node",
@@ -114,13 +116,21 @@ describe("/mcp tools", () => {
     const json = await call("get_story_log", { id: b.id, since: 0, tail: 1, format: "json" });
     expect(json).toMatchObject({ from: 0, next: 1 });
 
-    // Its pushed branch: the diff; a review sends it back to current with the comment.
+    // Its pushed branch: the diff; a review by the line sends it back to current with the comments.
     await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${b.id}`)).stage === "qa", "the coder's work in qa");
     const diff = await call("git_diff", { id: b.id });
     expect(diff.files.map((f: { path: string }) => f.path)).toEqual(["work.txt"]);
     expect(await fails("git_diff", { id: a.id })).toContain("not pushed yet");
-    const reviewed = (await call("send_review", { id: b.id, comment: "name the file after the story" })) as Item;
-    expect(reviewed).toMatchObject({ stage: "current", failure: { kind: "rework", message: "name the file after the story" } });
+    const reviewed = (await call("send_review", {
+      id: b.id,
+      summary: "name the file after the story",
+      comments: [{ file: "work.txt", line: 1, text: "a date is not work" }],
+    })) as Item;
+    expect(reviewed).toMatchObject({
+      stage: "current",
+      failure: { kind: "rework", message: "review: 1 line comment on 1 file. name the file after the story" },
+      review: { comments: [{ file: "work.txt", line: 1, text: "a date is not work" }] },
+    });
 
     // Delete; purge takes the branch on origin too.
     await call("delete_story", { id: a.id });
