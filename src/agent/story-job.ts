@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
@@ -10,6 +10,8 @@ import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { writeHostFile } from "../confinement/host-files.js";
+import type { GateRun } from "../git/gates.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
@@ -184,7 +186,8 @@ export abstract class StoryJob {
     };
     const prompt = turnPrompt(turn, slot, vars);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
-    writeFileSync(promptFile, prompt);
+    // Never through a link a run could have planted (the file is outside every checkout anyway).
+    writeHostFile(promptFile, prompt);
     this.ctx.log.info(
       { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
       "agent invocation",
@@ -193,7 +196,7 @@ export abstract class StoryJob {
       "info",
       `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
-    // confinement: the channel's socket is what the sandbox mounts for this story (`Channel`).
+    // The channel: a socket for this run only, which the confinement mounts into its sandbox.
     const channel = await openStoryChannel(this.ctx, { token: this.token, slot, sessionId: () => this.sessionId });
     try {
       return await this.startAndWait(cwd, prompt, promptFile, vars.story_markdown, resumeSessionId, channel?.path);
@@ -222,8 +225,12 @@ export abstract class StoryJob {
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
+      confinement: this.ctx.confinement,
+      // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
+      ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
-      channel: socket ? { socket } : undefined,
+      // The same path inside a sandbox as outside, so `$HUSKIES_MCP_SOCKET` holds confined or not.
+      channel: socket ? { hostPath: socket, sandboxPath: socket } : undefined,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {
@@ -233,6 +240,8 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // After the confinement's setup and the spawn: what claim → coder start really costs.
+    this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
     try {
       this.ctx.trackPid(this.storyId, this.running.pid);
     } catch (err) {
@@ -312,6 +321,19 @@ export abstract class StoryJob {
   /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /** How this job's gates run in `cwd`: confined, under `[gates] sandbox`. */
+  protected gateRun(cwd: string, ownBranch?: string): GateRun {
+    return {
+      cwd,
+      storyId: this.storyId,
+      projectRoot: this.ctx.root,
+      baseBranch: this.ctx.baseBranch,
+      ownBranch,
+      mode: this.ctx.config.project.gates.sandbox,
+      confinement: this.ctx.confinement,
+    };
   }
 
   /**

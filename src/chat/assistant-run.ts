@@ -8,6 +8,7 @@ import { buildMcpServer } from "../server/mcp-server.js";
 import { channelSocketPath, serveMcpOnSocket } from "../server/mcp-socket.js";
 import type { Confirmation } from "../server/mcp-tool.js";
 import type { NodeInfo } from "../server/node-info.js";
+import type { Confinement } from "../confinement/confine.js";
 
 export interface AssistantRunOptions {
   root: string;
@@ -20,6 +21,8 @@ export interface AssistantRunOptions {
   toolTimeoutMs: number;
   inactivityMs: number;
   log: Logger;
+  /** The node's confinement (absent on a rendezvous without slots: the shared one is used). */
+  confinement?: Confinement;
   /** Each log line of the run (`{t, kind, event?, text?}` JSON, as story logs have them). */
   onLine: (line: string) => void;
 }
@@ -41,7 +44,7 @@ export async function startAssistantRun(o: AssistantRunOptions): Promise<Assista
   const promptFile = huskiesDir(o.root, "chat.prompt.md");
   writeFileSync(promptFile, o.prompt);
   try {
-    // confinement: the assistant is a story-controlled process too (it reads story text); start it through src/confinement/ once that lands.
+    // The runtime starts it through src/confinement/ (it reads story text, so it is story-controlled), read-only: no git view.
     const running = runtimeFor(o.slot.runtime).start({
       storyId: "chat",
       slot: o.slot,
@@ -53,7 +56,8 @@ export async function startAssistantRun(o: AssistantRunOptions): Promise<Assista
       baseBranch: "",
       inactivityMs: Math.max(o.inactivityMs, o.toolTimeoutMs + 60_000),
       readOnly: true,
-      channel: { socket: channel.path, timeoutMs: o.toolTimeoutMs },
+      confinement: o.confinement,
+      channel: { hostPath: channel.path, sandboxPath: channel.path, timeoutMs: o.toolTimeoutMs },
       onLog: (entry) => o.onLine(JSON.stringify({ t: Date.now(), ...entry })),
     });
     const done = running.done.finally(() => channel.close());

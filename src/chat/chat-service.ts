@@ -8,6 +8,7 @@ import { huskiesDir } from "../config/project-root.js";
 import { parseBotCommand } from "../pipeline/bot-command.js";
 import { ActionError, noteText, parse } from "../server/action-schemas.js";
 import type { NodeInfo } from "../server/node-info.js";
+import type { Confinement } from "../confinement/confine.js";
 import { assistantPrompt } from "./assistant-prompt.js";
 import { startAssistantRun, type AssistantRun } from "./assistant-run.js";
 import { answerCommand } from "./bot.js";
@@ -22,6 +23,8 @@ export interface ChatServiceOptions {
   config: LiveConfig;
   node: NodeInfo;
   log: Logger;
+  /** The node's confinement, when it has one (it is made after the chat). */
+  confinement?: () => Confinement | undefined;
 }
 
 /**
@@ -101,6 +104,7 @@ export class ChatService extends EventEmitter<{ event: [ChatEvent] }> {
         toolTimeoutMs: CHAT_CONFIRM_TIMEOUT_SECS * 1000 + 30_000,
         inactivityMs: project.inactivity_timeout_secs * 1000,
         log: this.o.log,
+        confinement: this.o.confinement?.(),
         onLine: (line) => {
           cur.lines.push(line);
           if (cur.lines.length > CHAT_TURN_MAX_LINES) cur.lines.shift();

@@ -85,7 +85,7 @@ export function huskiesVars(spec: {
   baseBranch: string;
   promptFile: string;
   slot: { name: string };
-  channel?: { socket: string };
+  channel?: { sandboxPath: string };
 }): Record<string, string> {
   return {
     HUSKIES_STORY_ID: spec.storyId,
@@ -94,7 +94,7 @@ export function huskiesVars(spec: {
     HUSKIES_PROMPT_FILE: spec.promptFile,
     HUSKIES_SLOT: spec.slot.name,
     // The story's MCP channel (newline-delimited JSON-RPC on a unix socket), for runtimes without an MCP config.
-    ...(spec.channel ? { HUSKIES_MCP_SOCKET: spec.channel.socket } : {}),
+    ...(spec.channel ? { HUSKIES_MCP_SOCKET: spec.channel.sandboxPath } : {}),
   };
 }
 

@@ -1,4 +1,6 @@
 import type { AgentSlot } from "../config/agents-config.js";
+import type { Confinement } from "../confinement/confine.js";
+import type { Channel } from "../confinement/policy.js";
 import type { LogEntry } from "./story-log.js";
 
 /**
@@ -43,8 +45,17 @@ export interface RunSpec {
    * when it is `.huskies/worktrees/<id>` or `.huskies/merge_workspace`.
    */
   projectRoot?: string;
-  /** Extra paths a confined agent must not read (absolute). */
-  denyRead?: string[];
+  /** The node's confinement: every runtime starts its process through `confinement.run`. */
+  confinement?: Confinement;
+  /** The branch the run may move (`feature/story-<id>`); unset in the merge workspace. */
+  ownBranch?: string;
+  /**
+   * The story's channel back to huskies: a unix socket answering MCP for this story only
+   * (`tick_criterion`, `report_progress`, `ask_human`), mounted into the sandbox. claude-code gets
+   * it as an MCP server (`--mcp-config`); other runtimes as `$HUSKIES_MCP_SOCKET`. `timeoutMs`
+   * bounds one tool call (claude's per-server `timeout`).
+   */
+  channel?: Channel & { timeoutMs?: number };
   /** The prompt: on stdin for claude-code; for `command` agents only through `promptFile`. */
   prompt: string;
   storyMarkdown: string;
@@ -59,12 +70,6 @@ export interface RunSpec {
   resumeSessionId?: string;
   /** `allowed_warning` at or above this utilization (0..1) signals `near-limit`. Default 0.95. */
   limitPauseUtilization?: number;
-  /**
-   * The story's channel back to huskies: a unix socket answering MCP for this story only
-   * (`tick_criterion`, `report_progress`, `ask_human`). claude-code gets it as an MCP server
-   * (`--mcp-config`); other runtimes as `$HUSKIES_MCP_SOCKET`.
-   */
-  channel?: { socket: string; /** Longest tool call (claude's per-server `timeout`). */ timeoutMs?: number };
   /** Read-only on `cwd` (the board's assistant): no tool that writes files or runs commands. */
   readOnly?: boolean;
   /** Extra environment; still filtered by the allow-list of `agent-env.ts` (use the slot's `env`). */

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import { MAX_BODY_BYTES } from "../config/defaults.js";
 
@@ -39,20 +40,48 @@ export function channelSocketPath(root: string): string {
  */
 export async function serveMcpOnSocket(path: string, build: () => McpServer, log: Logger): Promise<McpSocket> {
   const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // Half-open: a client may send its requests and close its side at once (`… | socat - UNIX-CONNECT:…`);
+  // the answers still go out, and the socket ends once every request has its answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     open.add(socket);
     socket.on("error", (err) => log.debug({ err: err.message }, "MCP channel connection error"));
     const mcp = build();
     const transport = new StdioServerTransport(socket, socket, { maxBufferSize: MAX_BODY_BYTES });
     transport.onerror = (err) => log.debug({ err: err.message }, "MCP channel frame refused");
+    let pending = 0;
+    let ended = false;
+    const endIfDone = () => {
+      if (ended && pending === 0 && !socket.writableEnded) socket.end();
+    };
+    socket.once("end", () => {
+      ended = true;
+      endIfDone();
+    });
     socket.once("close", () => {
       open.delete(socket);
       void mcp.close().catch(() => undefined);
     });
-    mcp.connect(transport).catch((err: Error) => {
-      log.warn({ err: err.message }, "MCP channel could not start");
-      socket.destroy();
-    });
+    mcp
+      .connect(transport)
+      .then(() => {
+        const receive = transport.onmessage;
+        transport.onmessage = (msg: JSONRPCMessage) => {
+          if ("method" in msg && "id" in msg) pending += 1;
+          receive?.(msg);
+        };
+        const send = transport.send.bind(transport);
+        transport.send = async (msg: JSONRPCMessage) => {
+          await send(msg);
+          if (!("method" in msg) && "id" in msg) {
+            pending = Math.max(0, pending - 1);
+            endIfDone();
+          }
+        };
+      })
+      .catch((err: Error) => {
+        log.warn({ err: err.message }, "MCP channel could not start");
+        socket.destroy();
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -84,6 +85,20 @@ describe("a coder's MCP channel", () => {
     }
     expect(pipeline.getItem(theirs.id)!.body).toBe("- [ ] theirs\n");
     expect(pipeline.getItem(theirs.id)!.progress).toBeUndefined();
+
+    // What a runtime without an MCP client does with $HUSKIES_MCP_SOCKET: JSON-RPC lines, then close its side.
+    const raw = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      const sock = connect(path);
+      sock.on("data", (d) => (out += d));
+      sock.on("error", reject);
+      sock.on("close", () => resolve(out));
+      sock.end(
+        `${JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "report_progress", arguments: { text: "from a script" } } })}\n`,
+      );
+    });
+    expect(JSON.parse(raw.trim())).toMatchObject({ id: 7, result: { content: [{ text: "shown on the board" }] } });
+    expect(pipeline.getItem(mine.id)!.progress).toMatchObject({ text: "from a script" });
 
     // One question at a time; bad input is a tool error.
     expect(text(await client.callTool({ name: "ask_human", arguments: { question: "Which port?" } }))).toBe(ASKED);
