@@ -10,6 +10,12 @@ import { ASKED, buildCoderMcp } from "../../src/server/mcp-coder-tools.js";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../support/paths.js";
 import { nodeIdOf, silent, tempDir } from "../support/in-process.js";
+import { Cluster, getJson, postJson } from "../support/cluster.js";
+import { createProject, type Project } from "../support/git-fixture.js";
+import { commandSlots, projectToml } from "../support/coders.js";
+import { waitFor } from "../support/wait-for.js";
+import type { Item } from "../../src/state/item.js";
+import { missingSandboxTools } from "../../src/runtime/sandbox.js";
 
 /** The built bridge (this test runs from source; the bridge runs as its own process). */
 const SOCKET_BRIDGE = join(PACKAGE_ROOT, "dist", "src", "server", "mcp-socket-bridge.js");
@@ -17,10 +23,14 @@ const SOCKET_BRIDGE = join(PACKAGE_ROOT, "dist", "src", "server", "mcp-socket-br
 let channel: McpSocket | undefined;
 let client: Client | undefined;
 let tmp: ReturnType<typeof tempDir> | undefined;
+const cluster = new Cluster();
+let project: Project | undefined;
 afterEach(async () => {
   await client?.close();
   await channel?.close();
   tmp?.remove();
+  await cluster.stopAll();
+  project?.cleanup();
 });
 
 type Result = { isError?: boolean; content: Array<{ text: string }> };
@@ -119,4 +129,34 @@ describe("a coder's MCP channel", () => {
     channel = undefined;
     expect(existsSync(path)).toBe(false);
   });
+
+  // CI installs bubblewrap and socat (.ci/run): there a missing tool fails instead of skipping.
+  it.skipIf(missingSandboxTools().length > 0 && !process.env.CI)(
+    "a confined command coder reaches its channel at $HUSKIES_MCP_SOCKET, mounted into its sandbox",
+    async () => {
+      // The coder reports progress over the socket with socat (no MCP client needed), then commits.
+      const call = JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "report_progress", arguments: { text: "from inside" } },
+      });
+      const script = [
+        `printf '%s\\n' '${call}' | socat -t 5 - "UNIX-CONNECT:$HUSKIES_MCP_SOCKET" > answer.json`,
+        "git add -A && git commit -qm 'report'",
+      ].join("; ");
+      project = createProject({ projectToml: projectToml({ auto_promote: false }), agentsToml: commandSlots(1, script) });
+      const server = await cluster.server(project.root);
+      const health = await getJson<{ confined?: boolean }>(`${server.http}/health`);
+      const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Reports", stage: "current" });
+      const done = await waitFor(async () => {
+        const i = await getJson<Item>(`${server.http}/api/stories/${s.id}`);
+        return i.stage !== "current" || i.blocked ? i : undefined;
+      }, "the coder's run");
+      expect(done.progress).toMatchObject({ text: "from inside" });
+      expect(done.stage).toBe("qa");
+      // It ran in bwrap, where .huskies/channels is hidden: the socket was reachable through its own mount alone.
+      expect(health.confined).toBe(true);
+    },
+  );
 });
