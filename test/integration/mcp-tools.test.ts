@@ -56,8 +56,9 @@ describe("/mcp tools", () => {
   it("an SDK client lists every tool and uses each; bad input is a tool error and the server carries on", async () => {
     project = createProject({ projectToml: projectToml({ auto_promote: false }) });
     // One coder on the server: it logs a line, waits for the test's go-ahead, logs again, commits.
-    const go = join(project.dir, "go");
-    const script = `echo "coder started"; while [ ! -f ${JSON.stringify(go)} ]; do sleep 0.05; done; echo "coder released"; date +%s%N > work.txt && git add -A && git commit -qm work`;
+    // The signal lives in its worktree: a confined coder sees nothing of the node's `.huskies/` but its checkout.
+    // A rework run (its branch has the first run's commit) goes straight on.
+    const script = `git log --format=%s | grep -qx work || { echo "coder started"; while [ ! -f "$HUSKIES_WORKTREE/.go" ]; do sleep 0.05; done; echo "coder released"; }; date +%s%N > work.txt && git add work.txt && git commit -qm work`;
     writeFileSync(join(project.root, ".huskies", "agents.toml"), commandSlots(1, script));
     const server = await cluster.server(project.root);
     client = new Client({ name: "huskies-test", version: "1.0.0" });
@@ -111,7 +112,7 @@ describe("/mcp tools", () => {
     const next = Number(/since=(\d+)/.exec(first)![1]);
     expect(await call("get_story_log", { id: b.id, since: next, wait_ms: 200 })).toContain("(no new output)");
     const waiting = call("get_story_log", { id: b.id, since: next, wait_ms: 25_000 });
-    writeFileSync(go, "");
+    writeFileSync(join(project.root, ".huskies", "worktrees", b.id, ".go"), "");
     expect(await waiting).toContain("coder released");
     const json = await call("get_story_log", { id: b.id, since: 0, tail: 1, format: "json" });
     expect(json).toMatchObject({ from: 0, next: 1 });
