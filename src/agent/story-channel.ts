@@ -3,6 +3,8 @@ import type { McpSocket } from "../server/mcp-socket.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Question } from "../state/item.js";
 import type { JobContext } from "./job-context.js";
+import { TICK_KIND, tickRequestKey } from "../pipeline/tick-request.js";
+import { signRecord } from "../trust/signed-record.js";
 
 /**
  * Serve one run's channel back to huskies: MCP on a fresh unix socket, scoped to the run's story
@@ -26,6 +28,12 @@ export async function openStoryChannel(
       item: () => ctx.pipeline.getItem(o.token.id),
       patch: (p: Parameters<typeof ctx.claims.patchAs>[1]) => ctx.claims.patchAs(o.token, p),
       sessionId: o.sessionId,
+      tick: (index: number, done: boolean) => {
+        if (!ctx.identity) throw new Error("this node has no key to sign a tick with");
+        const fields = { item: o.token.id, node: ctx.nodeId, epoch: o.token.epoch, index, done, at: Date.now() };
+        return ctx.claims.requestTick(o.token, tickRequestKey(fields), signRecord(ctx.identity, TICK_KIND, fields));
+      },
+      onChange: (cb: () => void) => ctx.pipeline.onChange(cb),
     };
     return await serveMcpOnSocket(channelSocketPath(ctx.root), () => buildCoderMcp(scope), ctx.log);
   } catch (err) {

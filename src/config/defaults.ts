@@ -159,6 +159,8 @@ export const CHAT_TURN_MAX_LINES = 400;
 export const CHAT_CONFIRM_TIMEOUT_SECS = 600;
 /** A question, a progress line or a chat message longer than this is cut: the board shows lines, not files. */
 export const MAX_NOTE_CHARS = 4000;
+/** A coder's `tick_criterion` waits this long for the rendezvous to apply it (one round trip), then answers "requested". */
+export const TICK_WAIT_MS = 10_000;
 
 // Authority track (issue 27): signed writes, admissions, sizes.
 /** An admission (certificate, join-token admission) lapses after this long without the node connecting: a lost laptop stops counting within a month. */

@@ -471,6 +471,7 @@ export class HuskiesNode {
         health: this.pause,
         metrics: this.metrics,
         confinement: this.confinement,
+        identity: this.identity,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),

@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { MAX_NOTE_CHARS } from "../config/defaults.js";
+import { MAX_NOTE_CHARS, TICK_WAIT_MS } from "../config/defaults.js";
 import { parseCriteria, setCriterion } from "../pipeline/story-markdown.js";
 import type { Item, ItemPatch } from "../state/item.js";
 import { VERSION } from "../version.js";
@@ -19,6 +19,10 @@ export interface StoryScope {
   patch(p: ItemPatch): boolean;
   /** The run's session id, when the runtime has said it. */
   sessionId(): string | undefined;
+  /** Ask the rendezvous to tick a criterion (a signed request; see tick-request.ts); false once the claim is lost. */
+  tick(index: number, done: boolean): boolean;
+  /** Call `cb` on every change of the document; returns how to stop. */
+  onChange(cb: () => void): () => void;
 }
 
 /** The answer `ask_human` gives the model: the question waits on the board, the session resumes with the answer. */
@@ -41,6 +45,20 @@ function write(scope: StoryScope, patch: ItemPatch): void {
   if (!scope.patch(patch)) throw new Error(`this run no longer holds ${scope.storyId} (its claim was taken back): stop working`);
 }
 
+/** Resolves true once `done()` holds, false after `ms`: event-driven, no polling. */
+function until(s: StoryScope, done: () => boolean, ms: number): Promise<boolean> {
+  if (done()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const finish = (v: boolean) => {
+      clearTimeout(timer);
+      off();
+      resolve(v);
+    };
+    const timer = setTimeout(() => finish(false), ms);
+    const off = s.onChange(() => done() && finish(true));
+  });
+}
+
 const line = z.string().trim().min(1).max(MAX_NOTE_CHARS);
 
 export const CODER_TOOLS: ReadonlyArray<HuskiesTool<StoryScope>> = [
@@ -57,12 +75,14 @@ export const CODER_TOOLS: ReadonlyArray<HuskiesTool<StoryScope>> = [
     name: "tick_criterion",
     description: "Tick (or untick) one of your story's acceptance criteria by its 0-based index, once your work meets it.",
     input: { id: idArg, index: z.number().int().min(0).max(1000), done: z.boolean().default(true) },
-    run: (s, a) => {
+    run: async (s, a) => {
       const item = own(s, a.id);
       // An index past the last criterion throws "no criterion N": a tool error.
-      const body = setCriterion(item.body, a.index, a.done);
-      write(s, { body });
-      return { criteria: parseCriteria(body) };
+      setCriterion(item.body, a.index, a.done);
+      if (!s.tick(a.index, a.done)) throw new Error(`this run no longer holds ${s.storyId} (its claim was taken back): stop working`);
+      const shown = await until(s, () => parseCriteria(s.item()?.body ?? "")[a.index]?.done === a.done, TICK_WAIT_MS);
+      const criteria = parseCriteria(s.item()?.body ?? item.body);
+      return shown ? { criteria } : { requested: true, note: "the tick shows once the rendezvous has it; go on working", criteria };
     },
   }),
   tool({

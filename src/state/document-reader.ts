@@ -6,6 +6,7 @@ import { QA_MODES } from "../pipeline/qa-modes.js";
 import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import { MAX_NOTE_CHARS } from "../config/defaults.js";
+import { MAX_TICK_REQUESTS, readTickRequest, type TickRequest } from "../pipeline/tick-request.js";
 import type { Failure, Item, LastRun, NodeEntry, PauseState, Progress, QaMode, Question, RunOutcomeKind } from "./item.js";
 import type { FieldSource } from "./write-authority.js";
 
@@ -100,6 +101,18 @@ export function readRequests(v: unknown): Record<string, number> {
   return out;
 }
 
+/** Requests of the right shape (the rendezvous checks signatures); absent when there are none. */
+function readTickRequests(v: unknown): Record<string, TickRequest> | undefined {
+  if (!(v instanceof Y.Map) || v.size === 0) return undefined;
+  const out: Record<string, TickRequest> = {};
+  let n = 0;
+  v.forEach((raw, key) => {
+    const r = readTickRequest(raw);
+    if (r && n++ < MAX_TICK_REQUESTS * 2) out[key] = r;
+  });
+  return n ? out : undefined;
+}
+
 /** An item, or undefined (reported) when the entry is not a well-formed item. */
 export function readItem(id: string, value: unknown, malformed?: Malformed): Item | undefined {
   if (!isItemId(id)) return void malformed?.("items", id, "invalid item id");
@@ -148,6 +161,7 @@ export function readItemFields(id: string, m: FieldSource, malformed?: Malformed
     ...(review ? { review } : {}),
     ...optional("question", readQuestion(m.get("question"))),
     ...optional("progress", readProgress(m.get("progress"))),
+    ...optional("tickRequests", readTickRequests(m.get("tickRequests"))),
   };
 }
 

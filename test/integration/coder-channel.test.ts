@@ -9,7 +9,11 @@ import { channelSocketPath, serveMcpOnSocket, type McpSocket } from "../../src/s
 import { ASKED, buildCoderMcp } from "../../src/server/mcp-coder-tools.js";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../support/paths.js";
-import { nodeIdOf, silent, tempDir } from "../support/in-process.js";
+import { silent, tempDir } from "../support/in-process.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
+import { signRecord } from "../../src/trust/signed-record.js";
+import { TICK_KIND, tickRequestKey } from "../../src/pipeline/tick-request.js";
+import { applyTickRequests } from "../../src/rendezvous/tick-requests.js";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { commandSlots, projectToml } from "../support/coders.js";
@@ -41,7 +45,8 @@ describe("a coder's MCP channel", () => {
     tmp = tempDir();
     const pipeline = new PipelineDoc();
     const claims = new Claims(pipeline);
-    const node = nodeIdOf("agent");
+    const identity = ephemeralIdentity();
+    const node = identity.nodeId;
     const mine = pipeline.createItem({ name: "Mine", stage: "current", body: "# Mine\n\n- [ ] one\n- [ ] two\n" });
     const theirs = pipeline.createItem({ name: "Theirs", stage: "current", body: "- [ ] theirs\n" });
     const token = claims.grant(mine.id, node)!;
@@ -56,9 +61,16 @@ describe("a coder's MCP channel", () => {
           item: () => pipeline.getItem(mine.id),
           patch: (p) => claims.patchAs(token, p),
           sessionId: () => "session-1",
+          tick: (index, done) => {
+            const fields = { item: mine.id, node, epoch: token.epoch, index, done, at: Date.now() };
+            return claims.requestTick(token, tickRequestKey(fields), signRecord(identity, TICK_KIND, fields));
+          },
+          onChange: (cb) => pipeline.onChange(cb),
         }),
       silent,
     );
+    // What the rendezvous does: apply the ticks the holder signed.
+    const offApply = pipeline.onChange(() => setImmediate(() => applyTickRequests(claims, silent)));
     expect(path.startsWith(`${tmp.dir}/.huskies/channels/`)).toBe(true);
     expect(statSync(path).mode & 0o777).toBe(0o600);
 
@@ -122,6 +134,7 @@ describe("a coder's MCP channel", () => {
     const late = await client.callTool({ name: "tick_criterion", arguments: { index: 0 } });
     expect(text(late)).toContain("no longer holds");
     expect(pipeline.getItem(mine.id)!.body).toContain("- [ ] one");
+    offApply();
 
     await client.close();
     client = undefined;
