@@ -51,6 +51,8 @@ export const NODE_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
     name: "create_join_string",
     description: "A one-time join string for a new build agent (`huskies agent --join JOIN`).",
     input: { ttl_secs: z.number().int().positive().max(MAX_TOKEN_TTL_SECS).default(JOIN_TOKEN_TTL_SECS) },
+    // A credential: an assistant steered by a story's text could copy it into that story for its author.
+    destructive: () => "mint a join string (it admits a new node to this project)",
     run: (c, a) => c.actions.createJoin(a.ttl_secs, c.host),
   }),
 ];
