@@ -70,6 +70,19 @@ describe("the gateway's /mcp", () => {
     expect(inSecond.json<Item[]>().map((i) => i.name)).toEqual(["Health check"]);
     expect(await (await fetch(`${a.http}/api/stories`)).json()).toEqual([]);
 
+    // The project's own /mcp keeps its authority: without its admin token (or with another), 401 and nothing is written.
+    const call = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: { name: "create_story", arguments: { name: "Sneaked in" } },
+    });
+    const mcpHeaders = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    for (const headers of [mcpHeaders, { ...mcpHeaders, authorization: `Bearer ${GATEWAY_ADMIN}` }]) {
+      const refused = await rawRequest(`${bUrl}/mcp`, { method: "POST", body: call, headers });
+      expect(refused.status).toBe(401);
+    }
+
     // Reads and writes of the project go through the same way; its tool errors come back as they are.
     const shown = await client.callTool({ name: "show_story", arguments: { project: "second", id: "1_story_health_check" } });
     expect(JSON.parse(text(shown)).criteria).toEqual([{ text: "GET /healthz answers 200", done: false }]);
@@ -99,6 +112,7 @@ describe("the gateway's /mcp", () => {
     const invalid = await client.callTool({ name: "create_story", arguments: { project: "first", name: "x", type: "epic" } });
     expect(invalid.isError).toBe(true);
     expect(await (await fetch(`${a.http}/api/stories`)).json()).toEqual([]);
-    expect(inSecond.json<Item[]>()).toHaveLength(1);
+    const after = await rawRequest(`${bUrl}/api/stories`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(after.json<Item[]>().map((i) => i.name)).toEqual(["Health check"]);
   });
 });
