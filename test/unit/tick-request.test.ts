@@ -32,8 +32,9 @@ describe("a holder's tick request", () => {
     const forger = ephemeralIdentity();
     const s = pipeline.createItem({ name: "S", stage: "current", body: BODY });
     const token = claims.grant(s.id, holder.nodeId)!;
+    let at = 1000; // distinct keys: one per node, time and criterion
     const ask = (by: Identity, index: number, over: Partial<{ node: string; epoch: number }> = {}, t: ClaimToken = token) => {
-      const fields = { item: s.id, node: holder.nodeId, epoch: token.epoch, index, done: true, at: Date.now() + index, ...over };
+      const fields = { item: s.id, node: holder.nodeId, epoch: token.epoch, index, done: true, at: at++, ...over };
       expect(claims.requestTick(t, tickRequestKey(fields), signRecord(by, TICK_KIND, fields))).toBe(true);
     };
     ask(holder, 0);
