@@ -8,6 +8,8 @@ export function describeItem(i: Item): string {
     i.claim ? `claimed by ${i.claim.node.slice(0, 8)}#${i.claim.epoch}` : "",
     i.retries ? `retries ${i.retries}` : "",
     i.blocked ? `BLOCKED: ${i.blocked}` : "",
+    // A coder's question: the story waits for `huskies story answer ID TEXT`.
+    i.question && i.question.answer === undefined ? `NEEDS A PERSON: ${i.question.text.split("\n")[0]!.slice(0, 120)}` : "",
     // The runtime's own words (`Not logged in · Please run /login`, a usage limit), not a paraphrase.
     i.lastRun?.error && i.lastRun.outcome !== "done"
       ? `last run ${i.lastRun.outcome ?? "failed"}: ${i.lastRun.error.split("\n")[0]!.slice(0, 120)}`

@@ -111,8 +111,27 @@ export const accountSchema = z.strictObject({
 });
 export type Account = z.infer<typeof accountSchema>;
 
+/**
+ * `[assistant]`: the runtime of the board's chat assistant, a slot of its own (never given
+ * stories). Any slot field applies; unset, it is claude-code with read-only file tools.
+ */
+export const ASSISTANT_DEFAULTS = { name: "assistant", allowed_tools: ["Read", "Glob", "Grep"], max_turns: 20 };
+const assistantSchema = z.preprocess(
+  (v) => (v && typeof v === "object" && !Array.isArray(v) ? { ...ASSISTANT_DEFAULTS, ...v } : v),
+  agentSlotSchema,
+);
+
+/** The assistant slot of a config: its `[assistant]` table, or the defaults. */
+export function assistantSlot(agents: AgentsConfig): AgentSlot {
+  return agents.assistant ?? agentSlotSchema.parse(ASSISTANT_DEFAULTS);
+}
+
 export const agentsSchema = z
-  .strictObject({ agent: z.array(agentSlotSchema).default([]), account: z.array(accountSchema).default([]) })
+  .strictObject({
+    agent: z.array(agentSlotSchema).default([]),
+    account: z.array(accountSchema).default([]),
+    assistant: assistantSchema.optional(),
+  })
   .refine((a) => new Set(a.agent.map((s) => s.name)).size === a.agent.length, { message: "slot names must be unique", path: ["agent"] })
   .refine((a) => new Set(a.account.map((s) => s.name)).size === a.account.length, {
     message: "account names must be unique",

@@ -156,6 +156,24 @@ export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;
 
+// Assistant track (issue 31): MCP tools, coder channel, board chat.
+/** `get_story_log` waits at most this long for new lines: under the 60 s an MCP client waits for an answer. */
+export const MAX_LOG_WAIT_MS = 30_000;
+/** Lines one `get_story_log` answer holds: a page a model can read, not a whole day of output. */
+export const MAX_LOG_LINES = 2000;
+/** A forwarded gateway tool call may take the longest log wait plus the project's own work. */
+export const GATEWAY_MCP_TIMEOUT_MS = MAX_LOG_WAIT_MS + 10_000;
+/** Chat messages kept per project (and across restarts): a working day of conversation, bounded on disk. */
+export const CHAT_HISTORY_MAX = 200;
+/** Log lines kept with one assistant answer: its text and tool calls, not every token of a long session. */
+export const CHAT_TURN_MAX_LINES = 400;
+/** A destructive call the assistant makes waits this long for a person's click, then counts as declined. */
+export const CHAT_CONFIRM_TIMEOUT_SECS = 600;
+/** A question, a progress line or a chat message longer than this is cut: the board shows lines, not files. */
+export const MAX_NOTE_CHARS = 4000;
+/** A coder's `tick_criterion` waits this long for the rendezvous to apply it (one round trip), then answers "requested". */
+export const TICK_WAIT_MS = 10_000;
+
 // Authority track (issue 27): signed writes, admissions, sizes.
 /** An admission (certificate, join-token admission) lapses after this long without the node connecting: a lost laptop stops counting within a month. */
 export const ADMISSION_TTL_SECS = 30 * 24 * 60 * 60;

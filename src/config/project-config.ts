@@ -17,7 +17,7 @@ export const SANDBOX_MODES = ["auto", "required", "off"] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 /** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
-export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
+export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed", "question"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
 const httpUrl = z.string().refine((s) => /^https?:$/.test(urlOrUndefined(s)?.protocol ?? ""), "must be an http:// or https:// URL");
 const httpOrigin = httpUrl.refine((s) => {

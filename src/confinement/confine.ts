@@ -52,6 +52,8 @@ export interface ConfinedSpec extends Omit<SupervisedOptions, "cwd" | "env"> {
   readFiles?: readonly string[];
   /** Directories the program keeps its own state in and must write (a CLI's sessions, to resume). */
   writeDirs?: readonly string[];
+  /** The run writes nothing (the board's assistant): no git view, its checkout mounted read-only. */
+  readOnly?: boolean;
   /** The story-scoped channel back to huskies, when one is served (MCP for coders). */
   channel?: Channel;
 }
@@ -146,14 +148,17 @@ export class Confinement {
     let view: GitView | undefined;
     try {
       const excludes = this.socketDir ? [this.excludesFile()] : [];
-      view = openGitView({
-        cwd: spec.cwd,
-        dir,
-        ownBranch: spec.ownBranch,
-        baseBranch: spec.baseBranch,
-        excludesFile: excludes[0],
-        identity: this.identity,
-      });
+      // A read-only run gets no git view: nothing of it is taken back into the checkout after it.
+      view = spec.readOnly
+        ? undefined
+        : openGitView({
+            cwd: spec.cwd,
+            dir,
+            ownBranch: spec.ownBranch,
+            baseBranch: spec.baseBranch,
+            excludesFile: excludes[0],
+            identity: this.identity,
+          });
       // Where the view came from, beside it (not in it): a node that dies mid-run takes it back at restart.
       if (view) writeHostFile(`${dir}.json`, JSON.stringify(view), { exclusive: true });
       const routed = this.credentials?.routeEnv(env) ?? [];
@@ -167,6 +172,7 @@ export class Confinement {
         egress: this.egress ? { socket: join(this.socketDir!, "egress.sock"), port: this.egress.port } : undefined,
         bridges: routed.length && this.credentials ? [this.credentials.bridge()] : [],
         channel: spec.channel,
+        readOnly: spec.readOnly,
       });
       Object.assign(env, policy.env);
       let command = spec.command;

@@ -120,6 +120,8 @@ export class HuskiesNode {
   private repair: ForgeryRepair | undefined;
   private trustState!: TrustState;
   schema!: SchemaGuard;
+  /** The board's chat (the rendezvous only). */
+  chat: import("../chat/chat-service.js").ChatService | undefined;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -268,11 +270,28 @@ export class HuskiesNode {
       this.trustState,
       (key) => this.authority.countUnverified(key),
     );
+    const joinIssuer = new JoinIssuer({
+      nodeId: this.identity.nodeId,
+      cert: this.opts.tls?.cert,
+      boundHost: this.host,
+      port: () => this.port,
+      publicUrls,
+    });
     const actions = new OperatorActions(this.claims, {
       root,
       accounts: () => this.accountsView(),
       nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
       baseBranch: async () => this.baseBranch,
+      logs: this.logs,
+      config: this.config,
+      joins:
+        role === "rendezvous"
+          ? (ttlSecs, host) => {
+              const created = tokens.create(ttlSecs);
+              // The join string carries this server's URL, key and certificate fingerprint with the token.
+              return { ...created, join: joinIssuer.issue(host, created.token) };
+            }
+          : undefined,
       nodes:
         role === "rendezvous"
           ? {
@@ -283,6 +302,20 @@ export class HuskiesNode {
           : undefined,
     });
 
+    const info = { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() };
+    // The board's chat lives on the rendezvous (it loads the MCP SDK, which agents never do).
+    if (role === "rendezvous") {
+      const { ChatService } = await import("../chat/chat-service.js");
+      this.chat = new ChatService({
+        root,
+        project: basename(root),
+        config: this.config,
+        node: info,
+        log: logger("chat"),
+        confinement: () => this.confinement,
+      });
+    }
+    const chatRoutes = this.chat ? (await import("../chat/chat-routes.js")).chatRoutes(this.chat) : undefined;
     const upstreamUrl = upstream?.url;
     this.policy = createSyncPolicy({
       role,
@@ -326,12 +359,12 @@ export class HuskiesNode {
       follow: (id, cb) => this.logs.follow(id, cb),
     });
     this.http = new HttpService({
-      info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
+      info,
       tokens,
       health: () => this.health(),
       host: this.host,
       port: this.opts.port,
-      join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
+      join: joinIssuer,
       admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
       idempotency,
       loopbackOnly,
@@ -348,6 +381,7 @@ export class HuskiesNode {
         app.route("/", metricsRoute(this.metrics));
         if (role === "rendezvous")
           app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
+        if (chatRoutes) app.route("/api", chatRoutes);
       },
     });
     this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
@@ -493,6 +527,7 @@ export class HuskiesNode {
         metrics: this.metrics,
         accounts: this.accounts,
         confinement: this.confinement,
+        identity: this.identity,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
@@ -603,6 +638,7 @@ export class HuskiesNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
+      await this.chat?.close();
       await this.confinement?.close();
       this.rendezvous?.stop();
       this.repair?.stop();

@@ -89,6 +89,7 @@ export function huskiesVars(spec: {
   baseBranch: string;
   promptFile: string;
   slot: { name: string };
+  channel?: { sandboxPath: string };
 }): Record<string, string> {
   return {
     HUSKIES_STORY_ID: spec.storyId,
@@ -96,6 +97,8 @@ export function huskiesVars(spec: {
     HUSKIES_BASE_BRANCH: spec.baseBranch,
     HUSKIES_PROMPT_FILE: spec.promptFile,
     HUSKIES_SLOT: spec.slot.name,
+    // The story's MCP channel (newline-delimited JSON-RPC on a unix socket), for runtimes without an MCP config.
+    ...(spec.channel ? { HUSKIES_MCP_SOCKET: spec.channel.sandboxPath } : {}),
   };
 }
 

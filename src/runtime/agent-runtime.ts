@@ -51,8 +51,13 @@ export interface RunSpec {
   confinement?: Confinement;
   /** The branch the run may move (`feature/story-<id>`); unset in the merge workspace. */
   ownBranch?: string;
-  /** A story-scoped unix socket back to huskies, mounted into the sandbox (MCP for coders). */
-  channel?: Channel;
+  /**
+   * The story's channel back to huskies: a unix socket answering MCP for this story only
+   * (`tick_criterion`, `report_progress`, `ask_human`), mounted into the sandbox. claude-code gets
+   * it as an MCP server (`--mcp-config`); other runtimes as `$HUSKIES_MCP_SOCKET`. `timeoutMs`
+   * bounds one tool call (claude's per-server `timeout`).
+   */
+  channel?: Channel & { timeoutMs?: number };
   /** The prompt: on stdin for claude-code; for `command` agents only through `promptFile`. */
   prompt: string;
   storyMarkdown: string;
@@ -72,6 +77,8 @@ export interface RunSpec {
   maxBudgetUsd?: number;
   /** `allowed_warning` at or above this utilization (0..1) signals `near-limit`. Default 0.95. */
   limitPauseUtilization?: number;
+  /** Read-only on `cwd` (the board's assistant): no tool that writes files or runs commands. */
+  readOnly?: boolean;
   /** Extra environment; still filtered by the allow-list of `agent-env.ts` (use the slot's `env`). */
   env?: Record<string, string>;
   onLog(entry: Omit<LogEntry, "t">): void;
