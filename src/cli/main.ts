@@ -8,6 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
+import { registerBackupCommands } from "./backup-commands.js";
 import { api, authHeaders, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
@@ -363,6 +364,8 @@ program
     const v = await api<PipelineView>(serverUrl(o), "GET", "/api/pipeline");
     console.log(o.json ? JSON.stringify(v) : describePipeline(v));
   });
+
+registerBackupCommands(program);
 
 program
   .command("demo")

@@ -1,0 +1,42 @@
+import type { Command } from "commander";
+import { findProjectRoot } from "../config/project-root.js";
+import { UserError } from "../errors.js";
+
+/** `huskies backup FILE [DIR]` and `huskies restore FILE [DIR]` (behaviour in src/backup). */
+export function registerBackupCommands(program: Command): void {
+  program
+    .command("backup")
+    .argument("<file>", "the backup file to write (mode 600; it holds the node's private key)")
+    .argument("[dir]", "project directory", ".")
+    .description("a consistent copy of this checkout's node, running or not: replica, node key, trust files, configuration")
+    .option("--json", "print JSON")
+    .action(async (file: string, dir: string, o: { json?: boolean }) => {
+      const root = findProjectRoot(dir);
+      if (!root) throw new UserError(`backup needs a project: no .huskies/ found in ${dir} or above`);
+      const { takeBackup } = await import("../backup/take-backup.js");
+      const r = await takeBackup(root, file);
+      if (o.json) return console.log(JSON.stringify(r));
+      console.log(
+        `backed up node ${r.nodeId.slice(0, 12)} (${r.role}, ${r.items} stories) to ${r.file}: ${Math.ceil(r.bytes / 1024)} KB, ${r.files.join(", ")} and the replica`,
+      );
+      process.stderr.write(`the backup holds the node's private key: keep it where only you can read it\n`);
+    });
+
+  program
+    .command("restore")
+    .argument("<file>", "a file written by `huskies backup`")
+    .argument("[dir]", "the checkout to restore into (its .huskies must hold no node state)", ".")
+    .description("put a backup back into an empty .huskies: the same node key, replica, trust files")
+    .option("--json", "print JSON")
+    .action(async (file: string, dir: string, o: { json?: boolean }) => {
+      const { restoreBackup } = await import("../backup/restore-backup.js");
+      const { describeStages } = await import("../backup/replica-summary.js");
+      const r = restoreBackup(file, dir);
+      if (o.json)
+        return console.log(JSON.stringify({ dir: r.dir, nodeId: r.meta.nodeId, role: r.meta.role, items: r.items, kept: r.kept }));
+      console.log(
+        `restored node ${r.meta.nodeId.slice(0, 12)} (${r.meta.role}) into ${r.dir} from a backup of ${new Date(r.meta.createdAt).toISOString()}: ${r.items} stories (${describeStages(r.byStage)})`,
+      );
+      for (const name of r.kept) process.stderr.write(`kept the checkout's ${name} (the backup's copy differs)\n`);
+    });
+}
