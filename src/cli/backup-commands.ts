@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { findProjectRoot } from "../config/project-root.js";
 import { UserError } from "../errors.js";
+import type { Recovery } from "../backup/recover-rendezvous.js";
+import type { ReplicaSummary } from "../backup/replica-summary.js";
 
 /** `huskies backup FILE [DIR]` and `huskies restore FILE [DIR]` (behaviour in src/backup). */
 export function registerBackupCommands(program: Command): void {
@@ -39,4 +41,15 @@ export function registerBackupCommands(program: Command): void {
       );
       for (const name of r.kept) process.stderr.write(`kept the checkout's ${name} (the backup's copy differs)\n`);
     });
+}
+
+/** What `serve --from-replica` tells the operator before the new rendezvous starts. */
+export function describeRecovery(r: Recovery): string[] {
+  const stages = Object.entries(r.byStage as ReplicaSummary["byStage"]).map(([s, n]) => `${n} ${s}`);
+  return [
+    `recovered ${r.items} stories (${stages.join(", ") || "none"}) from the replica of agent ${r.agentNodeId?.slice(0, 12) ?? "?"} (${r.from})`,
+    "stories the lost rendezvous acknowledged but no agent had received are not in it and cannot come back",
+    `new rendezvous key ${r.nodeId}${r.lostKey ? ` (the lost one was ${r.lostKey.slice(0, 12)})` : ""}: carried over ${r.revocations} revocation(s) and ${r.directives} operator directive(s), released ${r.released.length} claim(s) the lost rendezvous' slots held`,
+    "agents pinned to the lost key refuse this one: give each a join string from `huskies token create` and run `huskies agent --join JOIN` in its checkout",
+  ];
 }

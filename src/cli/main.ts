@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { registerBackupCommands } from "./backup-commands.js";
+import { describeRecovery, registerBackupCommands } from "./backup-commands.js";
 import { api, authHeaders, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
@@ -73,16 +73,23 @@ program
   .option("--no-agent", "do not run coding agents on this node")
   .option("--tls-cert <file>", "serve https/wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
-  .action(async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string }) => {
-    const root = projectRoot(dir, "serve");
-    const cfg = loadProjectConfig(root);
-    const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
-    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
-    const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
-    console.log(
-      `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
-    );
-  });
+  .option("--from-replica <agent-dir>", "the rendezvous is lost: become the new one, starting from this agent checkout's replica")
+  .action(
+    async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; fromReplica?: string }) => {
+      const root = projectRoot(dir, "serve");
+      const cfg = loadProjectConfig(root);
+      const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
+      if (o.fromReplica) {
+        const recovery = await (await import("../backup/recover-rendezvous.js")).recoverRendezvous(root, o.fromReplica);
+        for (const line of describeRecovery(recovery)) console.log(line);
+      }
+      const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
+      const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
+      console.log(
+        `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
+      );
+    },
+  );
 
 program
   .command("agent")

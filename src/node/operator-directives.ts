@@ -4,7 +4,7 @@ import type { Identity } from "../trust/identity.js";
 import { isNodeId } from "../state/document-reader.js";
 import { signRecord, verifyRecord } from "../trust/signed-record.js";
 
-const CONTROL_KIND = "huskies-control-v1";
+export const CONTROL_KIND = "huskies-control-v1";
 
 /** An operator's word to one node, signed by the rendezvous that relayed it. */
 export interface Directive {

@@ -9,7 +9,7 @@ import { HealProbe, tcpProbe, urlEndpoint, type Probe } from "./heal-probe.js";
 import type { Identity } from "../trust/identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
-import { pinMismatch, type TlsPin } from "../trust/tls-pin.js";
+import { pinMismatch, REJOIN_HINT, type TlsPin } from "../trust/tls-pin.js";
 
 export interface SyncClientOptions {
   url: string;
@@ -57,6 +57,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private readonly probe: HealProbe | undefined;
   private failure: UserError | undefined;
   private local: string | undefined;
+  /** An authenticated link to the expected peer was up at least once in this run. */
+  private linkedBefore = false;
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
@@ -130,7 +132,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       ws.on("upgrade", (res) => {
         const why = pinMismatch(pin, res.socket);
         if (!why) return;
-        this.failure = new UserError(`refusing ${this.opts.url}: ${why}`);
+        this.failure = new UserError(`refusing ${this.opts.url}: ${why}${this.replaced() ? `; ${REJOIN_HINT}` : ""}`);
         ws.terminate();
       });
     }
@@ -153,6 +155,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     link.on("ready", () => {
       this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");
       this.backoff.reset();
+      this.linkedBefore = true;
       this.emit("connected");
     });
     link.on("synced", () => this.emit("synced"));
@@ -161,9 +164,15 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.link = undefined;
       this.emit("disconnected");
       if (this.stopped) return;
-      if (!this.failure && link.peerMismatch && pin?.nodeId) {
+      // Upstream, another key answering is final too: the rendezvous key is pinned (a join
+      // string) or known from an earlier run (.huskies/rendezvous.json), and retrying cannot help.
+      if (!this.failure && link.peerMismatch && (pin?.nodeId || this.opts.upstream)) {
         const { actual, expected } = link.peerMismatch;
-        this.failure = new UserError(`refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`);
+        this.failure = new UserError(
+          this.replaced()
+            ? `refusing ${this.opts.url}: node ${actual} answered, this checkout follows rendezvous ${expected} (.huskies/rendezvous.json); ${REJOIN_HINT}`
+            : `refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`,
+        );
       }
       if (this.failure) return this.fail(this.failure.message);
       const delay = this.backoff.next();
@@ -179,6 +188,14 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.timer.unref();
       this.probe?.start(!opened);
     });
+  }
+
+  /**
+   * Whether a refused rendezvous may have been replaced rather than mistyped: its key was known
+   * before this run (no join string now) or a link to it was up earlier in this run.
+   */
+  private replaced(): boolean {
+    return !!this.opts.upstream && (!this.opts.pin?.nodeId || this.linkedBefore);
   }
 
   /** The probe saw the server come back: skip the rest of the backoff. */
