@@ -1,0 +1,106 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Cluster, type NodeProc } from "../test/support/cluster.js";
+import { rssMb } from "./proc-stats.js";
+
+/** One long-lived role of the soak (the rendezvous, agent 1…N) and the processes that played it. */
+export interface Role {
+  name: string;
+  root: string;
+  proc: NodeProc | undefined;
+  /** Every process that played the role, in order (their logs are read at the end). */
+  lives: Array<{ proc: NodeProc; startedAt: number; stoppedAt?: number }>;
+}
+
+export interface ProcSample {
+  rssMb: number;
+  fds: number;
+  /** `replica.db` in KB (the snapshot and update log as checkpointed). */
+  replicaKb: number;
+  /** Its write-ahead log in KB (SQLite reuses it: bounded by its checkpoint size, not by the project). */
+  walKb: number;
+  /** Which life of the role this is (0 = the first process). */
+  life: number;
+}
+
+const LOG_ENV = { HUSKIES_LOG_LEVEL: "info" };
+
+/**
+ * The soak's processes: a rendezvous and N agents, each a role that can be restarted (SIGTERM,
+ * wait for the exit, start again on the same checkout; the rendezvous on the same port, so agents
+ * find it where they left it).
+ */
+export class SoakFleet {
+  readonly cluster = new Cluster();
+  readonly rendezvous: Role;
+  readonly agents: Role[];
+  private port = 0;
+
+  constructor(serverRoot: string, agentRoots: string[]) {
+    this.rendezvous = { name: "rendezvous", root: serverRoot, proc: undefined, lives: [] };
+    this.agents = agentRoots.map((root, i) => ({ name: `agent${i + 1}`, root, proc: undefined, lives: [] }));
+  }
+
+  get roles(): Role[] {
+    return [this.rendezvous, ...this.agents];
+  }
+
+  get ws(): string {
+    return `ws://127.0.0.1:${this.port}/crdt-sync`;
+  }
+
+  get http(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    await this.startRole(this.rendezvous);
+    for (const a of this.agents) await this.startRole(a);
+  }
+
+  async restart(role: Role): Promise<void> {
+    const proc = role.proc;
+    role.proc = undefined;
+    if (proc) {
+      await proc.stop();
+      role.lives.at(-1)!.stoppedAt = Date.now();
+    }
+    await this.startRole(role);
+  }
+
+  private async startRole(role: Role): Promise<void> {
+    const proc =
+      role === this.rendezvous
+        ? await this.cluster.server(role.root, this.port ? ["--port", String(this.port)] : [], LOG_ENV)
+        : await this.cluster.agent(role.root, this.ws, [], LOG_ENV);
+    // cluster.server passes --port 0 first; a later --port wins, so the rendezvous keeps its port.
+    if (role === this.rendezvous) this.port = proc.port;
+    role.proc = proc;
+    role.lives.push({ proc, startedAt: Date.now() });
+  }
+
+  /** RSS, open descriptors and replica size of the process playing `role` now (undefined while it restarts). */
+  sample(role: Role): ProcSample | undefined {
+    const pid = role.proc?.proc.pid;
+    if (!pid || role.proc?.proc.exitCode !== null) return undefined;
+    try {
+      return {
+        rssMb: rssMb(pid),
+        fds: readdirSync(`/proc/${pid}/fd`).length,
+        replicaKb: fileKb(join(role.root, ".huskies", "replica.db")),
+        walKb: fileKb(join(role.root, ".huskies", "replica.db-wal")),
+        life: role.lives.length - 1,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.cluster.stopAll();
+  }
+}
+
+function fileKb(file: string): number {
+  return Math.round((statSync(file, { throwIfNoEntry: false })?.size ?? 0) / 1024);
+}
