@@ -76,7 +76,9 @@ if (unknown.length) {
 let failed = false;
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   const started = Date.now();
-  const result = await (BENCHES[name] ?? ON_REQUEST[name])!();
+  const result = await (BENCHES[name] ?? ON_REQUEST[name])!().catch(
+    (err: unknown): BenchResult => ({ bench: name, params: {}, results: {}, ok: false, failures: [`${(err as Error).message}`] }),
+  );
   failed ||= !result.ok;
   console.log(
     JSON.stringify({

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, type NodeProc } from "../test/support/cluster.js";
 import { rssMb } from "./proc-stats.js";
+import { round1 } from "./soak-report.js";
 
 /** One long-lived role of the soak (the rendezvous, agent 1…N) and the processes that played it. */
 export interface Role {
@@ -14,6 +15,9 @@ export interface Role {
 
 export interface ProcSample {
   rssMb: number;
+  /** V8 heap in use and memory outside it (Buffers, native), from the node's `/metrics`. */
+  heapMb: number;
+  externalMb: number;
   fds: number;
   /** `replica.db` in KB (the snapshot and update log as checkpointed). */
   replicaKb: number;
@@ -24,6 +28,8 @@ export interface ProcSample {
 }
 
 const LOG_ENV = { HUSKIES_LOG_LEVEL: "info" };
+/** On a shared 2-core machine under load a node has taken over 30 s to start; a soak waits longer rather than fail on it. */
+const READY_TIMEOUT_MS = 180_000;
 
 /**
  * The soak's processes: a rendezvous and N agents, each a role that can be restarted (SIGTERM,
@@ -69,23 +75,36 @@ export class SoakFleet {
   }
 
   private async startRole(role: Role): Promise<void> {
-    const proc =
+    const args =
       role === this.rendezvous
-        ? await this.cluster.server(role.root, this.port ? ["--port", String(this.port)] : [], LOG_ENV)
-        : await this.cluster.agent(role.root, this.ws, [], LOG_ENV);
-    // cluster.server passes --port 0 first; a later --port wins, so the rendezvous keeps its port.
+        ? ["serve", role.root, "--port", String(this.port)]
+        : ["agent", role.root, "--rendezvous", this.ws, "--port", "0"];
+    const proc = this.cluster.spawn(role.name, args, { env: LOG_ENV });
+    try {
+      await proc.ready(READY_TIMEOUT_MS);
+    } catch (err) {
+      const tail = proc.logs.slice(-5).map((l) => JSON.stringify(l).slice(0, 300));
+      throw new Error(`${role.name} did not start: ${(err as Error).message.split("\n")[0]}; its last log lines: ${tail.join(" | ")}`, {
+        cause: err,
+      });
+    }
     if (role === this.rendezvous) this.port = proc.port;
     role.proc = proc;
     role.lives.push({ proc, startedAt: Date.now() });
   }
 
-  /** RSS, open descriptors and replica size of the process playing `role` now (undefined while it restarts). */
-  sample(role: Role): ProcSample | undefined {
-    const pid = role.proc?.proc.pid;
-    if (!pid || role.proc?.proc.exitCode !== null) return undefined;
+  /** RSS, heap, open descriptors and replica size of the process playing `role` now (undefined while it restarts). */
+  async sample(role: Role): Promise<ProcSample | undefined> {
+    const proc = role.proc;
+    const pid = proc?.proc.pid;
+    if (!proc || !pid || proc.proc.exitCode !== null) return undefined;
     try {
+      const metrics = await (await fetch(`${proc.http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      const mb = (name: string) => round1(Number(new RegExp(`^${name} (\\S+)`, "m").exec(metrics)?.[1] ?? NaN) / (1024 * 1024));
       return {
         rssMb: rssMb(pid),
+        heapMb: mb("nodejs_heap_size_used_bytes"),
+        externalMb: mb("nodejs_external_memory_bytes"),
         fds: readdirSync(`/proc/${pid}/fd`).length,
         replicaKb: fileKb(join(role.root, ".huskies", "replica.db")),
         walKb: fileKb(join(role.root, ".huskies", "replica.db-wal")),

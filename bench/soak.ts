@@ -131,13 +131,11 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
     })();
 
     const samples: SoakSample[] = [];
-    const sample = () =>
-      samples.push({
-        t: minutes(),
-        items: watcher.items.size,
-        live: unfinished().size,
-        procs: Object.fromEntries(fleet.roles.map((r) => [r.name, fleet.sample(r)])),
-      });
+    const sample = async () => {
+      const t = minutes();
+      const procs = await Promise.all(fleet.roles.map(async (r) => [r.name, await fleet.sample(r)] as const));
+      samples.push({ t, items: watcher.items.size, live: unfinished().size, procs: Object.fromEntries(procs) });
+    };
 
     let rnd = p.seed;
     const random = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -153,7 +151,7 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
     while (Date.now() < end) {
       const now = Date.now();
       if (now >= nextSample) {
-        sample();
+        await sample();
         // A restart that took longer than an interval skips the readings it missed.
         while (nextSample <= Date.now()) nextSample += p.sampleSecs * 1000;
       } else if (now >= nextRendezvous && nextRendezvous < end - 1000) {
@@ -168,7 +166,7 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
         await sleep(Math.max(10, Math.min(nextSample, nextAgent, nextRendezvous, end) - Date.now()));
       }
     }
-    sample();
+    await sample();
     filing = false;
     await fileLoop;
     const drainDeadline = Date.now() + p.drainSecs * 1000;
