@@ -11,3 +11,14 @@ export const VERSION: string = (() => {
   }
   return "0.0.0";
 })();
+
+/**
+ * The sync protocol this release speaks, carried as `protocol` in the challenge, answer and
+ * welcome frames (docs/architecture.md §10, README "Versions"). It changes only when a change to
+ * the wire or to what nodes may write means an older node cannot work with this one; additive
+ * fields never bump it. A frame without the field comes from a release before versioning: 1.
+ */
+export const PROTOCOL = 2;
+
+/** The oldest protocol this release still works with (see `src/pipeline/compatibility.ts`). */
+export const MIN_PROTOCOL = 1;

@@ -1,4 +1,5 @@
 import { runGates } from "../git/gates.js";
+import type { Failure } from "../state/item.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
@@ -19,7 +20,7 @@ export class CoderJob extends StoryJob {
     // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.
-    let feedback = item.lastRun?.outcome === "node_failure" ? undefined : item.failure;
+    let feedback = item.lastRun?.outcome === "node_failure" ? undefined : item.failure?.message;
     while (this.stillMine()) {
       const result = await this.runAgent(worktree, feedback);
       if (!this.stillMine()) return;
@@ -32,25 +33,25 @@ export class CoderJob extends StoryJob {
         return;
       }
       if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
-      feedback = checked.failure;
+      feedback = checked.failure.message;
     }
   }
 
   /** The commits pushed when the attempt is good; otherwise the reason it is not. */
-  private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: string }> {
-    if (runError) return { failure: `the coding agent failed: ${runError}` };
+  private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: Failure }> {
+    if (runError) return { failure: { kind: "runtime", message: `the coding agent failed: ${runError}` } };
     const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
-    if (!gates.ok) return { failure: gates.output };
+    if (!gates.ok) return { failure: { kind: "gates", message: gates.output } };
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
-    if (ahead === 0) return { failure: `no commits on ${this.branch}: commit your work with git` };
-    if (!this.stillMine()) return { failure: "claim lost" };
+    if (ahead === 0) return { failure: { kind: "no_commits", message: `no commits on ${this.branch}: commit your work with git` } };
+    if (!this.stillMine()) return { failure: { kind: "lost", message: "claim lost" } };
     // The push is the last step and rarely fails: ask for the next item while it runs.
     this.setFinishing(true);
     try {
       await pushBranch(worktree, this.branch);
     } catch (err) {
       this.setFinishing(false);
-      return { failure: `push of ${this.branch} was rejected: ${(err as Error).message}` };
+      return { failure: { kind: "push_rejected", message: `push of ${this.branch} was rejected: ${(err as Error).message}` } };
     }
     this.note("info", `pushed ${this.branch}`);
     return { ahead };

@@ -1,5 +1,6 @@
 import { runGates } from "../git/gates.js";
 import { commitAndPush, ensureMergeWorkspace, squashStory, unresolvedFiles } from "../git/merge-workspace.js";
+import type { FailureKind } from "../pipeline/failure-kind.js";
 import { StoryJob } from "./story-job.js";
 
 /** Pushing the base branch can lose a race with another mergemaster; try again from the new base. */
@@ -21,17 +22,17 @@ export class MergeJob extends StoryJob {
     const base = this.ctx.baseBranch;
     const item = this.item();
     if (!item) return;
-    const sendBack = (reason: string) => void this.attemptFailed(reason, { backTo: "current" });
+    const sendBack = (kind: FailureKind, message: string) => void this.attemptFailed({ kind, message }, { backTo: "current" });
     for (let attempt = 1; attempt <= PUSH_ATTEMPTS; attempt++) {
       if (!this.stillMine()) return;
       const squash = await squashStory(ws, base, this.storyId);
       if (!("ok" in squash)) {
-        if (squash.kind === "nothing-to-merge") return sendBack(`merge refused: ${squash.reason}`);
-        if (!(await this.resolve(ws, squash.reason))) return sendBack(squash.reason);
+        if (squash.kind === "nothing-to-merge") return sendBack("no_commits", `merge refused: ${squash.reason}`);
+        if (!(await this.resolve(ws, squash.reason))) return sendBack("conflict", squash.reason);
       }
       let gates = await runGates(ws, this.ctx.config.project.gates.commands);
       if (!gates.ok && (await this.resolve(ws, gates.output))) gates = await runGates(ws, this.ctx.config.project.gates.commands);
-      if (!gates.ok) return sendBack(`gates failed on the merged tree:\n${gates.output}`);
+      if (!gates.ok) return sendBack("gates", `gates failed on the merged tree:\n${gates.output}`);
       if (!this.stillMine()) return;
       const pushed = await commitAndPush(
         ws,
@@ -52,7 +53,7 @@ export class MergeJob extends StoryJob {
       }
       this.ctx.log.warn({ story: this.storyId, attempt, reason: pushed.reason }, "base push rejected; retrying from the new base");
     }
-    sendBack(`could not push ${base} after ${PUSH_ATTEMPTS} attempts`);
+    sendBack("push_rejected", `could not push ${base} after ${PUSH_ATTEMPTS} attempts`);
   }
 
   /** One attempt by the mergemaster agent; true when the workspace is clean of conflicts after it. */

@@ -16,13 +16,22 @@ export class QaJob extends StoryJob {
     if (!this.stillMine()) return;
     const lastRun = this.lastRun(result);
     if (!result.ok)
-      return void this.attemptFailed(`QA failed: qa agent failed: ${result.error}`, { backTo: "current", patch: { lastRun } });
+      return void this.attemptFailed(
+        { kind: "qa", message: `QA failed: qa agent failed: ${result.error}` },
+        { backTo: "current", patch: { lastRun } },
+      );
     const verdict = result.finalText ?? "";
     if (/QA:\s*FAIL/.test(verdict))
-      return void this.attemptFailed(`QA failed: ${findingsOf(verdict)}`, { backTo: "current", patch: { lastRun } });
+      return void this.attemptFailed(
+        { kind: "qa", message: `QA failed: ${findingsOf(verdict)}` },
+        { backTo: "current", patch: { lastRun } },
+      );
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0)
-      return void this.attemptFailed(`QA: ${this.branch} has no commits ahead of ${this.ctx.baseBranch}`, { backTo: "current" });
+      return void this.attemptFailed(
+        { kind: "no_commits", message: `QA: ${this.branch} has no commits ahead of ${this.ctx.baseBranch}` },
+        { backTo: "current" },
+      );
     this.ctx.claims.moveAs(this.token, "merge", { actor: "qa", commitsAhead: ahead }, { lastRun });
   }
 }

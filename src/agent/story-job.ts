@@ -6,7 +6,7 @@ import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
 import { buildPrompt } from "../runtime/prompt.js";
 import type { ClaimToken } from "../state/claims.js";
-import type { Item, ItemPatch, LastRun } from "../state/item.js";
+import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
 
@@ -168,7 +168,8 @@ export abstract class StoryJob {
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
     this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
-    if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure: error.slice(0, 4000) })) {
+    const failure: Failure = { kind: "node_trouble", message: error.slice(0, 4000) };
+    if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure })) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
       this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
     }
@@ -194,11 +195,12 @@ export abstract class StoryJob {
    * blocked with the reason. With `backTo` the item moves there (QA findings, merge conflicts go
    * back to `current`); without, it stays and the caller tries again while this returns true.
    */
-  protected attemptFailed(reason: string, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
+  protected attemptFailed(failed: Failure, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
     if (!this.stillMine()) return false;
+    const reason = failed.message;
     const retries = this.item()!.retries + 1;
     const atLimit = retries >= this.ctx.config.project.max_retries;
-    const failure = reason.slice(0, 4000);
+    const failure: Failure = { kind: failed.kind, message: reason.slice(0, 4000) };
     const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
     this.ctx.log.warn(
       { story: this.storyId, retries, blocked: atLimit, reason: headline(reason) },
@@ -219,7 +221,7 @@ export abstract class StoryJob {
 
   /** An unexpected error (git, disk): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
-    if (this.attemptFailed(reason)) this.ctx.claims.release(this.token);
+    if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
   }
 
   protected get branch(): string {

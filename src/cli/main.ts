@@ -260,7 +260,7 @@ story
     const i = await api<Item>(serverUrl(o), "GET", `/api/stories/${encodeURIComponent(id)}`);
     if (o.json) return console.log(JSON.stringify(i));
     console.log(
-      `${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure: ${i.failure}\n` : ""}\n${i.body}`,
+      `${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure (${i.failure.kind}): ${i.failure.message}\n` : ""}\n${i.body}`,
     );
   });
 story

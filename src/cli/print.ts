@@ -1,6 +1,7 @@
 import type { Item, NodeEntry } from "../state/item.js";
 import type { PipelineView } from "../server/operator-actions.js";
 import { STAGES } from "../pipeline/stages.js";
+import { releaseBehind } from "../pipeline/compatibility.js";
 
 export function describeItem(i: Item): string {
   const tags = [
@@ -20,23 +21,43 @@ function age(ms: number): string {
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
 }
 
-export function describeNode(n: NodeEntry, now = Date.now()): string {
+/** The newest release any node of the fleet runs: a node behind it is marked. */
+export function newestRelease(nodes: readonly NodeEntry[]): string | undefined {
+  let newest: string | undefined;
+  for (const n of nodes) if (n.version && (!newest || releaseBehind(newest, n.version))) newest = n.version;
+  return newest;
+}
+
+function describeRelease(n: NodeEntry, newest: string | undefined): string {
+  if (!n.version) return "release unknown (before 0.3.0)";
+  const behind = newest && releaseBehind(n.version, newest) ? ` BEHIND ${newest}` : "";
+  return `huskies ${n.version}${n.protocol ? ` p${n.protocol}` : ""}${behind}`;
+}
+
+export function describeNode(n: NodeEntry, now = Date.now(), newest?: string): string {
   const state = n.alive ? `alive, seen ${age(now - n.lastSeen)} ago` : "stopped";
   const paused = n.paused
     ? `  PAUSED: ${n.paused.reason}${n.paused.until ? ` (resumes in ${age(Math.max(0, n.paused.until - now))})` : " (until resumed)"}`
     : "";
   const kept = (n.keptWorktrees ?? []).map((w) => `\n    kept worktree ${w.id} (${w.state})`).join("");
-  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${state}  ${n.address}${paused}${kept}`;
+  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${describeRelease(n, newest)}  ${state}  ${n.address}${paused}${kept}`;
 }
 
 export function describePipeline(v: PipelineView): string {
   const lines: string[] = [];
+  if (v.release) {
+    const r = v.release;
+    lines.push(
+      `server: huskies ${r.version}, protocol ${r.protocol} (works with ${r.minProtocol}–${r.protocol}), document schema ${r.schema ?? "unreadable"} (understands ${r.supportedSchema})`,
+    );
+  }
   for (const stage of STAGES) {
     const items = v.stages[stage];
     lines.push(`${stage} (${items.length})`);
     for (const i of items) lines.push(`  ${describeItem(i)}`);
   }
   lines.push(`nodes (${v.nodes.length})`);
-  for (const n of v.nodes) lines.push(`  ${describeNode(n)}`);
+  const newest = newestRelease(v.nodes);
+  for (const n of v.nodes) lines.push(`  ${describeNode(n, Date.now(), newest)}`);
   return lines.join("\n");
 }

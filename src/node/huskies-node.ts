@@ -4,10 +4,12 @@ import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
 import { UserError } from "../errors.js";
 import { logger } from "../log.js";
-import { VERSION } from "../version.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
+import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { Replica } from "../state/replica.js";
 import { openSqliteStore } from "../state/sqlite-store.js";
 import { Claims } from "../state/claims.js";
+import { readOnlyAware, SchemaGuard } from "../state/schema-guard.js";
 import { documentDigest } from "../state/digest.js";
 import { nodeSignatures } from "../trust/node-signatures.js";
 import { loadOrCreateIdentity, type Identity } from "../trust/identity.js";
@@ -88,6 +90,7 @@ export class HuskiesNode {
   metrics!: Metrics;
   pause!: NodePause;
   directives!: OperatorDirectives;
+  schema!: SchemaGuard;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -160,6 +163,14 @@ export class HuskiesNode {
       process.exit(1);
     });
     const pipeline = this.replica.pipeline;
+    this.schema = new SchemaGuard(pipeline, {
+      migrate: role === "rendezvous",
+      // A new project's empty document is stamped at once; a replica that lost what it held waits
+      // for the items (and their schema) to come back from the agents.
+      stampEmpty: () => !this.replica.suspect,
+      log: logger("state"),
+    });
+    this.schema.start();
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
@@ -239,7 +250,7 @@ export class HuskiesNode {
       loopbackOnly,
       adminToken,
       role,
-      writeGate: this.replica,
+      writeGate: readOnlyAware(pipeline, this.replica),
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open,
@@ -266,6 +277,8 @@ export class HuskiesNode {
         capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
         keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
         paused: this.pause.state,
+        version: VERSION,
+        protocol: PROTOCOL,
       }),
       this.log,
     );
@@ -361,7 +374,7 @@ export class HuskiesNode {
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
-      acceptsWork: () => this.pause.acceptsWork(),
+      acceptsWork: () => !pipeline.readOnly && this.pause.acceptsWork(),
       keptChanged: () => this.presence.beat(),
     });
     await this.agent.start();
@@ -418,6 +431,10 @@ export class HuskiesNode {
       nodeId: this.nodeId,
       role: this.opts.role,
       version: VERSION,
+      protocol: PROTOCOL,
+      minProtocol: MIN_PROTOCOL,
+      schema: { document: documentSchema(this.replica.doc) ?? null, supported: SCHEMA },
+      ...(this.replica.pipeline.readOnly ? { readOnly: this.replica.pipeline.readOnly } : {}),
       label: this.label,
       ...links,
       running: this.agent?.running() ?? [],
@@ -443,6 +460,7 @@ export class HuskiesNode {
       await this.sync.stop();
       await this.config.close();
       await this.http.stop();
+      this.schema.close();
       this.replica.close();
     })();
     return this.closing;

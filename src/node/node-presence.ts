@@ -31,6 +31,7 @@ export class NodePresence {
   }
 
   beat(now = Date.now()): void {
+    if (this.pipeline.readOnly) return; // a document of a newer schema: not ours to write (SchemaGuard)
     this.pipeline.setOwnNode(this.nodeId, { ...this.describe(), lastSeen: now, alive: true });
   }
 
@@ -43,6 +44,7 @@ export class NodePresence {
   stop(): void {
     this.stopTimer();
     this.config.off("change", this.onConfig);
+    if (this.pipeline.readOnly) return;
     this.pipeline.setOwnNode(this.nodeId, { alive: false, lastSeen: Date.now() });
   }
 }

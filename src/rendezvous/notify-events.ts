@@ -1,4 +1,5 @@
 import * as Y from "yjs";
+import { readFailure } from "../state/document-reader.js";
 import type { Stage } from "../pipeline/stages.js";
 import type { PauseState } from "../state/item.js";
 import type { NotifyEvent } from "./notifier.js";
@@ -39,6 +40,10 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
     const v = m instanceof Y.Map ? m.get(key) : undefined;
     return typeof v === "string" && v.trim() ? v : undefined;
   };
+  const failureText = (id: string) => {
+    const m = src.items.get(id);
+    return m instanceof Y.Map ? readFailure(m.get("failure"))?.message : undefined;
+  };
   const safe =
     <A extends unknown[]>(fn: (...a: A) => void) =>
     (...a: A) => {
@@ -64,7 +69,7 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
     safe(({ id, from, to }) => {
       if (to === "done" && from !== "done") emit({ event: "done", story: id, at: now() });
       if (from === "merge" && to === "current")
-        emit({ event: "merge_failed", story: id, reason: field(id, "failure")?.split("\n")[0]!.slice(0, 500), at: now() });
+        emit({ event: "merge_failed", story: id, reason: failureText(id)?.split("\n")[0]!.slice(0, 500), at: now() });
     }),
   );
   const stopNodes = src.onNodesChange(

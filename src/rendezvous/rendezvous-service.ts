@@ -34,6 +34,7 @@ export class RendezvousService {
       () => {
         // One update for the whole pass, and the grantees are named before it leaves this process
         // (the hub sends it to them first; see SyncHub.deliverFirstTo).
+        if (this.claims.pipeline.readOnly) return; // see SchemaGuard
         this.claims.pipeline.transact(() => {
           const granted = this.sequencer.grant();
           if (granted.length) this.opts.onGrant?.(granted);
@@ -48,20 +49,20 @@ export class RendezvousService {
         onError: (err) => this.log.error({ err }, "notification event failed"),
       }),
     );
-    const promote = coalesce(() => this.housekeeping.promote(), this.log, "promotion");
+    const promote = coalesce(() => this.claims.pipeline.readOnly || this.housekeeping.promote(), this.log, "promotion");
     const onChange = () => {
       grant.schedule();
       promote.schedule();
     };
     const onTimer = () => {
       onChange();
-      this.housekeeping.archive();
+      if (!this.claims.pipeline.readOnly) this.housekeeping.archive();
     };
     this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel);
     // An item put into `current` here (REST, MCP, promotion) is offered inside that same write.
     this.stops.push(
       this.claims.pipeline.onStageChange((ev) => {
-        if (ev.to !== "current" || !ev.local) return;
+        if (ev.to !== "current" || !ev.local || this.claims.pipeline.readOnly) return;
         const granted = this.sequencer.offerNow(ev.id);
         if (granted.length) this.opts.onGrant?.(granted);
       }),

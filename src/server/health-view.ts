@@ -3,6 +3,13 @@ export interface Health {
   nodeId: string;
   role: string;
   version: string;
+  /** The sync protocol this node speaks, and the oldest it works with (README "Versions"). */
+  protocol: number;
+  minProtocol: number;
+  /** The document's `meta.schema` (null when unreadable) and the schema this release understands. */
+  schema: { document: number | null; supported: number };
+  /** Why this node does not write the document (a newer schema), when it does not. */
+  readOnly?: string;
   label?: string;
   rendezvous: { url: string | null; connected: boolean };
   mesh: { peers: string[]; connected?: string[]; max: number };
@@ -20,6 +27,10 @@ export interface PublicHealth {
   nodeId: string;
   role: string;
   version: string;
+  protocol: number;
+  minProtocol: number;
+  schema: { document: number | null; supported: number };
+  readOnly?: string;
   label?: string;
   rendezvous: { connected: boolean };
   mesh: { peerCount: number; connectedCount: number; max: number };
@@ -35,6 +46,10 @@ export function publicHealth(h: Health): PublicHealth {
     nodeId: h.nodeId,
     role: h.role,
     version: h.version,
+    protocol: h.protocol,
+    minProtocol: h.minProtocol,
+    schema: h.schema,
+    ...(h.readOnly ? { readOnly: h.readOnly } : {}),
     label: h.label,
     rendezvous: { connected: h.rendezvous.connected },
     mesh: { peerCount: h.mesh.peers.length, connectedCount: h.mesh.connected?.length ?? 0, max: h.mesh.max },

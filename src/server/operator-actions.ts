@@ -8,6 +8,8 @@ import type { Item, NodeEntry } from "../state/item.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
+import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
@@ -46,6 +48,8 @@ export const storyPatchSchema = z.strictObject({
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
   nodes: NodeEntry[];
+  /** What the serving node runs and the document's schema (README "Versions"). */
+  release: { version: string; protocol: number; minProtocol: number; schema: number | null; supportedSchema: number };
 }
 
 /**
@@ -73,7 +77,17 @@ export class OperatorActions {
   view(): PipelineView {
     const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
     for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
-    return { stages, nodes: this.pipeline.listNodes() };
+    return {
+      stages,
+      nodes: this.pipeline.listNodes(),
+      release: {
+        version: VERSION,
+        protocol: PROTOCOL,
+        minProtocol: MIN_PROTOCOL,
+        schema: documentSchema(this.pipeline.doc) ?? null,
+        supportedSchema: SCHEMA,
+      },
+    };
   }
 
   create(input: unknown): Item {
@@ -109,7 +123,7 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        to === "current" ? { blocked: null, failure: reason } : {},
+        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined } : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);

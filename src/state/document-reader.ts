@@ -3,7 +3,8 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
-import type { Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
+import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -49,6 +50,16 @@ function readLastRun(v: unknown): LastRun | undefined {
   };
 }
 
+/**
+ * `{kind, message}` (schema 2); the plain text an older release wrote (schema 1, or an old node
+ * still writing into a migrated document) reads as the kind its wording names.
+ */
+export function readFailure(v: unknown): Failure | undefined {
+  if (typeof v === "string") return { kind: kindOfFailureText(v), message: v };
+  if (!isObject(v) || typeof v.message !== "string") return undefined;
+  return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
+}
+
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
@@ -91,7 +102,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     branch: str(m.get("branch")),
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
-    failure: str(m.get("failure")),
+    failure: readFailure(m.get("failure")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
   };
 }
@@ -134,5 +145,9 @@ export function readNode(id: string, fields: Record<string, unknown> | undefined
     startedAt: finite(fields.startedAt) ? fields.startedAt : undefined,
     paused: readPause(fields.paused),
     ...(kept ? { keptWorktrees: kept } : {}),
+    ...(typeof fields.version === "string" && RELEASE.test(fields.version) ? { version: fields.version } : {}),
+    ...(Number.isSafeInteger(fields.protocol) && (fields.protocol as number) > 0 ? { protocol: fields.protocol as number } : {}),
   };
 }
+
+const RELEASE = /^[0-9A-Za-z.+-]{1,40}$/;

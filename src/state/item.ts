@@ -3,6 +3,7 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { FailureKind } from "../pipeline/failure-kind.js";
 
 export type { QaMode };
 
@@ -21,6 +22,12 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+}
+
+/** Why an item last failed or was sent back: a kind for machines, a message for people and the coder. */
+export interface Failure {
+  kind: FailureKind;
+  message: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -46,7 +53,7 @@ export interface Item {
   mergeCommit?: string;
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
-  failure?: string;
+  failure?: Failure;
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
 }
@@ -73,6 +80,9 @@ export interface NodeEntry {
   paused?: PauseState | null;
   /** Worktrees this node keeps although their story is gone or finished, with why. */
   keptWorktrees?: Array<{ id: string; state: string }>;
+  /** The huskies release the node runs and the sync protocol it speaks (absent before versioning). */
+  version?: string;
+  protocol?: number;
 }
 
 /**

@@ -28,6 +28,9 @@ export interface NodeSignatures {
   verify(nodeId: string, fields: Record<string, unknown>, sig: unknown): boolean;
 }
 
+/** A write refused because this node must not write the document (see `PipelineDoc.readOnly`). */
+export class ReadOnlyDocument extends Error {}
+
 /** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
 export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
 
@@ -45,6 +48,11 @@ export class PipelineDoc {
   readonly meta: Y.Map<unknown>;
   /** Distinct malformed entries seen (each is logged once). */
   malformedCount = 0;
+  /**
+   * Why this node must not write the document (a schema newer than it understands; see
+   * `SchemaGuard`), or undefined. Every local write through this class throws `ReadOnlyDocument`.
+   */
+  readOnly: string | undefined;
   private readonly byStage = new Map<Stage, Set<string>>(STAGES.map((s) => [s, new Set<string>()]));
   private readonly sorted = new Map<Stage, Array<{ n: number; id: string }>>();
   private readonly stageOf = new Map<string, Stage>();
@@ -79,6 +87,7 @@ export class PipelineDoc {
   }
 
   transact(fn: () => void, origin: unknown = null): void {
+    if (this.readOnly) throw new ReadOnlyDocument(this.readOnly);
     this.doc.transact(fn, origin);
   }
 
@@ -215,6 +224,7 @@ export class PipelineDoc {
 
   /** A CRDT deletion: it replicates and survives restarts like any other write. */
   deleteItem(id: string): boolean {
+    if (this.readOnly) throw new ReadOnlyDocument(this.readOnly);
     if (!this.items.has(id)) return false;
     this.items.delete(id);
     return true;

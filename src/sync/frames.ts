@@ -1,22 +1,35 @@
 import { isCertificateShape, type Certificate } from "../trust/admission.js";
+import { UNVERSIONED_PROTOCOL } from "../pipeline/compatibility.js";
 
 /**
  * The JSON frames huskies adds to y-websocket framing, and their validation: a frame with a
  * missing or mistyped field is malformed (the link is closed with 4002), never half-used.
  */
 
+/**
+ * What every handshake frame says of its sender's release: `protocol` decides whether two nodes
+ * work together (src/pipeline/compatibility.ts); `version` is the huskies release, for people.
+ * Both are additive: a frame without them comes from a release before versioning (protocol 1).
+ */
+export interface Release {
+  protocol: number;
+  /** The oldest protocol the sender still speaks (absent: only `protocol`). */
+  minProtocol?: number;
+  version?: string;
+}
+
 /** Auth handshake v2 (message type 100). See `handshake.ts` for what is signed. */
 export type AuthFrame =
   /** acceptor → connector, always the first frame (also in open mode). */
-  | { type: "challenge"; v: 2; nodeId: string; challenge: string }
+  | ({ type: "challenge"; v: 2; nodeId: string; challenge: string } & Release)
   /** connector → acceptor. `admission` is the connector's own certificate from the rendezvous. */
-  | { type: "answer"; nodeId: string; challenge: string; signature: string; joinToken?: string; admission?: Certificate }
+  | ({ type: "answer"; nodeId: string; challenge: string; signature: string; joinToken?: string; admission?: Certificate } & Release)
   /**
    * acceptor → connector. `admission` is a certificate for the connector, issued when the
    * acceptor is a rendezvous that admitted it; `credential` is the acceptor's own certificate,
    * so a connector that dialled it (mesh) can check it was admitted too.
    */
-  | { type: "welcome"; nodeId: string; signature: string; admission?: Certificate; credential?: Certificate };
+  | ({ type: "welcome"; nodeId: string; signature: string; admission?: Certificate; credential?: Certificate } & Release);
 
 /** Log relay (message type 103). `rid` is chosen by the requester and unique per link. */
 export type LogFrame =
@@ -29,6 +42,7 @@ const HEX128 = /^[0-9a-f]{128}$/;
 const MAX_TOKEN_CHARS = 512;
 const MAX_STORY_CHARS = 100;
 const MAX_ERROR_CHARS = 500;
+const RELEASE = /^[0-9A-Za-z.+-]{1,40}$/;
 
 class BadFrame extends Error {}
 
@@ -52,12 +66,31 @@ function optCert(v: unknown, what: string): Certificate | undefined {
   return v;
 }
 
+function release(f: Record<string, unknown>): Release {
+  const protocol = f.protocol ?? UNVERSIONED_PROTOCOL;
+  if (typeof protocol !== "number" || !Number.isSafeInteger(protocol) || protocol < 1) fail("bad protocol");
+  const min = f.minProtocol ?? protocol;
+  if (typeof min !== "number" || !Number.isSafeInteger(min) || min < 1 || min > protocol) fail("bad minProtocol");
+  if (f.version !== undefined && (typeof f.version !== "string" || !RELEASE.test(f.version))) fail("bad version");
+  return {
+    protocol,
+    ...(min !== protocol ? { minProtocol: min } : {}),
+    ...(f.version !== undefined ? { version: f.version as string } : {}),
+  };
+}
+
 export function parseAuthFrame(raw: unknown): AuthFrame {
   const f = obj(raw, "auth frame");
   switch (f.type) {
     case "challenge":
       if (f.v !== 2) fail(`unsupported handshake version ${String(f.v)}`);
-      return { type: "challenge", v: 2, nodeId: hex(f.nodeId, HEX64, "nodeId"), challenge: hex(f.challenge, HEX64, "challenge") };
+      return {
+        type: "challenge",
+        v: 2,
+        nodeId: hex(f.nodeId, HEX64, "nodeId"),
+        challenge: hex(f.challenge, HEX64, "challenge"),
+        ...release(f),
+      };
     case "answer": {
       if (f.joinToken !== undefined && f.joinToken !== null && (typeof f.joinToken !== "string" || f.joinToken.length > MAX_TOKEN_CHARS))
         fail("bad joinToken");
@@ -68,6 +101,7 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
         signature: hex(f.signature, HEX128, "signature"),
         joinToken: (f.joinToken as string | null) ?? undefined,
         admission: optCert(f.admission, "admission"),
+        ...release(f),
       };
     }
     case "welcome":
@@ -77,6 +111,7 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
         signature: hex(f.signature, HEX128, "signature"),
         admission: optCert(f.admission, "admission"),
         credential: optCert(f.credential, "credential"),
+        ...release(f),
       };
     default:
       return fail(`unknown auth frame ${String(f.type).slice(0, 40)}`);

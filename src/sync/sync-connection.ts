@@ -3,7 +3,9 @@ import * as Y from "yjs";
 import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
 import { verifyCertificate } from "../trust/admission.js";
 import { Reassembler, splitFrame } from "./chunking.js";
-import type { AuthFrame } from "./frames.js";
+import type { AuthFrame, Release } from "./frames.js";
+import { commonProtocol, incompatibilityMessage, type ProtocolRange } from "../pipeline/compatibility.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { answerText, newChallenge, welcomeText, type Side } from "../trust/handshake.js";
 import { verifySignature } from "../trust/identity.js";
 import {
@@ -23,12 +25,23 @@ export const CLOSE_AUTH_FAILED = 4001;
 export const CLOSE_MALFORMED = 4002;
 export const CLOSE_TOO_SLOW = 4003;
 export const CLOSE_TOO_BIG = 1009;
+/** The peer speaks a protocol this release does not support (README "Versions"). */
+export const CLOSE_UNSUPPORTED_PROTOCOL = 4005;
+
+/** This node's release as it goes into every handshake frame. */
+export type OwnRelease = ProtocolRange & { version: string };
+const THIS_RELEASE: OwnRelease = { protocol: PROTOCOL, min: MIN_PROTOCOL, version: VERSION };
+
+/** Peers already told about (peer id + protocol): a peer that redials keeps getting refused, but the line is logged once. */
+const refusalsLogged = new Set<string>();
 
 export type { Side } from "../trust/handshake.js";
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
   pingMs?: number;
+  /** This node's release; tests use another to play an older or newer node. */
+  release?: OwnRelease;
 }
 
 /**
@@ -46,6 +59,10 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   peerId: string | undefined;
   /** The peer's last reported rendezvous link (see the hub's relay rule). */
   peerLinked = false;
+  /** What the peer said of its release in the handshake (undefined for a stock client). */
+  peerRelease: (ProtocolRange & { version?: string }) | undefined;
+  /** The protocol both ends speak on this link (see `commonProtocol`). */
+  protocol: number | undefined;
   /** Set when the connector refused the link because another key than the expected one answered. */
   peerMismatch: { expected: string; actual: string } | undefined;
   private myChallenge: string | undefined;
@@ -58,6 +75,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private nextChunkId = 0;
   private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
   private readonly chunkBytes: number;
+  private readonly release: OwnRelease;
 
   constructor(
     readonly ws: WebSocketLike,
@@ -66,6 +84,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     opts: ConnectionOptions,
   ) {
     super();
+    this.release = opts.release ?? THIS_RELEASE;
     this.chunkBytes = Math.max(1, Math.min(SYNC_CHUNK_BYTES, opts.maxFrameBytes - CHUNK_HEADER_BYTES));
     const bin = ws as { binaryType?: string };
     if ("binaryType" in bin) bin.binaryType = "nodebuffer";
@@ -85,7 +104,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), AUTH_TIMEOUT_MS).unref();
     if (side.kind === "accept") {
       this.myChallenge = newChallenge();
-      this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge }));
+      this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge, ...this.ownRelease() }));
     }
   }
 
@@ -174,6 +193,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     const [a, c, cA, cC] = [this.selfId, frame.nodeId, this.myChallenge!, frame.challenge];
     if (c === a) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
     if (!verifySignature(c, answerText(a, c, cA, cC), frame.signature)) return this.close(CLOSE_AUTH_FAILED, "bad signature");
+    if (!this.acceptRelease(c, frame)) return;
     this.theirId = c;
     const verdict = this.side.gate.admit({ nodeId: c, joinToken: frame.joinToken, admission: frame.admission });
     if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
@@ -185,6 +205,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
         signature: this.side.identity.sign(welcomeText(a, c, cA, cC)),
         admission: verdict.issued,
         credential: this.side.gate.credential(),
+        ...this.ownRelease(),
       }),
     );
     this.becomeReady();
@@ -197,6 +218,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       // Checked before answering: nothing (signature, join token) goes to a key we did not dial.
       if (side.expectedPeer && a !== side.expectedPeer) return this.mismatch(side.expectedPeer, a);
       if (a === this.selfId) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
+      // Before answering: a node whose protocol we do not speak gets no signature and no token.
+      if (!this.acceptRelease(a, frame)) return;
       this.theirChallenge = frame.challenge;
       this.myChallenge = newChallenge();
       const signature = side.identity.sign(answerText(a, this.selfId, frame.challenge, this.myChallenge));
@@ -208,6 +231,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
           signature,
           joinToken: side.joinToken,
           admission: side.admission?.(),
+          ...this.ownRelease(),
         }),
       );
       return;
@@ -218,6 +242,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       if (!verifySignature(a, welcomeText(a, this.selfId, this.theirChallenge, this.myChallenge!), frame.signature)) {
         return this.close(CLOSE_AUTH_FAILED, "bad welcome signature");
       }
+      if (!this.acceptRelease(a, frame)) return;
       const verdict = side.admitPeer?.(a, frame.credential) ?? { ok: true };
       if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
       this.peerId = a;
@@ -229,6 +254,30 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       return;
     }
     this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
+  }
+
+  private ownRelease(): Release {
+    const { protocol, min, version } = this.release;
+    return { protocol, ...(min !== protocol ? { minProtocol: min } : {}), version };
+  }
+
+  /** Record the peer's release; refuse (one line per peer, close 4005) a protocol this release does not speak. */
+  private acceptRelease(peer: string, frame: Release): boolean {
+    const peerRange = { protocol: frame.protocol, min: frame.minProtocol ?? frame.protocol };
+    this.peerRelease = { ...peerRange, ...(frame.version ? { version: frame.version } : {}) };
+    this.protocol = commonProtocol(this.release, peerRange);
+    if (this.protocol !== undefined) return true;
+    const key = `${peer}|${frame.protocol}`;
+    if (!refusalsLogged.has(key)) {
+      if (refusalsLogged.size >= 1000) refusalsLogged.clear();
+      refusalsLogged.add(key);
+      this.hub.log.error(
+        { peer: peer.slice(0, 12), peerProtocol: frame.protocol, peerVersion: frame.version ?? null },
+        incompatibilityMessage(this.release, { ...peerRange, version: frame.version, nodeId: peer }),
+      );
+    }
+    this.close(CLOSE_UNSUPPORTED_PROTOCOL, `unsupported protocol ${frame.protocol}`);
+    return false;
   }
 
   private mismatch(expected: string, actual: string): void {

@@ -3,7 +3,7 @@ import pino from "pino";
 import * as Y from "yjs";
 import { createSyncPolicy, type SyncPolicy } from "../../src/trust/auth-policy.js";
 import { ephemeralIdentity, type Identity } from "../../src/trust/identity.js";
-import { SyncConnection, type Side } from "../../src/sync/sync-connection.js";
+import { SyncConnection, type OwnRelease, type Side } from "../../src/sync/sync-connection.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
 import { decodeFrame, frameType, type Incoming } from "../../src/sync/sync-message.js";
 import { frameBytes, type RawFrame, type WebSocketLike } from "../../src/sync/transport.js";
@@ -81,16 +81,27 @@ export async function link(
   setup: SyncTransportSetup,
   acc: TestNode,
   con: TestNode,
-  opts: { maxFrameBytes?: number; side?: ConnectSide; bearer?: string } = {},
+  opts: {
+    maxFrameBytes?: number;
+    side?: ConnectSide;
+    bearer?: string;
+    /** Play another release on either end (default: this build's). */
+    release?: { acceptor?: OwnRelease; connector?: OwnRelease };
+  } = {},
 ) {
   const maxFrameBytes = opts.maxFrameBytes ?? 1024 * 1024;
   const pair = await setup.pair({ maxFrameBytes });
-  const c = new SyncConnection(pair.connector, con.hub, { kind: "connect", identity: con.identity, ...opts.side }, { maxFrameBytes });
+  const c = new SyncConnection(
+    pair.connector,
+    con.hub,
+    { kind: "connect", identity: con.identity, ...opts.side },
+    { maxFrameBytes, release: opts.release?.connector },
+  );
   const a = new SyncConnection(
     pair.acceptor,
     acc.hub,
     { kind: "accept", gate: acc.policy.gate(opts.bearer ?? null), identity: acc.identity },
-    { maxFrameBytes },
+    { maxFrameBytes, release: opts.release?.acceptor },
   );
   return { a, c, pair };
 }

@@ -4,6 +4,7 @@ import * as Y from "yjs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Certificate } from "../../src/trust/admission.js";
 import { ephemeralIdentity } from "../../src/trust/identity.js";
+import { answerText } from "../../src/trust/handshake.js";
 import {
   decodeFrame,
   encodeAuth,
@@ -17,6 +18,8 @@ import {
   MSG_SYNC,
 } from "../../src/sync/sync-message.js";
 import { waitFor } from "../support/wait-for.js";
+import { CLOSE_UNSUPPORTED_PROTOCOL } from "../../src/sync/sync-connection.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../../src/version.js";
 import {
   closedCode,
   items,
@@ -80,6 +83,67 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
       expect(cert).toMatchObject({ node: agent.identity.nodeId, issuer: srv.identity.nodeId });
       expect(agent.policy.learnRendezvous(srv.identity.nodeId)).toBe(true);
       expect(agent.policy.setCredential(cert!)).toBe(true);
+    });
+
+    it("versions: each end learns the other's release; a protocol outside its range is refused (4005) with one line naming both", async () => {
+      const agent = makeNode({ role: "agent" });
+      const srv = makeNode({ trusted: [agent.identity.nodeId] });
+      const ours = { protocol: PROTOCOL, min: MIN_PROTOCOL, version: VERSION };
+      const newer = { protocol: PROTOCOL + 1, min: PROTOCOL + 1, version: "9.0.0" };
+      const newerButKind = { protocol: PROTOCOL + 1, min: PROTOCOL, version: "9.1.0" };
+
+      // Both this build: linked, and each side knows the other's release.
+      const same = await link(setup, srv, agent);
+      await Promise.all([until(same.a, "ready"), until(same.c, "ready")]);
+      expect(same.a.peerRelease).toEqual(ours);
+      expect(same.c.peerRelease).toEqual(ours);
+      expect(same.a.protocol).toBe(PROTOCOL);
+      same.c.close(1000, "done");
+
+      // A newer node that still speaks ours: linked, on our protocol.
+      const kind = await link(setup, srv, agent, { release: { acceptor: newerButKind } });
+      await Promise.all([until(kind.a, "ready"), until(kind.c, "ready")]);
+      expect(kind.c.protocol).toBe(PROTOCOL);
+      expect(kind.a.protocol).toBe(PROTOCOL);
+      kind.c.close(1000, "done");
+
+      // A newer listener that no longer speaks our protocol: the connector refuses before it
+      // answers (no signature, no join token leaves it) and says who must upgrade.
+      const up = await link(setup, srv, agent, { release: { acceptor: newer }, side: { joinToken: "secret-token" } });
+      expect(await closedCode(up.c)).toBe(CLOSE_UNSUPPORTED_PROTOCOL);
+      const line = await waitFor(() => agent.logs.find((l) => l.msg?.startsWith("refusing node")), "the refusal line");
+      expect(line.msg).toContain(`huskies 9.0.0 (protocol ${PROTOCOL + 1})`);
+      expect(line.msg).toContain(`huskies ${VERSION} (protocol`);
+      expect(line.msg).toContain("upgrade this node");
+      expect(up.a.peerId).toBeUndefined();
+
+      // The listener's side: a connector that answers (signed, as any build would) with a protocol
+      // outside our range is refused after its signature checks and before it is welcomed.
+      const open = makeNode({ open: true });
+      const { a: acceptor, raw } = await rawLink(setup, open);
+      const challenge = await waitFor(() => raw.decoded().find((f) => f.kind === "auth")?.frame, "the challenge");
+      if (challenge?.type !== "challenge") throw new Error("expected a challenge first");
+      const someone = ephemeralIdentity();
+      const mine = "ab".repeat(32);
+      raw.ws.send(
+        encodeAuth({
+          type: "answer",
+          nodeId: someone.nodeId,
+          challenge: mine,
+          signature: someone.sign(answerText(challenge.nodeId, someone.nodeId, challenge.challenge, mine)),
+          ...{ protocol: newer.protocol, minProtocol: newer.min, version: newer.version },
+        }),
+      );
+      expect(await closedCode(acceptor)).toBe(CLOSE_UNSUPPORTED_PROTOCOL);
+      expect(acceptor.ready).toBe(false);
+      const theirs = await waitFor(() => open.logs.find((l) => l.msg?.startsWith("refusing node")), "the listener's refusal line");
+      expect(theirs.msg).toContain("upgrade this node");
+
+      // The same refusal again is not logged again (a redialling peer costs one line).
+      const before = agent.logs.filter((l) => l.msg?.startsWith("refusing node")).length;
+      const again = await link(setup, srv, agent, { release: { acceptor: newer } });
+      expect(await closedCode(again.c)).toBe(CLOSE_UNSUPPORTED_PROTOCOL);
+      expect(agent.logs.filter((l) => l.msg?.startsWith("refusing node")).length).toBe(before);
     });
 
     it("refuses an unknown key (4001, reason logged); admits one certified by the rendezvous; revocation closes and refuses it", async () => {

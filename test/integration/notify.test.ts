@@ -92,7 +92,7 @@ describe("notifications", () => {
     const item = server.createItem({ name: "Flaky gates", stage: "current" });
     Y.applyUpdate(agent.doc, Y.encodeStateAsUpdate(server.doc));
     // The agent blocks the story after its last retry; later writes to it notify nothing more.
-    agent.update(item.id, { retries: 3, failure: "gate `npm test` failed", blocked: "gate `npm test` failed" });
+    agent.update(item.id, { retries: 3, failure: { kind: "gates", message: "gate `npm test` failed" }, blocked: "gate `npm test` failed" });
     agent.update(item.id, { blocked: "gate `npm test` failed (again)" });
     agent.update(item.id, { retries: 4 });
     await n.idle();
@@ -151,7 +151,12 @@ describe("notifications", () => {
     const b = pipeline.createItem({ name: "conflicts", stage: "merge" });
     const claims = new Claims(pipeline);
     claims.move(a.id, "done", { actor: "mergemaster", mergeCommit: "abcdef1" });
-    claims.move(b.id, "current", { actor: "mergemaster", reason: "conflict" }, { failure: "squash-merge conflicts in a.txt\nmore" });
+    claims.move(
+      b.id,
+      "current",
+      { actor: "mergemaster", reason: "conflict" },
+      { failure: { kind: "conflict", message: "squash-merge conflicts in a.txt\nmore" } },
+    );
     // A node pauses itself (a usage limit), heartbeats while paused, then its pause is extended.
     const node = "ab".repeat(32);
     pipeline.setOwnNode(node, { label: "agent-1", lastSeen: 1, alive: true });

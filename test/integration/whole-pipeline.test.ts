@@ -154,7 +154,8 @@ describe("the whole pipeline", () => {
       60_000,
     );
     expect(sentBack).toMatchObject({ stage: "current", retries: 1 });
-    expect(sentBack.failure).toContain("QA: FAIL the story file is missing or rejected");
+    expect(sentBack.failure.kind).toBe("qa");
+    expect(sentBack.failure.message).toContain("QA: FAIL the story file is missing or rejected");
   });
 
   it("archives done stories after archive_after_secs and promotes dependants once their dependency is done", async () => {

@@ -94,8 +94,11 @@ export class NodeProc {
 export class Cluster {
   readonly procs: NodeProc[] = [];
 
+  /** `cli`: the huskies entry point to run (another build, e.g. an older release; see old-release.ts). */
+  constructor(private readonly cli = CLI) {}
+
   spawn(name: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): NodeProc {
-    const proc = spawn(process.execPath, [CLI, ...args], {
+    const proc = spawn(process.execPath, [this.cli, ...args], {
       cwd: opts.cwd,
       env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "debug", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],

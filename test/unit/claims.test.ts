@@ -29,7 +29,7 @@ describe("claims as tokens", () => {
     expect(second.epoch).toBe(2);
     // A's token is stale now: every write through it is refused and changes nothing.
     expect(c!.holds(first)).toBe(false);
-    expect(c!.patchAs(first, { failure: "late" })).toBe(false);
+    expect(c!.patchAs(first, { failure: { kind: "other", message: "late" } })).toBe(false);
     expect(c!.release(first)).toBe(false);
     expect(c!.moveAs(first, "qa", { actor: "coder" })).toBe(false);
     expect(p!.getItem(item.id)).toMatchObject({ stage: "current", claim: { node: B, epoch: 2 }, logNode: B });
