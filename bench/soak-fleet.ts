@@ -1,5 +1,6 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, type NodeProc } from "../test/support/cluster.js";
 import { rssMb } from "./proc-stats.js";
 import { round1 } from "./soak-report.js";
@@ -105,7 +106,7 @@ export class SoakFleet {
         rssMb: rssMb(pid),
         heapMb: mb("nodejs_heap_size_used_bytes"),
         externalMb: mb("nodejs_external_memory_bytes"),
-        fds: readdirSync(`/proc/${pid}/fd`).length,
+        fds: await openDescriptors(pid),
         replicaKb: fileKb(join(role.root, ".huskies", "replica.db")),
         walKb: fileKb(join(role.root, ".huskies", "replica.db-wal")),
         life: role.lives.length - 1,
@@ -118,6 +119,19 @@ export class SoakFleet {
   stop(): Promise<void> {
     return this.cluster.stopAll();
   }
+}
+
+/**
+ * Descriptors open in `pid`: the least of a few readings 100 ms apart. A node holds pipes to the
+ * git and coder processes it runs for a moment; a leak raises the floor, which is what is read.
+ */
+async function openDescriptors(pid: number): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < 5; i++) {
+    if (i) await sleep(100);
+    least = Math.min(least, readdirSync(`/proc/${pid}/fd`).length);
+  }
+  return least;
 }
 
 function fileKb(file: string): number {

@@ -81,6 +81,11 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
   );
   const watcher = new PipelineDoc(new Y.Doc());
   let client: SyncClient | undefined;
+  // The soak watches the document through a sync link of its own; an exception that escapes that
+  // link's timers must not end half an hour of measurement. It is reported, and the link reconnects.
+  const ownErrors: string[] = [];
+  const onUncaught = (err: Error) => void ownErrors.push(`the soak's own sync link: ${err.message}`);
+  process.on("uncaughtException", onUncaught);
   try {
     await fleet.start();
     client = new SyncClient({
@@ -148,9 +153,18 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
     let nextSample = t0;
     let nextAgent = t0 + p.agentRestartSecs * 1000;
     let nextRendezvous = t0 + p.rendezvousRestartSecs * 1000;
+    const crashes: string[] = [];
     while (Date.now() < end) {
       const now = Date.now();
-      if (now >= nextSample) {
+      const dead = fleet.roles.find((r) => r.proc && (r.proc.proc.exitCode !== null || r.proc.proc.signalCode !== null));
+      if (dead) {
+        // Nobody stopped it: a crash. Say how it ended, and let the soak go on with a new process.
+        const last = dead.proc!.logs.slice(-3).map((l) => String(l.msg ?? "").slice(0, 200));
+        crashes.push(
+          `${dead.name} exited by itself at minute ${minutes()} (${dead.proc!.proc.exitCode ?? dead.proc!.proc.signalCode}): ${last.join(" | ")}`,
+        );
+        await restart(dead);
+      } else if (now >= nextSample) {
         await sample();
         // A restart that took longer than an interval skips the readings it missed.
         while (nextSample <= Date.now()) nextSample += p.sampleSecs * 1000;
@@ -194,11 +208,13 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
     const merged = twice(perStory(msgIn("merged")));
     // Not a duplicate: a coder stopped by its node's restart runs again, on that node or another.
     const rerun = twice(perStory((l) => l.msg === "agent invocation" && l.role === "coder"));
-    const subjects = git(project.origin, "log", "--format=%s", "main").split("\n");
+    // Squash commits on origin's base, by story: its `Huskies-Story:` trailer, else the subject's id.
     const commits = new Map<string, number>();
-    for (const s of subjects) {
-      const id = /^(\d+_story_\w+): /.exec(s)?.[1];
-      if (id) commits.set(id, (commits.get(id) ?? 0) + 1);
+    for (const c of git(project.origin, "log", "--format=%s%n%b%x00", "main").split("\0")) {
+      const ids = new Set([...c.matchAll(/^Huskies-Story: (\S+)$/gm)].map((m) => m[1]!));
+      const subject = /^\s*(\d+_story_\w+): /.exec(c)?.[1];
+      if (!ids.size && subject) ids.add(subject);
+      for (const id of ids) commits.set(id, (commits.get(id) ?? 0) + 1);
     }
     const squashedTwice = twice(commits);
     const lost = [...acked.keys()].filter((id) => !final.has(id) || (!FINISHED.has(final.get(id)!.stage) && !final.get(id)!.blocked));
@@ -220,6 +236,7 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
         : []),
       ...(duplicates.length ? [`${duplicates.length} stories delivered twice: ${duplicates.slice(0, 5).join(", ")}`] : []),
       ...(unmerged.length ? [`${unmerged.length} done stories without a squash commit on main: ${unmerged.slice(0, 5).join(", ")}`] : []),
+      ...crashes,
       ...(restarts.agents + restarts.rendezvous === 0 ? ["nothing was restarted"] : []),
       ...(!memory ? ["too few samples to compare"] : []),
       ...(p.judgeMemory && memory
@@ -228,6 +245,11 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
             ...(v.fdsOk ? [] : [`${name}: descriptors ${v.fds[0]} → ${v.fds[1]}`]),
           ])
         : []),
+    ];
+    // Seen on the way, not part of the goal: stories that ended blocked, with why.
+    const findings = [
+      ...blocked.map((id) => `${id} blocked: ${final.get(id)!.blocked}; ${JSON.stringify(final.get(id)!.failure ?? null)}`),
+      ...ownErrors,
     ];
     const lives = samples.map((s) => s.live).filter((v) => v > 0);
     return {
@@ -249,12 +271,14 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
         heapBytesPerItem: heap.perItem,
         memory,
         memoryJudged: p.judgeMemory,
+        findings,
         timeline: compactTimeline(samples),
       },
       ok: failures.length === 0,
       failures,
     };
   } finally {
+    process.off("uncaughtException", onUncaught);
     client?.stop();
     await fleet.stop();
     project.cleanup();

@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { logger } from "../log.js";
 import { Claims } from "../state/claims.js";
 import { isNodeId } from "../state/document-reader.js";
+import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { Replica } from "../state/replica.js";
 import { openSqliteStore } from "../state/sqlite-store.js";
 import { loadOrCreateIdentity, nodeIdOfKeyFile } from "../trust/identity.js";
@@ -57,13 +58,17 @@ export async function recoverRendezvous(root: string, agentArg: string): Promise
     const identity = loadOrCreateIdentity(join(dir, NODE_KEY_FILE));
     if (identity.nodeId === agentNodeId || identity.nodeId === lostKey) throw new UserError(`${dir}/${NODE_KEY_FILE} is not a new key`);
     let adopted: Adopted = { revocations: 0, directives: 0, released: [] };
-    if (lostKey) {
-      const replica = new Replica(openSqliteStore(tmp), { log: logger("state"), signatures: nodeSignatures(identity) });
-      try {
-        adopted = adoptLostRendezvous(replica.pipeline, new Claims(replica.pipeline), identity, lostKey);
-      } finally {
-        replica.close();
-      }
+    const replica = new Replica(openSqliteStore(tmp), { log: logger("state"), signatures: nodeSignatures(identity) });
+    try {
+      // An older document is migrated when the new rendezvous opens it; a newer one it could only serve read-only.
+      const schema = documentSchema(replica.doc);
+      if (schema === undefined || schema > SCHEMA)
+        throw new UserError(
+          `the replica in ${from} is of document schema ${schema ?? "(unreadable)"}, newer than this huskies understands (${SCHEMA}): recover with the huskies release the agents run`,
+        );
+      if (lostKey) adopted = adoptLostRendezvous(replica.pipeline, new Claims(replica.pipeline), identity, lostKey);
+    } finally {
+      replica.close();
     }
     const summary = summarizeReplica(tmp);
     renameSync(tmp, replicaFile);
