@@ -4,6 +4,7 @@ import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
 import { soak, soakParams } from "./soak.js";
+import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
 
 /**
@@ -53,6 +54,8 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
             threads: 2,
           },
     ),
+  board: () => board(quick ? { items: 2000, loads: 2, opens: 3, files: 2 } : { items: 10_000, loads: 5, opens: 10, files: 5 }),
+  "board-ab": () => boardAb(quick ? { items: 2000, rounds: 1 } : { items: 10_000, rounds: 3 }),
   footprint: () =>
     footprint(
       quick
@@ -74,11 +77,16 @@ if (unknown.length) {
 }
 
 let failed = false;
-for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+// board-ab compares with another build, which has to be named (see bench/board.ts): only on request.
+for (const name of wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "board-ab")) {
   const started = Date.now();
-  const result = await (BENCHES[name] ?? ON_REQUEST[name])!().catch(
-    (err: unknown): BenchResult => ({ bench: name, params: {}, results: {}, ok: false, failures: [`${(err as Error).message}`] }),
-  );
+  const result = await (BENCHES[name] ?? ON_REQUEST[name])!().catch((err: unknown): BenchResult => ({
+    bench: name,
+    params: {},
+    results: {},
+    ok: false,
+    failures: [`${(err as Error).message}`],
+  }));
   failed ||= !result.ok;
   console.log(
     JSON.stringify({

@@ -9,7 +9,9 @@ import type { JobContext } from "./job-context.js";
  * Returns false when the token was stale (nothing written).
  */
 export function advanceFromCurrent(ctx: JobContext, token: ClaimToken, ahead: number, patch: ItemPatch = {}): boolean {
-  if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, failure: undefined })) return false;
+  // Work passed its gates: the failure, the review and the node-trouble record of earlier attempts are history.
+  const cleared: ItemPatch = { failure: undefined, troubledNodes: undefined, review: undefined };
+  if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, ...cleared })) return false;
   const qa = ctx.pipeline.getItem(token.id)?.qa ?? ctx.config.project.default_qa;
   if (qa === "server") ctx.claims.move(token.id, "merge", { actor: "system", commitsAhead: ahead });
   return true;

@@ -1,13 +1,22 @@
-import { runGates } from "../git/gates.js";
-import type { Failure } from "../state/item.js";
+import { runGatesChecked } from "../git/gate-check.js";
+import { GitError } from "../git/git.js";
 import { ensureWorktree, pushBranch, worktreeCommitsAhead } from "../git/worktree.js";
+import { isNodeTrouble, type NodeTrouble } from "../pipeline/node-trouble.js";
+import { classifyPushError } from "../pipeline/push-outcome.js";
+import type { RunResult } from "../runtime/agent-runtime.js";
+import type { Failure } from "../state/item.js";
 import { advanceFromCurrent } from "./advance.js";
 import { StoryJob } from "./story-job.js";
+import { reviewReason } from "../pipeline/review.js";
+
+type Checked = { ahead: number } | { failure: Failure } | { trouble: NodeTrouble };
 
 /**
  * A coder on an item in `current`: worktree → agent → gates → at least one commit → push →
  * `qa` (and straight on to `merge` under server QA). Failures are fed back into the next
- * attempt's prompt until `max_retries`, then the item is blocked.
+ * attempt's prompt until `max_retries`, then the item is blocked. Trouble of the machine (a
+ * vanished worktree, a full disk, an unreachable origin) is the node's: the claim goes back
+ * untouched and the node pauses (rule 2).
  */
 export class CoderJob extends StoryJob {
   async work(): Promise<void> {
@@ -16,16 +25,27 @@ export class CoderJob extends StoryJob {
     const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, {
       fetch: !!item.branch,
       pool: this.ctx.worktrees,
+      onCleaned: (what) => this.cleaned(what),
     });
     // The last reason it failed or was sent back (QA findings, a conflict, an operator's review
     // comment); cleared when work passes to qa, so nothing stale is fed back. A node's own
     // trouble (not logged in, a limit) is not the story's and is not fed back.
-    let feedback = item.lastRun?.outcome === "node_failure" ? undefined : item.failure?.message;
+    const nodes = item.lastRun?.outcome === "node_failure" || item.failure?.kind === "node_trouble";
+    let feedback = nodes ? undefined : item.failure?.message;
+    // Line comments stay in every attempt's prompt until the work passes to qa again. While the
+    // review is the latest send-back (no failure since), it is the feedback, and the first run
+    // continues the session that wrote the reviewed work when this node still has it.
+    const review = item.review;
+    const fresh = !!review && item.failure?.kind === "rework" && item.failure.message === reviewReason(review);
+    if (fresh) feedback = undefined;
+    let first = true;
     while (this.stillMine()) {
-      const result = await this.runAgent(worktree, feedback);
+      const result = await this.runAgent(worktree, feedback, review && { review, resume: first && fresh });
+      first = false;
       if (!this.stillMine()) return;
       const lastRun = this.lastRun(result);
-      const checked = await this.check(worktree, result.ok ? undefined : result.error);
+      const checked = await this.check(worktree, result);
+      if ("trouble" in checked) return this.nodeTrouble(checked.trouble, { lastRun });
       if ("ahead" in checked) {
         if (advanceFromCurrent(this.ctx, this.token, checked.ahead, { branch: this.branch, lastRun })) {
           this.ctx.log.info({ story: this.storyId, node: this.ctx.nodeId }, "story submitted to qa");
@@ -37,11 +57,20 @@ export class CoderJob extends StoryJob {
     }
   }
 
-  /** The commits pushed when the attempt is good; otherwise the reason it is not. */
-  private async check(worktree: string, runError: string | undefined): Promise<{ ahead: number } | { failure: Failure }> {
-    if (runError) return { failure: { kind: "runtime", message: `the coding agent failed: ${runError}` } };
-    const gates = await runGates(worktree, this.ctx.config.project.gates.commands);
-    if (!gates.ok) return { failure: { kind: "gates", message: gates.output } };
+  /** The commits pushed when the attempt is good; the machine's trouble; otherwise the reason it is not good. */
+  private async check(worktree: string, run: RunResult): Promise<Checked> {
+    // Judged by what is true before the story is blamed: the worktree is there, the disk not full.
+    const before = run.ok ? this.missingWorktree(worktree) : this.machineTrouble(worktree, run.error);
+    if (before) return { trouble: before };
+    if (!run.ok)
+      return {
+        failure: { kind: run.reason === "budget exhausted" ? "budget" : "runtime", message: `the coding agent failed: ${run.error}` },
+      };
+    const gates = await runGatesChecked(worktree, this.ctx.config.project.gates.commands);
+    if (!gates.ok) {
+      const trouble = this.machineTrouble(worktree, gates.output);
+      return trouble ? { trouble } : { failure: { kind: "gates", message: gates.output } };
+    }
     const ahead = await worktreeCommitsAhead(worktree, this.ctx.baseBranch);
     if (ahead === 0) return { failure: { kind: "no_commits", message: `no commits on ${this.branch}: commit your work with git` } };
     if (!this.stillMine()) return { failure: { kind: "lost", message: "claim lost" } };
@@ -51,7 +80,14 @@ export class CoderJob extends StoryJob {
       await pushBranch(worktree, this.branch);
     } catch (err) {
       this.setFinishing(false);
-      return { failure: { kind: "push_rejected", message: `push of ${this.branch} was rejected: ${(err as Error).message}` } };
+      const trouble = isNodeTrouble(err);
+      if (trouble) return { trouble };
+      const refusal = err instanceof GitError ? classifyPushError(err.stderr) : { kind: "other" as const };
+      const message =
+        refusal.kind === "refused"
+          ? `origin refused the push of ${this.branch}:\n${refusal.message}`
+          : `push of ${this.branch} was rejected: ${(err as Error).message}`;
+      return { failure: { kind: "push_rejected", message } };
     }
     this.note("info", `pushed ${this.branch}`);
     return { ahead };

@@ -8,8 +8,11 @@ import type { PipelineDoc } from "../state/pipeline-doc.js";
 
 /** What a job tells the node about the node's own health (implemented by NodePause). */
 export interface NodeHealth {
-  /** A run failed because of this node (credentials, limits): take no new work for a while. */
-  nodeFailure(reason: string, opts?: { resetsAt?: number }): void;
+  /**
+   * A step failed because of this node (credentials, limits; `cause: "trouble"`: the machine
+   * itself, a full disk, an unreachable origin): take no new work for a while, with backoff.
+   */
+  nodeFailure(reason: string, opts?: { resetsAt?: number; cause?: "trouble" }): void;
   /** Close to a usage limit: take no new stories, let running ones finish. */
   nearLimit(utilization: number, resetsAt: number | undefined): void;
   /** A run worked: node failures in a row start over. */

@@ -9,15 +9,20 @@ import { StoryJob } from "./story-job.js";
  */
 export class QaJob extends StoryJob {
   async work(): Promise<void> {
-    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch);
+    const worktree = await ensureWorktree(this.ctx.root, this.storyId, this.ctx.baseBranch, {
+      fetch: true,
+      onCleaned: (what) => this.cleaned(what),
+    });
     // Another node may have written the branch: look at what origin has.
     await git(worktree, ["merge", "--ff-only", "--quiet", `origin/${this.branch}`], { allowFail: true });
     const result = await this.runAgent(worktree);
     if (!this.stillMine()) return;
     const lastRun = this.lastRun(result);
+    const trouble = result.ok ? this.missingWorktree(worktree) : this.machineTrouble(worktree, result.error);
+    if (trouble) return this.nodeTrouble(trouble, { lastRun });
     if (!result.ok)
       return void this.attemptFailed(
-        { kind: "qa", message: `QA failed: qa agent failed: ${result.error}` },
+        { kind: result.reason === "budget exhausted" ? "budget" : "qa", message: `QA failed: qa agent failed: ${result.error}` },
         { backTo: "current", patch: { lastRun } },
       );
     const verdict = result.finalText ?? "";

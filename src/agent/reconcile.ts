@@ -1,8 +1,8 @@
-import { runGates } from "../git/gates.js";
+import { runGatesChecked } from "../git/gate-check.js";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isItemId, featureBranch } from "../pipeline/item-id.js";
-import { isPushed, pushBranch, removeWorktreeIfSafe, worktreeCommitsAhead, type WorktreeState } from "../git/worktree.js";
+import { pushBranch, removeWorktreeIfSafe, worktreeCommitsAhead, type WorktreeState } from "../git/worktree.js";
 import { git } from "../git/git.js";
 import { advanceFromCurrent } from "./advance.js";
 import type { JobContext } from "./job-context.js";
@@ -42,9 +42,16 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     const wt = join(dir, id);
     const branch = featureBranch(id);
     const ahead = await worktreeCommitsAhead(wt, ctx.baseBranch).catch(() => 0);
-    const gates = ahead > 0 ? await runGates(wt, ctx.config.project.gates.commands) : { ok: false, output: "" };
-    if (ahead > 0 && gates.ok) {
-      if (!(await isPushed(wt, branch))) await pushBranch(wt, branch);
+    const gates = ahead > 0 ? await runGatesChecked(wt, ctx.config.project.gates.commands).catch(() => undefined) : undefined;
+    // One worktree that cannot be pushed (origin unreachable) must not stop the others: its
+    // claim is given back like unfinished work, and the commits stay in the kept worktree.
+    const pushed = gates?.ok
+      ? await pushBranch(wt, branch).then(
+          () => true,
+          (err: Error) => void ctx.log.warn({ story: id, err: err.message }, "reconcile: could not push; releasing the claim"),
+        )
+      : false;
+    if (ahead > 0 && pushed) {
       if (!advanceFromCurrent(ctx, token, ahead, { branch })) continue;
       ctx.logs.append(id, {
         node: ctx.nodeId,

@@ -1,19 +1,34 @@
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt } from "../runtime/prompt.js";
+import { buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
+import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
+import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import type { JobContext } from "./job-context.js";
+import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 
 /** The prompt of a resumed session: the model has the whole earlier conversation. */
 function continuePrompt(feedback: string | undefined): string {
   const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
   return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
+}
+
+/** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
+export interface ReviewRun {
+  review: Review;
+  resume: boolean;
+}
+
+/** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
+function oomTrouble(r: RunResult): NodeTrouble {
+  return { kind: "out_of_memory", reason: `out of memory: ${r.reason}`, storyMayCause: true };
 }
 
 /** First lines of a reason, for `blocked` and log lines. */
@@ -28,6 +43,8 @@ export function headline(reason: string, max = 300): string {
  */
 export abstract class StoryJob {
   stopped = false;
+  /** The job ended its step without success (a failed attempt, node trouble): the start breaker backs off. */
+  failed = false;
   /**
    * In its last short step (a coder pushing): the slot frees in a moment, so the node may ask for
    * its next item now and hold the grant until then (see `WorkLoop.pass`).
@@ -91,15 +108,19 @@ export abstract class StoryJob {
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
    */
-  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
     const item = this.item()!;
-    const resume = this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume);
+    const interrupted = this.resumable(item);
+    // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
+    const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    const resume = interrupted ?? reviewed;
+    let result = await this.runOnce(cwd, item, feedback, resume, review?.review, !!reviewed);
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined);
+      result = await this.runOnce(cwd, item, feedback, undefined, review?.review);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
+    else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
     else if (result.outcome !== "lost") this.ctx.health.succeeded();
     return result;
   }
@@ -112,7 +133,20 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  /** The session of this slot's last run here, when it finished normally (its work was reviewed). */
+  private reviewedSession(item: Item): string | undefined {
+    const last = item.lastRun;
+    return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
+  }
+
+  private async runOnce(
+    cwd: string,
+    item: Item,
+    feedback: string | undefined,
+    resumeSessionId: string | undefined,
+    review?: Review,
+    resumeForReview = false,
+  ): Promise<RunResult> {
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -120,7 +154,12 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt =
+      resumeForReview && review
+        ? reviewContinuePrompt(review)
+        : resumeSessionId
+          ? continuePrompt(feedback)
+          : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info(
@@ -152,7 +191,13 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
-    this.ctx.trackPid(this.storyId, this.running.pid);
+    try {
+      this.ctx.trackPid(this.storyId, this.running.pid);
+    } catch (err) {
+      // Unrecorded, the process would outlive a crash of this node unseen: stop it now.
+      await this.running.stop("its pid could not be recorded");
+      throw err;
+    }
     this.ctx.pool.markRunning(this.storyId);
     const result = await this.running.done;
     this.ctx.trackPid(this.storyId, undefined);
@@ -167,9 +212,10 @@ export abstract class StoryJob {
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
+    this.failed = true;
     this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
-    const failure: Failure = { kind: "node_trouble", message: error.slice(0, 4000) };
-    if (this.ctx.claims.release(this.token, { lastRun: this.lastRun(result), failure })) {
+    const patch: ItemPatch = { lastRun: this.lastRun(result), failure: { kind: "node_trouble", message: error.slice(0, 4000) } };
+    if (this.ctx.claims.release(this.token, patch)) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
       this.ctx.log.warn({ story: this.storyId, reason: error }, "node failure: claim released, retries unchanged");
     }
@@ -185,6 +231,7 @@ export abstract class StoryJob {
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
+      runtime: s.runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };
@@ -197,13 +244,14 @@ export abstract class StoryJob {
    */
   protected attemptFailed(failed: Failure, opts: { backTo?: Stage; patch?: ItemPatch } = {}): boolean {
     if (!this.stillMine()) return false;
-    const reason = failed.message;
+    this.failed = true;
+    const { kind, message: reason } = failed;
     const retries = this.item()!.retries + 1;
     const atLimit = retries >= this.ctx.config.project.max_retries;
-    const failure: Failure = { kind: failed.kind, message: reason.slice(0, 4000) };
+    const failure: Failure = { kind, message: reason.slice(0, 4000) };
     const patch: ItemPatch = { ...opts.patch, retries, failure, blocked: atLimit ? headline(reason) : null };
     this.ctx.log.warn(
-      { story: this.storyId, retries, blocked: atLimit, reason: headline(reason) },
+      { story: this.storyId, retries, blocked: atLimit, kind, reason: headline(reason) },
       opts.backTo ? `sent back to ${opts.backTo}` : "attempt failed",
     );
     if (opts.backTo) {
@@ -219,9 +267,62 @@ export abstract class StoryJob {
     return true;
   }
 
-  /** An unexpected error (git, disk): a failed attempt, and the claim is given back to be retried. */
+  /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /**
+   * The step failed because of this machine (a full disk, an unreachable origin, a vanished
+   * folder, memory): the node's trouble, never the story's (see node-trouble-policy.ts).
+   */
+  nodeTrouble(trouble: NodeTrouble, patch: ItemPatch = {}): void {
+    this.failed = true;
+    const what = handBackForTrouble(this.ctx, this.token, trouble, patch);
+    if (what === "stale") return;
+    try {
+      this.note(
+        "info",
+        `node trouble (${trouble.kind}): ${trouble.reason}; ${what === "blocked" ? "story blocked" : "claim given back, no retry spent"}`,
+      );
+    } catch {
+      // The story log may be on the very disk that is full; the node's log has the line.
+    }
+  }
+
+  /**
+   * Trouble of this machine seen after a step in `dir` failed or ran: the folder vanished, its disk
+   * is full, or the step's own words say the disk or memory ran out. Undefined: judge the story.
+   */
+  protected machineTrouble(dir: string, failureText?: string): NodeTrouble | undefined {
+    const missing = this.missingWorktree(dir);
+    if (missing) return missing;
+    const said = failureText ? isNodeTrouble(failureText) : undefined;
+    if (said && (said.kind === "disk_full" || said.kind === "out_of_memory")) return said;
+    return diskFull(dir);
+  }
+
+  /** The step's folder vanished under it (deleted mid-run). */
+  protected missingWorktree(dir: string): NodeTrouble | undefined {
+    return existsSync(join(dir, ".git")) ? undefined : missingWorktree(dir);
+  }
+
+  /** A leftover of an earlier step (a stale lock, a half-made worktree) was cleaned before this one. */
+  protected cleaned(what: string): void {
+    this.ctx.log.warn({ story: this.storyId, what }, "cleaned a leftover before the step");
+  }
+
+  /** Whatever the work threw: the node's trouble when it is, else a failed attempt. */
+  failedWith(err: unknown): void {
+    const trouble = isNodeTrouble(err);
+    if (trouble) return this.nodeTrouble(trouble);
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      this.note("info", `job error: ${message}`);
+    } catch (again) {
+      this.ctx.log.error({ story: this.storyId, err: (again as Error).message }, "could not record the job failure in the story log");
+    }
+    this.fail(`job error: ${message}`);
   }
 
   protected get branch(): string {

@@ -5,12 +5,13 @@ import type { Item } from "../state/item.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { ClaimToken } from "../state/claims.js";
 import { removeWorktreeIfSafe } from "../git/worktree.js";
-import { fetchOrigin } from "../git/git.js";
 import { coalesce, every } from "../util/coalesce.js";
 import { CoderJob } from "./coder-job.js";
 import type { JobContext } from "./job-context.js";
 import { MergeJob } from "./merge-job.js";
 import { QaJob } from "./qa-job.js";
+import { StepStarts } from "./step-starts.js";
+import { BaseRefresh } from "./base-refresh.js";
 import type { RendezvousWatch } from "./rendezvous-watch.js";
 import type { StoryJob } from "./story-job.js";
 
@@ -51,9 +52,11 @@ export class WorkLoop {
   private stopTimer: () => void = () => undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly pass_: ReturnType<typeof coalesce>;
-  private fetching = false;
+  private readonly base: BaseRefresh;
   /** Grants kept for a slot that is about to free (as of the last pass). */
   private readonly held = new Set<string>();
+  /** Rule 2's breaker: a failing step is never restarted in a loop. */
+  private readonly starts: StepStarts;
 
   constructor(
     private readonly ctx: JobContext,
@@ -61,6 +64,12 @@ export class WorkLoop {
     private readonly hooks: WorkLoopHooks,
   ) {
     this.pass_ = coalesce(() => this.pass(), ctx.log, "agent pass");
+    this.base = new BaseRefresh(ctx);
+    const cfg = () => ctx.config.project;
+    this.starts = new StepStarts(
+      () => ({ minMs: cfg().restart_backoff_secs * 1000, maxMs: cfg().restart_max_secs * 1000 }),
+      () => this.schedule(),
+    );
   }
 
   start(): void {
@@ -97,16 +106,9 @@ export class WorkLoop {
     });
   }
 
-  /** Keep origin's refs fresh in the background, so new worktrees start from a recent base without a fetch. */
+  /** Keep origin's refs fresh in the background (see base-refresh.ts). */
   refreshBase(): void {
-    if (this.fetching) return;
-    this.fetching = true;
-    fetchOrigin(this.ctx.root)
-      .then(() => this.ctx.worktrees?.refresh())
-      .catch((err) => this.ctx.log.warn({ err: (err as Error).message }, "background fetch failed"))
-      .finally(() => {
-        this.fetching = false;
-      });
+    this.base.refresh();
   }
 
   /** Best effort, never blocking the loop; a worktree that holds work is kept and reported. */
@@ -142,12 +144,21 @@ export class WorkLoop {
       let kept = 0;
       for (const item of inStage) {
         if (item.claim?.node !== this.ctx.nodeId || this.jobs.has(item.id) || !view.live(item)) continue;
+        // Paused (node trouble, a limit, an operator): a grant that arrives now is new work,
+        // and starting it would meet the same trouble. Give it back for another node.
+        if (!acceptsWork) {
+          const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId);
+          if (token && this.ctx.claims.release(token)) this.ctx.log.info({ story: item.id }, "paused: grant given back unstarted");
+          continue;
+        }
+        // A claim whose step may not start yet is kept; the breaker schedules the pass.
+        if (this.starts.holds(item.id, item.stage, now)) continue;
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;
         // Granted while every slot is busy but one is about to free: keep it for that slot.
         if (this.ctx.pool.free(role) === 0 && kept < soon) {
           kept += 1;
           this.held.add(item.id);
-        } else this.startJob(role, token);
+        } else this.startJob(role, token, now);
       }
       if (!acceptsWork) continue;
       if (sequenced) this.request(role, inStage, view, now, soon - kept);
@@ -181,7 +192,8 @@ export class WorkLoop {
     const slots = this.ctx.pool.free(role) + soon;
     // No slot to fill (a busy node on every other node's change): skip the scan.
     if (slots <= 0) return;
-    const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id));
+    // A step in backoff on this node (start-breaker.ts) is left to the others.
+    const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id) && this.starts.delay(i.id, i.stage, now) === 0);
     // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
     if (open.length === 0) return;
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
@@ -216,24 +228,25 @@ export class WorkLoop {
     eligible.push(this.ctx.nodeId);
     for (const item of inStage) {
       if (free <= 0) break;
-      if (view.live(item) || this.jobs.has(item.id)) continue;
+      if (view.live(item) || this.jobs.has(item.id) || this.starts.delay(item.id, item.stage, now) > 0) continue;
       if (hashWinner(eligible, item.id) !== this.ctx.nodeId) continue;
       const token = this.ctx.claims.grant(item.id, this.ctx.nodeId, now);
       if (!token) continue;
       this.ctx.log.info({ story: item.id, epoch: token.epoch }, "claimed autonomously (rendezvous unreachable)");
       this.ctx.metrics?.claimGranted();
       free -= 1;
-      this.startJob(role, token);
+      this.startJob(role, token, now);
     }
   }
 
-  private startJob(role: Role, token: ClaimToken): void {
+  private startJob(role: Role, token: ClaimToken, now: number): void {
     const slot = this.ctx.pool.acquire(role, token.id);
     if (!slot) {
       // More grants than free slots (config shrank meanwhile): give the item back.
       this.ctx.claims.release(token);
       return;
     }
+    this.starts.started(token.id, token.stage, now);
     const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
     job.onFinishing = () => this.schedule();
     this.jobs.set(token.id, job);
@@ -249,13 +262,14 @@ export class WorkLoop {
         const message = err instanceof Error ? err.message : String(err);
         this.ctx.log.error({ story: token.id, err: message }, "job failed");
         try {
-          this.ctx.logs.append(token.id, { node: this.ctx.nodeId, kind: "info", text: `job error: ${message}` });
-          job.fail(`job error: ${message}`);
+          // The node's trouble (a full disk, an unreachable origin, …) or a failed attempt.
+          job.failedWith(err);
         } catch (again) {
           this.ctx.log.error({ story: token.id, err: (again as Error).message }, "could not record the job failure");
         }
       })
       .finally(() => {
+        this.starts.ended(token.id, token.stage, failed || job.failed);
         this.ctx.log.info({ story: token.id, node: this.ctx.nodeId, role, ms: Date.now() - started, stopped: job.stopped }, "job finished");
         this.jobs.delete(token.id);
         this.ctx.pool.release(token.id, job.stopped ? "stopped" : failed ? "failed" : "completed");
@@ -286,6 +300,7 @@ export class WorkLoop {
   async stop(): Promise<void> {
     this.accepting = false;
     this.stopTimer();
+    this.starts.stop();
     this.pass_.cancel();
     for (const u of this.unsubscribe.splice(0)) u();
     const jobs = [...this.jobs.values()];

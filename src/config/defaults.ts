@@ -143,3 +143,16 @@ export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
 export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;
+
+// Faults (issue 24): bounded git, the job-start breaker, node trouble.
+/**
+ * A git command that runs longer than this is killed and counts as node trouble: a fetch of a big
+ * repository over a slow link takes minutes, an origin that stopped answering takes for ever.
+ */
+export const GIT_TIMEOUT_SECS = 300;
+/** The same story's step starts at most once per this on a node (a failing step never loops)… */
+export const RESTART_BACKOFF_SECS = 5;
+/** …and after failures in a row the gap doubles up to this: a broken step costs a few starts an hour. */
+export const RESTART_MAX_SECS = 300;
+/** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
+export const LOW_DISK_BYTES = 1024 * 1024;

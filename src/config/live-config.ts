@@ -1,4 +1,6 @@
 import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { UserError } from "../errors.js";
 import { watch, type FSWatcher } from "chokidar";
 import { CONFIG_DEBOUNCE_MS } from "./defaults.js";
 import { agentsConfigPath, loadAgentsConfig, type AgentsConfig } from "./agents-config.js";
@@ -25,14 +27,23 @@ export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: st
     super();
     this.project = initial?.project ?? loadProjectConfig(root);
     this.agents = initial?.agents ?? loadAgentsConfig(root);
+    this.agentsFilePresent = !initial && existsSync(agentsConfigPath(root));
   }
+
+  /** Whether agents.toml existed when the config in use was read (a missing one means "no slots"). */
+  private agentsFilePresent = false;
 
   /** Resolves once the file watcher is armed (edits before that are not seen). */
   ready: Promise<void> = Promise.resolve();
 
   watch(): this {
     this.watcher = watch([projectConfigPath(this.root), agentsConfigPath(this.root)], { ignoreInitial: true });
-    this.ready = new Promise((resolve) => this.watcher!.once("ready", () => resolve()));
+    this.ready = new Promise((resolve) =>
+      this.watcher!.once("ready", () => {
+        log.debug({ root: this.root }, "config files watched");
+        resolve();
+      }),
+    );
     this.watcher.on("all", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.reload(), CONFIG_DEBOUNCE_MS);
@@ -42,10 +53,21 @@ export class LiveConfig extends EventEmitter<{ change: []; rejected: [reason: st
 
   reload(): boolean {
     try {
+      // A file that disappears is treated like an invalid one (issue 24, rule 8): a deleted
+      // agents.toml read as "no slots" silently stopped an agent. Start without it to mean that.
+      const agentsFile = agentsConfigPath(this.root);
+      const projectFile = projectConfigPath(this.root);
+      for (const [file, was] of [
+        [projectFile, true],
+        [agentsFile, this.agentsFilePresent],
+      ] as const)
+        if (was && !existsSync(file))
+          throw new UserError(`config file ${file} disappeared (restore it; huskies goes on with the previous config)`);
       const project = loadProjectConfig(this.root);
       const agents = loadAgentsConfig(this.root);
       this.project = project;
       this.agents = agents;
+      this.agentsFilePresent = existsSync(agentsFile);
       log.info({ max_coders: project.max_coders, max_mesh_peers: project.max_mesh_peers, slots: agents.agent.length }, "config reloaded");
       this.emit("change");
       return true;

@@ -59,6 +59,10 @@ export const projectSchema = z.strictObject({
   // Prepared worktrees (issue 15.3): how many each agent keeps checked out at the latest fetched
   // base, so a claim starts its coder without `git worktree add`. Default: one per coder slot; 0 disables.
   worktree_pool: z.number().int().min(0).max(64).optional(),
+  // Faults (issue 24): every git command has a deadline; a failing step restarts with backoff.
+  git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
+  restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
+  restart_max_secs: positive.default(D.RESTART_MAX_SECS),
   gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---

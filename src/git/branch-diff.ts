@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { assertItemId, featureBranch } from "../pipeline/item-id.js";
 import { MAX_DIFF_FILES, MAX_DIFF_PATCH_BYTES } from "../config/defaults.js";
-import { git, hasRemote, revParse } from "./git.js";
+import { git, gitTimeoutMs, hasRemote, revParse } from "./git.js";
 
 export interface DiffFile {
   path: string;
@@ -113,8 +113,17 @@ function capped(cwd: string, args: string[], max: number): Promise<{ text: strin
     child.stderr.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);
     });
+    // Bounded like every git command (rule 1): a diff that hangs answers "unavailable".
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, gitTimeoutMs());
+    timer.unref();
     child.on("error", (err) => reject(new DiffUnavailable(`git failed to start: ${err.message}`)));
     child.on("close", (code) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(new DiffUnavailable(`git ${args[0] ?? ""} timed out after ${Math.round(gitTimeoutMs() / 1000)}s`));
       if (!truncated && code !== 0) return reject(new DiffUnavailable(`git diff failed: ${stderr.trim().split("\n").pop() ?? code}`));
       let text = Buffer.concat(chunks).subarray(0, max).toString("utf8");
       if (truncated) text = text.slice(0, text.lastIndexOf("\n") + 1);

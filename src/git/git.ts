@@ -1,4 +1,15 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
+import { GIT_TIMEOUT_SECS } from "../config/defaults.js";
+
+/** What a failed git command said: its `fatal:`/`error:` lines first (hints last), bounded. */
+function headOf(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const important = lines.filter((l) => !l.startsWith("hint:"));
+  return (important.length ? important : lines).slice(-6).join(" | ").slice(0, 2000);
+}
 
 export class GitError extends Error {
   constructor(
@@ -6,39 +17,81 @@ export class GitError extends Error {
     readonly stderr: string,
     readonly exitCode: number | undefined,
   ) {
-    super(`git ${args.join(" ")} failed: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    super(`git ${args.join(" ")} failed: ${headOf(stderr)}`);
   }
 }
 
+/** How long one git command may run before it is killed (rule 1: every wait is bounded). */
+let timeoutMs = GIT_TIMEOUT_SECS * 1000;
+
+/** Set from project.toml `git_timeout_secs` at start and on every config change. */
+export function configureGit(opts: { timeoutMs: number }): void {
+  timeoutMs = opts.timeoutMs;
+}
+
+/** The deadline of one git command now (for the few callers that spawn git themselves). */
+export function gitTimeoutMs(): number {
+  return timeoutMs;
+}
+
+/** Output kept from one git command; more is a bug or an attack, never something huskies reads. */
+const MAX_OUTPUT = 64 * 1024 * 1024;
+
 /**
  * Run git with an argument vector (never a shell string), so nothing from a story can be
- * interpreted. Hooks and prompts are disabled: agents run unattended.
+ * interpreted. Hooks and prompts are disabled: agents run unattended. Every command has a
+ * deadline (`git_timeout_secs`, or `opts.timeoutMs`): git runs in its own process group, and the
+ * whole group (ssh, a remote helper) is killed when it passes, so an origin that stops answering
+ * is an error ("timed out after …"), never a step that waits for ever.
  */
 export async function git(
   cwd: string,
   args: string[],
-  opts: { allowFail?: boolean; env?: Record<string, string> } = {},
-): Promise<{ stdout: string; exitCode: number }> {
-  // Plain execFile, not execa: git runs on the claim-to-coder path and every millisecond of
+  opts: { allowFail?: boolean; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  // node's spawn, not execa: git runs on the claim-to-coder path and every millisecond of
   // process-spawn overhead there shows in claim latency.
+  const limit = opts.timeoutMs ?? timeoutMs;
   const res = await new Promise<{ stdout: string; stderr: string; code: number }>((resolve) => {
-    const child = execFile(
-      "git",
-      args,
-      { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number"
-            ? Number((err as { code: number }).code)
-            : 1
-          : 0;
-        resolve({ stdout: String(stdout), stderr: String(stderr) || (err && !stderr ? err.message : ""), code });
-      },
-    );
-    child.stdin?.end();
+    const child = spawn("git", args, {
+      cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    const keep = (to: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_OUTPUT) to.push(chunk);
+    };
+    child.stdout.on("data", keep(out));
+    child.stderr.on("data", keep(err));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }, limit);
+    timer.unref();
+    let startError: Error | undefined;
+    child.once("error", (e) => {
+      startError = e;
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      let stderr = Buffer.concat(err).toString("utf8");
+      if (timedOut) stderr += `\ngit ${args[0] ?? ""} timed out after ${Math.round(limit / 1000)}s and was killed`;
+      if (startError) stderr = stderr || startError.message;
+      resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr, code: timedOut || startError ? (code ?? 1) || 1 : (code ?? 1) });
+    });
   });
   if (res.code !== 0 && !opts.allowFail) throw new GitError(args, res.stderr, res.code);
-  return { stdout: res.stdout.trim(), exitCode: res.code };
+  return { stdout: res.stdout.trim(), stderr: res.stderr, exitCode: res.code };
 }
 
 export async function isGitRepo(dir: string): Promise<boolean> {

@@ -1,7 +1,8 @@
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { featureBranch, assertItemId } from "../pipeline/item-id.js";
 import { git, hasRemote, revParse } from "./git.js";
+import { clearStaleLocks } from "./stale-locks.js";
 import type { WorktreeSource } from "./worktree-pool.js";
 
 export function worktreePath(root: string, id: string): string {
@@ -21,11 +22,22 @@ export async function ensureWorktree(
   root: string,
   id: string,
   base: string,
-  opts: { fetch: boolean; pool?: WorktreeSource } = { fetch: true },
+  opts: { fetch: boolean; pool?: WorktreeSource; onCleaned?: (what: string) => void } = { fetch: true },
 ): Promise<string> {
   const path = worktreePath(root, id);
   const branch = featureBranch(id);
-  if (existsSync(join(path, ".git"))) return path;
+  const cleaned = opts.onCleaned ?? (() => undefined);
+  if (existsSync(join(path, ".git"))) {
+    for (const lock of clearStaleLocks(path)) cleaned(`removed a stale ${lock}`);
+    return path;
+  }
+  if (existsSync(path)) {
+    // Half-made (a crash during `worktree add`) or half-deleted: nothing git can use. Moved aside,
+    // not deleted, since we cannot tell what it holds.
+    const aside = join(root, ".huskies", "worktrees", `.broken-${id}-${Date.now()}`);
+    renameSync(path, aside);
+    cleaned(`moved a worktree without .git aside to ${aside}`);
+  }
   if (!opts.fetch && opts.pool) {
     const taken = await opts.pool.take(id);
     if (taken) return taken;
@@ -33,12 +45,16 @@ export async function ensureWorktree(
   const remote = await hasRemote(root);
   const add = (...args: string[]) => git(root, ["worktree", "add", "--quiet", ...args]);
   if (!opts.fetch) {
-    // The common case, a first attempt: one git call. It fails only if the branch already exists.
+    // The common case, a first attempt: one git call. It fails only if the branch already exists
+    // (or a deleted worktree is still registered at the path).
     const first = await git(root, ["worktree", "add", "--quiet", "-b", branch, path, remote ? `origin/${base}` : base], {
       allowFail: true,
     });
     if (first.exitCode === 0) return path;
   }
+  // A worktree deleted under git stays registered, and `worktree add` refuses its path ("missing
+  // but already registered") until it is pruned.
+  await git(root, ["worktree", "prune"]);
   if (remote && opts.fetch) await git(root, ["fetch", "--quiet", "origin"]);
   // One call tells which of the two branch refs exist.
   const refs = (
@@ -88,9 +104,18 @@ export async function removeWorktreeIfSafe(root: string, id: string): Promise<{ 
   return { removed: true, state };
 }
 
-/** Push the feature branch. Never forced: a rejected push is a failed attempt, not an overwrite. */
+/**
+ * Push the feature branch. Never forced: a rejected push is a failed attempt, not an overwrite.
+ * Judged by what is true: when origin already has exactly this HEAD (a push that landed before
+ * its answer was lost), there is nothing to push and that is success.
+ */
 export async function pushBranch(worktree: string, branch: string): Promise<void> {
-  await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
+  try {
+    await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
+  } catch (err) {
+    if (await isPushed(worktree, branch).catch(() => false)) return;
+    throw err;
+  }
 }
 
 /** Commits on HEAD that origin's base branch (or, without a remote, the local base) does not have. */

@@ -20,7 +20,7 @@ import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { preflightSlots } from "../runtime/preflight.js";
-import { detectBaseBranch } from "../git/git.js";
+import { configureGit, detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
 import { serialize } from "../agent/job-context.js";
@@ -135,6 +135,7 @@ export class HuskiesNode {
       }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
+    configureGit({ timeoutMs: cfg.git_timeout_secs * 1000 });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const trust = new TrustStore(root, this.log);
     const upstream = await upstreamOf({ ...this.opts, label: this.label, configured: cfg.rendezvous }, this.identity, trust, this.log);
@@ -292,6 +293,7 @@ export class HuskiesNode {
     let trusted = [...cfg.trusted_keys];
     if (this.opts.runAgent) this.preflight();
     this.config.on("change", () => {
+      configureGit({ timeoutMs: this.config.project.git_timeout_secs * 1000 });
       if (this.opts.runAgent) {
         this.pool.configure(this.config.agents.agent, this.config.project.max_coders);
         this.preflight();

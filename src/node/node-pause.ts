@@ -5,7 +5,7 @@ import { resumeAt } from "../pipeline/pause-policy.js";
 import type { PauseState } from "../state/item.js";
 
 /** Who paused the node decides who may lift it: limits lift themselves, the rest need a person or a fix. */
-export type PauseCause = "limit" | "near-limit" | "credentials" | "preflight" | "operator";
+export type PauseCause = "limit" | "near-limit" | "credentials" | "preflight" | "operator" | "trouble";
 
 /**
  * Whether this node takes new work (issue 13). A node failure (not logged in, a usage limit, an

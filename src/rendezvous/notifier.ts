@@ -11,6 +11,8 @@ export interface NotifyEvent {
   story?: string;
   node?: string;
   reason?: string;
+  /** For `blocked`: the item's `failure.kind` (e.g. `node_trouble_everywhere`, `push_rejected`). */
+  kind?: string;
   /** When it happened (ms). */
   at: number;
 }

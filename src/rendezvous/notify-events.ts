@@ -85,7 +85,9 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
   const onItems = safe((events: Array<Y.YEvent<any>>) => {
     for (const id of touchedBlocked(events, src.items)) {
       const reason = field(id, "blocked");
-      if (reason && !wasBlocked.has(id)) emit({ event: "blocked", story: id, reason, at: now() });
+      const m = src.items.get(id);
+      const kind = m instanceof Y.Map ? readFailure(m.get("failure"))?.kind : undefined;
+      if (reason && !wasBlocked.has(id)) emit({ event: "blocked", story: id, reason, ...(kind ? { kind } : {}), at: now() });
       if (reason) wasBlocked.add(id);
       else wasBlocked.delete(id);
     }

@@ -92,6 +92,8 @@ export interface RunResult {
    * Start again without it, with the full prompt.
    */
   resumeFailed?: boolean;
+  /** The kernel's OOM killer ended the run (outcome `lost`): the node's trouble, the session is resumed. */
+  oomKilled?: boolean;
 }
 
 export interface RunningAgent {

@@ -16,6 +16,8 @@ export interface RunFacts {
   startError?: string;
   /** The first stop of the run: by the caller (`lost`, …) or the runtime (inactivity, limits). */
   stopped?: { reason: string; kind: StopKind };
+  /** The kernel's OOM killer ended the run (its memory cgroup counted the kill). */
+  oomKilled?: boolean;
   /** When the run ended (epoch ms); `retry-after` is counted from here. */
   endedAt: number;
 }
@@ -30,6 +32,8 @@ export interface Classified {
   turns?: number;
   costUsd?: number;
   resumeFailed?: boolean;
+  /** Killed for lack of memory: outcome `lost`, the node's trouble (the session is resumed). */
+  oomKilled?: boolean;
 }
 
 /** The final answer of a command agent: the tail of what it printed. */
@@ -42,7 +46,13 @@ const FINAL_TEXT_LINES = 40;
  */
 export function classifyRun(f: RunFacts): Classified {
   const session = sessionOf(f.events);
-  const c = f.runtime === "claude-code" ? classifyClaude(f) : classifyCommand(f);
+  let c = f.runtime === "claude-code" ? classifyClaude(f) : classifyCommand(f);
+  // Out of memory is the machine's state, not the story's verdict: a plain kill -9 (no OOM kill
+  // counted) stays a story failure below.
+  if (f.oomKilled && c.outcome === "story_failure") {
+    const reason = "killed by the kernel's OOM killer (out of memory)";
+    c = { outcome: "lost", reason, error: reason, oomKilled: true, turns: c.turns, costUsd: c.costUsd, sessionId: c.sessionId };
+  }
   return { ...c, sessionId: c.sessionId ?? session, ...(c.outcome !== "done" && !c.error ? { error: c.reason } : {}) };
 }
 

@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assertItemId } from "../pipeline/item-id.js";
 
+import { logger } from "../log.js";
 import type { LogEntry } from "./log-entry.js";
 
 export type { LogEntry };
@@ -40,11 +41,33 @@ export class StoryLogs {
     return join(this.dir, `${id}.prompt.md`);
   }
 
+  /**
+   * Append one line. A write that fails (a full disk) is reported, at most once a minute, and
+   * never thrown: an agent printing thousands of lines must not turn one full disk into thousands
+   * of errors, and the step itself meets the full disk where it matters (its own files).
+   */
   append(id: string, entry: Omit<LogEntry, "t">): void {
     const line = JSON.stringify({ t: Date.now(), ...entry });
-    appendFileSync(this.file(id), line + "\n");
+    const file = this.file(id);
+    try {
+      appendFileSync(file, line + "\n");
+      if (this.failing) {
+        this.failing = false;
+        logger("runtime").info({ dir: this.dir }, "story logs writable again");
+      }
+    } catch (err) {
+      const now = Date.now();
+      if (!this.failing || now - this.reportedAt >= 60_000) {
+        this.reportedAt = now;
+        logger("runtime").error({ file, err: (err as Error).message }, "cannot write story logs; lines are dropped until it works again");
+      }
+      this.failing = true;
+    }
     this.bus.emit(id, line);
   }
+
+  private failing = false;
+  private reportedAt = 0;
 
   /** The whole log: this node's copy, else (unless `local`) the holder's. */
   async read(id: string, opts: { local?: boolean } = {}): Promise<string | undefined> {

@@ -4,6 +4,7 @@ import { AGENT_STARTUP_GRACE_MS } from "../config/defaults.js";
 import type { RunningAgent, RunResult, StopKind } from "./agent-runtime.js";
 import { logger } from "../log.js";
 import { killTree } from "./process-tree.js";
+import { openRunCgroup } from "./memory-cgroup.js";
 
 /** After the leader exits, how long its last output may take to arrive through the pipes. */
 const OUTPUT_DRAIN_MS = 2000;
@@ -17,6 +18,11 @@ export interface RawEnd {
   stopped?: { reason: string; kind: StopKind };
   /** Set when the process never ran (missing binary, not executable). */
   startError?: string;
+  /**
+   * The kernel's OOM killer ended it: the run's memory cgroup counted a kill and the leader died
+   * of SIGKILL (or, for a shell, exit 137). Never set where cgroups are unavailable.
+   */
+  oomKilled?: boolean;
   endedAt: number;
 }
 
@@ -49,6 +55,8 @@ export function startSupervised(command: string, args: string[], opts: Supervise
   const started = Date.now();
   // node's own spawn, not execa: this runs on the claim → coder path of every agent, and execa's
   // ~140 modules cost an idle agent ~17 MB and its first claim ~115 ms to load (measured).
+  // Its own memory cgroup where the machine allows it, so an OOM kill can be told from a kill -9.
+  const cgroup = openRunCgroup();
   const child = spawn(command, args, {
     cwd: opts.cwd,
     env: opts.env,
@@ -70,6 +78,8 @@ export function startSupervised(command: string, args: string[], opts: Supervise
   // left-behind process of the group holds open (the group is killed right after the exit).
   const drained = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const pid = child.pid ?? -1;
+  // Right after spawn: the agent has not forked yet, so its whole tree starts inside the cgroup.
+  if (pid > 0) cgroup?.add(pid);
   let stopped: RawEnd["stopped"];
   let stopping: Promise<void> | undefined;
 
@@ -115,12 +125,15 @@ export function startSupervised(command: string, args: string[], opts: Supervise
     }
     await Promise.race([drained, new Promise((r) => setTimeout(r, OUTPUT_DRAIN_MS).unref())]);
     if (stopping) await stopping.catch(() => undefined);
+    const oomKills = cgroup?.oomKills() ?? 0;
+    cgroup?.remove();
     return opts.finish({
       exit: res.code,
       signal: res.signal ?? undefined,
       durationMs: Date.now() - started,
       stopped,
       startError: res.error && !stopped ? `could not start ${command}: ${res.error.message}` : undefined,
+      oomKilled: oomKills > 0 && (res.signal === "SIGKILL" || res.code === 137) ? true : undefined,
       endedAt: Date.now(),
     });
   })();

@@ -11,6 +11,9 @@ import { isNodeId } from "../state/document-reader.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
+import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
+import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -22,6 +25,19 @@ export class ActionError extends Error {
   }
 }
 
+/** Text a person writes: control characters other than newline and tab are refused (400). */
+const text = () =>
+  z.string().superRefine((s, ctx) => {
+    const found = controlCharacter(s);
+    if (found) ctx.addIssue({ code: "custom", message: controlCharacterMessage(found) });
+  });
+
+/** The same rule for the plain-string arguments of moves, blocks and pauses. */
+function checkText(field: string, value: string | undefined): void {
+  const found = value === undefined ? undefined : controlCharacter(value);
+  if (found) throw new ActionError(400, `${field}: ${controlCharacterMessage(found)}`);
+}
+
 const stageInput = z.string().transform((s, ctx) => {
   const st = parseStage(s);
   if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
@@ -29,21 +45,39 @@ const stageInput = z.string().transform((s, ctx) => {
 });
 
 export const newStorySchema = z.strictObject({
-  name: z.string().trim().min(1, "name must not be empty").max(200),
+  name: text().trim().min(1, "name must not be empty").max(200),
   type: z.enum(ITEM_TYPES).default("story"),
   stage: stageInput.default("backlog"),
-  body: z.string().max(100_000).optional(),
-  criteria: z.array(z.string().min(1).max(500)).max(100).optional(),
+  body: text().max(100_000).optional(),
+  criteria: z.array(text().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200).optional(),
-  body: z.string().max(100_000).optional(),
+  name: text().trim().min(1).max(200).optional(),
+  body: text().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
 });
+
+const lineComment = z.strictObject({
+  file: z.string().refine(isReviewPath, "file must be a relative path in the repository"),
+  line: z.number().int().min(1).max(REVIEW_LIMITS.line),
+  text: z.string().trim().min(1, "a comment needs text").max(REVIEW_LIMITS.text),
+  old: z.boolean().optional(),
+});
+
+/** Stages whose work can be sent back by a review: those the `rework` transition leaves from. */
+const REVIEWABLE: readonly Stage[] = ["qa", "merge", "done"];
+
+/** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
+export const reviewSchema = z
+  .strictObject({
+    summary: z.string().trim().max(REVIEW_LIMITS.summary).optional(),
+    comments: z.array(lineComment).max(REVIEW_LIMITS.comments, `at most ${REVIEW_LIMITS.comments} comments`).default([]),
+  })
+  .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
 
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
@@ -90,6 +124,14 @@ export class OperatorActions {
     };
   }
 
+  /** The board's first paint (see board-snapshot.ts). */
+  board(): BoardSnapshot {
+    this.snapshots ??= new BoardSnapshots(this.pipeline);
+    return this.snapshots.get();
+  }
+
+  private snapshots: BoardSnapshots | undefined;
+
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
@@ -110,6 +152,7 @@ export class OperatorActions {
 
   async move(id: string, stageName: string, reason?: string): Promise<Item> {
     const item = this.get(id);
+    checkText("reason", reason);
     const to = parseStage(String(stageName));
     if (!to) throw new ActionError(400, `invalid stage "${stageName}" (expected one of ${STAGES.join(", ")})`);
     const ahead = to === "merge" ? await this.commitsAheadOf(id) : undefined;
@@ -123,12 +166,55 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined } : {},
+        // A plain send-back replaces an earlier review: the coder is told only the latest.
+        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, review: undefined } : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }
     return this.get(id);
+  }
+
+  /**
+   * Send the story back to `current` with comments on lines of its diff, all at once: the review
+   * is stored on the item and the coder's next prompt lists it by file and line. From `qa`,
+   * `merge` or `done` (the transition table's `rework`), like any send-back.
+   */
+  review(id: string, input: unknown, now = Date.now()): Item {
+    const item = this.get(id);
+    const r = parse(reviewSchema, input);
+    if (!REVIEWABLE.includes(item.stage))
+      throw new ActionError(409, `only a story in ${REVIEWABLE.join(", ")} can be sent back with a review; ${id} is in ${item.stage}`);
+    const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
+    const reason = reviewReason(review);
+    try {
+      this.claims.move(
+        id,
+        "current",
+        { actor: "operator", reason },
+        { blocked: null, failure: { kind: "rework", message: reason }, review },
+      );
+    } catch (err) {
+      throw new ActionError(409, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  /** Human QA passes: `qa` → `merge` (the branch must have commits ahead of the base). */
+  async approve(id: string): Promise<Item> {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be approved; ${id} is in ${item.stage}`);
+    return this.move(id, "merge", "approved by a person");
+  }
+
+  /** Human QA fails: `qa` → `current` with the reason (and any line comments) for the coder. */
+  reject(id: string, input: unknown): Item {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be rejected; ${id} is in ${item.stage}`);
+    const body = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
+    const { reason, ...rest } = body;
+    if (reason !== undefined && typeof reason !== "string") throw new ActionError(400, "reason: expected a string");
+    return this.review(id, { ...rest, summary: reason ?? rest.summary });
   }
 
   tick(id: string, index: number, done = true): Item {
@@ -143,13 +229,15 @@ export class OperatorActions {
 
   block(id: string, reason: string): Item {
     this.get(id);
+    checkText("reason", reason);
     this.claims.clear(id, { blocked: reason || "blocked by an operator" });
     return this.get(id);
   }
 
   unblock(id: string): Item {
     this.get(id);
-    this.pipeline.update(id, { blocked: null, retries: 0 });
+    // A person looked at it: the node-trouble record starts over too (rule 2's breaker).
+    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined });
     return this.get(id);
   }
 
@@ -170,6 +258,7 @@ export class OperatorActions {
 
   /** An operator's pause: the node finishes nothing new, keeps its worktrees, until resumed. */
   pauseNode(nodeId: string, reason?: string): NodeEntry {
+    checkText("reason", reason);
     const node = this.node(nodeId);
     this.control().pause(node.id, (reason ?? "").trim().slice(0, 300) || "paused by an operator");
     return this.node(node.id);

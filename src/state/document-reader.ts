@@ -3,6 +3,7 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
 
@@ -47,6 +48,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
   };
 }
 
@@ -58,6 +60,13 @@ export function readFailure(v: unknown): Failure | undefined {
   if (typeof v === "string") return { kind: kindOfFailureText(v), message: v };
   if (!isObject(v) || typeof v.message !== "string") return undefined;
   return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
+}
+
+/** At most a handful of node ids: the breaker needs two. */
+function readTroubledNodes(v: unknown): { troubledNodes?: string[] } {
+  if (!Array.isArray(v)) return {};
+  const ids = v.filter(isNodeId).slice(0, 16);
+  return ids.length ? { troubledNodes: ids } : {};
 }
 
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
@@ -84,6 +93,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
   const qa = m.get("qa");
   const deps = m.get("dependsOn");
   const lastRun = readLastRun(m.get("lastRun"));
+  const rawReview = m.get("review");
+  const review = rawReview === undefined || rawReview === null ? undefined : readReview(rawReview);
+  if (rawReview !== undefined && rawReview !== null && !review) malformed?.("items", id, "invalid review (ignored)");
   return {
     id,
     name: str(m.get("name")) ?? id,
@@ -103,7 +115,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     mergeCommit: str(m.get("mergeCommit")),
     lastRun,
     failure: readFailure(m.get("failure")),
+    ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...(review ? { review } : {}),
   };
 }
 

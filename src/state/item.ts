@@ -3,6 +3,7 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { Review } from "../pipeline/review.js";
 import type { FailureKind } from "../pipeline/failure-kind.js";
 
 export type { QaMode };
@@ -22,6 +23,8 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+  /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
+  runtime?: string;
 }
 
 /** Why an item last failed or was sent back: a kind for machines, a message for people and the coder. */
@@ -54,8 +57,12 @@ export interface Item {
   lastRun?: LastRun;
   /** The last reason the item was sent back or failed. */
   failure?: Failure;
+  /** Nodes where working on this story ended in trouble the story may cause (disk, memory): rule 2's breaker. */
+  troubledNodes?: string[];
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
+  /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
+  review?: Review;
 }
 
 /** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */

@@ -105,6 +105,7 @@ describe("notifications", () => {
       event: "blocked",
       story: item.id,
       reason: "gate `npm test` failed",
+      kind: "gates",
       at: expect.any(Number),
       project: "demo",
     });
