@@ -2,6 +2,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Cluster, type NodeProc } from "../test/support/cluster.js";
+import { collectGarbage, inspectorUrl } from "./inspector-gc.js";
 import { rssMb } from "./proc-stats.js";
 import { round1 } from "./soak-report.js";
 
@@ -15,7 +16,10 @@ export interface Role {
 }
 
 export interface ProcSample {
+  /** Resident memory right after a full garbage collection: what the process keeps. */
   rssMb: number;
+  /** Resident memory as read before that collection, wherever the collector was in its cycle. */
+  rawRssMb: number;
   /** V8 heap in use and memory outside it (Buffers, native), from the node's `/metrics`. */
   heapMb: number;
   externalMb: number;
@@ -28,7 +32,11 @@ export interface ProcSample {
   life: number;
 }
 
-const LOG_ENV = { HUSKIES_LOG_LEVEL: "info" };
+/**
+ * Each node opens an inspector on a free loopback port, so that the soak can make it collect its
+ * garbage before a reading (inspector-gc.ts); the coders it runs do not inherit the option.
+ */
+const NODE_ENV = { HUSKIES_LOG_LEVEL: "info", NODE_OPTIONS: "--inspect=127.0.0.1:0" };
 /** On a shared 2-core machine under load a node has taken over 30 s to start; a soak waits longer rather than fail on it. */
 const READY_TIMEOUT_MS = 180_000;
 
@@ -80,7 +88,7 @@ export class SoakFleet {
       role === this.rendezvous
         ? ["serve", role.root, "--port", String(this.port)]
         : ["agent", role.root, "--rendezvous", this.ws, "--port", "0"];
-    const proc = this.cluster.spawn(role.name, args, { env: LOG_ENV });
+    const proc = this.cluster.spawn(role.name, args, { env: NODE_ENV });
     try {
       await proc.ready(READY_TIMEOUT_MS);
     } catch (err) {
@@ -94,16 +102,23 @@ export class SoakFleet {
     role.lives.push({ proc, startedAt: Date.now() });
   }
 
-  /** RSS, heap, open descriptors and replica size of the process playing `role` now (undefined while it restarts). */
+  /**
+   * RSS as it is and right after a full garbage collection, heap, open descriptors and replica
+   * size of the process playing `role` now (undefined while it restarts).
+   */
   async sample(role: Role): Promise<ProcSample | undefined> {
     const proc = role.proc;
     const pid = proc?.proc.pid;
     if (!proc || !pid || proc.proc.exitCode !== null) return undefined;
     try {
+      const rawRssMb = rssMb(pid);
+      const inspector = inspectorUrl(proc.logs);
+      if (inspector) await collectGarbage(inspector);
       const metrics = await (await fetch(`${proc.http}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
       const mb = (name: string) => round1(Number(new RegExp(`^${name} (\\S+)`, "m").exec(metrics)?.[1] ?? NaN) / (1024 * 1024));
       return {
         rssMb: rssMb(pid),
+        rawRssMb,
         heapMb: mb("nodejs_heap_size_used_bytes"),
         externalMb: mb("nodejs_external_memory_bytes"),
         fds: await openDescriptors(pid),

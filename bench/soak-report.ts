@@ -13,6 +13,7 @@ export interface SoakSample {
 
 export interface RoleVerdict {
   rssMb: [number, number];
+  rawRssMb: [number, number];
   heapMb: [number, number];
   fds: [number, number];
   replicaKb: [number, number];
@@ -51,6 +52,7 @@ export function judgeMemory(
     const allowanceMb = Math.max(0, ((to.items - from.items) * o.heapBytesPerItem) / (1024 * 1024));
     roles[name] = {
       rssMb: [a.rssMb, b.rssMb],
+      rawRssMb: [a.rawRssMb, b.rawRssMb],
       heapMb: [a.heapMb, b.heapMb],
       fds: [a.fds, b.fds],
       replicaKb: [a.replicaKb, b.replicaKb],
@@ -73,14 +75,17 @@ export function round1(v: number): number {
   return Math.round(v * 10) / 10;
 }
 
-/** The timeline in compact form for the JSON line: per sample `[t, items, live, {role: [rssMb, heapMb, externalMb, fds, replicaKb, walKb, life]}]`. */
+/** The timeline in compact form for the JSON line: per sample `[t, items, live, {role: [rssMb, rawRssMb, heapMb, externalMb, fds, replicaKb, walKb, life]}]`. */
 export function compactTimeline(samples: SoakSample[]): unknown[] {
   return samples.map((s) => [
     s.t,
     s.items,
     s.live,
     Object.fromEntries(
-      Object.entries(s.procs).map(([k, v]) => [k, v ? [v.rssMb, v.heapMb, v.externalMb, v.fds, v.replicaKb, v.walKb, v.life] : null]),
+      Object.entries(s.procs).map(([k, v]) => [
+        k,
+        v ? [v.rssMb, v.rawRssMb, v.heapMb, v.externalMb, v.fds, v.replicaKb, v.walKb, v.life] : null,
+      ]),
     ),
   ]);
 }

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { judgeMemory, twice, type SoakSample } from "../../bench/soak-report.js";
 
-const proc = (rssMb: number, fds: number) => ({ rssMb, heapMb: 20, externalMb: 3, fds, replicaKb: 100, walKb: 1000, life: 0 });
+const proc = (rssMb: number, fds: number) => ({
+  rssMb,
+  rawRssMb: rssMb + 5,
+  heapMb: 20,
+  externalMb: 3,
+  fds,
+  replicaKb: 100,
+  walKb: 1000,
+  life: 0,
+});
 const sample = (t: number, items: number, procs: SoakSample["procs"]): SoakSample => ({ t, items, live: 8, procs });
 
 describe("the soak's memory verdict", () => {
