@@ -4,6 +4,7 @@ import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
 import { soak, soakParams } from "./soak.js";
+import { confineStart } from "./confine-start.js";
 import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
 
@@ -54,6 +55,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
             threads: 2,
           },
     ),
+  "confine-start": () => confineStart({ starts: quick ? 5 : 20 }),
   board: () => board(quick ? { items: 2000, loads: 2, opens: 3, files: 2 } : { items: 10_000, loads: 5, opens: 10, files: 5 }),
   "board-ab": () => boardAb(quick ? { items: 2000, rounds: 1 } : { items: 10_000, rounds: 3 }),
   footprint: () =>

@@ -66,7 +66,7 @@ export class CoderJob extends StoryJob {
       return {
         failure: { kind: run.reason === "budget exhausted" ? "budget" : "runtime", message: `the coding agent failed: ${run.error}` },
       };
-    const gates = await runGatesChecked(worktree, this.ctx.config.project.gates.commands);
+    const gates = await runGatesChecked(this.gateRun(worktree, this.branch), this.ctx.config.project.gates.commands);
     if (!gates.ok) {
       const trouble = this.machineTrouble(worktree, gates.output);
       return trouble ? { trouble } : { failure: { kind: "gates", message: gates.output } };

@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
@@ -11,6 +11,8 @@ import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { writeHostFile } from "../confinement/host-files.js";
+import type { GateRun } from "../git/gates.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 
@@ -161,7 +163,8 @@ export abstract class StoryJob {
           ? continuePrompt(feedback)
           : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
-    writeFileSync(promptFile, prompt);
+    // Never through a link a run could have planted (the file is outside every checkout anyway).
+    writeHostFile(promptFile, prompt);
     this.ctx.log.info(
       { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
       "agent invocation",
@@ -181,6 +184,9 @@ export abstract class StoryJob {
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
+      confinement: this.ctx.confinement,
+      // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
+      ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
@@ -191,6 +197,8 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // After the confinement's setup and the spawn: what claim → coder start really costs.
+    this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
     try {
       this.ctx.trackPid(this.storyId, this.running.pid);
     } catch (err) {
@@ -270,6 +278,19 @@ export abstract class StoryJob {
   /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /** How this job's gates run in `cwd`: confined, under `[gates] sandbox`. */
+  protected gateRun(cwd: string, ownBranch?: string): GateRun {
+    return {
+      cwd,
+      storyId: this.storyId,
+      projectRoot: this.ctx.root,
+      baseBranch: this.ctx.baseBranch,
+      ownBranch,
+      mode: this.ctx.config.project.gates.sandbox,
+      confinement: this.ctx.confinement,
+    };
   }
 
   /**

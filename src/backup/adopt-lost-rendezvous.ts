@@ -27,7 +27,7 @@ export interface Adopted {
 export function adoptLostRendezvous(pipeline: PipelineDoc, claims: Claims, identity: Identity, lostKey: string): Adopted {
   const doc = pipeline.doc;
   const adopted: Adopted = { revocations: 0, directives: 0, released: [] };
-  const old = new Revocations(doc, () => lostKey);
+  const old = new Revocations(doc, (key) => key === lostKey);
   const revoked: Array<[string, number]> = [];
   doc.getMap(REVOCATIONS_MAP).forEach((_v, node) => {
     const at = old.revokedAt(node);
@@ -41,7 +41,7 @@ export function adoptLostRendezvous(pipeline: PipelineDoc, claims: Claims, ident
       directives.push(d as Directive);
   });
   pipeline.transact(() => {
-    const next = new Revocations(doc, () => identity.nodeId);
+    const next = new Revocations(doc, (key) => key === identity.nodeId);
     for (const [node, at] of revoked) next.revoke(identity, node, at);
     for (const d of directives)
       control.set(d.node, signRecord(identity, CONTROL_KIND, { node: d.node, pause: d.pause, at: d.at, issuer: identity.nodeId }));

@@ -7,6 +7,15 @@ import { UserError } from "../errors.js";
 
 const positive = z.number().positive();
 
+/**
+ * How a slot's (or the gates') processes are confined: `auto` = confined whenever the sandbox
+ * works on this node (then a failure to confine is a failure, never a fallback), unconfined with a
+ * warning on every run when it does not; `required` refuses to run without it; `off` runs
+ * unconfined (with that warning), for a trusted script.
+ */
+export const SANDBOX_MODES = ["auto", "required", "off"] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
 /** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
 export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
@@ -15,6 +24,23 @@ const httpOrigin = httpUrl.refine((s) => {
   const u = urlOrUndefined(s);
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
+
+const absolutePath = z
+  .string()
+  .regex(/^\/./, "must be an absolute path")
+  .refine((p) => p !== "/" && !/(^|\/)\.\.(\/|$)/.test(p), "must not be / or contain ..");
+const hostPattern = z
+  .string()
+  .regex(
+    /^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/,
+    "must be a host name, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
+  );
+/** Seconds from a number of seconds or a duration string ("30d", "12h", "90m", "45s"). */
+export function durationSecs(v: number | string): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([smhd])$/.exec(v.trim())!;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
 
 function urlOrUndefined(s: string): URL | undefined {
   try {
@@ -63,7 +89,16 @@ export const projectSchema = z.strictObject({
   git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
   restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
   restart_max_secs: positive.default(D.RESTART_MAX_SECS),
-  gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
+  // `sandbox`: how gates are confined (issue 26), like a slot's `sandbox`; unset is `auto`.
+  gates: z.strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() }).default({ commands: [] }),
+  // What every confined process may additionally read, write and connect to (issue 26).
+  sandbox: z
+    .strictObject({
+      allow_read: z.array(absolutePath).default([]),
+      allow_write: z.array(absolutePath).default([]),
+      allow_hosts: z.array(hostPattern).default([]),
+    })
+    .default({ allow_read: [], allow_write: [], allow_hosts: [] }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---
   /** URLs people and other hosts reach this node by (a reverse proxy, a DNS name): their hosts are served. */
@@ -74,6 +109,25 @@ export const projectSchema = z.strictObject({
   max_body_bytes: z.number().int().min(1024).default(D.MAX_BODY_BYTES),
   /** Serve https:// and wss:// on the same port; paths are relative to the project root. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+
+  // --- Authority track (issue 27) ---
+  /** Keys (hex) besides the rendezvous' that may sign operator writes, revocations and directives: kept by people, so the project survives the loss of the rendezvous. */
+  operator_keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-char hex Ed25519 public key")).default([]),
+  /** Allow plain ws:// sync links between hosts (off loopback). Only on a private network you trust end to end. */
+  allow_plaintext: z.boolean().default(false),
+  /** How long an admission lasts without the node connecting: seconds, or a duration like "30d", "12h". */
+  admission_ttl: z
+    .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*[smhd]$/, 'must be seconds or a duration like "30d"')])
+    .default(D.ADMISSION_TTL_SECS)
+    .transform(durationSecs),
+  /** Largest update accepted from a peer other than the rendezvous. */
+  max_update_bytes: z.number().int().min(1024).default(D.MAX_UPDATE_BYTES),
+  /** The document's size budget (a warning at 80 %, updates from peers refused beyond it). */
+  max_document_bytes: z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(D.MAX_DOCUMENT_BYTES),
 
   // [[notify]] webhooks (board track, issue 16.5): the rendezvous POSTs each subscribed event once
   // per entry, retrying with backoff; `slack` sends `{text}` for an incoming webhook.

@@ -20,6 +20,7 @@ import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { preflightSlots } from "../runtime/preflight.js";
+import { Confinement } from "../confinement/confine.js";
 import { configureGit, detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
@@ -35,13 +36,18 @@ import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
 import { metricsRoute, type Metrics } from "../server/metrics.js";
-import { nodeMetrics } from "./node-metrics.js";
+import { nodeMetrics, replicaSizer } from "./node-metrics.js";
 import { relayedLogs } from "./remote-logs.js";
 import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import { ItemAuthority } from "../trust/item-authority.js";
+import { OperatorKeys } from "../trust/operator-keys.js";
+import { TrustState } from "../trust/trust-state.js";
+import { verifyCounts } from "../trust/verify-cache.js";
+import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
 
 export interface NodeOptions {
   root: string;
@@ -89,7 +95,14 @@ export class HuskiesNode {
   presence!: NodePresence;
   metrics!: Metrics;
   pause!: NodePause;
+  /** Starts every process a story controls (agents, gates) under the one policy. */
+  confinement: Confinement | undefined;
   directives!: OperatorDirectives;
+  /** Signs this node's item writes and checks everyone's (src/trust/write-rights.ts). */
+  authority!: ItemAuthority;
+  operators!: OperatorKeys;
+  private repair: ForgeryRepair | undefined;
+  private trustState!: TrustState;
   schema!: SchemaGuard;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
@@ -154,7 +167,14 @@ export class HuskiesNode {
       publicUrls,
     });
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
-    this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
+    this.trustState = new TrustState(store.db);
+    const pinnedKey = trust.rendezvous()?.nodeId;
+    this.operators = new OperatorKeys(
+      () => (role === "rendezvous" ? this.identity.nodeId : (this.policy?.rendezvousKey() ?? pinnedKey)),
+      () => this.config.project.operator_keys,
+    );
+    this.authority = new ItemAuthority(this.identity, (key) => this.operators.has(key));
+    this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity), authority: this.authority });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
       this.log.fatal(
@@ -184,7 +204,13 @@ export class HuskiesNode {
         () => this.logRelay,
       ),
     );
-    this.metrics = nodeMetrics({ pipeline, config: this.config, links: () => this.sync.linkCounts(), storeFile: store.file });
+    this.metrics = nodeMetrics({
+      pipeline,
+      config: this.config,
+      links: () => this.sync.linkCounts(),
+      storeFile: store.file,
+      authority: this.authority,
+    });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
@@ -192,9 +218,11 @@ export class HuskiesNode {
     this.directives = new OperatorDirectives(
       this.replica.doc,
       this.identity,
-      (issuer) => issuer === this.nodeId || issuer === this.policy?.rendezvousKey(),
+      (issuer) => issuer === this.nodeId || this.operators.has(issuer),
       (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")),
       logger("node"),
+      this.trustState,
+      (key) => this.authority.countUnverified(key),
     );
     const actions = new OperatorActions(this.claims, {
       root,
@@ -220,6 +248,10 @@ export class HuskiesNode {
       trustedKeys: () => this.config.project.trusted_keys,
       rendezvousKey: trust.rendezvous()?.nodeId,
       admission: trust.admission(),
+      operatorKeys: () => this.config.project.operator_keys,
+      revocationStore: this.trustState,
+      admissionTtlMs: () => this.config.project.admission_ttl * 1000,
+      onUnverified: (key) => this.authority.countUnverified(key),
     });
     this.sync = new SyncService({
       doc: this.replica.doc,
@@ -231,10 +263,16 @@ export class HuskiesNode {
       policy: this.policy,
       persistence: this.replica,
       upstreamUrl,
-      onTrustChange: () => trust.persist(this.policy, upstreamUrl, role),
+      onTrustChange: () => {
+        trust.persist(this.policy, upstreamUrl, role);
+        // The rendezvous key may be new: what it signed counts from now on.
+        pipeline.recheck();
+        this.directives.check();
+      },
       joinToken: upstream?.joinToken,
       upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
+      documentBytes: replicaSizer(store.file),
     });
     this.logRelay = new LogRelay(this.sync.hub, {
       read: (id) => this.logs.read(id, { local: true }),
@@ -291,7 +329,16 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
-    if (this.opts.runAgent) this.preflight();
+    let operatorKeys = JSON.stringify(cfg.operator_keys);
+    if (this.opts.runAgent) {
+      // Preflight really starts a sandbox once; the proxies confined processes reach the network by.
+      this.confinement = await new Confinement({
+        root: this.opts.root,
+        settings: () => this.config.project.sandbox,
+        log: logger("confine"),
+      }).start();
+      this.preflight();
+    }
     this.config.on("change", () => {
       configureGit({ timeoutMs: this.config.project.git_timeout_secs * 1000 });
       if (this.opts.runAgent) {
@@ -300,6 +347,12 @@ export class HuskiesNode {
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
+      if (JSON.stringify(this.config.project.operator_keys) !== operatorKeys) {
+        operatorKeys = JSON.stringify(this.config.project.operator_keys);
+        pipeline.recheck();
+        this.policy.revocations.recheck();
+        this.directives.check();
+      }
     });
 
     this.sync.start();
@@ -343,6 +396,16 @@ export class HuskiesNode {
 
   /** The rendezvous' own services: the claim sequencer, housekeeping, notifications. */
   private startRendezvous(): void {
+    const state = this.trustState;
+    adoptUnsignedItems(
+      this.claims,
+      this.authority,
+      { get: () => state.get("adopted-unsigned-items") === "1", set: () => state.set("adopted-unsigned-items", "1") },
+      this.log,
+    );
+    this.repair = new ForgeryRepair(this.claims, this.authority, logger("rendezvous"));
+    this.repair.start();
+    this.directives.reassert();
     this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
       project: basename(this.opts.root),
       onGrant: (nodes) => {
@@ -373,6 +436,7 @@ export class HuskiesNode {
         mergeLock: serialize(),
         health: this.pause,
         metrics: this.metrics,
+        confinement: this.confinement,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
@@ -388,7 +452,7 @@ export class HuskiesNode {
    * edit that fixes the problems lifts the pause.
    */
   private preflight(): void {
-    const problems = preflightSlots(this.config.agents.agent);
+    const problems = preflightSlots(this.config.agents.agent, { probe: this.confinement?.probe, gates: this.config.project.gates });
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");
     else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
@@ -443,9 +507,20 @@ export class HuskiesNode {
       paused: this.pause.state,
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
+      unverifiedWrites: this.authority.unverified,
+      writeChecks: {
+        reads: this.authority.reads,
+        groups: this.authority.groupChecks,
+        signatures: verifyCounts.checks,
+        ms: Number(this.authority.checkNs) / 1e6,
+      },
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
+      // Whether every slot and the gates run confined here (false: some run unconfined, with a warning each time).
+      ...(this.confinement
+        ? { confined: this.confinement.confined([...this.config.agents.agent.map((a) => a.sandbox), this.config.project.gates.sandbox]) }
+        : {}),
       // What the board needs to tell a dead node or a stuck story the way the nodes do.
       config: { default_qa: this.config.project.default_qa, node_alive_secs: this.config.project.node_alive_secs },
     };
@@ -455,7 +530,9 @@ export class HuskiesNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
+      await this.confinement?.close();
       this.rendezvous?.stop();
+      this.repair?.stop();
       this.directives.stop();
       this.pause.stop();
       this.presence.stop();

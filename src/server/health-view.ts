@@ -38,7 +38,11 @@ export interface PublicHealth {
   digest?: string;
   paused?: unknown;
   tls?: boolean;
+  /** Whether this node's agents and gates run confined (absent on a node without slots). */
+  confined?: boolean;
   config?: unknown;
+  /** Writes to the document that did not verify and were ignored (a count: nothing secret). */
+  unverifiedWrites?: number;
 }
 
 export function publicHealth(h: Health): PublicHealth {
@@ -57,6 +61,8 @@ export function publicHealth(h: Health): PublicHealth {
     digest: h.digest,
     paused: h.paused ?? null,
     tls: h.tls,
+    ...(typeof h.confined === "boolean" ? { confined: h.confined } : {}),
+    ...(typeof h.unverifiedWrites === "number" ? { unverifiedWrites: h.unverifiedWrites } : {}),
     // Project settings the board's rules need; no story or address in them.
     ...(h.config ? { config: h.config } : {}),
   };

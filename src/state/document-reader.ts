@@ -6,6 +6,7 @@ import { QA_MODES } from "../pipeline/qa-modes.js";
 import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import type { FieldSource } from "./write-authority.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -83,7 +84,14 @@ export function readRequests(v: unknown): Record<string, number> {
 export function readItem(id: string, value: unknown, malformed?: Malformed): Item | undefined {
   if (!isItemId(id)) return void malformed?.("items", id, "invalid item id");
   if (!(value instanceof Y.Map)) return void malformed?.("items", id, "not a map");
-  const m = value as Y.Map<unknown>;
+  return readItemFields(id, value as Y.Map<unknown>, malformed);
+}
+
+/**
+ * An item from a source of its fields: the item's map, or the verified view of it (signed
+ * groups that do not verify read at their last valid values; see src/trust/item-authority.ts).
+ */
+export function readItemFields(id: string, m: FieldSource, malformed?: Malformed): Item | undefined {
   const stage = m.get("stage");
   const type = m.get("type");
   if (!isStage(stage)) return void malformed?.("items", id, "missing or invalid stage");
