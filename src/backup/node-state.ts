@@ -10,7 +10,8 @@ import { join } from "node:path";
  *   SQLite's online backup;
  * - **files**: every other regular file directly in `.huskies/`: the node key `node.key` (the
  *   private key: the backup is as secret as it), the trust files `rendezvous.json` and
- *   `admission.json` (an agent's pinned rendezvous and its certificate), and the configuration
+ *   `admission.json` (an agent's pinned rendezvous and its certificate), `handover.json` (a
+ *   recovered rendezvous' operator-signed handover), and the configuration
  *   (`project.toml`, `agents.toml`, `.gitignore`) as this node had it;
  * - **left out**: directories (`worktrees/`, `merge_workspace/`: their work is on origin or is
  *   recreated; `logs/`: agent logs are history, not state), pid records of processes this

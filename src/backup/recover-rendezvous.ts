@@ -8,9 +8,14 @@ import { isNodeId } from "../state/document-reader.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { Replica } from "../state/replica.js";
 import { openSqliteStore } from "../state/sqlite-store.js";
-import { loadOrCreateIdentity, nodeIdOfKeyFile } from "../trust/identity.js";
+import { loadIdentity, loadOrCreateIdentity, nodeIdOfKeyFile, type Identity } from "../trust/identity.js";
+import { loadProjectConfig } from "../config/project-config.js";
+import { signHandover } from "../trust/operator-keys.js";
+import { HANDOVER_FILE, writeHandoverFile } from "../trust/handover-file.js";
 import { nodeSignatures } from "../trust/node-signatures.js";
 import { adoptLostRendezvous, type Adopted } from "./adopt-lost-rendezvous.js";
+import { resealItems } from "./reseal-items.js";
+import { ItemAuthority } from "../trust/item-authority.js";
 import { NODE_KEY_FILE, nodeStateIn, REPLICA_FILE } from "./node-state.js";
 import { copyReplicaOnline } from "./online-copy.js";
 import { summarizeReplica, type ReplicaSummary } from "./replica-summary.js";
@@ -25,6 +30,12 @@ export interface Recovery extends Adopted {
   nodeId: string;
   items: number;
   byStage: ReplicaSummary["byStage"];
+  /** The operator key that signed the handover (`--operator-key`), if one did. */
+  operator?: string;
+  /** Items signed again with the new key (what the lost key signed stops counting). */
+  resealed: number;
+  /** Nodes whose certificates from the lost key still admit them here (with a handover). */
+  nodes: number;
 }
 
 /**
@@ -37,8 +48,9 @@ export interface Recovery extends Adopted {
  * Only what some agent had received can come back: stories the lost rendezvous acknowledged but
  * never sent to anyone are not in any replica.
  */
-export async function recoverRendezvous(root: string, agentArg: string): Promise<Recovery> {
+export async function recoverRendezvous(root: string, agentArg: string, operatorKeyFile?: string): Promise<Recovery> {
   const from = agentHuskiesDir(agentArg);
+  const operator = operatorKeyFile ? operatorIdentity(root, operatorKeyFile) : undefined;
   const dir = huskiesDir(root);
   if (resolve(from) === resolve(dir))
     throw new UserError(`--from-replica needs another checkout's replica: ${from} is this checkout's own`);
@@ -58,7 +70,11 @@ export async function recoverRendezvous(root: string, agentArg: string): Promise
     const identity = loadOrCreateIdentity(join(dir, NODE_KEY_FILE));
     if (identity.nodeId === agentNodeId || identity.nodeId === lostKey) throw new UserError(`${dir}/${NODE_KEY_FILE} is not a new key`);
     let adopted: Adopted = { revocations: 0, directives: 0, released: [] };
-    const replica = new Replica(openSqliteStore(tmp), { log: logger("state"), signatures: nodeSignatures(identity) });
+    let nodes: string[] = [];
+    let resealed = 0;
+    // The lost key's item writes count while the new key signs them again (reseal-items.ts).
+    const authority = new ItemAuthority(identity, (key) => key === identity.nodeId || key === lostKey);
+    const replica = new Replica(openSqliteStore(tmp), { log: logger("state"), signatures: nodeSignatures(identity), authority });
     try {
       // An older document is migrated when the new rendezvous opens it; a newer one it could only serve read-only.
       const schema = documentSchema(replica.doc);
@@ -66,18 +82,61 @@ export async function recoverRendezvous(root: string, agentArg: string): Promise
         throw new UserError(
           `the replica in ${from} is of document schema ${schema ?? "(unreadable)"}, newer than this huskies understands (${SCHEMA}): recover with the huskies release the agents run`,
         );
-      if (lostKey) adopted = adoptLostRendezvous(replica.pipeline, new Claims(replica.pipeline), identity, lostKey);
+      if (lostKey) {
+        adopted = adoptLostRendezvous(replica.pipeline, new Claims(replica.pipeline), identity, lostKey);
+        resealed = resealItems(replica.pipeline, authority, lostKey);
+      }
+      nodes = replica.pipeline
+        .listNodes()
+        .map((n) => n.id)
+        .filter((id) => id !== lostKey);
     } finally {
       replica.close();
     }
     const summary = summarizeReplica(tmp);
+    if (operator) {
+      if (!lostKey) throw new UserError(`${from} names no rendezvous it followed (.huskies/rendezvous.json): nothing to hand over`);
+      writeHandoverFile(dir, { handover: signHandover(operator, identity.nodeId), lostKey, nodes });
+    }
     renameSync(tmp, replicaFile);
-    return { from, agentNodeId, lostKey, nodeId: identity.nodeId, items: summary.items, byStage: summary.byStage, ...adopted };
+    return {
+      from,
+      agentNodeId,
+      lostKey,
+      nodeId: identity.nodeId,
+      items: summary.items,
+      byStage: summary.byStage,
+      ...adopted,
+      operator: operator?.nodeId,
+      resealed,
+      nodes: operator ? nodes.length : 0,
+    };
   } catch (err) {
     // Leave the checkout as it was: the key too, so a retry is not refused as "already a node".
-    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, replicaFile, join(dir, NODE_KEY_FILE)]) rmSync(f, { force: true });
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, replicaFile, join(dir, NODE_KEY_FILE), join(dir, HANDOVER_FILE)])
+      rmSync(f, { force: true });
     throw err;
   }
+}
+
+/**
+ * The operator key that vouches for the new rendezvous (`--operator-key FILE`): it must exist
+ * (never created here) and be one of the checkout's `operator_keys`, the list the agents check
+ * it against (each reads its own checkout's project.toml, the same committed file).
+ */
+function operatorIdentity(root: string, file: string): Identity {
+  if (!existsSync(file)) throw new UserError(`--operator-key ${file}: no such file (create one with \`huskies operator-key FILE\`)`);
+  let operator: Identity;
+  try {
+    operator = loadIdentity(file);
+  } catch (err) {
+    throw new UserError(`--operator-key ${file}: not an Ed25519 private key (${(err as Error).message})`);
+  }
+  if (!loadProjectConfig(root).operator_keys.includes(operator.nodeId))
+    throw new UserError(
+      `--operator-key ${file}: its key ${operator.nodeId} is not in operator_keys of ${root}/.huskies/project.toml, so no agent would follow the handover`,
+    );
+  return operator;
 }
 
 /** AGENT_DIR is an agent's checkout or its `.huskies/` itself. */

@@ -43,6 +43,29 @@ export function registerBackupCommands(program: Command): void {
     });
 }
 
+/** `huskies operator-key FILE`: a key a person keeps (offline) to vouch for a recovered rendezvous. */
+export function registerOperatorKeyCommand(program: Command): void {
+  program
+    .command("operator-key")
+    .argument("<file>", "the private key file (created with mode 600 if missing; keep it off the project's machines)")
+    .description("create or show an operator key: its public half goes in operator_keys of .huskies/project.toml")
+    .action(async (file: string) => {
+      const { existsSync } = await import("node:fs");
+      const { loadIdentity, loadOrCreateIdentity } = await import("../trust/identity.js");
+      const existed = existsSync(file);
+      let id: string;
+      try {
+        id = (existed ? loadIdentity(file) : loadOrCreateIdentity(file)).nodeId;
+      } catch (err) {
+        throw new UserError(`${file}: not an Ed25519 private key (${(err as Error).message})`);
+      }
+      console.log(id);
+      process.stderr.write(
+        `${existed ? "operator key" : "created operator key"} ${file}: add "${id}" to operator_keys in .huskies/project.toml (committed), and keep the file where only you can read it\n`,
+      );
+    });
+}
+
 /** What `serve --from-replica` tells the operator before the new rendezvous starts. */
 export function describeRecovery(r: Recovery): string[] {
   const stages = Object.entries(r.byStage as ReplicaSummary["byStage"]).map(([s, n]) => `${n} ${s}`);
@@ -50,6 +73,8 @@ export function describeRecovery(r: Recovery): string[] {
     `recovered ${r.items} stories (${stages.join(", ") || "none"}) from the replica of agent ${r.agentNodeId?.slice(0, 12) ?? "?"} (${r.from})`,
     "stories the lost rendezvous acknowledged but no agent had received are not in it and cannot come back",
     `new rendezvous key ${r.nodeId}${r.lostKey ? ` (the lost one was ${r.lostKey.slice(0, 12)})` : ""}: carried over ${r.revocations} revocation(s) and ${r.directives} operator directive(s), released ${r.released.length} claim(s) the lost rendezvous' slots held`,
-    "agents pinned to the lost key refuse this one: give each a join string from `huskies token create` and run `huskies agent --join JOIN` in its checkout",
+    r.operator
+      ? `handover signed by operator key ${r.operator.slice(0, 12)}: agents whose operator_keys list it follow this rendezvous on their own (${r.nodes} node(s) of the project keep their admission); any other agent stops and needs \`huskies agent --join JOIN\` with a join string from \`huskies token create\``
+      : "agents pinned to the lost key refuse this one: give each a join string from `huskies token create` and run `huskies agent --join JOIN` in its checkout (with --operator-key, agents that list that key follow on their own)",
   ];
 }

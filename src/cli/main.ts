@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { describeRecovery, registerBackupCommands } from "./backup-commands.js";
+import { describeRecovery, registerBackupCommands, registerOperatorKeyCommand } from "./backup-commands.js";
 import { api, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
@@ -74,13 +74,19 @@ program
   .option("--tls-cert <file>", "serve https/wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
   .option("--from-replica <agent-dir>", "the rendezvous is lost: become the new one, starting from this agent checkout's replica")
+  .option("--operator-key <file>", "with --from-replica: sign the handover with this operator key (one of operator_keys), so agents follow")
   .action(
-    async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; fromReplica?: string }) => {
+    async (
+      dir: string,
+      o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; fromReplica?: string; operatorKey?: string },
+    ) => {
       const root = projectRoot(dir, "serve");
       const cfg = loadProjectConfig(root);
       const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
+      if (o.operatorKey && !o.fromReplica)
+        throw new UserError("--operator-key goes with --from-replica (it signs the handover to the recovered rendezvous)");
       if (o.fromReplica) {
-        const recovery = await (await import("../backup/recover-rendezvous.js")).recoverRendezvous(root, o.fromReplica);
+        const recovery = await (await import("../backup/recover-rendezvous.js")).recoverRendezvous(root, o.fromReplica, o.operatorKey);
         for (const line of describeRecovery(recovery)) console.log(line);
       }
       const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
@@ -373,6 +379,7 @@ program
   });
 
 registerBackupCommands(program);
+registerOperatorKeyCommand(program);
 
 program
   .command("demo")

@@ -12,6 +12,8 @@ import type { SyncHub } from "./sync-hub.js";
 import { pinMismatch, REJOIN_HINT, type TlsPin } from "../trust/tls-pin.js";
 import { channelBinding } from "../trust/handshake.js";
 import { plaintextRefusal } from "../trust/plaintext.js";
+import type { FollowVerdict } from "../trust/follow-handover.js";
+import type { Handover } from "../trust/operator-keys.js";
 
 export interface SyncClientOptions {
   url: string;
@@ -38,6 +40,11 @@ export interface SyncClientOptions {
   allowPlaintext?: () => boolean;
   /** While in backoff, probe the server and reconnect as soon as it is back. Default: on for upstream links. */
   healProbe?: boolean | Probe;
+  /**
+   * Upstream: another key answered and showed `handover` (or none). Return ok to follow it (the
+   * caller re-pins; the next handshake proves the key), or why not: the link then stops for good.
+   */
+  followHandover?: (answered: string, handover: Handover | undefined) => FollowVerdict;
 }
 
 export interface SyncClientEvents {
@@ -63,6 +70,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private local: string | undefined;
   /** An authenticated link to the expected peer was up at least once in this run. */
   private linkedBefore = false;
+  /** The rendezvous key an operator's handover moved this link to (overrides a join string's pin). */
+  private followed: string | undefined;
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
@@ -106,7 +115,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   }
 
   private expectedPeer(): string | undefined {
-    const e = this.opts.pin?.nodeId ?? this.opts.expectedPeer;
+    const e = this.followed ?? this.opts.pin?.nodeId ?? this.opts.expectedPeer;
     return typeof e === "function" ? e() : e;
   }
 
@@ -177,11 +186,21 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       // Upstream, another key answering is final too: the rendezvous key is pinned (a join
       // string) or known from an earlier run (.huskies/rendezvous.json), and retrying cannot help.
       if (!this.failure && link.peerMismatch && (pin?.nodeId || this.opts.upstream)) {
-        const { actual, expected } = link.peerMismatch;
+        const { actual, expected, handover } = link.peerMismatch;
+        const verdict = this.opts.upstream ? this.opts.followHandover?.(actual, handover) : undefined;
+        if (verdict?.ok) {
+          this.opts.hub.log.warn(
+            { url: this.opts.url, from: expected.slice(0, 12), to: actual.slice(0, 12), operator: handover?.operator.slice(0, 12) },
+            "following a new rendezvous key that an operator key vouched for",
+          );
+          this.followed = actual;
+          return this.connect();
+        }
+        const why = verdict && !verdict.ok ? ` (not followed: ${verdict.reason})` : "";
         this.failure = new UserError(
-          this.replaced()
-            ? `refusing ${this.opts.url}: node ${actual} answered, this checkout follows rendezvous ${expected} (.huskies/rendezvous.json); ${REJOIN_HINT}`
-            : `refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`,
+          this.replaced() || this.followed
+            ? `refusing ${this.opts.url}: node ${actual} answered${why}, this checkout follows rendezvous ${expected} (.huskies/rendezvous.json); ${REJOIN_HINT}`
+            : `refusing ${this.opts.url}: node ${actual} answered${why}, the join string pins ${expected}`,
         );
       }
       if (this.failure) return this.fail(this.failure.message);
