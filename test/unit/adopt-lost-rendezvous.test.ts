@@ -15,8 +15,8 @@ describe("a new rendezvous adopting a lost one's replica", () => {
     const [revoked, forged, paused, agent] = [1, 2, 3, 4].map(() => ephemeralIdentity().nodeId);
     const pipeline = new PipelineDoc();
     const claims = new Claims(pipeline);
-    new Revocations(pipeline.doc, () => lost.nodeId).revoke(lost, revoked!, 1_000);
-    new Revocations(pipeline.doc, () => stranger.nodeId).revoke(stranger, forged!, 2_000);
+    new Revocations(pipeline.doc, (k) => k === lost.nodeId).revoke(lost, revoked!, 1_000);
+    new Revocations(pipeline.doc, (k) => k === stranger.nodeId).revoke(stranger, forged!, 2_000);
     const log = logger("node");
     new OperatorDirectives(
       pipeline.doc,
@@ -40,7 +40,7 @@ describe("a new rendezvous adopting a lost one's replica", () => {
     const adopted = adoptLostRendezvous(pipeline, claims, next, lost.nodeId);
 
     expect(adopted).toEqual({ revocations: 1, directives: 1, released: [merging.id] });
-    const underNext = new Revocations(pipeline.doc, () => next.nodeId);
+    const underNext = new Revocations(pipeline.doc, (k) => k === next.nodeId);
     expect(underNext.revokedAt(revoked!)).toBe(1_000);
     expect(underNext.isRevoked(forged!)).toBe(false);
     // The paused node obeys the new rendezvous' directive, with the operator's original time.
