@@ -196,7 +196,8 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
           this.followed = actual;
           return this.connect();
         }
-        const why = verdict && !verdict.ok ? ` (not followed: ${verdict.reason})` : "";
+        // Why a handover that was shown is not followed; without one the line stays as before.
+        const why = handover && verdict && !verdict.ok ? ` (not followed: ${verdict.reason})` : "";
         this.failure = new UserError(
           this.replaced() || this.followed
             ? `refusing ${this.opts.url}: node ${actual} answered${why}, this checkout follows rendezvous ${expected} (.huskies/rendezvous.json); ${REJOIN_HINT}`

@@ -80,7 +80,7 @@ describe("recovering a lost rendezvous from an agent's replica", () => {
     expect((await stories(recovered)).map((i) => i.id).sort()).toEqual(heldByA);
 
     // Both agents reach the old address again, meet another key, and stop with one line naming the way back.
-    const refusal = `error: refusing ws://127.0.0.1:${port}/crdt-sync: node ${recovered.nodeId} answered (not followed: it showed no operator-signed handover), this checkout follows rendezvous ${old.nodeId} (.huskies/rendezvous.json); if this project's rendezvous was replaced (huskies serve --from-replica), re-join with a join string from the new one: huskies agent --join JOIN`;
+    const refusal = `error: refusing ws://127.0.0.1:${port}/crdt-sync: node ${recovered.nodeId} answered, this checkout follows rendezvous ${old.nodeId} (.huskies/rendezvous.json); if this project's rendezvous was replaced (huskies serve --from-replica), re-join with a join string from the new one: huskies agent --join JOIN`;
     for (const agent of [a, b]) {
       expect((await agent.exited).code).toBe(1);
       expect(errorLines(agent.logs)).toEqual([refusal]);
