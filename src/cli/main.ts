@@ -9,7 +9,7 @@ import { loadProjectConfig, projectConfigPath } from "../config/project-config.j
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
 import { describeRecovery, registerBackupCommands, registerOperatorKeyCommand } from "./backup-commands.js";
-import { api, serverUrl } from "./client.js";
+import { api, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
@@ -75,10 +75,23 @@ program
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
   .option("--from-replica <agent-dir>", "the rendezvous is lost: become the new one, starting from this agent checkout's replica")
   .option("--operator-key <file>", "with --from-replica: sign the handover with this operator key (one of operator_keys), so agents follow")
+  .option(
+    "--accept-empty",
+    "take writes even though this server's replica was lost (missing, empty or damaged), without waiting for an agent to sync it back",
+  )
   .action(
     async (
       dir: string,
-      o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; fromReplica?: string; operatorKey?: string },
+      o: {
+        port?: number;
+        host: string;
+        agent: boolean;
+        tlsCert?: string;
+        tlsKey?: string;
+        fromReplica?: string;
+        operatorKey?: string;
+        acceptEmpty?: boolean;
+      },
     ) => {
       const root = projectRoot(dir, "serve");
       const cfg = loadProjectConfig(root);
@@ -89,7 +102,15 @@ program
         const recovery = await (await import("../backup/recover-rendezvous.js")).recoverRendezvous(root, o.fromReplica, o.operatorKey);
         for (const line of describeRecovery(recovery)) console.log(line);
       }
-      const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
+      const node = await runNodeUntilSignal({
+        root,
+        role: "rendezvous",
+        port: o.port ?? cfg.port,
+        host: o.host,
+        runAgent: o.agent,
+        tls,
+        acceptEmpty: !!o.acceptEmpty,
+      });
       const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
       console.log(
         `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
@@ -232,7 +253,7 @@ story
           throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
       }
-      const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
+      const item = await createOnce<Item>(serverUrl(o), "/api/stories", {
         name,
         type: o.type,
         stage: o.stage,
