@@ -1,7 +1,7 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
-import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { isItemId, isItemType, itemCounter, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
 import { nodeFields, readItem, readItemFields, readNode, readRequests, type Malformed } from "./document-reader.js";
 import type { Author, SignedGroup, WriteAuthority } from "./write-authority.js";
@@ -211,12 +211,13 @@ export class PipelineDoc {
    */
   createItems(inputs: readonly NewItem[], now = Date.now()): Item[] {
     // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
-    // and then the items themselves say how far numbering got.
-    let n = Number(this.meta.get("lastNumber"));
-    if (!Number.isFinite(n)) {
+    // and then the items themselves say how far numbering got. Any replica can write it, so a
+    // value out of range (2^53 would make the loop below spin for ever) is ignored the same way.
+    let n = itemCounter(this.meta.get("lastNumber")) ?? -1;
+    if (n < 0) {
       n = 0;
       this.items.forEach((_m, id) => {
-        n = Math.max(n, itemNumber(id) || 0);
+        n = Math.max(n, itemCounter(itemNumber(id)) ?? 0);
       });
     }
     const ids: string[] = [];

@@ -1,0 +1,58 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Cluster, type NodeProc } from "../support/cluster.js";
+import { commandSlots, projectToml } from "../support/coders.js";
+import type { DocClient } from "../support/doc-client.js";
+import { createProject, type Project } from "../support/git-fixture.js";
+import { admittedNonOperator } from "../support/mallory.js";
+import { waitFor } from "../support/wait-for.js";
+import type { Item } from "../../src/state/item.js";
+
+const ADMIN = "document-meta-admin-token";
+const cluster = new Cluster();
+let project: Project | undefined;
+const clients: DocClient[] = [];
+afterEach(async () => {
+  clients.splice(0).forEach((c) => c.close());
+  await cluster.stopAll();
+  project?.cleanup();
+});
+
+/** POST a story; a rendezvous whose event loop is stuck never answers, so give up after a generous bound. */
+async function file(server: NodeProc, name: string): Promise<Item> {
+  const res = await fetch(`${server.http}/api/stories`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as Item;
+}
+
+async function unverified(node: NodeProc): Promise<number> {
+  return Number(((await node.health()) as unknown as { unverifiedWrites?: number }).unverifiedWrites ?? 0);
+}
+
+describe("the document's meta map, written by an admitted non-operator", () => {
+  it("a forged meta.lastNumber at 2^53 does not hang the rendezvous: stories of the same name still get distinct ids", async () => {
+    project = createProject({ projectToml: projectToml({ auth: "required" }), agentsToml: commandSlots(1) });
+    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
+    const mallory = await admittedNonOperator(cluster, server, project.clone("m"), ADMIN);
+    clients.push(mallory);
+    const first = await file(server, "Fix the bug");
+    await waitFor(() => mallory.pipeline.items.has(first.id), "mallory to see the first story");
+    // At 2^53, n + 1 === n: the id allocator would retry the same taken id for ever. An unsigned
+    // item planted in the same transaction is counted by the rendezvous when the update arrives.
+    mallory.doc.transact(() => {
+      mallory.doc.getMap("meta").set("lastNumber", 2 ** 53);
+      mallory.pipeline.createItem({ name: "marker" });
+    });
+    await waitFor(async () => (await unverified(server)) > 0, "the forged counter to reach the rendezvous");
+    const second = await file(server, "Fix the bug");
+    const third = await file(server, "Fix the bug");
+    const ids = new Set([first.id, second.id, third.id]);
+    expect(ids.size).toBe(3);
+    for (const id of ids) expect(Number(id.split("_")[0])).toBeLessThan(2 ** 53);
+    expect((await fetch(`${server.http}/health`, { signal: AbortSignal.timeout(10_000) })).ok).toBe(true);
+  });
+});
