@@ -29,6 +29,11 @@ async function file(server: NodeProc, name: string): Promise<Item> {
   return (await res.json()) as Item;
 }
 
+async function story(server: NodeProc, id: string): Promise<Item | undefined> {
+  const res = await fetch(`${server.http}/api/stories/${id}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  return res.status === 404 ? undefined : ((await res.json()) as Item);
+}
+
 async function unverified(node: NodeProc): Promise<number> {
   return Number(((await node.health()) as unknown as { unverifiedWrites?: number }).unverifiedWrites ?? 0);
 }
@@ -54,5 +59,35 @@ describe("the document's meta map, written by an admitted non-operator", () => {
     expect(ids.size).toBe(3);
     for (const id of ids) expect(Number(id.split("_")[0])).toBeLessThan(2 ** 53);
     expect((await fetch(`${server.http}/health`, { signal: AbortSignal.timeout(10_000) })).ok).toBe(true);
+  });
+
+  it("an item deleted by a peer is put back by the rendezvous as last signed; the operator's own deletion still holds", async () => {
+    project = createProject({ projectToml: projectToml({ auth: "required" }), agentsToml: commandSlots(1) });
+    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
+    const mallory = await admittedNonOperator(cluster, server, project.clone("m"), ADMIN);
+    clients.push(mallory);
+    const kept = await file(server, "Keep me");
+    const removed = await file(server, "Remove me");
+    await waitFor(() => mallory.pipeline.items.has(kept.id) && mallory.pipeline.items.has(removed.id), "mallory to see both stories");
+    const before = await unverified(server);
+    mallory.doc.getMap("items").delete(kept.id);
+    await waitFor(async () => (await unverified(server)) > before, "the deletion counted on the rendezvous");
+    await waitFor(() => mallory.pipeline.items.has(kept.id), "the story written back to mallory's replica");
+    const back = await story(server, kept.id);
+    expect(back?.name).toBe("Keep me");
+    expect(back?.stage).toBe("backlog");
+    expect(mallory.pipeline.getItem(kept.id)?.name).toBe("Keep me");
+    // The operator deletes through the rendezvous: that deletion is not undone.
+    const del = await fetch(`${server.http}/api/stories/${removed.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(del.status).toBe(204);
+    await waitFor(() => !mallory.pipeline.items.has(removed.id), "the operator's deletion to reach mallory");
+    // A story filed afterwards reaches mallory after any (wrong) restore would have.
+    const later = await file(server, "Later");
+    await waitFor(() => mallory.pipeline.items.has(later.id), "a later story");
+    expect(await story(server, removed.id)).toBeUndefined();
+    expect(mallory.pipeline.items.has(removed.id)).toBe(false);
   });
 });
