@@ -90,4 +90,44 @@ describe("the document's meta map, written by an admitted non-operator", () => {
     expect(await story(server, removed.id)).toBeUndefined();
     expect(mallory.pipeline.items.has(removed.id)).toBe(false);
   });
+
+  it("a meta.schema written by a non-operator (newer, or not a number) makes no node read-only: the rendezvous writes its own back and work goes on", async () => {
+    project = createProject({ projectToml: projectToml({ auth: "required" }), agentsToml: commandSlots(1) });
+    const server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
+    const token = await (
+      await fetch(`${server.http}/api/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify({ ttlSecs: 600 }),
+      })
+    ).json();
+    const worker = await cluster.agent(project.clone("a"), server.ws, ["--join-token", (token as { token: string }).token], {
+      HUSKIES_ADMIN_TOKEN: ADMIN,
+    });
+    const mallory = await admittedNonOperator(cluster, server, project.clone("m"), ADMIN);
+    clients.push(mallory);
+    const first = await file(server, "Before");
+    await waitFor(() => mallory.pipeline.items.has(first.id), "mallory to see the first story");
+    const meta = mallory.doc.getMap("meta");
+    const understood = meta.get("schema");
+    for (const forged of [999, "not a number"]) {
+      const before = await unverified(server);
+      meta.set("schema", forged);
+      await waitFor(async () => (await unverified(server)) > before, `the forged schema ${forged} counted on the rendezvous`);
+      await waitFor(() => meta.get("schema") === understood, "the rendezvous' schema written back");
+      for (const node of [server, worker]) {
+        const h = (await node.health()) as unknown as { readOnly?: string };
+        expect(h.readOnly, node.name).toBeUndefined();
+      }
+    }
+    // The project still takes writes and the worker still takes work.
+    const s = await fetch(`${server.http}/api/stories`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "After", stage: "current" }),
+    });
+    expect(s.status).toBe(201);
+    const after = (await s.json()) as Item;
+    await waitFor(async () => (await story(server, after.id))?.stage === "qa", "the worker to do the story", 60_000);
+  });
 });
