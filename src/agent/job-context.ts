@@ -6,6 +6,7 @@ import type { AgentPool } from "../runtime/agent-pool.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
+import type { SlotAccounts } from "./slot-accounts.js";
 
 /** What a job tells the node about the node's own health (implemented by NodePause). */
 export interface NodeHealth {
@@ -34,6 +35,8 @@ export interface JobContext {
   /** Merges on one node share one workspace: they run one at a time. */
   mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   health: NodeHealth;
+  /** Accounts and budgets (issue 28); absent: every slot runs as configured, with no caps. */
+  accounts?: SlotAccounts;
   /** Counters for /metrics (claim-to-start latency, runs by outcome, cost, turns, autonomous grants). */
   metrics?: {
     claimToStart(ms: number): void;

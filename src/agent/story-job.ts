@@ -13,6 +13,7 @@ import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/no
 import { runtimeFor } from "../runtime/runtimes.js";
 import { writeHostFile } from "../confinement/host-files.js";
 import type { GateRun } from "../git/gates.js";
+import { isAccountTrouble } from "../pipeline/account-rules.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 
@@ -117,15 +118,29 @@ export abstract class StoryJob {
     const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
     const resume = interrupted ?? reviewed;
     let result = await this.runOnce(cwd, item, feedback, resume, review?.review, !!reviewed);
+    if (result.heldBack) {
+      this.giveBack(result.reason);
+      return result;
+    }
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
       result = await this.runOnce(cwd, item, feedback, undefined, review?.review);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
-    else if (result.outcome !== "lost") this.ctx.health.succeeded();
+    else if (result.outcome !== "lost") {
+      this.ctx.health.succeeded();
+      if (this.account) this.ctx.accounts?.worked(this.account);
+    }
     return result;
   }
+
+  /** The account of the current run (issue 28), and the slot as it runs with it. */
+  protected account: string | undefined;
+  private runSlot: AgentSlot | undefined;
+  private maxBudgetUsd: number | undefined;
+  /** The run's account trouble was already acted on at its first sign. */
+  private accountTroubleSignalled = false;
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
   private resumable(item: Item): string | undefined {
@@ -148,8 +163,18 @@ export abstract class StoryJob {
     resumeSessionId: string | undefined,
     review?: Review,
     resumeForReview = false,
-  ): Promise<RunResult> {
-    const slot = this.slot;
+  ): Promise<RunResult & { heldBack?: boolean }> {
+    // Since the grant (or the last attempt) the project's daily cap may have been reached, or every
+    // account of this slot paused: nothing runs, and the story goes back untouched (giveBack).
+    const held = this.ctx.accounts?.holdReason(this.slot);
+    if (held) return { ok: false, outcome: "node_failure", reason: held, error: held, exit: null, durationMs: 0, heldBack: true };
+    const prepared = this.ctx.accounts?.prepare(this.slot);
+    // A session belongs to one vendor: a slot that fell back to another account's runtime starts afresh.
+    if (prepared && (item.lastRun?.runtime ?? this.slot.runtime) !== prepared.slot.runtime) resumeSessionId = undefined;
+    this.account = prepared?.account;
+    this.accountTroubleSignalled = false;
+    this.maxBudgetUsd = prepared?.maxBudgetUsd ?? this.slot.max_budget_usd;
+    const slot = (this.runSlot = prepared?.slot ?? this.slot);
     const vars = {
       story_id: this.storyId,
       worktree_path: cwd,
@@ -171,7 +196,7 @@ export abstract class StoryJob {
     );
     this.note(
       "info",
-      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${this.account && !this.account.startsWith("@") ? ` with account ${this.account}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
@@ -188,13 +213,19 @@ export abstract class StoryJob {
       // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
       ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
+      maxBudgetUsd: this.maxBudgetUsd,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {
         if (sig.kind === "session") this.sessionId = sig.sessionId;
         else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
         // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
-        else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        else if (sig.kind === "node-failure") {
+          if (this.account && this.ctx.accounts && isAccountTrouble({ outcome: "node_failure", ...sig })) {
+            this.ctx.accounts.trouble(this.account, { reason: sig.reason, resetsAt: sig.resetsAt, cause: sig.accountTrouble ?? "limit" });
+            this.accountTroubleSignalled = true;
+          } else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        }
       },
     });
     // After the confinement's setup and the spawn: what claim → coder start really costs.
@@ -211,17 +242,35 @@ export abstract class StoryJob {
     this.ctx.trackPid(this.storyId, undefined);
     this.sessionId = result.sessionId ?? this.sessionId;
     this.ctx.metrics?.runFinished({ outcome: result.outcome, costUsd: result.costUsd, turns: result.turns });
+    if (this.account) this.ctx.accounts?.spent(this.account, slot.runtime, result.costUsd);
+    if (result.budget || /max_budget|budget exhausted/i.test(result.reason)) result.budget = true;
     this.note("info", `${slot.role} finished: ${result.ok ? "ok" : `${result.outcome}: ${result.error ?? result.reason}`}`);
     return result;
   }
 
   private sessionId: string | undefined;
 
+  /** Nothing ran (a daily cap, every account paused): the claim goes back as it was, and nothing pauses. */
+  private giveBack(reason: string): void {
+    if (this.ctx.claims.release(this.token)) {
+      this.note("info", `claim given back untouched: ${reason}`);
+      this.ctx.log.info({ story: this.storyId, reason }, "claim given back before the run: no account or budget to run with");
+    }
+  }
+
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
     this.failed = true;
-    this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
+    // The account's trouble pauses the account (on every node); the node's own pauses the node.
+    if (this.account && this.ctx.accounts && isAccountTrouble(result))
+      this.ctx.accounts.trouble(this.account, {
+        reason: error,
+        resetsAt: result.resetsAt,
+        cause: result.accountTrouble ?? (/credential|logged in/i.test(result.reason) ? "credentials" : "limit"),
+        sameRun: this.accountTroubleSignalled,
+      });
+    else this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
     const patch: ItemPatch = { lastRun: this.lastRun(result), failure: { kind: "node_trouble", message: error.slice(0, 4000) } };
     if (this.ctx.claims.release(this.token, patch)) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
@@ -234,12 +283,14 @@ export abstract class StoryJob {
     return {
       node: this.ctx.nodeId,
       slot: s.name,
+      ...(this.account && !this.account.startsWith("@") ? { account: this.account } : {}),
       turns: r.turns,
       costUsd: r.costUsd,
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
-      runtime: s.runtime,
+      // The runtime that ran: a fallback account's may differ from the slot's (issue 28).
+      runtime: (this.runSlot ?? s).runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };

@@ -31,7 +31,11 @@ export const BACKOFF_INITIAL_MS = 1000;
 export const BACKOFF_MAX_MS = 30_000;
 /** After this many failures in a row the reconnect log goes from warn to error. */
 export const BACKOFF_ERROR_AFTER = 10;
-/** An unauthenticated connection gets this long to answer the challenge. */
+/**
+ * A link gets this long from its first byte to a finished handshake (a connector: to connect and
+ * get the welcome; an acceptor: to get the answer). Its own deadline, apart from the ping
+ * interval: a frozen peer that accepts TCP and never answers is a failed attempt. `handshake_timeout_secs`.
+ */
 export const AUTH_TIMEOUT_MS = 10_000;
 /** Before its first output line an agent is given at least this long (a 250 MB binary loading on a busy machine is not silence). */
 export const AGENT_STARTUP_GRACE_MS = 60_000;
@@ -66,6 +70,8 @@ export const LAZY_RELAY_MAX_MS = 1000;
  * as many bytes as the snapshot (see `compactionDue`).
  */
 export const COMPACT_AFTER_UPDATES = 500;
+/** A client retrying a create (after a 503, a timeout) does so within minutes; a day covers a night of retries and stays small. */
+export const IDEMPOTENCY_TTL_SECS = 24 * 60 * 60;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;
 /** A node that hit a usage limit without a reset time waits this long first (then doubles)… */
@@ -74,6 +80,11 @@ export const LIMIT_BACKOFF_SECS = 60;
 export const LIMIT_BACKOFF_MAX_SECS = 1800;
 /** Near this share of a plan's limit, a node stops taking new stories (running ones finish). */
 export const LIMIT_PAUSE_UTILIZATION = 0.95;
+/**
+ * The longest account pause a ledger entry may set (a vendor's weekly limit is the longest reset
+ * known, plus a day): a member node, faulty or hostile, cannot park a shared account for longer.
+ */
+export const ACCOUNT_PAUSE_MAX_SECS = 8 * 24 * 3600;
 
 // --- Sync track (wave 2): store failures, chunking, awareness, log relay, heal probe ---
 /**
@@ -139,6 +150,7 @@ export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
 /**
  * A dialled sync link (upstream, mesh) pings this often and is dropped after two unanswered
  * pings: a pulled cable sends no FIN, and until the link is known dead the mesh stays quiet.
+ * `link_ping_secs`.
  */
 export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
@@ -165,3 +177,20 @@ export const RESTART_BACKOFF_SECS = 5;
 export const RESTART_MAX_SECS = 300;
 /** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
 export const LOW_DISK_BYTES = 1024 * 1024;
+
+// Runtimes, accounts and budgets (issue 28).
+/** The model each runtime asks for when a slot names none: each vendor's current coding default. */
+export const DEFAULT_MODELS = { "claude-code": "claude-sonnet-4-5", codex: "gpt-5-codex", gemini: "gemini-2.5-pro" } as const;
+/**
+ * USD per million tokens when a codex or gemini slot (or its account) sets no `price`: the
+ * vendors' list prices for those default models, so a budget means something without
+ * configuration. Claude reports its own cost.
+ */
+export const DEFAULT_PRICES = {
+  codex: { input: 1.25, output: 10, cached_input: 0.125 },
+  gemini: { input: 1.25, output: 10, cached_input: 0.31 },
+} as const;
+/** A day's spend is counted in this zone unless project.toml sets `timezone`. */
+export const TIMEZONE = "UTC";
+/** While a budget applies, a codex or gemini run's session file is read this often: a model response takes seconds. */
+export const USAGE_POLL_MS = 500;

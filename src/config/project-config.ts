@@ -25,6 +25,15 @@ const httpOrigin = httpUrl.refine((s) => {
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-CA", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const absolutePath = z
   .string()
   .regex(/^\/./, "must be an absolute path")
@@ -73,6 +82,9 @@ export const projectSchema = z.strictObject({
   /** `auto`: open on loopback when no keys are trusted, else required. `open` allows open on any address. */
   auth: z.enum(["auto", "required", "open"]).default("auto"),
   max_frame_bytes: z.number().int().min(1024).default(D.MAX_FRAME_BYTES),
+  // Faults (issue 24): every wait on a peer is bounded.
+  link_ping_secs: positive.default(D.LINK_PING_MS / 1000),
+  handshake_timeout_secs: positive.default(D.AUTH_TIMEOUT_MS / 1000),
   /** Another huskies server to keep this one's replica in sync with (server-to-server). */
   rendezvous: z
     .string()
@@ -89,6 +101,10 @@ export const projectSchema = z.strictObject({
   git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
   restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
   restart_max_secs: positive.default(D.RESTART_MAX_SECS),
+  // Budgets (issue 28): spend across every node and account per day, counted in `timezone`.
+  daily_budget_usd: positive.optional(),
+  timezone: z.string().refine(validTimeZone, "must be an IANA time zone such as UTC or Europe/Berlin").default(D.TIMEZONE),
+
   // `sandbox`: how gates are confined (issue 26), like a slot's `sandbox`; unset is `auto`.
   gates: z.strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() }).default({ commands: [] }),
   // What every confined process may additionally read, write and connect to (issue 26).

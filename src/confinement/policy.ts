@@ -119,6 +119,8 @@ export interface PolicyInput {
   git?: { viewDir: string; objectsDir: string; commonDir: string; env: Record<string, string> };
   /** Single files the run must read (the prompt file). */
   readFiles?: readonly string[];
+  /** Directories the program keeps its own state in (a CLI's sessions): writable. */
+  writeDirs?: readonly string[];
   egress?: { socket: string; port: number };
   bridges?: readonly Bridge[];
   channel?: Channel;
@@ -142,7 +144,12 @@ export function buildPolicy(i: PolicyInput): RunPolicy {
     ...(i.readFiles ?? []).map((f) => resolve(f)),
     ...i.settings.allow_read.map((p) => resolve(p)),
   ];
-  const writable = [cwd, ...(i.git ? [i.git.viewDir] : []), ...i.settings.allow_write.map((p) => resolve(p))];
+  const writable = [
+    cwd,
+    ...(i.git ? [i.git.viewDir] : []),
+    ...(i.writeDirs ?? []).map((p) => resolve(p)),
+    ...i.settings.allow_write.map((p) => resolve(p)),
+  ];
   const denyRead = [
     ...homeDirs(),
     ...(i.projectRoot ? [join(resolve(i.projectRoot), ".huskies")] : []),

@@ -43,19 +43,6 @@ export function itemNumber(id: string): number {
   return Number.parseInt(id.split("_", 1)[0]!, 10);
 }
 
-/**
- * Item numbers stay below this. `meta.lastNumber` is an unsigned document value any replica can
- * write: at 2^53 `n + 1 === n`, and allocating a second item of the same name would loop for ever
- * on the rendezvous. No project files a trillion items, so a counter at or above it is a forgery.
- */
-export const MAX_ITEM_NUMBER = 1e12;
-
-/** `value` as an item counter, or undefined when it is not a whole number in `[0, MAX_ITEM_NUMBER)`. */
-export function itemCounter(value: unknown): number | undefined {
-  const n = typeof value === "string" && /^[0-9]+$/.test(value) ? Number(value) : value;
-  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0 && n < MAX_ITEM_NUMBER ? n : undefined;
-}
-
 export function featureBranch(id: string): string {
   assertItemId(id);
   return `feature/story-${id}`;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
+import { DEFAULT_MODELS, LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
 import { logger } from "../log.js";
 import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent-runtime.js";
 import { agentEnv, huskiesVars } from "./agent-env.js";
@@ -49,7 +49,7 @@ export function claudeArgs(spec: RunSpec, policy: RunPolicy | undefined, env: Re
     "stream-json",
     "--verbose",
     "--model",
-    s.model,
+    s.model ?? DEFAULT_MODELS["claude-code"],
     "--max-turns",
     String(s.max_turns),
     "--permission-mode",

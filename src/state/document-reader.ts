@@ -21,7 +21,7 @@ export function isNodeId(v: unknown): v is string {
   return typeof v === "string" && NODE_ID_PATTERN.test(v);
 }
 
-export type Malformed = (map: "items" | "nodes", key: string, why: string) => void;
+export type Malformed = (map: "items" | "nodes" | "meta", key: string, why: string) => void;
 
 const OUTCOMES: readonly RunOutcomeKind[] = ["done", "story_failure", "node_failure", "lost"];
 
@@ -50,6 +50,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
     ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
+    ...(typeof v.account === "string" && /^[A-Za-z0-9_.-]{1,40}$/.test(v.account) ? { account: v.account } : {}),
   };
 }
 

@@ -23,7 +23,9 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
-  /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
+  /** The account the run used (issue 28), when the slot names accounts. */
+  account?: string;
+  /** The runtime that ran (`claude-code`, `codex`, …; a fallback account's may differ from the slot's): the board filters on it. */
   runtime?: string;
 }
 
