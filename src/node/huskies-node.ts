@@ -220,6 +220,9 @@ export class HuskiesNode {
       // for the items (and their schema) to come back from the agents.
       stampEmpty: () => !this.replica.suspect,
       log: logger("state"),
+      identity: role === "rendezvous" ? this.identity : undefined,
+      isOperator: (key) => this.operators.has(key),
+      countUnverified: (key) => this.authority.countUnverified(key),
     });
     this.schema.start();
     this.claims = new Claims(pipeline);
