@@ -115,6 +115,20 @@ export class ItemAuthority implements WriteAuthority {
     for (const s of this.items.values()) s.checked = {};
   }
 
+  /**
+   * Check every item of a just-loaded replica once, so each group's last valid record (and its
+   * rev) is known before any peer's update arrives. Checked lazily instead, an item nobody read
+   * since the restart would take a replayed older record as its first valid one, and a peer's
+   * deletion of it would have nothing to be put back from.
+   */
+  prime(items: Y.Map<unknown>): void {
+    for (const [id, m] of items) {
+      if (!m || typeof (m as { get?: unknown }).get !== "function") continue;
+      const state = this.state(id);
+      for (const g of GROUP_NAMES) this.check(id, m as Y.Map<unknown>, g, state);
+    }
+  }
+
   /** Whether `group` of item `m` as the document has it now verifies. */
   verifies(itemId: string, m: Y.Map<unknown>, group: Group): boolean {
     return this.check(itemId, m, group, this.state(itemId));

@@ -131,3 +131,46 @@ describe("the document's meta map, written by an admitted non-operator", () => {
     await waitFor(async () => (await story(server, after.id))?.stage === "qa", "the worker to do the story", 60_000);
   });
 });
+
+describe("signed records replayed by an admitted non-operator", () => {
+  it("an older record written back after the rendezvous restarted is refused: what a node held before a restart is the floor", async () => {
+    project = createProject({ projectToml: projectToml({ auth: "required" }), agentsToml: "" });
+    let server = await cluster.server(project.root, ["--no-agent"], { HUSKIES_ADMIN_TOKEN: ADMIN });
+    const port = server.port;
+    const mallory = await admittedNonOperator(cluster, server, project.clone("m"), ADMIN);
+    clients.push(mallory);
+    const filed = await fetch(`${server.http}/api/stories`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "Run me once", stage: "current" }),
+    });
+    const x = (await filed.json()) as Item;
+    await waitFor(() => mallory.pipeline.items.has(x.id), "mallory to see the story");
+    // Mallory keeps a copy of the place group as the operator signed it (current, rev 0).
+    const place = ["stage", "stageAt", "claim", "epoch", "logNode", "placeSig"] as const;
+    const mine = () => mallory.pipeline.items.get(x.id) as { get(k: string): unknown; set(k: string, v: unknown): void };
+    const copy = Object.fromEntries(place.map((k) => [k, mine().get(k)]));
+    expect(copy.stage).toBe("current");
+    // The operator takes it back to backlog (rev 1); mallory sees that.
+    const moved = await fetch(`${server.http}/api/stories/${x.id}/move`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({ stage: "backlog" }),
+    });
+    expect(moved.status).toBe(200);
+    await waitFor(() => mine().get("stage") === "backlog", "mallory to see the move");
+    await server.stop();
+    server = await cluster.server(project.root, ["--no-agent", "--port", String(port)], { HUSKIES_ADMIN_TOKEN: ADMIN });
+    // Mallory's link comes back (a story filed now reaches it); nothing has read the backlog story since.
+    const marker = await file(server, "Marker");
+    await waitFor(() => mallory.pipeline.items.has(marker.id), "mallory to relink after the restart", 60_000);
+    const before = await unverified(server);
+    mallory.doc.transact(() => {
+      for (const k of place) if (copy[k] !== undefined) mine().set(k, copy[k]);
+    });
+    // Replayed into current, it would be granted to the next agent: refused, counted and written back.
+    await waitFor(async () => (await unverified(server)) > before, "the replayed record counted on the rendezvous");
+    expect((await story(server, x.id))?.stage).toBe("backlog");
+    await waitFor(() => mine().get("stage") === "backlog", "the signed place written back into mallory's replica");
+  });
+});
