@@ -142,7 +142,11 @@ export abstract class StoryJob {
       item = this.item() ?? item;
       if (result.outcome === "node_failure" || result.outcome === "lost" || !this.stillMine() || !openQuestion(item.question)) break;
     }
-    if (result.outcome === "node_failure") this.nodeFailed(result);
+    // A folder deleted before the process could start (spawn's ENOENT) is the same trouble as one
+    // deleted while it ran: the node's, with the breaker's pause, never a bare node failure.
+    const vanished = result.outcome === "node_failure" && !result.heldBack && this.stillMine() ? this.missingWorktree(cwd) : undefined;
+    if (vanished) this.nodeTrouble(vanished);
+    else if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
     else if (result.outcome !== "lost") {
       this.ctx.health.succeeded();

@@ -203,7 +203,8 @@ export class HuskiesNode {
     );
     this.authority = new ItemAuthority(this.identity, (key) => this.operators.has(key));
     this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity), authority: this.authority });
-    // What this node held before a restart is the floor a replayed older record must not go under.
+    // What this node held before a restart is the floor a replayed older record must not go under
+    // (remembered now, verified on first use).
     this.authority.prime(this.replica.pipeline.items);
     // After the replica: a damaged replica file is replaced while it loads (store.db changes).
     this.trustState = new TrustState(store.db);

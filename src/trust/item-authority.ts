@@ -31,6 +31,8 @@ interface ItemState {
   /** Per group: the raw record and values last checked, and whether they verified. */
   checked: Partial<Record<Group, { record: unknown; values: unknown[]; ok: boolean }>>;
   history: ItemHistory;
+  /** Per group: the record this node's replica held when it loaded, not yet checked (see `prime`). */
+  loaded?: Partial<Record<Group, { record: unknown; values: Record<string, unknown> }>>;
 }
 
 export interface UnverifiedWrite {
@@ -116,17 +118,36 @@ export class ItemAuthority implements WriteAuthority {
   }
 
   /**
-   * Check every item of a just-loaded replica once, so each group's last valid record (and its
-   * rev) is known before any peer's update arrives. Checked lazily instead, an item nobody read
-   * since the restart would take a replayed older record as its first valid one, and a peer's
-   * deletion of it would have nothing to be put back from.
+   * Remember what each item's groups held when this node's replica loaded (references only; a
+   * record is verified when the group is first read). That record, if it verifies, is the floor
+   * the group starts from: read lazily instead, an item nobody read since the restart would take a
+   * replayed older record as its first valid one, and a peer's deletion of it would have nothing
+   * to be put back from. Verifying everything at load would cost a 10 000-item project seconds.
    */
   prime(items: Y.Map<unknown>): void {
     for (const [id, m] of items) {
       if (!m || typeof (m as { get?: unknown }).get !== "function") continue;
-      const state = this.state(id);
-      for (const g of GROUP_NAMES) this.check(id, m as Y.Map<unknown>, g, state);
+      const map = m as Y.Map<unknown>;
+      const loaded: NonNullable<ItemState["loaded"]> = {};
+      for (const g of GROUP_NAMES) {
+        const values: Record<string, unknown> = {};
+        for (const f of GROUPS[g].fields) {
+          const v = map.get(f);
+          if (v !== undefined) values[f] = v;
+        }
+        loaded[g] = { record: map.get(GROUPS[g].sigKey), values };
+      }
+      this.state(id).loaded = loaded;
     }
+  }
+
+  /** The group's load-time record, checked once on first use: valid, it becomes the last valid value. */
+  private settleLoaded(itemId: string, group: Group, state: ItemState): void {
+    const l = state.loaded?.[group];
+    if (!l) return;
+    delete state.loaded![group];
+    if (state.valid[group] || this.problem(itemId, group, l.record, l.values, state)) return;
+    this.accept(state, group, l.values, l.record as GroupRecord);
   }
 
   /** Whether `group` of item `m` as the document has it now verifies. */
@@ -158,7 +179,9 @@ export class ItemAuthority implements WriteAuthority {
   }
 
   lastValid(itemId: string, group: Group): ValidGroup | undefined {
-    return this.items.get(itemId)?.valid[group];
+    const state = this.items.get(itemId);
+    if (state) this.settleLoaded(itemId, group, state);
+    return state?.valid[group];
   }
 
   signClaim(itemId: string, claim: Claim): Record<string, unknown> {
@@ -246,13 +269,7 @@ export class ItemAuthority implements WriteAuthority {
     const problem = this.problem(itemId, group, record, values, state);
     state.checked[group] = { record, values: raw, ok: !problem };
     if (!problem) {
-      const r = record as GroupRecord;
-      state.valid[group] = { values, record: r };
-      const epochs = [r.held?.epoch, (values.claim as Partial<SignedClaim> | null)?.epoch, values.epoch].filter((e): e is number =>
-        Number.isSafeInteger(e),
-      );
-      state.history.maxEpoch = Math.max(state.history.maxEpoch, ...epochs);
-      if (group === "place" && isStage(values.stage)) state.history.stage = values.stage;
+      this.accept(state, group, values, record as GroupRecord);
       return true;
     }
     const key = `${itemId}\0${group}\0${(record as { sig?: unknown } | undefined)?.sig ?? ""}\0${raw.length}`;
@@ -264,7 +281,17 @@ export class ItemAuthority implements WriteAuthority {
     return false;
   }
 
+  private accept(state: ItemState, group: Group, values: Record<string, unknown>, r: GroupRecord): void {
+    state.valid[group] = { values, record: r };
+    const epochs = [r.held?.epoch, (values.claim as Partial<SignedClaim> | null)?.epoch, values.epoch].filter((e): e is number =>
+      Number.isSafeInteger(e),
+    );
+    state.history.maxEpoch = Math.max(state.history.maxEpoch, ...epochs);
+    if (group === "place" && isStage(values.stage)) state.history.stage = values.stage;
+  }
+
   private problem(itemId: string, group: Group, record: unknown, values: Record<string, unknown>, state: ItemState): string | undefined {
+    this.settleLoaded(itemId, group, state);
     if (!recordShape(record)) return "unsigned";
     if (group === "item") {
       const bad = values.id !== itemId ? "id does not match its key" : itemFieldProblem(values);

@@ -36,7 +36,7 @@ describe("a worktree deleted while its coder runs (issue 24, row 5)", () => {
     const a = await cluster.agent(root, server.ws);
 
     const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Lose my folder", stage: "current" });
-    await waitFor(() => a.logged("agent invocation").some((l) => l.story === story.id), "the coder to start");
+    await waitFor(() => a.logged("agent process started").some((l) => l.story === story.id && Number(l.pid) > 0), "the coder to start");
     rmSync(join(root, ".huskies", "worktrees", story.id), { recursive: true, force: true });
     writeFileSync(go, "");
 
