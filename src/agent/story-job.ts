@@ -19,6 +19,17 @@ function continuePrompt(feedback: string | undefined): string {
   return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
 }
 
+/**
+ * A conflict round's run (issue 29.1): the round's instructions (the whole prompt when the session
+ * that wrote the code is resumed, appended to the story's prompt otherwise), the ref of the base,
+ * and the session to resume, if this node and slot's runtime have it.
+ */
+export interface RoundRun {
+  prompt: string;
+  conflict: { round: number; ref: string };
+  resume?: string;
+}
+
 /** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
 function oomTrouble(r: RunResult): NodeTrouble {
   return { kind: "out_of_memory", reason: `out of memory: ${r.reason}`, storyMayCause: true };
@@ -101,13 +112,13 @@ export abstract class StoryJob {
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
    */
-  protected async runAgent(cwd: string, feedback?: string): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, round?: RoundRun): Promise<RunResult> {
     const item = this.item()!;
-    const resume = this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume);
+    const resume = round ? round.resume : this.resumable(item);
+    let result = await this.runOnce(cwd, item, feedback, resume, round);
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined);
+      result = await this.runOnce(cwd, item, feedback, undefined, round);
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
@@ -123,7 +134,13 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
-  private async runOnce(cwd: string, item: Item, feedback: string | undefined, resumeSessionId: string | undefined): Promise<RunResult> {
+  private async runOnce(
+    cwd: string,
+    item: Item,
+    feedback: string | undefined,
+    resumeSessionId: string | undefined,
+    round?: RoundRun,
+  ): Promise<RunResult> {
     const slot = this.slot;
     const vars = {
       story_id: this.storyId,
@@ -131,16 +148,30 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt = resumeSessionId ? continuePrompt(feedback) : buildPrompt(slot.role, slot.prompt, vars, feedback);
+    const prompt = round
+      ? resumeSessionId
+        ? round.prompt
+        : `${buildPrompt(slot.role, slot.prompt, vars, feedback)}\n\n${round.prompt}`
+      : resumeSessionId
+        ? continuePrompt(feedback)
+        : buildPrompt(slot.role, slot.prompt, vars, feedback);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     writeFileSync(promptFile, prompt);
     this.ctx.log.info(
-      { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
+      {
+        story: this.storyId,
+        node: this.ctx.nodeId,
+        slot: slot.name,
+        role: slot.role,
+        runtime: slot.runtime,
+        resume: resumeSessionId,
+        ...(round ? { conflictRound: round.conflict.round } : {}),
+      },
       "agent invocation",
     );
     this.note(
       "info",
-      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${round ? ` for conflict round ${round.conflict.round}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
@@ -154,6 +185,7 @@ export abstract class StoryJob {
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
       resumeSessionId,
+      conflict: round?.conflict,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {

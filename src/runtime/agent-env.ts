@@ -85,6 +85,7 @@ export function huskiesVars(spec: {
   baseBranch: string;
   promptFile: string;
   slot: { name: string };
+  conflict?: { round: number; ref: string };
 }): Record<string, string> {
   return {
     HUSKIES_STORY_ID: spec.storyId,
@@ -92,6 +93,7 @@ export function huskiesVars(spec: {
     HUSKIES_BASE_BRANCH: spec.baseBranch,
     HUSKIES_PROMPT_FILE: spec.promptFile,
     HUSKIES_SLOT: spec.slot.name,
+    ...(spec.conflict ? { HUSKIES_CONFLICT_ROUND: String(spec.conflict.round), HUSKIES_CONFLICT_BASE: spec.conflict.ref } : {}),
   };
 }
 

@@ -57,6 +57,11 @@ export interface RunSpec {
    * caller then passes a short "continue" prompt. Runtimes without sessions ignore it.
    */
   resumeSessionId?: string;
+  /**
+   * A conflict round (issue 29.1): the round and the ref the new base was fetched into. Agents see
+   * them as `HUSKIES_CONFLICT_ROUND` and `HUSKIES_CONFLICT_BASE` (the prompt says the same).
+   */
+  conflict?: { round: number; ref: string };
   /** `allowed_warning` at or above this utilization (0..1) signals `near-limit`. Default 0.95. */
   limitPauseUtilization?: number;
   /** Extra environment; still filtered by the allow-list of `agent-env.ts` (use the slot's `env`). */

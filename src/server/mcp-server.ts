@@ -9,6 +9,10 @@ import type { NodeInfo } from "./node-info.js";
 import type { RequestGuard } from "./request-guard.js";
 
 const idArg = z.string().describe("item id, e.g. 42_story_add_login");
+const touchesArg = z
+  .array(z.string())
+  .optional()
+  .describe('paths or globs the story means to touch, e.g. ["src/api/**"]: grants avoid running overlapping stories at once ([] clears)');
 
 function json(value: unknown) {
   return { content: [{ type: "text" as const, text: JSON.stringify(value, null, 2) }] };
@@ -31,10 +35,20 @@ export function buildMcpServer(node: NodeInfo): McpServer {
         user_story: z.string().max(100_000).optional().describe("As a …, I want …, so that …"),
         acceptance_criteria: z.array(z.string().min(1)).max(100).optional(),
         stage: z.string().default("backlog").describe("backlog, current, qa, merge, done or archived"),
+        touches: touchesArg,
       },
     },
     async (args) =>
-      json(a.create({ name: args.name, type: args.type, body: args.user_story, criteria: args.acceptance_criteria, stage: args.stage })),
+      json(
+        a.create({
+          name: args.name,
+          type: args.type,
+          body: args.user_story,
+          criteria: args.acceptance_criteria,
+          stage: args.stage,
+          touches: args.touches,
+        }),
+      ),
   );
   mcp.registerTool("get_pipeline_status", { description: "Every stage with its items, and the nodes." }, async () => json(a.view()));
   mcp.registerTool(
@@ -48,15 +62,16 @@ export function buildMcpServer(node: NodeInfo): McpServer {
   mcp.registerTool(
     "update_story",
     {
-      description: "Change an item's name, body (markdown) or dependencies.",
+      description: "Change an item's name, body (markdown), dependencies or the paths it means to touch.",
       inputSchema: {
         id: idArg,
         name: z.string().min(1).max(200).optional(),
         body: z.string().max(100_000).optional(),
         depends_on: z.array(z.string()).optional(),
+        touches: touchesArg,
       },
     },
-    async ({ id, name, body, depends_on }) => json(a.update(id, { name, body, dependsOn: depends_on })),
+    async ({ id, name, body, depends_on, touches }) => json(a.update(id, { name, body, dependsOn: depends_on, touches })),
   );
   mcp.registerTool(
     "move_story",

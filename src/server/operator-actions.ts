@@ -12,6 +12,7 @@ import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
+import { MAX_TOUCHES, touchProblem } from "../pipeline/touches.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -36,6 +37,17 @@ function checkText(field: string, value: string | undefined): void {
   if (found) throw new ActionError(400, `${field}: ${controlCharacterMessage(found)}`);
 }
 
+/** `touches = ["src/api/**"]`: paths or globs the story means to touch (issue 29.2). */
+const touches = () =>
+  z
+    .array(
+      z.string().superRefine((s, ctx) => {
+        const problem = touchProblem(s);
+        if (problem) ctx.addIssue({ code: "custom", message: `touches ${JSON.stringify(s.slice(0, 80))}: ${problem}` });
+      }),
+    )
+    .max(MAX_TOUCHES, `at most ${MAX_TOUCHES} paths or globs`);
+
 const stageInput = z.string().transform((s, ctx) => {
   const st = parseStage(s);
   if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
@@ -50,6 +62,7 @@ export const newStorySchema = z.strictObject({
   criteria: z.array(text().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
+  touches: touches().optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
@@ -57,6 +70,7 @@ export const storyPatchSchema = z.strictObject({
   body: text().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
+  touches: touches().optional(),
 });
 
 export interface PipelineView {
@@ -107,7 +121,15 @@ export class OperatorActions {
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
-    return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+    return this.pipeline.createItem({
+      name: s.name,
+      type: s.type,
+      stage: s.stage,
+      body,
+      dependsOn: s.dependsOn,
+      qa: s.qa,
+      ...(s.touches?.length ? { touches: s.touches } : {}),
+    });
   }
 
   get(id: string): Item {
@@ -118,7 +140,10 @@ export class OperatorActions {
 
   update(id: string, input: unknown): Item {
     this.get(id);
-    this.pipeline.update(id, parse(storyPatchSchema, input));
+    // Keys given as undefined (an MCP call naming only `body`) are left alone, never deleted.
+    const given = Object.fromEntries(Object.entries(parse(storyPatchSchema, input)).filter(([, v]) => v !== undefined));
+    // An empty `touches` clears the field: the story declares nothing.
+    this.pipeline.update(id, given.touches?.length === 0 ? { ...given, touches: undefined } : given);
     return this.get(id);
   }
 
@@ -138,7 +163,10 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined } : {},
+        // A person's move ends an open conflict round and the story's place in the merge queue.
+        to === "current"
+          ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, conflict: undefined, queuedAt: undefined }
+          : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
@@ -165,8 +193,8 @@ export class OperatorActions {
 
   unblock(id: string): Item {
     this.get(id);
-    // A person looked at it: the node-trouble record starts over too (rule 2's breaker).
-    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined });
+    // A person looked at it: the node-trouble record and the conflict rounds start over too.
+    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined, conflictRounds: undefined });
     return this.get(id);
   }
 
