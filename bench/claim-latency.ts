@@ -6,8 +6,9 @@ import { percentiles, type BenchResult } from "./stats.js";
 
 /**
  * Rendezvous + idle agents; stories go into `current` one at a time at random intervals.
- * Latency = the coder's start on some agent (its "agent invocation" log time) minus the
- * item's creation time on the server (both on this machine's clock).
+ * Latency = the coder's start on some agent (its "agent process started" log time: after the
+ * confinement's setup and the spawn) minus the item's creation time on the server (both on this
+ * machine's clock).
  */
 export async function claimLatency(p: { agents: number; stories: number; minGapMs: number; maxGapMs: number }): Promise<BenchResult> {
   const c = await startBenchCluster({ agents: p.agents, slots: 1 });
@@ -19,10 +20,16 @@ export async function claimLatency(p: { agents: number; stories: number; minGapM
       await new Promise((r) => setTimeout(r, p.minGapMs + Math.random() * (p.maxGapMs - p.minGapMs)));
     }
     await waitFor(() => invocationsByStory(c.agents).size === p.stories, "every story's coder to start", 120_000, 100);
+    await waitFor(
+      () => new Set(c.agents.flatMap((a) => a.logged("agent process started").map((l) => String(l.story)))).size === p.stories,
+      "every story's coder process to start",
+      30_000,
+      100,
+    );
     const firstStart = new Map<string, number>();
     const claimed = new Map<string, number>();
     for (const a of c.agents) {
-      for (const l of a.logged("agent invocation")) {
+      for (const l of a.logged("agent process started")) {
         const id = String(l.story);
         firstStart.set(id, Math.min(firstStart.get(id) ?? Infinity, Number(l.time)));
       }

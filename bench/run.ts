@@ -3,6 +3,8 @@ import { drain } from "./drain.js";
 import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
+import { confineStart } from "./confine-start.js";
+import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
 
 /**
@@ -46,6 +48,9 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
             threads: 2,
           },
     ),
+  "confine-start": () => confineStart({ starts: quick ? 5 : 20 }),
+  board: () => board(quick ? { items: 2000, loads: 2, opens: 3, files: 2 } : { items: 10_000, loads: 5, opens: 10, files: 5 }),
+  "board-ab": () => boardAb(quick ? { items: 2000, rounds: 1 } : { items: 10_000, rounds: 3 }),
   footprint: () =>
     footprint(
       quick
@@ -61,7 +66,8 @@ if (unknown.length) {
 }
 
 let failed = false;
-for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+// board-ab compares with another build, which has to be named (see bench/board.ts): only on request.
+for (const name of wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "board-ab")) {
   const started = Date.now();
   const result = await BENCHES[name]!();
   failed ||= !result.ok;

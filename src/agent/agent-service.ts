@@ -49,6 +49,10 @@ export class AgentService {
     if (orphans.length) ctx.log.warn({ stories: orphans }, "killed coders left running by a previous run");
     await this.opts.ready();
     if (this.stopped) return;
+    // Commits a run made before this node died are in its git view until taken back.
+    await ctx.confinement
+      ?.recoverViews()
+      .catch((err: unknown) => ctx.log.error({ err: (err as Error).message }, "taking back left git views failed"));
     const result = await reconcileWorktrees(ctx).catch((err: unknown) => {
       ctx.log.error({ err: (err as Error).message }, "worktree reconcile failed");
       return undefined;

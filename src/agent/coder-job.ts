@@ -8,6 +8,7 @@ import type { CoderSession, Failure, Item } from "../state/item.js";
 import { advanceFromCurrent } from "./advance.js";
 import { prepareRound, roundProblem, type RoundPlan } from "./conflict-round.js";
 import { StoryJob } from "./story-job.js";
+import { reviewReason } from "../pipeline/review.js";
 
 type Checked = { ahead: number } | { failure: Failure } | { trouble: NodeTrouble };
 
@@ -40,8 +41,16 @@ export class CoderJob extends StoryJob {
       this.note("info", `conflict round ${round.recorded.round}: base ${round.commit.slice(0, 12)} fetched as ${round.run.conflict.ref}`);
     // A round says everything in its own instructions; the conflict text is not fed back twice.
     let feedback = nodes || round ? undefined : item.failure?.message;
+    // Line comments stay in every attempt's prompt until the work passes to qa again. While the
+    // review is the latest send-back (no failure since), it is the feedback, and the first run
+    // continues the session that wrote the reviewed work when this node still has it.
+    const review = item.review;
+    const fresh = !!review && item.failure?.kind === "rework" && item.failure.message === reviewReason(review);
+    if (fresh) feedback = undefined;
+    let first = true;
     while (this.stillMine()) {
-      const result = await this.runAgent(worktree, feedback, round?.run);
+      const result = await this.runAgent(worktree, feedback, { review: review && { review, resume: first && fresh }, round: round?.run });
+      first = false;
       if (!this.stillMine()) return;
       const lastRun = this.lastRun(result);
       const checked = await this.check(worktree, result, round);
@@ -80,7 +89,7 @@ export class CoderJob extends StoryJob {
       };
     const unresolved = round ? await roundProblem(worktree, round) : undefined;
     if (unresolved) return { failure: unresolved };
-    const gates = await runGatesChecked(worktree, this.ctx.config.project.gates.commands);
+    const gates = await runGatesChecked(this.gateRun(worktree, this.branch), this.ctx.config.project.gates.commands);
     if (!gates.ok) {
       const trouble = this.machineTrouble(worktree, gates.output);
       return trouble ? { trouble } : { failure: { kind: "gates", message: gates.output } };

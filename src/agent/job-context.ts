@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { LiveConfig } from "../config/live-config.js";
+import type { Confinement } from "../confinement/confine.js";
 import type { WorktreeSource } from "../git/worktree-pool.js";
 import type { AgentPool } from "../runtime/agent-pool.js";
 import type { StoryLogs } from "../runtime/story-log.js";
@@ -41,6 +42,8 @@ export interface JobContext {
   };
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
+  /** The node's confinement: every story-controlled process (agents, gates) starts through it. */
+  confinement?: Confinement;
   /** Prepared worktrees for first attempts (absent: every worktree is added on the claim path). */
   worktrees?: WorktreeSource & { refresh(): void };
 }

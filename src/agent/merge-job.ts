@@ -148,7 +148,8 @@ export class MergeJob extends StoryJob {
   /** Stage the tree to commit (squash and any resolution), then hold the gates to checking it. */
   private async gates(ws: string) {
     await stageTree(ws);
-    return runGatesChecked(ws, this.ctx.config.project.gates.commands, { dropUntracked: true });
+    // The merged tree runs the story's code too: confined like the coder's gates, no branch of its own.
+    return runGatesChecked(this.gateRun(ws), this.ctx.config.project.gates.commands, { dropUntracked: true });
   }
 
   private recordMerged(commit: string, already: boolean): void {

@@ -42,7 +42,21 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
     const wt = join(dir, id);
     const branch = featureBranch(id);
     const ahead = await worktreeCommitsAhead(wt, ctx.baseBranch).catch(() => 0);
-    const gates = ahead > 0 ? await runGatesChecked(wt, ctx.config.project.gates.commands).catch(() => undefined) : undefined;
+    const gates =
+      ahead > 0
+        ? await runGatesChecked(
+            {
+              cwd: wt,
+              storyId: id,
+              projectRoot: ctx.root,
+              baseBranch: ctx.baseBranch,
+              ownBranch: branch,
+              mode: ctx.config.project.gates.sandbox,
+              confinement: ctx.confinement,
+            },
+            ctx.config.project.gates.commands,
+          ).catch(() => undefined)
+        : undefined;
     // One worktree that cannot be pushed (origin unreachable) must not stop the others: its
     // claim is given back like unfinished work, and the commits stay in the kept worktree.
     const pushed = gates?.ok

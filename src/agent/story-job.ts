@@ -1,15 +1,18 @@
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentSlot } from "../config/agents-config.js";
 import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt } from "../runtime/prompt.js";
+import { buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
+import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
 import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
+import { writeHostFile } from "../confinement/host-files.js";
+import type { GateRun } from "../git/gates.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 
@@ -28,6 +31,12 @@ export interface RoundRun {
   prompt: string;
   conflict: { round: number; ref: string };
   resume?: string;
+}
+
+/** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
+export interface ReviewRun {
+  review: Review;
+  resume: boolean;
 }
 
 /** A run the kernel's OOM killer ended: the machine ran out of memory (maybe because of the story). */
@@ -112,13 +121,17 @@ export abstract class StoryJob {
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
    */
-  protected async runAgent(cwd: string, feedback?: string, round?: RoundRun): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, opts: { review?: ReviewRun; round?: RoundRun } = {}): Promise<RunResult> {
     const item = this.item()!;
-    const resume = round ? round.resume : this.resumable(item);
-    let result = await this.runOnce(cwd, item, feedback, resume, round);
+    const { review, round } = opts;
+    const interrupted = this.resumable(item);
+    // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
+    const reviewed = !round && !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    const resume = round ? round.resume : (interrupted ?? reviewed);
+    let result = await this.runOnce(cwd, item, feedback, resume, { review: review?.review, resumeForReview: !!reviewed, round });
     if (resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined, round);
+      result = await this.runOnce(cwd, item, feedback, undefined, { review: review?.review, round });
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
@@ -134,12 +147,18 @@ export abstract class StoryJob {
     return ok ? last.sessionId : undefined;
   }
 
+  /** The session of this slot's last run here, when it finished normally (its work was reviewed). */
+  private reviewedSession(item: Item): string | undefined {
+    const last = item.lastRun;
+    return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
+  }
+
   private async runOnce(
     cwd: string,
     item: Item,
     feedback: string | undefined,
     resumeSessionId: string | undefined,
-    round?: RoundRun,
+    opts: { review?: Review; resumeForReview?: boolean; round?: RoundRun } = {},
   ): Promise<RunResult> {
     const slot = this.slot;
     const vars = {
@@ -148,15 +167,19 @@ export abstract class StoryJob {
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
+    const { review, resumeForReview, round } = opts;
     const prompt = round
       ? resumeSessionId
         ? round.prompt
-        : `${buildPrompt(slot.role, slot.prompt, vars, feedback)}\n\n${round.prompt}`
-      : resumeSessionId
-        ? continuePrompt(feedback)
-        : buildPrompt(slot.role, slot.prompt, vars, feedback);
+        : `${buildPrompt(slot.role, slot.prompt, vars, feedback, review)}\n\n${round.prompt}`
+      : resumeForReview && review
+        ? reviewContinuePrompt(review)
+        : resumeSessionId
+          ? continuePrompt(feedback)
+          : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
-    writeFileSync(promptFile, prompt);
+    // Never through a link a run could have planted (the file is outside every checkout anyway).
+    writeHostFile(promptFile, prompt);
     this.ctx.log.info(
       {
         story: this.storyId,
@@ -184,6 +207,9 @@ export abstract class StoryJob {
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
       projectRoot: this.ctx.root,
+      confinement: this.ctx.confinement,
+      // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
+      ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
       conflict: round?.conflict,
       limitPauseUtilization: project.limit_pause_utilization,
@@ -195,6 +221,8 @@ export abstract class StoryJob {
         else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
       },
     });
+    // After the confinement's setup and the spawn: what claim → coder start really costs.
+    this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
     try {
       this.ctx.trackPid(this.storyId, this.running.pid);
     } catch (err) {
@@ -235,6 +263,7 @@ export abstract class StoryJob {
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
+      runtime: s.runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };
@@ -273,6 +302,19 @@ export abstract class StoryJob {
   /** An unexpected error (a bug, git refusing something): a failed attempt, and the claim is given back to be retried. */
   fail(reason: string): void {
     if (this.attemptFailed({ kind: "other", message: reason })) this.ctx.claims.release(this.token);
+  }
+
+  /** How this job's gates run in `cwd`: confined, under `[gates] sandbox`. */
+  protected gateRun(cwd: string, ownBranch?: string): GateRun {
+    return {
+      cwd,
+      storyId: this.storyId,
+      projectRoot: this.ctx.root,
+      baseBranch: this.ctx.baseBranch,
+      ownBranch,
+      mode: this.ctx.config.project.gates.sandbox,
+      confinement: this.ctx.confinement,
+    };
   }
 
   /**

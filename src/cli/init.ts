@@ -63,6 +63,7 @@ node.key
 worktrees/
 merge_workspace/
 logs/
+runs/
 running.json
 `;
 

@@ -11,9 +11,8 @@ import { ROLES } from "../pipeline/roles.js";
  */
 export const COMMAND_TEMPLATE_KEYS = ["story_id", "worktree_path", "base_branch", "prompt_file"] as const;
 
-/** How a claude-code slot is confined: `auto` = sandboxed when bubblewrap is installed. */
-export const SANDBOX_MODES = ["auto", "required", "off"] as const;
-export type SandboxMode = (typeof SANDBOX_MODES)[number];
+export { SANDBOX_MODES, type SandboxMode } from "./project-config.js";
+import { SANDBOX_MODES } from "./project-config.js";
 
 const envName = z
   .string()
@@ -36,7 +35,7 @@ export const agentSlotSchema = z
     claude_path: z.string().optional(),
     command: z.string().optional(),
     args: z.array(z.string()).default([]),
-    /** claude-code only; unset means `auto`. */
+    /** Every runtime; unset means `auto`. */
     sandbox: z.enum(SANDBOX_MODES).optional(),
     /** Names of extra variables of the node's environment to pass to this slot's agent. */
     env: z.array(envName).default([]),
@@ -44,9 +43,6 @@ export const agentSlotSchema = z
   .superRefine((s, ctx) => {
     if (s.runtime === "command" && !s.command)
       ctx.addIssue({ code: "custom", message: 'runtime "command" needs `command`', path: ["command"] });
-    if (s.runtime !== "claude-code" && s.sandbox !== undefined) {
-      ctx.addIssue({ code: "custom", message: `slot \`${s.name}\`: \`sandbox\` applies to claude-code slots only`, path: ["sandbox"] });
-    }
     if (s.runtime !== "command") return;
     const fields: Array<[string[], string | undefined]> = [
       [["command"], s.command],

@@ -7,6 +7,15 @@ import { UserError } from "../errors.js";
 
 const positive = z.number().positive();
 
+/**
+ * How a slot's (or the gates') processes are confined: `auto` = confined whenever the sandbox
+ * works on this node (then a failure to confine is a failure, never a fallback), unconfined with a
+ * warning on every run when it does not; `required` refuses to run without it; `off` runs
+ * unconfined (with that warning), for a trusted script.
+ */
+export const SANDBOX_MODES = ["auto", "required", "off"] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+
 /** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
 export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
@@ -15,6 +24,17 @@ const httpOrigin = httpUrl.refine((s) => {
   const u = urlOrUndefined(s);
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
+
+const absolutePath = z
+  .string()
+  .regex(/^\/./, "must be an absolute path")
+  .refine((p) => p !== "/" && !/(^|\/)\.\.(\/|$)/.test(p), "must not be / or contain ..");
+const hostPattern = z
+  .string()
+  .regex(
+    /^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/,
+    "must be a host name, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
+  );
 
 function urlOrUndefined(s: string): URL | undefined {
   try {
@@ -63,7 +83,16 @@ export const projectSchema = z.strictObject({
   git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
   restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
   restart_max_secs: positive.default(D.RESTART_MAX_SECS),
-  gates: z.strictObject({ commands: z.array(z.string()).default([]) }).default({ commands: [] }),
+  // `sandbox`: how gates are confined (issue 26), like a slot's `sandbox`; unset is `auto`.
+  gates: z.strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() }).default({ commands: [] }),
+  // What every confined process may additionally read, write and connect to (issue 26).
+  sandbox: z
+    .strictObject({
+      allow_read: z.array(absolutePath).default([]),
+      allow_write: z.array(absolutePath).default([]),
+      allow_hosts: z.array(hostPattern).default([]),
+    })
+    .default({ allow_read: [], allow_write: [], allow_hosts: [] }),
   // Landing parallel work (issue 29): a conflict goes back to the session that wrote the code (or,
   // with "mergemaster", to the mergemaster's own agent); grants avoid running overlapping stories
   // at once; merges go through a visible queue, optionally several stories per gate run.

@@ -1,5 +1,5 @@
 import { changedByGates, gateChangedFilesFailure } from "../pipeline/gate-rules.js";
-import { runGates, type GateResult } from "./gates.js";
+import { runGates, type GateResult, type GateRun } from "./gates.js";
 import { git } from "./git.js";
 
 /** Tracked files whose working copy differs from the index. */
@@ -16,13 +16,15 @@ async function unstaged(cwd: string): Promise<string[]> {
  * never staged). The coder's worktree keeps everything: huskies only pushes the coder's commits.
  */
 export async function runGatesChecked(
-  cwd: string,
+  run: GateRun,
   commands: readonly string[],
   opts: { dropUntracked?: boolean } = {},
 ): Promise<GateResult & { changed?: string[] }> {
   if (commands.length === 0) return { ok: true, output: "" };
+  const cwd = run.cwd;
   const before = await unstaged(cwd);
-  const result = await runGates(cwd, commands);
+  // Confined like every process a story controls (src/confinement/).
+  const result = await runGates(commands, run);
   const changed = changedByGates(before, await unstaged(cwd));
   // Put back what the gates rewrote (only files that were clean before them), so the next attempt
   // starts from what was committed and the failure names the files.

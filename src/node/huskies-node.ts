@@ -20,6 +20,7 @@ import { SyncService } from "../sync/sync-service.js";
 import { StoryLogs } from "../runtime/story-log.js";
 import { AgentPool } from "../runtime/agent-pool.js";
 import { preflightSlots } from "../runtime/preflight.js";
+import { Confinement } from "../confinement/confine.js";
 import { configureGit, detectBaseBranch } from "../git/git.js";
 import { AgentService } from "../agent/agent-service.js";
 import { RendezvousWatch } from "../agent/rendezvous-watch.js";
@@ -89,6 +90,8 @@ export class HuskiesNode {
   presence!: NodePresence;
   metrics!: Metrics;
   pause!: NodePause;
+  /** Starts every process a story controls (agents, gates) under the one policy. */
+  confinement: Confinement | undefined;
   directives!: OperatorDirectives;
   schema!: SchemaGuard;
   baseBranch = "main";
@@ -291,7 +294,15 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
-    if (this.opts.runAgent) this.preflight();
+    if (this.opts.runAgent) {
+      // Preflight really starts a sandbox once; the proxies confined processes reach the network by.
+      this.confinement = await new Confinement({
+        root: this.opts.root,
+        settings: () => this.config.project.sandbox,
+        log: logger("confine"),
+      }).start();
+      this.preflight();
+    }
     this.config.on("change", () => {
       configureGit({ timeoutMs: this.config.project.git_timeout_secs * 1000 });
       if (this.opts.runAgent) {
@@ -376,6 +387,7 @@ export class HuskiesNode {
         mergeLock: serialize(),
         health: this.pause,
         metrics: this.metrics,
+        confinement: this.confinement,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
@@ -391,7 +403,7 @@ export class HuskiesNode {
    * edit that fixes the problems lifts the pause.
    */
   private preflight(): void {
-    const problems = preflightSlots(this.config.agents.agent);
+    const problems = preflightSlots(this.config.agents.agent, { probe: this.confinement?.probe, gates: this.config.project.gates });
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");
     else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
@@ -449,6 +461,10 @@ export class HuskiesNode {
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
+      // Whether every slot and the gates run confined here (false: some run unconfined, with a warning each time).
+      ...(this.confinement
+        ? { confined: this.confinement.confined([...this.config.agents.agent.map((a) => a.sandbox), this.config.project.gates.sandbox]) }
+        : {}),
       // What the board needs to tell a dead node or a stuck story the way the nodes do.
       config: { default_qa: this.config.project.default_qa, node_alive_secs: this.config.project.node_alive_secs },
     };
@@ -458,6 +474,7 @@ export class HuskiesNode {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
+      await this.confinement?.close();
       this.rendezvous?.stop();
       this.directives.stop();
       this.pause.stop();

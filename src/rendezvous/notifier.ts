@@ -87,7 +87,7 @@ export class Notifier {
         if (q.items.length >= this.o.queueMax) {
           const dropped = q.items.shift()!;
           this.o.log?.warn(
-            { url: target.url, event: dropped.ev.event, story: dropped.ev.story },
+            { url: urlForLog(target.url), event: dropped.ev.event, story: dropped.ev.story },
             "webhook queue full: dropped the oldest event",
           );
         }
@@ -131,7 +131,8 @@ export class Notifier {
   }
 
   private async deliver(target: NotifyTarget, d: Delivery): Promise<void> {
-    const ctx = { url: target.url, event: d.ev.event, story: d.ev.story, node: d.ev.node };
+    // A webhook URL is a secret (Slack's path is the credential): logs get its scheme and host only.
+    const ctx = { url: urlForLog(target.url), event: d.ev.event, story: d.ev.story, node: d.ev.node };
     for (let attempt = 1; attempt <= this.o.attempts && !this.closed; attempt++) {
       const { outcome, error } = await this.post(target.url, d);
       if (outcome === "ok") return;
@@ -152,9 +153,13 @@ export class Notifier {
         headers: { "content-type": "application/json", "user-agent": `huskies/${VERSION}`, "x-huskies-event-id": d.id },
         body: d.body,
         signal: AbortSignal.timeout(this.o.timeoutMs),
+        // Never followed: a 307 would replay the POST and its body to wherever it points (a
+        // loopback admin URL); a receiver that moved is a configuration error.
+        redirect: "manual",
       });
       await res.body?.cancel().catch(() => undefined);
       if (res.ok) return { outcome: "ok" };
+      if (res.status >= 300 && res.status < 400) return { outcome: "permanent", error: `HTTP ${res.status} redirect (not followed)` };
       const retry = res.status === 408 || res.status === 429 || res.status >= 500;
       return { outcome: retry ? "retry" : "permanent", error: `HTTP ${res.status}` };
     } catch (err) {
@@ -185,9 +190,33 @@ export function payload(ev: NotifyEvent, format: NotifyTarget["format"], project
   return { text: slackText(ev, project) };
 }
 
-export function slackText(ev: NotifyEvent, project?: string): string {
+/** `scheme://host[:port]` of a URL, for logs. */
+export function urlForLog(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/**
+ * Slack's text markup: `<!channel>`, `<@U123>` and `<https://x|label>` are all made of `<`, `>`
+ * and `&`; escaping those three (as Slack documents) shows a story's text as text.
+ */
+export function escapeSlack(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+export function slackText(raw: NotifyEvent, rawProject?: string): string {
+  const ev = {
+    ...raw,
+    story: raw.story === undefined ? undefined : escapeSlack(raw.story),
+    node: raw.node === undefined ? undefined : escapeSlack(raw.node),
+  };
+  const project = rawProject === undefined ? undefined : escapeSlack(rawProject);
   const where = project ? `[${project}] ` : "";
-  const why = ev.reason ? `: ${ev.reason}` : "";
+  const why = raw.reason ? `: ${escapeSlack(raw.reason)}` : "";
   switch (ev.event) {
     case "blocked":
       return `${where}:no_entry: ${ev.story} is blocked${why}`;

@@ -1,4 +1,6 @@
 import type { AgentSlot } from "../config/agents-config.js";
+import type { Confinement } from "../confinement/confine.js";
+import type { Channel } from "../confinement/policy.js";
 import type { LogEntry } from "./story-log.js";
 
 /**
@@ -43,8 +45,12 @@ export interface RunSpec {
    * when it is `.huskies/worktrees/<id>` or `.huskies/merge_workspace`.
    */
   projectRoot?: string;
-  /** Extra paths a confined agent must not read (absolute). */
-  denyRead?: string[];
+  /** The node's confinement: every runtime starts its process through `confinement.run`. */
+  confinement?: Confinement;
+  /** The branch the run may move (`feature/story-<id>`); unset in the merge workspace. */
+  ownBranch?: string;
+  /** A story-scoped unix socket back to huskies, mounted into the sandbox (MCP for coders). */
+  channel?: Channel;
   /** The prompt: on stdin for claude-code; for `command` agents only through `promptFile`. */
   prompt: string;
   storyMarkdown: string;

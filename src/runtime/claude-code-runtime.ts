@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
@@ -7,8 +8,9 @@ import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent
 import { agentEnv, huskiesVars } from "./agent-env.js";
 import { liveAction, type ClaudeEvent } from "./claude-signals.js";
 import { classifyRun } from "./run-outcome.js";
-import { claudeSettings, confinementOf, missingSandboxTools, sandboxDecision, sandboxGitEnv, scopeFileTools } from "./sandbox.js";
-import { startSupervised } from "./supervised-process.js";
+import { claudeSettings, scopeFileTools } from "../confinement/claude-settings.js";
+import { confinementFor } from "../confinement/default.js";
+import type { RunPolicy } from "../confinement/policy.js";
 
 /** Stderr and plain stdout lines kept for classification. */
 const TAIL_LINES = 200;
@@ -24,25 +26,22 @@ export function findClaude(configured?: string): string {
   return existsSync(bundled) ? bundled : "claude";
 }
 
-/** Running without the sandbox is said once per process (one line, not one per run). */
-let warned = false;
-
-/** The command line of a run; the prompt is not on it (it goes to stdin). */
-export function claudeArgs(spec: RunSpec, sandboxMissing: readonly string[] = missingSandboxTools()): string[] {
+/**
+ * The command line of a run; the prompt is not on it (it goes to stdin). `policy` is the run's
+ * confinement (undefined: unconfined), turned into claude's own `--settings` sandbox.
+ */
+export function claudeArgs(spec: RunSpec, policy: RunPolicy | undefined, env: Record<string, string> = {}): string[] {
   const s = spec.slot;
-  const decision = sandboxDecision(s.sandbox, sandboxMissing);
-  if (decision.warning && !warned) {
-    warned = true;
-    logger("runtime").warn({ slot: s.name }, decision.warning);
-  }
   const confined = (s.sandbox ?? "auto") !== "off";
   // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
   const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
+  const configDir = env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude");
   const settings = confined
-    ? claudeSettings(
-        confinementOf({ cwd: spec.cwd, projectRoot: spec.projectRoot, denyRead: spec.denyRead, allowRead: readable }),
-        decision,
-      )
+    ? claudeSettings(spec.cwd, policy, {
+        required: s.sandbox === "required",
+        credentialFiles: [join(configDir, ".credentials.json")],
+        configDir,
+      })
     : undefined;
   const args = [
     "-p",
@@ -87,19 +86,30 @@ export class ClaudeCodeRuntime implements AgentRuntime {
         logger("runtime").error({ story: spec.storyId, err: (err as Error).message, signal: s.kind }, "signal handler failed");
       }
     };
-    const run = startSupervised(findClaude(spec.slot.claude_path), claudeArgs(spec), {
+    const env = agentEnv({
+      kind: "claude-code",
+      slotEnv: spec.slot.env,
+      extra: spec.env,
+      huskies: huskiesVars(spec),
+      fixed: { DISABLE_AUTOUPDATER: "1" },
+    });
+    // claude sandboxes its own tools: the policy becomes its --settings, never a bwrap around it.
+    const run = confinementFor(spec).run({
+      label: spec.slot.name,
+      storyId: spec.storyId,
       cwd: spec.cwd,
+      projectRoot: spec.projectRoot,
+      mode: spec.slot.sandbox,
+      ownBranch: spec.ownBranch,
+      readRefs: spec.conflict ? [`refs/${spec.conflict.ref}`] : undefined,
+      baseBranch: spec.baseBranch,
+      channel: spec.channel,
+      readFiles: isAbsolute(spec.promptFile) ? [spec.promptFile] : [],
+      selfSandboxed: true,
+      command: findClaude(spec.slot.claude_path),
+      args: (policy) => claudeArgs(spec, policy, env),
+      env,
       input: spec.prompt,
-      env: agentEnv({
-        kind: "claude-code",
-        slotEnv: spec.slot.env,
-        extra: spec.env,
-        huskies: huskiesVars(spec),
-        fixed: {
-          DISABLE_AUTOUPDATER: "1",
-          ...(sandboxDecision(spec.slot.sandbox, missingSandboxTools()).sandboxed ? sandboxGitEnv(spec.cwd) : {}),
-        },
-      }),
       inactivityMs: spec.inactivityMs,
       onLine: (stream, line) => {
         if (stream === "stderr") {

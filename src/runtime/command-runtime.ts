@@ -2,7 +2,7 @@ import type { AgentRuntime, RunningAgent, RunSpec } from "./agent-runtime.js";
 import { agentEnv, huskiesVars } from "./agent-env.js";
 import { renderTemplate } from "./prompt.js";
 import { classifyRun } from "./run-outcome.js";
-import { startSupervised } from "./supervised-process.js";
+import { confinementFor } from "../confinement/default.js";
 
 /** Output lines kept for the final text and the error message. */
 const TAIL_LINES = 200;
@@ -20,25 +20,33 @@ export class CommandRuntime implements AgentRuntime {
     const vars = templateVars(spec);
     const stdout: string[] = [];
     const stderr: string[] = [];
-    return startSupervised(
-      renderTemplate(spec.slot.command!, vars),
-      spec.slot.args.map((a) => renderTemplate(a, vars)),
-      {
-        cwd: spec.cwd,
-        env: agentEnv({ kind: "command", slotEnv: spec.slot.env, extra: spec.env, huskies: huskiesVars(spec) }),
-        inactivityMs: spec.inactivityMs,
-        onLine: (stream, text) => {
-          const tail = stream === "stdout" ? stdout : stderr;
-          tail.push(text);
-          if (tail.length > TAIL_LINES) tail.shift();
-          spec.onLog({ kind: stream, text });
-        },
-        finish: (raw) => {
-          const c = classifyRun({ runtime: "command", events: [], stdout, stderr, ...raw });
-          return { ...c, ok: c.outcome === "done", exit: raw.exit, durationMs: raw.durationMs };
-        },
+    // Confined like every process a story controls (bwrap; `sandbox = "off"` runs it as it is).
+    return confinementFor(spec).run({
+      label: spec.slot.name,
+      storyId: spec.storyId,
+      cwd: spec.cwd,
+      projectRoot: spec.projectRoot,
+      mode: spec.slot.sandbox,
+      ownBranch: spec.ownBranch,
+      readRefs: spec.conflict ? [`refs/${spec.conflict.ref}`] : undefined,
+      baseBranch: spec.baseBranch,
+      channel: spec.channel,
+      readFiles: [spec.promptFile],
+      command: renderTemplate(spec.slot.command!, vars),
+      args: spec.slot.args.map((a) => renderTemplate(a, vars)),
+      env: agentEnv({ kind: "command", slotEnv: spec.slot.env, extra: spec.env, huskies: huskiesVars(spec) }),
+      inactivityMs: spec.inactivityMs,
+      onLine: (stream, text) => {
+        const tail = stream === "stdout" ? stdout : stderr;
+        tail.push(text);
+        if (tail.length > TAIL_LINES) tail.shift();
+        spec.onLog({ kind: stream, text });
       },
-    );
+      finish: (raw) => {
+        const c = classifyRun({ runtime: "command", events: [], stdout, stderr, ...raw });
+        return { ...c, ok: c.outcome === "done", exit: raw.exit, durationMs: raw.durationMs };
+      },
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Role } from "../pipeline/roles.js";
+import { formatReview, type Review } from "../pipeline/review.js";
 
 /** Replace `{{key}}` placeholders; unknown keys are left as they are so typos are visible. */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
@@ -35,10 +36,18 @@ export function buildPrompt(
   template: string | undefined,
   vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string },
   feedback?: string,
+  review?: Review,
 ): string {
   let prompt = renderTemplate(template ?? DEFAULT_PROMPTS[role], vars);
+  if (review)
+    prompt += `\n\n## A reviewer sent your work back\n\nThe branch already holds your earlier work. Address every comment below, then commit.\n\n${formatReview(review)}\n`;
   if (feedback) prompt += `\n\n## The previous attempt failed\n\nFix this and try again:\n\n\`\`\`\n${feedback.slice(-8000)}\n\`\`\`\n`;
   return prompt;
+}
+
+/** What a resumed session is told when a person sent its work back by the line: it remembers the rest. */
+export function reviewContinuePrompt(review: Review): string {
+  return `A reviewer looked at the changes you committed and sent the story back. Address every comment below in this worktree, then commit your changes with git.\n\n${formatReview(review)}\n`;
 }
 
 /** What a conflict round's prompt says (issue 29.1); every value comes from huskies' own git and the validated document. */

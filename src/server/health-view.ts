@@ -38,6 +38,8 @@ export interface PublicHealth {
   digest?: string;
   paused?: unknown;
   tls?: boolean;
+  /** Whether this node's agents and gates run confined (absent on a node without slots). */
+  confined?: boolean;
   config?: unknown;
 }
 
@@ -57,6 +59,7 @@ export function publicHealth(h: Health): PublicHealth {
     digest: h.digest,
     paused: h.paused ?? null,
     tls: h.tls,
+    ...(typeof h.confined === "boolean" ? { confined: h.confined } : {}),
     // Project settings the board's rules need; no story or address in them.
     ...(h.config ? { config: h.config } : {}),
   };

@@ -90,6 +90,36 @@ export function buildMcpServer(node: NodeInfo): McpServer {
     async ({ id, index, done }) => json(a.tick(id, index, done)),
   );
   mcp.registerTool(
+    "approve_story",
+    {
+      description: "Human QA: pass an item that waits in qa on to merge (its branch must have commits ahead of the base).",
+      inputSchema: { id: idArg },
+    },
+    async ({ id }) => json(await a.approve(id)),
+  );
+  mcp.registerTool(
+    "reject_story",
+    {
+      description:
+        "Human QA: send an item in qa back to current with the reason, and optionally comments on lines of its diff; the coder's next prompt lists them by file and line.",
+      inputSchema: {
+        id: idArg,
+        reason: z.string().max(10_000).optional().describe("what is wrong, overall"),
+        comments: z
+          .array(
+            z.object({
+              file: z.string().describe("path in the repository, as the diff names it"),
+              line: z.number().int().min(1).describe("line number in the new version of the file"),
+              text: z.string().min(1),
+            }),
+          )
+          .max(100)
+          .optional(),
+      },
+    },
+    async ({ id, reason, comments }) => json(a.reject(id, { reason, comments })),
+  );
+  mcp.registerTool(
     "pause_node",
     {
       description: "Pause a node: it finishes nothing new and keeps its worktrees until resumed.",

@@ -11,6 +11,8 @@ import { isNodeId } from "../state/document-reader.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
+import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 import { MAX_TOUCHES, touchProblem } from "../pipeline/touches.js";
 
@@ -73,6 +75,24 @@ export const storyPatchSchema = z.strictObject({
   touches: touches().optional(),
 });
 
+const lineComment = z.strictObject({
+  file: z.string().refine(isReviewPath, "file must be a relative path in the repository"),
+  line: z.number().int().min(1).max(REVIEW_LIMITS.line),
+  text: z.string().trim().min(1, "a comment needs text").max(REVIEW_LIMITS.text),
+  old: z.boolean().optional(),
+});
+
+/** Stages whose work can be sent back by a review: those the `rework` transition leaves from. */
+const REVIEWABLE: readonly Stage[] = ["qa", "merge", "done"];
+
+/** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
+export const reviewSchema = z
+  .strictObject({
+    summary: z.string().trim().max(REVIEW_LIMITS.summary).optional(),
+    comments: z.array(lineComment).max(REVIEW_LIMITS.comments, `at most ${REVIEW_LIMITS.comments} comments`).default([]),
+  })
+  .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
+
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
   nodes: NodeEntry[];
@@ -117,6 +137,14 @@ export class OperatorActions {
       },
     };
   }
+
+  /** The board's first paint (see board-snapshot.ts). */
+  board(): BoardSnapshot {
+    this.snapshots ??= new BoardSnapshots(this.pipeline);
+    return this.snapshots.get();
+  }
+
+  private snapshots: BoardSnapshots | undefined;
 
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
@@ -163,15 +191,64 @@ export class OperatorActions {
           commitsAhead: ahead,
           mergeCommit: item.mergeCommit,
         },
-        // A person's move ends an open conflict round and the story's place in the merge queue.
+        // A plain send-back replaces an earlier review (the coder is told only the latest), and a
+        // person's move ends an open conflict round and the story's place in the merge queue.
         to === "current"
-          ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, conflict: undefined, queuedAt: undefined }
+          ? {
+              blocked: null,
+              failure: reason ? { kind: "rework", message: reason } : undefined,
+              review: undefined,
+              conflict: undefined,
+              queuedAt: undefined,
+            }
           : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
     }
     return this.get(id);
+  }
+
+  /**
+   * Send the story back to `current` with comments on lines of its diff, all at once: the review
+   * is stored on the item and the coder's next prompt lists it by file and line. From `qa`,
+   * `merge` or `done` (the transition table's `rework`), like any send-back.
+   */
+  review(id: string, input: unknown, now = Date.now()): Item {
+    const item = this.get(id);
+    const r = parse(reviewSchema, input);
+    if (!REVIEWABLE.includes(item.stage))
+      throw new ActionError(409, `only a story in ${REVIEWABLE.join(", ")} can be sent back with a review; ${id} is in ${item.stage}`);
+    const review: Review = { at: now, ...(r.summary ? { summary: r.summary } : {}), comments: r.comments };
+    const reason = reviewReason(review);
+    try {
+      this.claims.move(
+        id,
+        "current",
+        { actor: "operator", reason },
+        { blocked: null, failure: { kind: "rework", message: reason }, review },
+      );
+    } catch (err) {
+      throw new ActionError(409, (err as Error).message);
+    }
+    return this.get(id);
+  }
+
+  /** Human QA passes: `qa` → `merge` (the branch must have commits ahead of the base). */
+  async approve(id: string): Promise<Item> {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be approved; ${id} is in ${item.stage}`);
+    return this.move(id, "merge", "approved by a person");
+  }
+
+  /** Human QA fails: `qa` → `current` with the reason (and any line comments) for the coder. */
+  reject(id: string, input: unknown): Item {
+    const item = this.get(id);
+    if (item.stage !== "qa") throw new ActionError(409, `only a story in qa can be rejected; ${id} is in ${item.stage}`);
+    const body = typeof input === "object" && input !== null ? (input as Record<string, unknown>) : {};
+    const { reason, ...rest } = body;
+    if (reason !== undefined && typeof reason !== "string") throw new ActionError(400, "reason: expected a string");
+    return this.review(id, { ...rest, summary: reason ?? rest.summary });
   }
 
   tick(id: string, index: number, done = true): Item {

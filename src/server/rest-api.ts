@@ -37,6 +37,7 @@ export function restApi(
 
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
+  api.get("/board", (c) => c.json(actions.board()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
   api.post("/stories", async (c) => c.json(actions.create(await jsonObject(c)), 201));
   api.get("/stories/:id", (c) => c.json(actions.get(id(c))));
@@ -56,6 +57,9 @@ export function restApi(
   api.post("/stories/:id/block", async (c) => c.json(actions.block(id(c), (await bodyOf(c, blockBody)).reason)));
   api.post("/stories/:id/unblock", (c) => c.json(actions.unblock(id(c))));
   api.post("/stories/:id/release", (c) => c.json(actions.release(id(c))));
+  api.post("/stories/:id/review", async (c) => c.json(actions.review(id(c), await jsonObject(c))));
+  api.post("/stories/:id/approve", async (c) => c.json(await actions.approve(id(c))));
+  api.post("/stories/:id/reject", async (c) => c.json(actions.reject(id(c), await jsonObject(c))));
   api.post("/stories/:id/assign", async (c) => c.json(actions.assign(id(c), (await bodyOf(c, assignBody)).node)));
 
   api.post("/nodes/:id/pause", async (c) => {

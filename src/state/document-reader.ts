@@ -3,6 +3,7 @@ import type { Claim } from "../pipeline/claim-rules.js";
 import { isItemId, isItemType } from "../pipeline/item-id.js";
 import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
+import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
 import { isTouchGlob, MAX_TOUCHES } from "../pipeline/touches.js";
 import { isMergeStep } from "../pipeline/merge-queue.js";
@@ -60,6 +61,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.error) !== undefined ? { error: str(v.error) } : {}),
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
+    ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
   };
 }
 
@@ -157,6 +159,9 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
   const qa = m.get("qa");
   const deps = m.get("dependsOn");
   const lastRun = readLastRun(m.get("lastRun"));
+  const rawReview = m.get("review");
+  const review = rawReview === undefined || rawReview === null ? undefined : readReview(rawReview);
+  if (rawReview !== undefined && rawReview !== null && !review) malformed?.("items", id, "invalid review (ignored)");
   return {
     id,
     name: str(m.get("name")) ?? id,
@@ -178,6 +183,7 @@ export function readItem(id: string, value: unknown, malformed?: Malformed): Ite
     failure: readFailure(m.get("failure")),
     ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
+    ...(review ? { review } : {}),
     ...readLandingFields(m),
   };
 }

@@ -3,6 +3,7 @@ import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
 
 import type { QaMode } from "../pipeline/qa-modes.js";
+import type { Review } from "../pipeline/review.js";
 import type { FailureKind } from "../pipeline/failure-kind.js";
 import type { MergeStep } from "../pipeline/merge-queue.js";
 
@@ -23,6 +24,8 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
+  /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
+  runtime?: string;
 }
 
 /** Why an item last failed or was sent back: a kind for machines, a message for people and the coder. */
@@ -90,6 +93,8 @@ export interface Item {
   troubledNodes?: string[];
   /** The node whose disk holds the item's latest log. */
   logNode?: string;
+  /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
+  review?: Review;
   /** Paths or globs the story means to touch (`touches = ["src/api/**"]`): grants avoid running overlapping stories at once. */
   touches?: string[];
   /** Conflict rounds so far (apart from `retries`: a round is integration, not a failed attempt). */

@@ -1,4 +1,5 @@
 import { choosePeers, isNodeAlive } from "../pipeline/claim-rules.js";
+import { meshAddressAllowed } from "../pipeline/mesh-address.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { SyncPolicy } from "../trust/auth-policy.js";
 import type { Identity } from "../trust/identity.js";
@@ -87,7 +88,7 @@ export class MeshManager {
         (n) =>
           n.id !== this.identity.nodeId &&
           n.role !== "rendezvous" &&
-          n.address.startsWith("ws") &&
+          meshAddressAllowed(n.address) &&
           (isNodeAlive(n, now, s.nodeAliveMs) || (n.alive && linked.has(n.id))) &&
           !this.policy?.isRevoked(n.id),
       );

@@ -16,7 +16,7 @@ describe("npm run bench -- --quick", () => {
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as { bench: string; ok: boolean; failures: string[]; results: Record<string, unknown> });
-      expect(lines.map((l) => l.bench)).toEqual(["claim-latency", "drain", "convergence", "scale", "footprint"]);
+      expect(lines.map((l) => l.bench)).toEqual(["claim-latency", "drain", "convergence", "scale", "board", "footprint"]);
       for (const l of lines) expect(l.failures, l.bench).toEqual([]);
       const latency = lines[0]!.results as { duplicates: number; coderStartMs: { n: number } };
       expect(latency).toMatchObject({ duplicates: 0, coderStartMs: { n: 20 } });
@@ -25,6 +25,10 @@ describe("npm run bench -- --quick", () => {
       // Every simulated agent's grants were seen, at every fleet and document size (failures cover duplicates).
       const scale = lines[3]!.results as { runs: Array<{ points: Array<{ grants: number; heartbeats: number }> }> };
       expect(scale.runs.flatMap((r) => r.points).every((p) => p.grants === 20 && p.heartbeats > 0)).toBe(true);
+      // The board at 2 000 stories: windowed (its figures are timings, read in the README, not here).
+      const board = lines[4]!.results as { maxCardsInDom: number; openMs: { n: number }; filedMs: { n: number } };
+      expect(board.maxCardsInDom).toBeLessThanOrEqual(500);
+      expect(board).toMatchObject({ openMs: { n: 3 }, filedMs: { n: 2 } });
     },
     9 * 60_000,
   );

@@ -9,6 +9,7 @@ import { projectToml } from "../support/coders.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot } from "../support/browser.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
+import { VERSION } from "../../src/version.js";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -51,6 +52,8 @@ async function pausedCoderNode(ws: string): Promise<void> {
       alive: true,
       startedAt: now - 3_600_000,
       capacity: { coder: 2, qa: 0, mergemaster: 0 },
+      // An older release than the server's own: the board marks the node as behind.
+      version: "0.0.9",
       paused: { reason: "usage limit (429)", since: now - 60_000, until: now + 20 * 60_000 },
     }))
       entry.set(k, v);
@@ -79,6 +82,10 @@ describe("nodes and stuck stories", () => {
       .waitFor();
     expect(await gpu.textContent()).toMatch(/slots: coder 2/);
     expect(await gpu.textContent()).toMatch(/heartbeat \d+s ago/);
+    await gpu
+      .getByRole("note")
+      .filter({ hasText: `behind: 0.0.9 < ${VERSION}` })
+      .waitFor();
     const serverRow = page.getByRole("listitem", { name: /^node server-/ });
     expect(await serverRow.textContent()).toContain("no agent slots");
 

@@ -6,12 +6,20 @@ import type { Browser } from "playwright-core";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { projectToml, claudeSlot } from "../support/coders.js";
-import { firstPrompt, ScriptedModelServer, type Script } from "../support/model-server.js";
+import { firstPrompt, requestText, ScriptedModelServer, type RecordedRequest, type Script } from "../support/model-server.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot, screenshotOf } from "../support/browser.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item } from "../../src/state/item.js";
 
 const COMMENT = "Please greet the reviewer, not the reader.";
+const LINE_COMMENT = "Say reviewer here.";
+
+/** The text of a request's last user message (huskies' prompt, or the tool results of the turn). */
+function lastUserText(req: RecordedRequest): string {
+  const last = (req.body.messages ?? []).filter((m) => m.role === "user").at(-1);
+  if (!last) return "";
+  return typeof last.content === "string" ? last.content : last.content.map((c) => c.text ?? "").join("\n");
+}
 
 let browser: Browser;
 beforeAll(async () => {
@@ -31,22 +39,30 @@ afterEach(async () => {
 });
 
 describe("the story view", () => {
-  it("follows a real claude run live, shows the branch diff, ticks criteria, and a review comment sends it back into the next prompt", async () => {
+  it("follows a real claude run live, shows the branch diff, ticks criteria, and a line review sends it back into the resumed session", async () => {
     // The first run stops before its last answer until the test has seen the board follow it.
     let release!: () => void;
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const script: Script = async ({ step, prompt }) => {
-      const rework = prompt.includes(COMMENT);
+    // The review reaches the resumed session as its newest message: the rework starts there.
+    const script: Script = async ({ request, step }) => {
+      const rework = requestText(request).includes(LINE_COMMENT);
+      if (rework && lastUserText(request).includes(LINE_COMMENT))
+        return {
+          tool: {
+            name: "Bash",
+            input: { command: "echo 'hello, reviewer' > hello.txt && git commit -qam 'Greet the reviewer'", description: "Rework" },
+          },
+        };
+      if (rework) return { text: "Reworked: hello.txt now greets the reviewer." };
       if (step === 0) {
-        const command = rework
-          ? "echo 'hello, reviewer' > hello.txt && git commit -qam 'Greet the reviewer'"
-          : "echo 'hello from claude' > hello.txt && printf '%s\\n' 'export const greet = (name) => `Hello, ${name}`;' > greet.js && git add -A && git commit -qm 'Add hello'";
+        const command =
+          "echo 'hello from claude' > hello.txt && printf '%s\\n' 'export const greet = (name) => `Hello, ${name}`;' > greet.js && git add -A && git commit -qm 'Add hello'";
         return { tool: { name: "Bash", input: { command, description: "Write hello.txt and commit it" } } };
       }
-      if (!rework) await gate;
-      return { text: rework ? "Reworked: hello.txt now greets the reviewer." : "Done: hello.txt is committed and greets the reader." };
+      await gate;
+      return { text: "Done: hello.txt is committed and greets the reader." };
     };
     model = await new ScriptedModelServer(script).start();
     configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
@@ -101,18 +117,24 @@ describe("the story view", () => {
     await screenshot(page, "diff-desktop");
     await screenshotOf(dialog, "story-desktop-whole");
 
-    // A review comment sends the story back; the coder's next prompt carries it.
+    // A review by the line sends the story back; the session that did the work continues with it.
     const before = model.requests.length;
+    await dialog.getByRole("button", { name: "comment on hello.txt line 1", exact: true }).click();
+    await dialog.getByRole("textbox", { name: "comment on hello.txt:1" }).fill(LINE_COMMENT);
+    await dialog.getByRole("button", { name: "Add comment" }).click();
     await dialog.getByLabel("Review comment").fill(COMMENT);
-    await dialog.getByRole("button", { name: "Send back to current" }).click();
+    await dialog.getByRole("button", { name: "Send back to current with 1 line comment" }).click();
     await dialog.getByRole("status").filter({ hasText: "sent back to current" }).waitFor();
     const nextRun = await waitFor(
-      () => model!.requests.slice(before).find((r) => firstPrompt(r).includes(`working on story ${story.id}`)),
+      () => model!.requests.slice(before).find((r) => lastUserText(r).includes(LINE_COMMENT)),
       "the coder's next run",
       90_000,
     );
-    expect(firstPrompt(nextRun)).toContain("The previous attempt failed");
-    expect(firstPrompt(nextRun)).toContain(COMMENT);
+    expect(lastUserText(nextRun)).toContain(`- hello.txt:1: ${LINE_COMMENT}`);
+    expect(lastUserText(nextRun)).toContain(COMMENT);
+    // Resumed: the same conversation, the first prompt and the earlier work still in it.
+    expect(firstPrompt(nextRun)).toContain(`working on story ${story.id}`);
+    expect(JSON.stringify(nextRun.body.messages)).toContain("Add hello");
     await dialog.locator(".e-text").filter({ hasText: "Reworked: hello.txt now greets the reviewer." }).waitFor({ timeout: 60_000 });
     expect(await dialog.locator("details.run").count()).toBeGreaterThanOrEqual(2);
     await screenshot(page, "timeline-rework-desktop");

@@ -62,7 +62,12 @@ describe("agent lifecycle", () => {
   it("a restarted agent pushes work its previous run committed but never pushed", async () => {
     // The first run commits, then kills its own agent (SIGKILL) before the push can happen.
     const dieOnce = `${COMMIT_SCRIPT} && if [ ! -f "$HUSKIES_WORKTREE/../../died-once" ]; then touch "$HUSKIES_WORKTREE/../../died-once"; kill -9 $PPID; sleep 600; fi`;
-    project = createProject({ projectToml: projectToml(), agentsToml: commandSlots(1, dieOnce) });
+    // `kill $PPID` reaches the agent only from an unconfined (trusted, `sandbox = "off"`) script; a
+    // confined coder's crash is test/integration/confined-crash-recovery.test.ts.
+    project = createProject({
+      projectToml: projectToml(),
+      agentsToml: commandSlots(1, dieOnce).replace('runtime = "command"', 'runtime = "command"\nsandbox = "off"'),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     const rootA = project.clone("a");
     const first = await cluster.agent(rootA, server.ws);

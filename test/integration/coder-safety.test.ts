@@ -66,7 +66,7 @@ describe("coders are confined", () => {
       projectToml: projectToml(),
       agentsToml: commandSlots(
         1,
-        'echo first-line; while [ ! -f "$HUSKIES_WORKTREE/../../go" ]; do sleep 0.1; done; echo second-line; git commit -q --allow-empty -m x',
+        'echo first-line; while [ ! -f "$HUSKIES_WORKTREE/.go-signal" ]; do sleep 0.1; done; echo second-line; git commit -q --allow-empty -m x',
       ),
     });
     const server = await cluster.server(project.root, ["--no-agent"]);
@@ -76,7 +76,8 @@ describe("coders are confined", () => {
     await waitFor(async () => (await getJson<Item>(`${server.http}/api/stories/${id}`)).logNode, "the agent to start logging");
     const follower = cluster.spawn("follow", ["story", "log", id, "--follow", "--server", server.http]);
     await waitFor(() => follower.stdout.some((l) => l.includes("first-line")), "the existing lines");
-    writeFileSync(join(agentRoot, ".huskies", "go"), "");
+    // Inside the worktree: a confined coder sees nothing of the node's `.huskies/` but its checkout.
+    writeFileSync(join(agentRoot, ".huskies", "worktrees", id, ".go-signal"), "");
     await waitFor(() => follower.stdout.some((l) => l.includes("second-line")), "a line written after following started");
   });
 

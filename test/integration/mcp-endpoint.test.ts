@@ -26,6 +26,7 @@ describe("/mcp", () => {
 
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(tools).toEqual([
+      "approve_story",
       "create_story",
       "get_pipeline_status",
       "get_story_log",
@@ -33,6 +34,7 @@ describe("/mcp", () => {
       "list_nodes",
       "move_story",
       "pause_node",
+      "reject_story",
       "resume_node",
       "show_story",
       "tick_criterion",
@@ -69,6 +71,41 @@ describe("/mcp", () => {
     expect(illegal.isError).toBe(true);
     expect(text(illegal)).toMatch(/cannot move .*done needs a merge commit|no transition/);
     // The server is still fine.
-    expect((await client.listTools()).tools.length).toBe(11);
+    expect((await client.listTools()).tools.length).toBe(13);
+  });
+
+  it("human QA: reject_story sends a story in qa back with line comments, approve_story checks the branch", async () => {
+    project = createProject({ projectToml: projectToml({ auto_promote: false, default_qa: "human" }) });
+    const server = await cluster.server(project.root, ["--no-agent"]);
+    client = new Client({ name: "huskies-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.http}/mcp`)));
+    const created = JSON.parse(
+      text(await client.callTool({ name: "create_story", arguments: { name: "Review me", stage: "current" } })),
+    ) as Item;
+    await client.callTool({ name: "move_story", arguments: { id: created.id, stage: "qa" } });
+
+    // No branch was pushed, so approving is refused with the transition's reason.
+    const approve = await client.callTool({ name: "approve_story", arguments: { id: created.id } });
+    expect(approve.isError).toBe(true);
+    expect(text(approve)).toContain("merge needs at least one commit ahead");
+    const noReason = await client.callTool({ name: "reject_story", arguments: { id: created.id } });
+    expect(noReason.isError).toBe(true);
+    expect(text(noReason)).toContain("a review needs a comment");
+
+    const rejected = JSON.parse(
+      text(
+        await client.callTool({
+          name: "reject_story",
+          arguments: { id: created.id, reason: "Not yet.", comments: [{ file: "src/app.ts", line: 7, text: "Off by one." }] },
+        }),
+      ),
+    ) as Item;
+    expect(rejected).toMatchObject({
+      stage: "current",
+      failure: { kind: "rework", message: "review: 1 line comment on 1 file. Not yet." },
+    });
+    expect(rejected.review).toMatchObject({ summary: "Not yet.", comments: [{ file: "src/app.ts", line: 7, text: "Off by one." }] });
+    const again = await client.callTool({ name: "reject_story", arguments: { id: created.id, reason: "again" } });
+    expect(text(again)).toContain("only a story in qa can be rejected");
   });
 });

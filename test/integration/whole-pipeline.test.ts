@@ -176,7 +176,13 @@ describe("the whole pipeline", () => {
   it("refuses to merge a branch with no commits ahead", async () => {
     project = createProject({
       projectToml: projectToml({ default_qa: "human", max_retries: 1 }),
-      agentsToml: commandSlots(1, "git push -q origin HEAD:refs/heads/feature/story-$HUSKIES_STORY_ID") + IDLE_MERGEMASTER,
+      // A coder that pushes by itself is a trusted script (`sandbox = "off"`): a confined one cannot
+      // write to origin (huskies pushes the story's branch, never the coder).
+      agentsToml:
+        commandSlots(1, "git push -q origin HEAD:refs/heads/feature/story-$HUSKIES_STORY_ID").replace(
+          'runtime = "command"',
+          'runtime = "command"\nsandbox = "off"',
+        ) + IDLE_MERGEMASTER,
     });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("agent"), server.ws);

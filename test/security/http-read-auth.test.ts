@@ -100,10 +100,13 @@ describe("reads need the admin token wherever sync needs auth", () => {
       "items",
       "label",
       "mesh",
+      "minProtocol",
       "nodeId",
       "paused",
+      "protocol",
       "rendezvous",
       "role",
+      "schema",
       "tls",
       "version",
     ]);

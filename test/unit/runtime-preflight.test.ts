@@ -27,7 +27,7 @@ describe("preflight of a node's slots", () => {
     expect(
       preflightSlots(
         [slot({ claude_path: join(path, "claude"), sandbox: "required" }), slot({ name: "s2", runtime: "command", command: "codex" })],
-        path,
+        { path, probe: { works: true } },
       ),
     ).toEqual([]);
   });
@@ -36,7 +36,7 @@ describe("preflight of a node's slots", () => {
     const path = bin({ codex: false });
     const problems = preflightSlots(
       [slot({ claude_path: "/nonexistent/claude" }), slot({ name: "s2", runtime: "command", command: "codex" })],
-      path,
+      { path },
     );
     expect(problems.map((p) => p.slot)).toEqual(["s1", "s2"]);
     expect(problems[0]!.message).toBe(
@@ -45,13 +45,24 @@ describe("preflight of a node's slots", () => {
     expect(problems[1]!.message).toBe("slot s2: command codex not found or not executable");
   });
 
-  it('refuses sandbox = "required" without bubblewrap and socat; auto is not a problem', () => {
-    const path = bin({ claude: true });
+  it('refuses sandbox = "required" (on any runtime, and for gates) when the sandbox did not start; auto is not a problem', () => {
+    const path = bin({ claude: true, codex: true });
     const claude = join(path, "claude");
-    expect(preflightSlots([slot({ claude_path: claude, sandbox: "required" })], path)).toEqual([
+    const probe = { works: false, reason: "bwrap and socat not found on PATH (install bubblewrap and socat)" };
+    expect(
+      preflightSlots(
+        [
+          slot({ claude_path: claude, sandbox: "required" }),
+          slot({ name: "s2", runtime: "command", command: "codex", sandbox: "required" }),
+        ],
+        { path, probe, gates: { sandbox: "required" } },
+      ),
+    ).toEqual([
       { slot: "s1", message: 'slot s1: sandbox = "required" but bwrap and socat not found on PATH (install bubblewrap and socat)' },
+      { slot: "s2", message: 'slot s2: sandbox = "required" but bwrap and socat not found on PATH (install bubblewrap and socat)' },
+      { slot: "gates", message: '[gates] sandbox = "required" but bwrap and socat not found on PATH (install bubblewrap and socat)' },
     ]);
-    expect(preflightSlots([slot({ claude_path: claude })], path)).toEqual([]);
+    expect(preflightSlots([slot({ claude_path: claude })], { path, probe })).toEqual([]);
   });
 
   it("does not guess at commands relative to the worktree or made of templates", () => {
@@ -61,7 +72,7 @@ describe("preflight of a node's slots", () => {
           slot({ runtime: "command", command: "./scripts/agent.sh" }),
           slot({ name: "s2", runtime: "command", command: "{{worktree_path}}/run" }),
         ],
-        bin({}),
+        { path: bin({}) },
       ),
     ).toEqual([]);
   });

@@ -1,25 +1,26 @@
-import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { BranchDiff } from "../../src/git/branch-diff";
 import type { Item } from "./types";
-import { adminToken, api } from "./use-pipeline";
-import { highlightLine, languageOf, escapeHtml } from "./highlight";
+import { adminToken } from "./use-pipeline";
+import { languageOf } from "./highlight";
+import { DiffLines } from "./review/DiffLines";
+import { ReviewForm } from "./review/ReviewForm";
+import type { ReviewDraft } from "./review/use-review-draft";
 
 /** Highlighting is per line; past this many lines the rest of a large diff is shown plain. */
 const MAX_HIGHLIGHTED_LINES = 4000;
 /** Files shown open at first; the rest start folded. */
 const OPEN_FILES = 12;
-/** Stages a story can be sent back to `current` from (the `rework` transition). */
-const REWORKABLE = new Set(["qa", "merge", "done"]);
 
 type Load =
   { state: "loading" } | { state: "none"; message: string } | { state: "error"; message: string } | { state: "ok"; diff: BranchDiff };
 
 /**
  * The story branch's diff against the base (`GET /api/stories/:id/diff`), refetched when the branch
- * moves (a new push, a stage change), with a comment box that sends the story back to `current`
- * with the comment as the rework reason (the coder's next prompt carries it).
+ * moves (a new push, a stage change). A person comments on its lines and sends the comments back
+ * together with an overall one (review/): the coder's next prompt lists them by file and line.
  */
-export function DiffView({ item }: { item: Item }) {
+export function DiffView({ item, draft }: { item: Item; draft: ReviewDraft }) {
   const [load, setLoad] = useState<Load>({ state: "loading" });
   // What changes when a new push may have happened.
   const version = `${item.branch ?? ""}|${item.stage}|${item.lastRun?.durationMs ?? ""}|${item.mergeCommit ?? ""}`;
@@ -51,13 +52,13 @@ export function DiffView({ item }: { item: Item }) {
           The diff is unavailable: {load.message}
         </p>
       )}
-      {load.state === "ok" && <DiffFiles diff={load.diff} />}
-      {load.state === "ok" && <SendBack item={item} />}
+      {load.state === "ok" && <DiffFiles diff={load.diff} draft={draft} />}
+      {load.state === "ok" && <ReviewForm item={item} draft={draft} />}
     </section>
   );
 }
 
-function DiffFiles({ diff }: { diff: BranchDiff }) {
+function DiffFiles({ diff, draft }: { diff: BranchDiff; draft: ReviewDraft }) {
   const chunks = useMemo(() => splitPatch(diff.patch), [diff.patch]);
   const added = diff.files.reduce((n, f) => n + f.additions, 0);
   const removed = diff.files.reduce((n, f) => n + f.deletions, 0);
@@ -85,7 +86,7 @@ function DiffFiles({ diff }: { diff: BranchDiff }) {
       </ul>
       {chunks.map((c, n) => {
         const language = languageOf(c.path);
-        const lines = renderLines(c.lines, language, budget);
+        const fileBudget = budget;
         budget = Math.max(0, budget - c.lines.length);
         return (
           <details key={`${c.path}-${n}`} className="diff-file" open={n < OPEN_FILES}>
@@ -93,9 +94,7 @@ function DiffFiles({ diff }: { diff: BranchDiff }) {
               <span className="path">{c.path}</span>
               {c.note && <span className="muted"> · {c.note}</span>}
             </summary>
-            <div className="diff-lines" role="table" aria-label={`diff of ${c.path}`}>
-              {lines}
-            </div>
+            <DiffLines path={c.path} lines={c.lines} language={language} budget={fileBudget} draft={draft} />
           </details>
         );
       })}
@@ -132,79 +131,4 @@ export function splitPatch(patch: string): Chunk[] {
     out.push({ path, note, lines: firstHunk < 0 ? [] : all.slice(firstHunk) });
   }
   return out;
-}
-
-function renderLines(lines: string[], language: string | undefined, budget: number) {
-  let oldNo = 0;
-  let newNo = 0;
-  return lines.map((line, i) => {
-    const hunk = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(line);
-    if (hunk) {
-      oldNo = Number(hunk[1]);
-      newNo = Number(hunk[2]);
-      return (
-        <div key={i} className="dl dl-hunk" role="row">
-          <span className="ln" />
-          <span className="ln" />
-          <code role="cell">{line}</code>
-        </div>
-      );
-    }
-    const sign = line[0] ?? " ";
-    const kind = sign === "+" ? "add" : sign === "-" ? "del" : sign === "\\" ? "meta" : "ctx";
-    const a = kind === "add" || kind === "meta" ? "" : String(oldNo++);
-    const b = kind === "del" || kind === "meta" ? "" : String(newNo++);
-    const code = line.slice(1);
-    const html = kind === "meta" || i >= budget ? escapeHtml(code) : highlightLine(code, language);
-    return (
-      <div key={i} className={`dl dl-${kind}`} role="row">
-        <span className="ln" aria-hidden>
-          {a}
-        </span>
-        <span className="ln" aria-hidden>
-          {b}
-        </span>
-        <code role="cell" data-sign={kind === "meta" ? "" : sign} dangerouslySetInnerHTML={{ __html: html }} />
-      </div>
-    );
-  });
-}
-
-function SendBack({ item }: { item: Item }) {
-  const [comment, setComment] = useState("");
-  const [status, setStatus] = useState<{ ok: boolean; text: string } | null>(null);
-  const allowed = REWORKABLE.has(item.stage);
-  const send = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      await api("POST", `/api/stories/${encodeURIComponent(item.id)}/move`, { stage: "current", reason: comment.trim() });
-      setComment("");
-      setStatus({ ok: true, text: "sent back to current with your comment; the coder's next attempt gets it" });
-    } catch (err) {
-      setStatus({ ok: false, text: (err as Error).message });
-    }
-  };
-  return (
-    <form className="send-back" onSubmit={send} aria-label="send the story back">
-      <label htmlFor={`comment-${item.id}`}>Review comment</label>
-      <textarea
-        id={`comment-${item.id}`}
-        name="comment"
-        value={comment}
-        onChange={(e) => setComment(e.target.value)}
-        placeholder={
-          allowed ? "What should the coder change?" : `Stories in ${item.stage} cannot be sent back (only from qa, merge or done).`
-        }
-        disabled={!allowed}
-      />
-      <button type="submit" disabled={!allowed || !comment.trim()}>
-        Send back to current
-      </button>
-      {status && (
-        <p className={status.ok ? "ok" : "error"} role={status.ok ? "status" : "alert"}>
-          {status.text}
-        </p>
-      )}
-    </form>
-  );
 }

@@ -1,14 +1,17 @@
 import { useState, type FormEvent } from "react";
 import { isLive, isPaused, timeLeft, type StuckConfig } from "../../src/pipeline/stuck-hint";
-import type { Item, NodeEntry } from "./types";
+import type { Item } from "./types";
+import type { BoardNode } from "./board-data/protocol";
+import { nodesBehind } from "../../src/pipeline/release-order";
 import { api } from "./use-pipeline";
 import { shortAge, useNow } from "./use-now";
 
 const SLOT_LABEL = { coder: "coder", qa: "qa", mergemaster: "merge" } as const;
 
 /** Every node: slots, what it works on, heartbeat, pause state, and pause/resume through REST. */
-export function NodesPanel({ nodes, items, cfg }: { nodes: NodeEntry[]; items: Item[]; cfg: StuckConfig }) {
+export function NodesPanel({ nodes, items, cfg }: { nodes: BoardNode[]; items: Item[]; cfg: StuckConfig }) {
   const now = useNow(1000);
+  const behind = nodesBehind(nodes);
   return (
     <aside className="nodes" aria-label="nodes">
       <h2>
@@ -16,14 +19,34 @@ export function NodesPanel({ nodes, items, cfg }: { nodes: NodeEntry[]; items: I
       </h2>
       <ul>
         {nodes.map((n) => (
-          <NodeRow key={n.id} node={n} now={now} cfg={cfg} running={items.filter((i) => i.claim?.node === n.id)} />
+          <NodeRow
+            key={n.id}
+            node={n}
+            now={now}
+            cfg={cfg}
+            running={items.filter((i) => i.claim?.node === n.id)}
+            behind={behind.get(n.id)}
+          />
         ))}
       </ul>
     </aside>
   );
 }
 
-function NodeRow({ node: n, now, cfg, running }: { node: NodeEntry; now: number; cfg: StuckConfig; running: Item[] }) {
+function NodeRow({
+  node: n,
+  now,
+  cfg,
+  running,
+  behind,
+}: {
+  node: BoardNode;
+  now: number;
+  cfg: StuckConfig;
+  running: Item[];
+  /** This node runs an older release than the newest in the fleet. */
+  behind?: { version: string; newest: string };
+}) {
   const [pausing, setPausing] = useState(false);
   const [reason, setReason] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -50,7 +73,13 @@ function NodeRow({ node: n, now, cfg, running }: { node: NodeEntry; now: number;
         </span>
         <strong>{n.label}</strong> <span className="role">{n.role}</span>
         <span className={`state state-${state}`}>{state}</span>
+        {behind && (
+          <span className="behind" role="note" title={`runs ${behind.version}; the newest in the fleet is ${behind.newest}`}>
+            behind: {behind.version} &lt; {behind.newest}
+          </span>
+        )}
       </div>
+      {n.version && <span className="version">huskies {n.version}</span>}
       <span className="age">heartbeat {shortAge(now - n.lastSeen)} ago</span>
       <span className="slots">
         {slots.length
