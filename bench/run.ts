@@ -3,6 +3,7 @@ import { drain } from "./drain.js";
 import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
+import { DEFAULT_CONFIG, landing } from "./landing.js";
 import { confineStart } from "./confine-start.js";
 import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
@@ -51,6 +52,24 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   "confine-start": () => confineStart({ starts: quick ? 5 : 20 }),
   board: () => board(quick ? { items: 2000, loads: 2, opens: 3, files: 2 } : { items: 10_000, loads: 5, opens: 10, files: 5 }),
   "board-ab": () => boardAb(quick ? { items: 2000, rounds: 1 } : { items: 10_000, rounds: 3 }),
+  landing: () =>
+    landing(
+      quick
+        ? { coders: 2, stories: 6, overlaps: [0, 0.5], configs: [DEFAULT_CONFIG], latencyMs: 1000, timeoutSecs: 600 }
+        : {
+            coders: 4,
+            stories: 24,
+            overlaps: [0, 0.25, 0.5],
+            configs: [
+              DEFAULT_CONFIG,
+              { resolve: "coder", avoid: false },
+              { resolve: "mergemaster", avoid: true },
+              { resolve: "mergemaster", avoid: false },
+            ],
+            latencyMs: 1000,
+            timeoutSecs: 1800,
+          },
+    ),
   footprint: () =>
     footprint(
       quick

@@ -10,9 +10,9 @@ const IN_FLIGHT: ReadonlySet<Stage | undefined> = new Set<Stage | undefined>(["c
  * The files each story in flight has touched, read from its pushed branch (issue 29.2), for the
  * sequencer's collision-avoiding grants and the merge queue. Git runs here, in the background, one
  * story at a time, never on the grant path: the sequencer only reads the cache. Entries are keyed
- * by the branch's head, so a branch is diffed again only when a push moved it; a story is looked at
- * when it enters `qa` or `merge` (after a push) or goes back to `current` with a branch, and
- * forgotten when it lands or leaves.
+ * by the branch's head, so a branch is diffed again only when a push moved it; a story with a pushed
+ * branch is looked at when it changes stage within `current`/`qa`/`merge` (a push comes with a
+ * move to `qa`), and forgotten when it lands or leaves.
  */
 export class TouchedFiles {
   private readonly cache = new Map<string, { head: string; files: readonly string[] }>();
@@ -33,7 +33,8 @@ export class TouchedFiles {
   start(): void {
     this.unsubscribe = this.pipeline.onStageChange((ev) => {
       if (!IN_FLIGHT.has(ev.to)) return void this.cache.delete(ev.id);
-      if (ev.to !== "current" || this.pipeline.getItem(ev.id)?.branch) this.look(ev.id);
+      // Only a story with a pushed branch has files to read (its coder names the branch on submit).
+      if (this.pipeline.getItem(ev.id)?.branch) this.look(ev.id);
     });
     for (const item of this.pipeline.listItemsIn(["current", "qa", "merge"])) if (item.branch) this.look(item.id);
   }
