@@ -1,6 +1,8 @@
 import * as Y from "yjs";
 import { huskiesDir } from "../src/config/project-root.js";
 import type { Stage } from "../src/pipeline/stages.js";
+import { loadOrCreateIdentity } from "../src/trust/identity.js";
+import { ItemAuthority } from "../src/trust/item-authority.js";
 import { Replica } from "../src/state/replica.js";
 import { SqliteStore } from "../src/state/sqlite-store.js";
 
@@ -24,7 +26,11 @@ export interface Filler {
  * into the snapshot row like a replica that has been running for a while.
  */
 export function writeFiller(root: string, items: number, now = Date.now()): Filler {
-  const replica = new Replica(new SqliteStore(huskiesDir(root, "replica.db")));
+  // Signed with the key the rendezvous will have (its node.key, made here first), as every item a
+  // rendezvous files is: a replica of unsigned items would be adopted (signed) on its first start.
+  const identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
+  const authority = new ItemAuthority(identity, (k) => k === identity.nodeId);
+  const replica = new Replica(new SqliteStore(huskiesDir(root, "replica.db")), { authority });
   const pipeline = replica.pipeline;
   pipeline.createItems(
     Array.from({ length: items }, (_, k) => ({

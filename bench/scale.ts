@@ -45,6 +45,8 @@ interface Point {
   workCpuMs: number;
   /** Work-phase CPU per grant, all of it (REST create, grant, relays, the heartbeats meanwhile). */
   cpuMsPerGrant: number;
+  checkCpuMsPerGrant: number;
+  checkShareOfCpu: number;
   /** Of it, on the main thread (JavaScript); the rest is V8's helper threads (GC) and libuv's. */
   mainThreadCpuMsPerGrant: number;
   /** The same without the heartbeat cost measured in the idle phase. */
@@ -77,6 +79,12 @@ async function startRendezvous(cluster: Cluster, root: string): Promise<NodeProc
  * POST a story on a fresh connection. A kept-alive connection can be closed by the server's idle
  * timeout just as a request goes out on it when this process is busy, and a POST is not retried.
  */
+/** CPU seconds the rendezvous spent checking signed writes so far (its /metrics). */
+async function checkSeconds(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^huskies_write_check_seconds_total ([0-9.e+-]+)/m.exec(text)?.[1] ?? 0);
+}
+
 function createStory(base: string, body: unknown): Promise<Item> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}/api/stories`, { method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
@@ -163,6 +171,7 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       phase = { starts: new Map(), seen: new Map(), requestLatency: [], submitted: new Set() };
       const work0 = cpuMs(pid);
       const main0 = mainThreadCpuMs(pid);
+      const check0 = await checkSeconds(server.http);
       const workStart = performance.now();
       const ids: string[] = [];
       const createdAt = new Map<string, number>();
@@ -182,6 +191,9 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
       const workMs = performance.now() - workStart;
       const workCpuMs = cpuMs(pid) - work0;
       const workMainCpuMs = mainThreadCpuMs(pid) - main0;
+      const checkCpuMs = ((await checkSeconds(server.http)) - check0) * 1000;
+      if (process.env.HUSKIES_BENCH_DEBUG)
+        console.error(JSON.stringify(((await (await fetch(`${server.http}/health`)).json()) as { writeChecks?: unknown }).writeChecks));
       const duplicates = [...phase.starts.values()].filter((s) => s.size > 1).length;
       const ungranted = ids.filter((id) => !phase.starts.has(id)).length;
       if (duplicates) failures.push(`${items} items, ${n} agents: ${duplicates} stories granted to two agents`);
@@ -203,6 +215,9 @@ async function runItems(p: ScaleParams, items: number, failures: string[]): Prom
         workCpuMs: round(workCpuMs, 1),
         cpuMsPerGrant: round(workCpuMs / Math.max(1, grants)),
         mainThreadCpuMsPerGrant: round(workMainCpuMs / Math.max(1, grants)),
+        // Issue 27: the rendezvous' own time checking signed item writes, per grant and as a share of its CPU.
+        checkCpuMsPerGrant: round(checkCpuMs / Math.max(1, grants), 3),
+        checkShareOfCpu: round(checkCpuMs / Math.max(1e-6, workCpuMs), 3),
         netCpuMsPerGrant: round(Math.max(0, workCpuMs - idleRate * workMs) / Math.max(1, grants)),
         // Story created (the rendezvous' clock, this machine) → claim seen by the agent that got it.
         grantMs: percentiles([...phase.seen].filter(([, s]) => !s.full).map(([id, s]) => s.at - createdAt.get(id)!)),
@@ -269,6 +284,9 @@ export async function scale(p: ScaleParams): Promise<BenchResult> {
           }),
         ),
         perGrantCpuWithin1_5x: ratio !== null && ratio <= 1.5,
+        // Issue 27: checking signed writes at the most agents, as a share of the rendezvous' CPU (target < 20 %).
+        checkShareOfCpuAtMostAgents: Math.max(0, ...all.filter((q) => q.agents === maxAgents).map((q) => q.checkShareOfCpu)),
+        checkUnder20PercentOfCpu: all.filter((q) => q.agents === maxAgents).every((q) => q.checkShareOfCpu < 0.2),
       },
     },
     ok: failures.length === 0,

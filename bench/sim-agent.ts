@@ -13,6 +13,8 @@ import type { StoryLogs } from "../src/runtime/story-log.js";
 import { Claims, type ClaimToken } from "../src/state/claims.js";
 import { nodeSignatures } from "../src/trust/node-signatures.js";
 import { PipelineDoc } from "../src/state/pipeline-doc.js";
+import { ItemAuthority } from "../src/trust/item-authority.js";
+import type { WriteAuthority } from "../src/state/write-authority.js";
 import { ephemeralIdentity } from "../src/trust/identity.js";
 import { SyncClient } from "../src/sync/sync-client.js";
 import { SyncHub } from "../src/sync/sync-hub.js";
@@ -102,7 +104,17 @@ export class SimAgent {
     // machine (~0.2 ms each), while 200 agents in one process checking each other would spend
     // 40 000 checks per heartbeat interval of this process' CPU on what is nobody's cost in reality.
     const signatures = nodeSignatures(identity);
-    this.pipeline = new PipelineDoc(doc, { log: silent, signatures: { sign: signatures.sign, verify: () => true } });
+    // Its item writes are signed like a real agent's (the rendezvous checks them); it reads the
+    // rendezvous' writes on trust, for the same reason as the node entries.
+    const signer = new ItemAuthority(identity, () => false);
+    const authority: WriteAuthority = {
+      signClaim: (id, claim) => signer.signClaim(id, claim),
+      seal: (id, m, groups, author) => signer.seal(id, m, groups, author),
+      read: (_id, m) => m,
+      recheck: () => undefined,
+      forget: () => undefined,
+    };
+    this.pipeline = new PipelineDoc(doc, { log: silent, signatures: { sign: signatures.sign, verify: () => true }, authority });
     this.claims = new TimedClaims(this.pipeline);
     const hub = new SyncHub(doc, silent);
     this.client = new SyncClient({ url: opts.url, hub, identity, maxFrameBytes: MAX_FRAME_BYTES, upstream: true });

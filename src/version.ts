@@ -14,11 +14,16 @@ export const VERSION: string = (() => {
 
 /**
  * The sync protocol this release speaks, carried as `protocol` in the challenge, answer and
- * welcome frames (docs/architecture.md §10, README "Versions"). It changes only when a change to
+ * welcome frames (docs/architecture.md §1, README "Versions"). It changes only when a change to
  * the wire or to what nodes may write means an older node cannot work with this one; additive
  * fields never bump it. A frame without the field comes from a release before versioning: 1.
  */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 
-/** The oldest protocol this release still works with (see `src/pipeline/compatibility.ts`). */
-export const MIN_PROTOCOL = 1;
+/**
+ * The oldest protocol this release still works with (see `src/pipeline/compatibility.ts`).
+ * Protocol 3 (issue 27) signs the handshake over the TLS channel, sends a join token only after
+ * the listener proved its key, and signs item writes; an older node would send its token to
+ * whoever claims the pinned id and write items nobody acts on, so it is refused with 4005.
+ */
+export const MIN_PROTOCOL = 3;

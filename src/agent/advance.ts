@@ -23,6 +23,6 @@ export function advanceFromCurrent(ctx: JobContext, token: ClaimToken, ahead: nu
   };
   if (!ctx.claims.moveAs(token, "qa", { actor: "coder" }, { ...patch, ...cleared })) return false;
   const qa = ctx.pipeline.getItem(token.id)?.qa ?? ctx.config.project.default_qa;
-  if (qa === "server") ctx.claims.move(token.id, "merge", { actor: "system", commitsAhead: ahead });
+  if (qa === "server") ctx.claims.moveOnAs(token, "qa", "merge", { actor: "system", commitsAhead: ahead });
   return true;
 }

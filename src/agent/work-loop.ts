@@ -155,6 +155,13 @@ export class WorkLoop {
         // A claim whose step may not start yet is kept; the breaker schedules the pass.
         if (this.starts.holds(item.id, item.stage, now)) continue;
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;
+        // A paused node starts nothing new, whoever granted it (issue 27: a grant it did not ask
+        // for must not make a paused node run a coder): it gives the claim back.
+        if (!acceptsWork) {
+          this.ctx.log.warn({ story: item.id, epoch: token.epoch }, "paused: giving back a claim instead of starting it");
+          this.ctx.claims.release(token);
+          continue;
+        }
         // Granted while every slot is busy but one is about to free: keep it for that slot.
         if (this.ctx.pool.free(role) === 0 && kept < soon) {
           kept += 1;

@@ -48,6 +48,18 @@ function localCertFile(): string | undefined {
   }
 }
 
+/**
+ * The pin for `base`. A pin the user set (`HUSKIES_SERVER_FINGERPRINT`, `HUSKIES_SERVER_CERT`)
+ * with an http:// server is an error: the token would travel in clear and the pin mean nothing.
+ */
+function pinFor(base: string): string | undefined {
+  if (base.startsWith("https:")) return serverFingerprint();
+  if (process.env.HUSKIES_SERVER_FINGERPRINT || process.env.HUSKIES_SERVER_CERT) {
+    throw new UserError(`refusing ${base}: a certificate pin (HUSKIES_SERVER_FINGERPRINT or HUSKIES_SERVER_CERT) needs an https:// server`);
+  }
+  return undefined;
+}
+
 /** The bearer this client presents: the admin token, else the node token. */
 export function authHeaders(): Record<string, string> {
   const token = process.env.HUSKIES_ADMIN_TOKEN || process.env.HUSKIES_TOKEN;
@@ -60,9 +72,9 @@ export function authHeaders(): Record<string, string> {
  * only as `application/json`, which is what keeps cross-site form posts out. Over https a
  * pinned certificate (see serverFingerprint) is checked before the token is sent.
  */
-export async function api<T>(base: string, method: string, path: string, body?: unknown): Promise<T> {
+export async function api<T>(base: string, method: string, path: string, body?: unknown, onChunk?: (chunk: Buffer) => void): Promise<T> {
   const write = method !== "GET" && method !== "HEAD";
-  const fingerprint = base.startsWith("https:") ? serverFingerprint() : undefined;
+  const fingerprint = pinFor(base);
   let res;
   try {
     res = await pinnedRequest<unknown>(`${base}${path}`, {
@@ -71,6 +83,7 @@ export async function api<T>(base: string, method: string, path: string, body?: 
       body: write ? (body ?? {}) : undefined,
       fingerprint,
       timeoutMs: 30_000,
+      onChunk,
     });
   } catch (err) {
     if (err instanceof PinMismatchError) throw new UserError(`refusing ${base}: ${err.message}`);

@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { api, authHeaders, serverUrl } from "./client.js";
+import { api, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describeLanding, describePipeline } from "./print.js";
@@ -315,10 +315,10 @@ story
       return;
     }
     await api<Item>(base, "GET", `/api/stories/${encodeURIComponent(id)}`);
-    const res = await fetch(`${base}${path}?follow`, { headers: authHeaders() });
+    // Through the pinned request like every call that carries the token (issue 27).
     const decoder = new TextDecoder();
     let buf = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    await api<string>(base, "GET", `${path}?follow`, undefined, (chunk) => {
       buf += decoder.decode(chunk, { stream: true });
       let i: number;
       while ((i = buf.indexOf("\n\n")) >= 0) {
@@ -326,7 +326,7 @@ story
         buf = buf.slice(i + 2);
         for (const line of frame.split("\n")) if (line.startsWith("data:")) print(line.slice(5).trimStart());
       }
-    }
+    });
   });
 
 const nodeCmd = program.command("node").description("nodes: pause, resume, revoke");

@@ -144,6 +144,15 @@ export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;
 
+// Authority track (issue 27): signed writes, admissions, sizes.
+/** An admission (certificate, join-token admission) lapses after this long without the node connecting: a lost laptop stops counting within a month. */
+export const ADMISSION_TTL_SECS = 30 * 24 * 60 * 60;
+/** Largest update accepted from a peer other than the rendezvous: an agent's writes are a few KB; a 100 000-character body is 400 KB at most. */
+export const MAX_UPDATE_BYTES = 1024 * 1024;
+/** The document's size budget: 10 000 stories are ~5 MB, so this is far beyond any real project and well below memory. */
+export const MAX_DOCUMENT_BYTES = 256 * 1024 * 1024;
+/** Share of `max_document_bytes` at which the node warns (once per crossing). */
+export const DOCUMENT_WARN_SHARE = 0.8;
 // Faults (issue 24): bounded git, the job-start breaker, node trouble.
 /**
  * A git command that runs longer than this is killed and counts as node trouble: a fetch of a big

@@ -35,6 +35,12 @@ const hostPattern = z
     /^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/,
     "must be a host name, optionally starting with *. (e.g. registry.npmjs.org, *.pypi.org)",
   );
+/** Seconds from a number of seconds or a duration string ("30d", "12h", "90m", "45s"). */
+export function durationSecs(v: number | string): number {
+  if (typeof v === "number") return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([smhd])$/.exec(v.trim())!;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
 
 function urlOrUndefined(s: string): URL | undefined {
   try {
@@ -111,6 +117,25 @@ export const projectSchema = z.strictObject({
   max_body_bytes: z.number().int().min(1024).default(D.MAX_BODY_BYTES),
   /** Serve https:// and wss:// on the same port; paths are relative to the project root. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+
+  // --- Authority track (issue 27) ---
+  /** Keys (hex) besides the rendezvous' that may sign operator writes, revocations and directives: kept by people, so the project survives the loss of the rendezvous. */
+  operator_keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, "must be a 64-char hex Ed25519 public key")).default([]),
+  /** Allow plain ws:// sync links between hosts (off loopback). Only on a private network you trust end to end. */
+  allow_plaintext: z.boolean().default(false),
+  /** How long an admission lasts without the node connecting: seconds, or a duration like "30d", "12h". */
+  admission_ttl: z
+    .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*[smhd]$/, 'must be seconds or a duration like "30d"')])
+    .default(D.ADMISSION_TTL_SECS)
+    .transform(durationSecs),
+  /** Largest update accepted from a peer other than the rendezvous. */
+  max_update_bytes: z.number().int().min(1024).default(D.MAX_UPDATE_BYTES),
+  /** The document's size budget (a warning at 80 %, updates from peers refused beyond it). */
+  max_document_bytes: z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(D.MAX_DOCUMENT_BYTES),
 
   // [[notify]] webhooks (board track, issue 16.5): the rendezvous POSTs each subscribed event once
   // per entry, retrying with backoff; `slack` sends `{text}` for an incoming webhook.

@@ -36,13 +36,18 @@ import { OperatorActions } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
 import { metricsRoute, type Metrics } from "../server/metrics.js";
-import { nodeMetrics } from "./node-metrics.js";
+import { nodeMetrics, replicaSizer } from "./node-metrics.js";
 import { relayedLogs } from "./remote-logs.js";
 import { diffRoutes } from "../server/diff-routes.js";
 import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import { ItemAuthority } from "../trust/item-authority.js";
+import { OperatorKeys } from "../trust/operator-keys.js";
+import { TrustState } from "../trust/trust-state.js";
+import { verifyCounts } from "../trust/verify-cache.js";
+import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
 
 export interface NodeOptions {
   root: string;
@@ -93,6 +98,11 @@ export class HuskiesNode {
   /** Starts every process a story controls (agents, gates) under the one policy. */
   confinement: Confinement | undefined;
   directives!: OperatorDirectives;
+  /** Signs this node's item writes and checks everyone's (src/trust/write-rights.ts). */
+  authority!: ItemAuthority;
+  operators!: OperatorKeys;
+  private repair: ForgeryRepair | undefined;
+  private trustState!: TrustState;
   schema!: SchemaGuard;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
@@ -157,7 +167,14 @@ export class HuskiesNode {
       publicUrls,
     });
     const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
-    this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity) });
+    this.trustState = new TrustState(store.db);
+    const pinnedKey = trust.rendezvous()?.nodeId;
+    this.operators = new OperatorKeys(
+      () => (role === "rendezvous" ? this.identity.nodeId : (this.policy?.rendezvousKey() ?? pinnedKey)),
+      () => this.config.project.operator_keys,
+    );
+    this.authority = new ItemAuthority(this.identity, (key) => this.operators.has(key));
+    this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity), authority: this.authority });
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
       this.log.fatal(
@@ -187,7 +204,13 @@ export class HuskiesNode {
         () => this.logRelay,
       ),
     );
-    this.metrics = nodeMetrics({ pipeline, config: this.config, links: () => this.sync.linkCounts(), storeFile: store.file });
+    this.metrics = nodeMetrics({
+      pipeline,
+      config: this.config,
+      links: () => this.sync.linkCounts(),
+      storeFile: store.file,
+      authority: this.authority,
+    });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
     // Directives come from the rendezvous this node follows (the key that answered on the
@@ -195,9 +218,11 @@ export class HuskiesNode {
     this.directives = new OperatorDirectives(
       this.replica.doc,
       this.identity,
-      (issuer) => issuer === this.nodeId || issuer === this.policy?.rendezvousKey(),
+      (issuer) => issuer === this.nodeId || this.operators.has(issuer),
       (p) => (p ? this.pause.hold(p.reason, "operator") : this.pause.resume("an operator resumed it")),
       logger("node"),
+      this.trustState,
+      (key) => this.authority.countUnverified(key),
     );
     const actions = new OperatorActions(this.claims, {
       root,
@@ -223,6 +248,10 @@ export class HuskiesNode {
       trustedKeys: () => this.config.project.trusted_keys,
       rendezvousKey: trust.rendezvous()?.nodeId,
       admission: trust.admission(),
+      operatorKeys: () => this.config.project.operator_keys,
+      revocationStore: this.trustState,
+      admissionTtlMs: () => this.config.project.admission_ttl * 1000,
+      onUnverified: (key) => this.authority.countUnverified(key),
     });
     this.sync = new SyncService({
       doc: this.replica.doc,
@@ -234,10 +263,16 @@ export class HuskiesNode {
       policy: this.policy,
       persistence: this.replica,
       upstreamUrl,
-      onTrustChange: () => trust.persist(this.policy, upstreamUrl, role),
+      onTrustChange: () => {
+        trust.persist(this.policy, upstreamUrl, role);
+        // The rendezvous key may be new: what it signed counts from now on.
+        pipeline.recheck();
+        this.directives.check();
+      },
       joinToken: upstream?.joinToken,
       upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
+      documentBytes: replicaSizer(store.file),
     });
     this.logRelay = new LogRelay(this.sync.hub, {
       read: (id) => this.logs.read(id, { local: true }),
@@ -294,6 +329,7 @@ export class HuskiesNode {
     this.directives.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
+    let operatorKeys = JSON.stringify(cfg.operator_keys);
     if (this.opts.runAgent) {
       // Preflight really starts a sandbox once; the proxies confined processes reach the network by.
       this.confinement = await new Confinement({
@@ -311,6 +347,12 @@ export class HuskiesNode {
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
+      if (JSON.stringify(this.config.project.operator_keys) !== operatorKeys) {
+        operatorKeys = JSON.stringify(this.config.project.operator_keys);
+        pipeline.recheck();
+        this.policy.revocations.recheck();
+        this.directives.check();
+      }
     });
 
     this.sync.start();
@@ -354,6 +396,16 @@ export class HuskiesNode {
 
   /** The rendezvous' own services: the claim sequencer, housekeeping, notifications. */
   private startRendezvous(): void {
+    const state = this.trustState;
+    adoptUnsignedItems(
+      this.claims,
+      this.authority,
+      { get: () => state.get("adopted-unsigned-items") === "1", set: () => state.set("adopted-unsigned-items", "1") },
+      this.log,
+    );
+    this.repair = new ForgeryRepair(this.claims, this.authority, logger("rendezvous"));
+    this.repair.start();
+    this.directives.reassert();
     this.rendezvous = new RendezvousService(this.claims, this.config, logger("rendezvous"), {
       project: basename(this.opts.root),
       onGrant: (nodes) => {
@@ -458,6 +510,13 @@ export class HuskiesNode {
       paused: this.pause.state,
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
+      unverifiedWrites: this.authority.unverified,
+      writeChecks: {
+        reads: this.authority.reads,
+        groups: this.authority.groupChecks,
+        signatures: verifyCounts.checks,
+        ms: Number(this.authority.checkNs) / 1e6,
+      },
       digest: documentDigest(this.replica.doc),
       tls: !!this.opts.tls,
       address: this.address,
@@ -476,6 +535,7 @@ export class HuskiesNode {
       await this.agent?.stop();
       await this.confinement?.close();
       this.rendezvous?.stop();
+      this.repair?.stop();
       this.directives.stop();
       this.pause.stop();
       this.presence.stop();

@@ -9,15 +9,33 @@ export function nodeMetrics(o: {
   config: LiveConfig;
   links: () => Record<string, number>;
   storeFile: string;
+  authority?: { unverified: number; checkNs: bigint };
 }): Metrics {
   return new Metrics({
     stories: () => o.pipeline.listItems(),
     nodes: () => o.pipeline.listNodes(),
     nodeAliveMs: () => o.config.project.node_alive_secs * 1000,
     syncLinks: o.links,
+    ...(o.authority
+      ? { unverifiedWrites: () => o.authority!.unverified, writeCheckSeconds: () => Number(o.authority!.checkNs) / 1e9 }
+      : {}),
     // The replica on disk (database and its write-ahead log): cheap to read at every scrape.
     replicaBytes: () => fileSize(o.storeFile) + fileSize(`${o.storeFile}-wal`),
   });
+}
+
+/** The replica on disk (database and write-ahead log), read at most once a second: checked on every update received. */
+export function replicaSizer(file: string): () => number {
+  let at = 0;
+  let bytes = 0;
+  return () => {
+    const now = Date.now();
+    if (now - at >= 1000) {
+      at = now;
+      bytes = fileSize(file) + fileSize(`${file}-wal`);
+    }
+    return bytes;
+  };
 }
 
 function fileSize(file: string): number {

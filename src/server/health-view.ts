@@ -41,6 +41,8 @@ export interface PublicHealth {
   /** Whether this node's agents and gates run confined (absent on a node without slots). */
   confined?: boolean;
   config?: unknown;
+  /** Writes to the document that did not verify and were ignored (a count: nothing secret). */
+  unverifiedWrites?: number;
 }
 
 export function publicHealth(h: Health): PublicHealth {
@@ -60,6 +62,7 @@ export function publicHealth(h: Health): PublicHealth {
     paused: h.paused ?? null,
     tls: h.tls,
     ...(typeof h.confined === "boolean" ? { confined: h.confined } : {}),
+    ...(typeof h.unverifiedWrites === "number" ? { unverifiedWrites: h.unverifiedWrites } : {}),
     // Project settings the board's rules need; no story or address in them.
     ...(h.config ? { config: h.config } : {}),
   };

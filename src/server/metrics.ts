@@ -14,6 +14,10 @@ export interface MetricsSource {
   syncLinks?: () => Record<string, number>;
   /** Size of the replica (encoded document, bytes). */
   replicaBytes?: () => number;
+  /** Distinct writes to the document that did not verify and were ignored (issue 27). */
+  unverifiedWrites?: () => number;
+  /** CPU seconds spent checking signed writes. */
+  writeCheckSeconds?: () => number;
   /** Node.js process metrics (`process_*`, `nodejs_*`) too; default true. */
   processMetrics?: boolean;
 }
@@ -102,6 +106,20 @@ export class Metrics {
         },
       });
     }
+    const total = (name: string, help: string, read: (() => number) | undefined) => {
+      if (!read) return;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    total("huskies_unverified_writes_total", "Writes to the document that did not verify and were ignored", src.unverifiedWrites);
+    total("huskies_write_check_seconds_total", "CPU seconds spent checking signed writes", src.writeCheckSeconds);
     this.claims = new Counter({
       name: "huskies_claims_granted_total",
       help: "Claims granted by this node's sequencer (or taken autonomously)",

@@ -3,7 +3,10 @@ import { nextClaim } from "../pipeline/claim-rules.js";
 import type { Stage } from "../pipeline/stages.js";
 import { checkTransition, type TransitionContext } from "../pipeline/transitions.js";
 import type { ItemPatch } from "./item.js";
-import { setAll, WRITE_CLAIM_FIELDS, type PipelineDoc } from "./pipeline-doc.js";
+import { groupsOfPatch, setAll, WRITE_CLAIM_FIELDS, type PipelineDoc, type Seal } from "./pipeline-doc.js";
+import type { Author, SignedGroup } from "./write-authority.js";
+
+const OPERATOR: Author = { as: "operator" };
 
 /**
  * What a holder carries: the grant it was given. Every write a holder makes goes through
@@ -15,6 +18,8 @@ export interface ClaimToken {
   readonly node: string;
   readonly epoch: number;
   readonly stage: Stage;
+  /** The claim as the document had it when the token was issued (signed: a holder's writes carry it). */
+  readonly signed?: unknown;
 }
 
 /** A move the transition table refuses: a caller's mistake, not a lost race. */
@@ -53,20 +58,42 @@ export class Claims {
   grant(id: string, node: string, now = Date.now()): ClaimToken | undefined {
     const item = this.pipeline.getItem(id);
     if (!item) return undefined;
-    const claim = nextClaim(node, item.epoch, item.stage, now);
-    this.write(id, (m) => {
-      m.set("claim", claim);
-      m.set("epoch", claim.epoch);
-      if (m.get("logNode") !== node) m.set("logNode", node);
-      clearRequests(m);
-    });
-    return { id, node, epoch: claim.epoch, stage: claim.stage };
+    const plain = nextClaim(node, item.epoch, item.stage, now);
+    const claim: Record<string, unknown> = this.pipeline.authority?.signClaim(id, plain) ?? { ...plain };
+    // A node granting itself (autonomous) writes as the holder of the claim it just signed.
+    const author: Author = claim.by === node ? { as: "holder", claim } : OPERATOR;
+    this.write(
+      id,
+      (m) => {
+        m.set("claim", claim);
+        m.set("epoch", plain.epoch);
+        if (m.get("logNode") !== node) m.set("logNode", node);
+        clearRequests(m);
+      },
+      ["place"],
+      author,
+    );
+    const token = { id, node, epoch: plain.epoch, stage: plain.stage };
+    return this.pipeline.authority ? { ...token, signed: claim } : token;
   }
 
   /** The token `node` holds on `id` now, if the document's claim names it. */
   tokenOf(id: string, node: string): ClaimToken | undefined {
     const c = this.pipeline.getItem(id)?.claim;
-    return c && c.node === node ? { id, node, epoch: c.epoch, stage: c.stage } : undefined;
+    if (!c || c.node !== node) return undefined;
+    return this.pipeline.authority
+      ? { id, node, epoch: c.epoch, stage: c.stage, signed: this.rawClaim(id) }
+      : { id, node, epoch: c.epoch, stage: c.stage };
+  }
+
+  /** The claim object the document has for `id` (with its grantor's signature). */
+  private rawClaim(id: string): unknown {
+    const m = this.pipeline.items.get(id);
+    return m instanceof Y.Map ? m.get("claim") : undefined;
+  }
+
+  private holder(token: ClaimToken): Author {
+    return { as: "holder", claim: token.signed ?? this.rawClaim(token.id) };
   }
 
   /** Whether `token` is still the item's claim, for the same stage. */
@@ -79,17 +106,22 @@ export class Claims {
   /** Give the item back (the stage stays); false when the token is stale. */
   release(token: ClaimToken, patch: ItemPatch = {}): boolean {
     if (!this.holds(token)) return false;
-    this.write(token.id, (m) => {
-      m.set("claim", null);
-      setAll(m, patch);
-    });
+    this.write(
+      token.id,
+      (m) => {
+        m.set("claim", null);
+        setAll(m, patch);
+      },
+      ["place", ...groupsOfPatch(patch)],
+      this.holder(token),
+    );
     return true;
   }
 
   /** Write plain fields as the holder; false when the token is stale. */
   patchAs(token: ClaimToken, patch: ItemPatch): boolean {
     if (!this.holds(token)) return false;
-    this.write(token.id, (m) => setAll(m, patch));
+    this.write(token.id, (m) => setAll(m, patch), groupsOfPatch(patch), this.holder(token));
     return true;
   }
 
@@ -99,7 +131,19 @@ export class Claims {
    */
   moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): boolean {
     if (!this.holds(token)) return false;
-    this.move(token.id, to, ctx, patch, now);
+    this.moveWith(token.id, to, ctx, patch, now, this.holder(token));
+    return true;
+  }
+
+  /**
+   * Move on as the node that just moved the item out of its claim's stage (server QA: the coder
+   * that submitted to `qa` passes it to `merge`). Its right is the claim it held, so the write
+   * carries that claim; false when someone else has written the item's place since.
+   */
+  moveOnAs(token: ClaimToken, from: Stage, to: Stage, ctx: TransitionContext, now = Date.now()): boolean {
+    const item = this.pipeline.getItem(token.id);
+    if (!item || item.stage !== from || item.claim !== null || item.epoch !== token.epoch) return false;
+    this.moveWith(token.id, to, ctx, {}, now, this.holder(token));
     return true;
   }
 
@@ -108,29 +152,60 @@ export class Claims {
    * stage being left, so both are cleared.
    */
   move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
+    this.moveWith(id, to, ctx, patch, now, OPERATOR);
+  }
+
+  private moveWith(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch, now: number, author: Author): void {
     const item = this.pipeline.getItem(id);
     if (!item) throw new TransitionRefused(`unknown item ${id}`);
     const verdict = checkTransition(item.stage, to, ctx);
     if (!verdict.ok) throw new TransitionRefused(`cannot move ${id}: ${verdict.error}`);
-    this.write(id, (m) => {
-      m.set("stage", to);
-      m.set("stageAt", now);
-      m.set("claim", null);
-      clearRequests(m);
-      setAll(m, patch);
-    });
+    this.write(
+      id,
+      (m) => {
+        m.set("stage", to);
+        m.set("stageAt", now);
+        m.set("claim", null);
+        clearRequests(m);
+        setAll(m, patch);
+      },
+      ["place", ...groupsOfPatch(patch)],
+      author,
+    );
   }
 
   /** Drop whatever claim the item has (operator release, block); the holder stops its coder. */
   clear(id: string, patch: ItemPatch = {}): void {
+    this.write(
+      id,
+      (m) => {
+        m.set("claim", null);
+        setAll(m, patch);
+      },
+      ["place", ...groupsOfPatch(patch)],
+      OPERATOR,
+    );
+  }
+
+  /**
+   * Write a signed group back exactly as it was last verified (the rendezvous, after an
+   * unverified write to it): the values and their signature record, nothing re-signed.
+   */
+  restore(id: string, fields: readonly string[], values: Record<string, unknown>, sigKey: string, record: unknown): void {
     this.write(id, (m) => {
-      m.set("claim", null);
-      setAll(m, patch);
+      for (const f of fields) {
+        const v = values[f];
+        if (v === undefined) {
+          if (m.has(f)) m.delete(f);
+        } else m.set(f, v);
+      }
+      m.set(sigKey, record);
     });
   }
 
-  private write(id: string, fn: (m: Y.Map<unknown>) => void): void {
-    this.pipeline[WRITE_CLAIM_FIELDS](id, fn);
+  private write(id: string, fn: (m: Y.Map<unknown>) => void, groups: readonly SignedGroup[] = [], author: Author = OPERATOR): void {
+    const seal: Seal | undefined = groups.length ? { groups, author } : undefined;
+    this.pipeline[WRITE_CLAIM_FIELDS](id, fn, seal);
   }
 }
 

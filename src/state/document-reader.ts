@@ -19,6 +19,7 @@ import type {
   QaMode,
   RunOutcomeKind,
 } from "./item.js";
+import type { FieldSource } from "./write-authority.js";
 
 /**
  * The one place where document values become typed items and nodes. The document is shared with
@@ -90,7 +91,7 @@ const isRepoPath = (v: unknown): v is string =>
 const count = (v: unknown): number | undefined => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined);
 
 /** Issue 29's fields; each dropped alone when malformed, so one bad value never hides the item. */
-function readLandingFields(m: Y.Map<unknown>): Partial<Item> {
+function readLandingFields(m: FieldSource): Partial<Item> {
   const out: Partial<Item> = {};
   const touches = m.get("touches");
   if (Array.isArray(touches)) {
@@ -149,7 +150,14 @@ export function readRequests(v: unknown): Record<string, number> {
 export function readItem(id: string, value: unknown, malformed?: Malformed): Item | undefined {
   if (!isItemId(id)) return void malformed?.("items", id, "invalid item id");
   if (!(value instanceof Y.Map)) return void malformed?.("items", id, "not a map");
-  const m = value as Y.Map<unknown>;
+  return readItemFields(id, value as Y.Map<unknown>, malformed);
+}
+
+/**
+ * An item from a source of its fields: the item's map, or the verified view of it (signed
+ * groups that do not verify read at their last valid values; see src/trust/item-authority.ts).
+ */
+export function readItemFields(id: string, m: FieldSource, malformed?: Malformed): Item | undefined {
   const stage = m.get("stage");
   const type = m.get("type");
   if (!isStage(stage)) return void malformed?.("items", id, "missing or invalid stage");

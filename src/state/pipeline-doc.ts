@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
-import { nodeFields, readItem, readNode, readRequests, type Malformed } from "./document-reader.js";
+import { nodeFields, readItem, readItemFields, readNode, readRequests, type Malformed } from "./document-reader.js";
+import type { Author, SignedGroup, WriteAuthority } from "./write-authority.js";
 
 export interface StageEvent {
   id: string;
@@ -34,6 +35,35 @@ export class ReadOnlyDocument extends Error {}
 
 /** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
 export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
+
+/** Which signed groups a write touches and under whose right (see write-authority.ts). */
+export interface Seal {
+  groups: readonly SignedGroup[];
+  author: Author;
+}
+
+const OPERATOR: Author = { as: "operator" };
+const ITEM_GROUP_OF: Record<string, SignedGroup> = {
+  name: "item",
+  type: "item",
+  body: "item",
+  dependsOn: "item",
+  qa: "item",
+  retries: "work",
+  blocked: "work",
+  failure: "work",
+  lastRun: "work",
+  branch: "work",
+  mergeCommit: "work",
+  logNode: "place",
+};
+
+/** The signed groups a patch of plain fields touches. */
+export function groupsOfPatch(patch: Record<string, unknown>): SignedGroup[] {
+  const out = new Set<SignedGroup>();
+  for (const k of Object.keys(patch)) out.add(ITEM_GROUP_OF[k] ?? "work");
+  return [...out];
+}
 
 /**
  * The typed face of the project's Yjs document: `items`, `nodes` and `meta` maps.
@@ -66,7 +96,7 @@ export class PipelineDoc {
 
   constructor(
     readonly doc: Y.Doc = new Y.Doc(),
-    private readonly opts: { signatures?: NodeSignatures; log?: Logger } = {},
+    private readonly opts: { signatures?: NodeSignatures; log?: Logger; authority?: WriteAuthority } = {},
   ) {
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
@@ -92,14 +122,38 @@ export class PipelineDoc {
     this.doc.transact(fn, origin);
   }
 
+  /** How item writes are signed and checked (none: every value counts as written). */
+  get authority(): WriteAuthority | undefined {
+    return this.opts.authority;
+  }
+
   getItem(id: string): Item | undefined {
     let item = this.itemCache.get(id);
     if (item === undefined) {
-      const raw = this.items.get(id);
-      item = raw === undefined ? null : (readItem(id, raw, this.malformed) ?? null);
+      item = this.decodeItem(id);
       this.itemCache.set(id, item);
+      // Loading indexes by the raw stage without checking signatures (see indexOnLoad); the
+      // verified stage corrects the index the first time an item is read.
+      const indexed = this.stageOf.get(id);
+      if (indexed !== (item?.stage ?? undefined)) this.moveIndex(id, indexed, item?.stage);
     }
     return item ?? undefined;
+  }
+
+  private decodeItem(id: string): Item | null {
+    const raw = this.items.get(id);
+    if (raw === undefined) return null;
+    const auth = this.opts.authority;
+    if (!auth || !(raw instanceof Y.Map) || !isItemId(id)) return readItem(id, raw, this.malformed) ?? null;
+    const verified = auth.read(id, raw as Y.Map<unknown>);
+    return verified ? (readItemFields(id, verified, this.malformed) ?? null) : null;
+  }
+
+  /** The operator keys changed (the rendezvous key was learned, the config edited): read every item again. */
+  recheck(): void {
+    if (!this.opts.authority) return;
+    this.opts.authority.recheck();
+    for (const id of [...this.items.keys()]) this.reindex(id, false);
   }
 
   /** Ids of the items in `stage` (a live view: copy before writing in a loop). */
@@ -114,7 +168,8 @@ export class PipelineDoc {
     const out: Item[] = [];
     for (const k of keyed) {
       const item = this.getItem(k.id);
-      if (item) out.push(item);
+      // Read for the first time, an item may verify into another stage than it was indexed in.
+      if (item && stages.includes(item.stage)) out.push(item);
     }
     return out;
   }
@@ -191,6 +246,7 @@ export class PipelineDoc {
         for (const [k, v] of Object.entries(fields)) m.set(k, v);
         m.set("requests", new Y.Map<number>());
         this.items.set(id, m);
+        this.opts.authority?.seal(id, m, ["item", "place", "work"], OPERATOR);
         ids.push(id);
       }
       if (ids.length) this.meta.set("lastNumber", n);
@@ -205,21 +261,22 @@ export class PipelineDoc {
   update(id: string, patch: ItemPatch, origin: unknown = null): void {
     const bad = Object.keys(patch).filter((k) => (CLAIM_FIELDS as readonly string[]).includes(k));
     if (bad.length) throw new Error(`${bad.join(", ")} of an item are written only through Claims`);
-    this.writeFields(id, (m) => setAll(m, patch), origin);
+    this.writeFields(id, (m) => setAll(m, patch), origin, { groups: groupsOfPatch(patch), author: OPERATOR });
   }
 
-  /** Only for `Claims`: write claim fields (and a patch) in one transaction. */
-  [WRITE_CLAIM_FIELDS](id: string, write: (m: Y.Map<unknown>) => void, origin: unknown = null): void {
-    this.writeFields(id, write, origin);
+  /** Only for `Claims`: write claim fields (and a patch) in one transaction, signed as `seal` says. */
+  [WRITE_CLAIM_FIELDS](id: string, write: (m: Y.Map<unknown>) => void, seal?: Seal, origin: unknown = null): void {
+    this.writeFields(id, write, origin, seal);
   }
 
-  private writeFields(id: string, write: (m: Y.Map<unknown>) => void, origin: unknown): void {
+  private writeFields(id: string, write: (m: Y.Map<unknown>) => void, origin: unknown, seal?: Seal): void {
     const m = this.items.get(id);
     if (!(m instanceof Y.Map)) throw new Error(`unknown item ${id}`);
     // Indexed inside the write: reads in the same transaction see it, and a stage listener's own
     // writes (the rendezvous offering an item that just entered `current`) join the same update.
     this.transact(() => {
       write(m);
+      if (seal?.groups.length) this.opts.authority?.seal(id, m, seal.groups, seal.author);
       this.reindex(id, true);
     }, origin);
   }
@@ -229,6 +286,7 @@ export class PipelineDoc {
     if (this.readOnly) throw new ReadOnlyDocument(this.readOnly);
     if (!this.items.has(id)) return false;
     this.items.delete(id);
+    this.opts.authority?.forget(id);
     return true;
   }
 
@@ -334,22 +392,24 @@ export class PipelineDoc {
     if (requests instanceof Y.Map && requests.size > 0 && Object.keys(readRequests(requests)).length > 0) this.requested.add(id);
   }
 
+  private moveIndex(id: string, before: Stage | undefined, stage: Stage | undefined): void {
+    if (before) this.byStage.get(before)!.delete(id);
+    if (before) this.sorted.delete(before);
+    if (stage) {
+      this.byStage.get(stage)!.add(id);
+      this.sorted.delete(stage);
+      this.stageOf.set(id, stage);
+    } else {
+      this.stageOf.delete(id);
+    }
+  }
+
   private reindex(id: string, local: boolean): void {
+    const before = this.stageOf.get(id);
     this.itemCache.delete(id);
     const item = this.getItem(id);
     const stage = item?.stage;
-    const before = this.stageOf.get(id);
-    if (before !== stage) {
-      if (before) this.byStage.get(before)!.delete(id);
-      if (before) this.sorted.delete(before);
-      if (stage) {
-        this.byStage.get(stage)!.add(id);
-        this.sorted.delete(stage);
-        this.stageOf.set(id, stage);
-      } else {
-        this.stageOf.delete(id);
-      }
-    }
+    if (before !== stage && this.stageOf.get(id) !== stage) this.moveIndex(id, this.stageOf.get(id), stage);
     if (item && Object.keys(item.requests).length > 0) this.requested.add(id);
     else this.requested.delete(id);
     if (before !== stage) {

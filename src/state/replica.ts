@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import { PipelineDoc, type NodeSignatures } from "./pipeline-doc.js";
+import type { WriteAuthority } from "./write-authority.js";
 import { StoreUnavailable, StoreWriteError, type ReplicaStore } from "./replica-store.js";
 import { STORE_FATAL_AFTER_MS, STORE_RETRY_INITIAL_MS, STORE_RETRY_MAX_MS } from "../config/defaults.js";
 import { logger } from "../log.js";
@@ -30,6 +31,8 @@ export interface ReplicaOptions {
   log?: Logger;
   /** How node entries are signed and verified (see PipelineDoc). */
   signatures?: NodeSignatures;
+  /** How item writes are signed and checked (see write-authority.ts). */
+  authority?: WriteAuthority;
   retryInitialMs?: number;
   retryMaxMs?: number;
   fatalAfterMs?: number;
@@ -58,7 +61,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
   private fatalSent = false;
   private compactScheduled = false;
   private closed = false;
-  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log" | "signatures">>;
+  private readonly o: Required<Omit<ReplicaOptions, "gc" | "log" | "signatures" | "authority">>;
 
   constructor(
     readonly store: ReplicaStore,
@@ -78,7 +81,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
     doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, tr: Y.Transaction) =>
       this.onUpdate(update, origin, this.pipeline.lazy(tr)),
     );
-    this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures });
+    this.pipeline = new PipelineDoc(doc, { log: opts.log, signatures: opts.signatures, authority: opts.authority });
     this.maybeCompact();
   }
 

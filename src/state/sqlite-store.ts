@@ -151,5 +151,7 @@ export function openLocalTables(db: Database.Database): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS join_tokens (hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT);
     CREATE TABLE IF NOT EXISTS admitted_keys (key TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS revoked_keys (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS trust_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   `);
 }

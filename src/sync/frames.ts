@@ -23,13 +23,38 @@ export type AuthFrame =
   /** acceptor → connector, always the first frame (also in open mode). */
   | ({ type: "challenge"; v: 2; nodeId: string; challenge: string } & Release)
   /** connector → acceptor. `admission` is the connector's own certificate from the rendezvous. */
-  | ({ type: "answer"; nodeId: string; challenge: string; signature: string; joinToken?: string; admission?: Certificate } & Release)
+  | ({
+      type: "answer";
+      nodeId: string;
+      challenge: string;
+      signature: string;
+      /** Before protocol 3 the token travelled here, ahead of any proof; it is never used now. */
+      joinToken?: string;
+      /** Protocol 3: the connector has a join token to present once the acceptor proved its key. */
+      joining?: boolean;
+      admission?: Certificate;
+    } & Release)
   /**
    * acceptor → connector. `admission` is a certificate for the connector, issued when the
    * acceptor is a rendezvous that admitted it; `credential` is the acceptor's own certificate,
    * so a connector that dialled it (mesh) can check it was admitted too.
    */
-  | ({ type: "welcome"; nodeId: string; signature: string; admission?: Certificate; credential?: Certificate } & Release);
+  | ({
+      type: "welcome";
+      nodeId: string;
+      signature: string;
+      admission?: Certificate;
+      credential?: Certificate;
+      /**
+       * Protocol 3: the acceptor proved its key but has not admitted the connector; a connector
+       * with a join token sends it now (`token`), after checking who it is talking to.
+       */
+      pending?: boolean;
+    } & Release)
+  /** Protocol 3, connector → acceptor, only after a `pending` welcome verified: the one-time join token. */
+  | { type: "token"; joinToken: string }
+  /** Protocol 3, acceptor → connector: the token admitted it; `admission` is its certificate. */
+  | { type: "admitted"; admission?: Certificate };
 
 /** Log relay (message type 103). `rid` is chosen by the requester and unique per link. */
 export type LogFrame =
@@ -100,6 +125,7 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
         challenge: hex(f.challenge, HEX64, "challenge"),
         signature: hex(f.signature, HEX128, "signature"),
         joinToken: (f.joinToken as string | null) ?? undefined,
+        ...(f.joining === true ? { joining: true } : {}),
         admission: optCert(f.admission, "admission"),
         ...release(f),
       };
@@ -111,8 +137,14 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
         signature: hex(f.signature, HEX128, "signature"),
         admission: optCert(f.admission, "admission"),
         credential: optCert(f.credential, "credential"),
+        ...(f.pending === true ? { pending: true } : {}),
         ...release(f),
       };
+    case "token":
+      if (typeof f.joinToken !== "string" || f.joinToken.length === 0 || f.joinToken.length > MAX_TOKEN_CHARS) fail("bad joinToken");
+      return { type: "token", joinToken: f.joinToken };
+    case "admitted":
+      return { type: "admitted", admission: optCert(f.admission, "admission") };
     default:
       return fail(`unknown auth frame ${String(f.type).slice(0, 40)}`);
   }

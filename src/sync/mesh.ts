@@ -4,6 +4,7 @@ import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { SyncPolicy } from "../trust/auth-policy.js";
 import type { Identity } from "../trust/identity.js";
 import { SyncClient } from "./sync-client.js";
+import { plaintextRefusal } from "../trust/plaintext.js";
 import type { SyncHub } from "./sync-hub.js";
 
 /** Where to dial a peer: the address and certificate fingerprint from its signed entry. */
@@ -51,6 +52,8 @@ export class MeshManager {
     private settings: () => MeshSettings,
     private readonly maxFrameBytes: number,
     private readonly policy?: SyncPolicy,
+    /** `allow_plaintext`: peers advertising plain ws:// on another host are dialled too. */
+    private readonly allowPlaintext: () => boolean = () => false,
   ) {
     const onNodes = () => this.schedule();
     pipeline.nodes.observeDeep(onNodes);
@@ -89,6 +92,7 @@ export class MeshManager {
           n.id !== this.identity.nodeId &&
           n.role !== "rendezvous" &&
           meshAddressAllowed(n.address) &&
+          !plaintextRefusal(n.address, this.allowPlaintext()) &&
           (isNodeAlive(n, now, s.nodeAliveMs) || (n.alive && linked.has(n.id))) &&
           !this.policy?.isRevoked(n.id),
       );

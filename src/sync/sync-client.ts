@@ -10,6 +10,8 @@ import type { Identity } from "../trust/identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
 import { pinMismatch, type TlsPin } from "../trust/tls-pin.js";
+import { channelBinding } from "../trust/handshake.js";
+import { plaintextRefusal } from "../trust/plaintext.js";
 
 export interface SyncClientOptions {
   url: string;
@@ -32,6 +34,8 @@ export interface SyncClientOptions {
   onAdmission?: (cert: Certificate) => void;
   /** A pinned server (join string): fingerprint checked before any frame, node id checked at the welcome. A mismatch is permanent. */
   pin?: TlsPin;
+  /** `allow_plaintext`: dial plain ws:// to another host (refused otherwise, permanently). */
+  allowPlaintext?: () => boolean;
   /** While in backoff, probe the server and reconnect as soon as it is back. Default: on for upstream links. */
   healProbe?: boolean | Probe;
 }
@@ -111,6 +115,9 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     const pin = this.opts.pin;
     const pinned = !!(pin?.fingerprint256 || pin?.nodeId);
     if (pin?.fingerprint256 && url.protocol !== "wss:") return this.fail(`a pinned certificate needs a wss:// URL, not ${url.protocol}//`);
+    const plain = plaintextRefusal(this.opts.url, !!this.opts.allowPlaintext?.());
+    // After the caller's listeners are attached (start() runs inside the node's start).
+    if (plain) return void setImmediate(() => this.fail(plain));
     if (this.opts.token && !pinned) url.searchParams.set("token", this.opts.token);
     const ws = new WebSocket(url, {
       maxPayload: this.opts.maxFrameBytes,
@@ -122,8 +129,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     ws.on("open", () => {
       opened = true;
     });
+    let socket: unknown;
     ws.on("upgrade", (res) => {
       this.local = res.socket.localAddress;
+      socket = res.socket;
     });
     if (pin?.fingerprint256) {
       // 'upgrade' comes before 'open' and before any frame is read or sent.
@@ -146,6 +155,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         admission: this.opts.admission,
         admitPeer: this.opts.admitPeer,
         onAdmission: this.opts.onAdmission,
+        binding: () => channelBinding(socket),
       },
       { maxFrameBytes: this.opts.maxFrameBytes, pingMs: LINK_PING_MS },
     );

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import * as Y from "yjs";
 import { AUTH_TIMEOUT_MS, MAX_BUFFERED_BYTES, MAX_REASSEMBLED_BYTES, SYNC_CHUNK_BYTES } from "../config/defaults.js";
-import { verifyCertificate } from "../trust/admission.js";
+import { verifyCertificate, type Certificate } from "../trust/admission.js";
 import { Reassembler, splitFrame } from "./chunking.js";
 import type { AuthFrame, Release } from "./frames.js";
 import { commonProtocol, incompatibilityMessage, type ProtocolRange } from "../pipeline/compatibility.js";
@@ -69,6 +69,12 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private theirChallenge: string | undefined;
   private theirId: string | undefined;
   private answered = false;
+  /** Acceptor: a `pending` welcome went out; the connector's join token may follow. */
+  private awaitingToken = false;
+  /** Connector: the welcome verified (the peer's key is proven). */
+  private welcomed = false;
+  /** Connector: the channel binding both signatures of this link cover. */
+  private binding = "";
   private authTimer: NodeJS.Timeout | undefined;
   private alive = true;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -96,6 +102,8 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       this.alive = true;
     });
     this.pingTimer = setInterval(() => {
+      // Still connecting after a whole interval (an overloaded peer): ws throws on a ping then.
+      if (ws.readyState !== WS_OPEN) return;
       if (!this.alive) return ws.terminate();
       this.alive = false;
       ws.ping();
@@ -158,7 +166,10 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       case "sync-step1":
         this.hub.answerStep1(this, msg.stateVector);
         break;
-      case "sync-update":
+      case "sync-update": {
+        // What a peer may send (issue 27), before a byte of it is applied; the rendezvous' own link is exempt.
+        const refused = this.upstream ? undefined : this.hub.updateGuard?.check(msg.update);
+        if (refused) return this.close(refused.code === "unknown-root" ? CLOSE_MALFORMED : CLOSE_TOO_BIG, refused.reason);
         try {
           Y.applyUpdate(this.hub.doc, msg.update, this);
         } catch (err) {
@@ -169,6 +180,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
           this.emit("synced");
         }
         break;
+      }
       case "awareness":
         this.hub.awareness.apply(this, msg.update, msg.clients);
         break;
@@ -188,26 +200,48 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
 
   private onAuth(frame: AuthFrame): void {
     if (this.side.kind === "connect") return this.onAuthAsConnector(this.side, frame);
+    if (frame.type === "token" && this.awaitingToken && !this.ready) return this.onToken(this.side, frame.joinToken);
     if (frame.type !== "answer" || this.answered || this.ready) return this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
     this.answered = true;
     const [a, c, cA, cC] = [this.selfId, frame.nodeId, this.myChallenge!, frame.challenge];
     if (c === a) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
-    if (!verifySignature(c, answerText(a, c, cA, cC), frame.signature)) return this.close(CLOSE_AUTH_FAILED, "bad signature");
+    // The release first: an older node signs another text, and deserves the upgrade message, not "bad signature".
     if (!this.acceptRelease(c, frame)) return;
+    const binding = this.side.binding?.() ?? "";
+    if (!verifySignature(c, answerText(a, c, cA, cC, binding), frame.signature)) {
+      return this.close(CLOSE_AUTH_FAILED, binding ? "bad signature (or not over this TLS channel: a relay?)" : "bad signature");
+    }
+    const refused = this.side.refusePeer?.();
+    if (refused) return this.close(CLOSE_AUTH_FAILED, refused);
     this.theirId = c;
-    const verdict = this.side.gate.admit({ nodeId: c, joinToken: frame.joinToken, admission: frame.admission });
+    // A join token in the answer (before this node proved its key) is never used.
+    const verdict = this.side.gate.admit({ nodeId: c, admission: frame.admission });
+    if (!verdict.ok && !(verdict.tokenMayAdmit && frame.joining)) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
+    const welcome = {
+      type: "welcome" as const,
+      nodeId: a,
+      signature: this.side.identity.sign(welcomeText(a, c, cA, cC, binding)),
+      credential: this.side.gate.credential(),
+      ...this.ownRelease(),
+    };
+    if (!verdict.ok) {
+      // Prove this node's key first; a connector with a join token sends it once it has checked.
+      this.awaitingToken = true;
+      this.send(encodeAuth({ ...welcome, pending: true }));
+      return;
+    }
+    this.peerId = c;
+    this.send(encodeAuth({ ...welcome, admission: verdict.issued }));
+    this.becomeReady();
+  }
+
+  private onToken(side: Extract<Side, { kind: "accept" }>, joinToken: string): void {
+    this.awaitingToken = false;
+    const c = this.theirId!;
+    const verdict = side.gate.admit({ nodeId: c, joinToken });
     if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
     this.peerId = c;
-    this.send(
-      encodeAuth({
-        type: "welcome",
-        nodeId: a,
-        signature: this.side.identity.sign(welcomeText(a, c, cA, cC)),
-        admission: verdict.issued,
-        credential: this.side.gate.credential(),
-        ...this.ownRelease(),
-      }),
-    );
+    this.send(encodeAuth({ type: "admitted", admission: verdict.issued }));
     this.becomeReady();
   }
 
@@ -222,38 +256,53 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       if (!this.acceptRelease(a, frame)) return;
       this.theirChallenge = frame.challenge;
       this.myChallenge = newChallenge();
-      const signature = side.identity.sign(answerText(a, this.selfId, frame.challenge, this.myChallenge));
+      this.binding = side.binding?.() ?? "";
+      const signature = side.identity.sign(answerText(a, this.selfId, frame.challenge, this.myChallenge, this.binding));
       this.send(
         encodeAuth({
           type: "answer",
           nodeId: this.selfId,
           challenge: this.myChallenge,
           signature,
-          joinToken: side.joinToken,
           admission: side.admission?.(),
+          ...(side.joinToken ? { joining: true } : {}),
           ...this.ownRelease(),
         }),
       );
       return;
     }
-    if (frame.type === "welcome" && this.theirChallenge && !this.ready) {
+    if (frame.type === "welcome" && this.theirChallenge && !this.ready && !this.welcomed) {
       const a = this.theirId!;
       if (frame.nodeId !== a) return this.mismatch(a, frame.nodeId);
-      if (!verifySignature(a, welcomeText(a, this.selfId, this.theirChallenge, this.myChallenge!), frame.signature)) {
-        return this.close(CLOSE_AUTH_FAILED, "bad welcome signature");
+      if (!verifySignature(a, welcomeText(a, this.selfId, this.theirChallenge, this.myChallenge!, this.binding), frame.signature)) {
+        return this.close(
+          CLOSE_AUTH_FAILED,
+          this.binding ? "bad welcome signature (or not over this TLS channel: a relay?)" : "bad welcome signature",
+        );
       }
       if (!this.acceptRelease(a, frame)) return;
       const verdict = side.admitPeer?.(a, frame.credential) ?? { ok: true };
       if (!verdict.ok) return this.close(CLOSE_AUTH_FAILED, verdict.reason);
-      this.peerId = a;
-      if (frame.admission && side.onAdmission) {
-        if (verifyCertificate(frame.admission, { node: this.selfId, issuer: a })) side.onAdmission(frame.admission);
-        else this.hub.log.warn({ peer: this.peerLabel }, "ignoring an admission certificate that does not verify");
+      this.welcomed = true;
+      if (frame.pending) {
+        // The key is proven (the welcome verified): only now may the one-time token travel.
+        if (!side.joinToken) return this.close(CLOSE_AUTH_FAILED, "not admitted by the peer, and no join token to present");
+        this.send(encodeAuth({ type: "token", joinToken: side.joinToken }));
+        return;
       }
-      this.becomeReady();
-      return;
+      return this.connected(side, a, frame.admission);
     }
+    if (frame.type === "admitted" && this.welcomed && !this.ready) return this.connected(side, this.theirId!, frame.admission);
     this.close(CLOSE_MALFORMED, `unexpected auth frame ${frame.type}`);
+  }
+
+  private connected(side: Extract<Side, { kind: "connect" }>, a: string, admission: Certificate | undefined): void {
+    this.peerId = a;
+    if (admission && side.onAdmission) {
+      if (verifyCertificate(admission, { node: this.selfId, issuer: a, acceptOpen: true })) side.onAdmission(admission);
+      else this.hub.log.warn({ peer: this.peerLabel }, "ignoring an admission certificate that does not verify");
+    }
+    this.becomeReady();
   }
 
   private ownRelease(): Release {

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { Logger } from "pino";
+import type { UpdateGuard } from "../trust/update-guard.js";
 import * as Y from "yjs";
 import { GRANTEE_HEAD_START_MS } from "../config/defaults.js";
 import { AwarenessRelay } from "./awareness-relay.js";
@@ -102,6 +103,8 @@ export class SyncHub extends EventEmitter<SyncHubEvents> {
 
   /** Whether this node has a live link to the rendezvous; only agents set it. */
   selfLinked: () => boolean = () => false;
+  /** Checks every update a peer sends before it is applied (src/trust/update-guard.ts); the rendezvous' own link is exempt. */
+  updateGuard: UpdateGuard | undefined;
 
   /** `persistence`: the replica; without it (tests, tools) every document update is sent at once. */
   constructor(

@@ -3,6 +3,8 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { SyncPolicy } from "../trust/auth-policy.js";
 import { SyncConnection } from "./sync-connection.js";
+import { channelBinding } from "../trust/handshake.js";
+import { isLoopbackAddress } from "../trust/plaintext.js";
 import type { SyncHub } from "./sync-hub.js";
 
 export const SYNC_PATH = "/crdt-sync";
@@ -23,6 +25,8 @@ export function attachSyncServer(
   opts: {
     policy: SyncPolicy;
     maxFrameBytes: number;
+    /** `allow_plaintext`: huskies peers may sync over plain ws:// from other hosts. */
+    allowPlaintext?: () => boolean;
     /** The HTTP request guard's Host/Origin check (src/server/request-guard.ts): a reason refuses the upgrade with 403. */
     checkUpgrade?: (req: IncomingMessage) => string | undefined;
   },
@@ -43,7 +47,17 @@ export function attachSyncServer(
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const gate = opts.policy.gate(url.searchParams.get("token"));
-      new SyncConnection(ws, hub, { kind: "accept", gate, identity: opts.policy.identity }, { maxFrameBytes: opts.maxFrameBytes });
+      const tls = !!(req.socket as { encrypted?: boolean }).encrypted;
+      const refusePeer = () =>
+        !tls && !isLoopbackAddress(req.socket.remoteAddress) && !opts.allowPlaintext?.()
+          ? "plain ws:// from another host is refused (use wss://, or allow_plaintext = true on a private network)"
+          : undefined;
+      new SyncConnection(
+        ws,
+        hub,
+        { kind: "accept", gate, identity: opts.policy.identity, binding: () => channelBinding(req.socket), refusePeer },
+        { maxFrameBytes: opts.maxFrameBytes },
+      );
     });
   });
   return wss;

@@ -12,6 +12,7 @@ import { MeshManager } from "./mesh.js";
 import { SyncClient } from "./sync-client.js";
 import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
 import { attachSyncServer } from "./sync-server.js";
+import { UpdateGuard } from "../trust/update-guard.js";
 import type { TlsPin } from "../trust/tls-pin.js";
 
 export interface SyncServiceOptions {
@@ -31,6 +32,8 @@ export interface SyncServiceOptions {
   upstreamPin?: TlsPin;
   /** Bearer for servers that admit by token (`HUSKIES_TOKEN`). */
   bearer?: string;
+  /** The document's size on disk, for `max_document_bytes`. */
+  documentBytes?: () => number;
   /** The rendezvous key or this node's certificate changed (learned on first contact, reissued): persist them. */
   onTrustChange?: () => void;
   log: Logger;
@@ -57,6 +60,12 @@ export class SyncService {
       lazyBatchMs: (links) =>
         Math.min(LAZY_RELAY_MAX_MS, opts.config.project.scan_interval_secs * 1000 * LAZY_RELAY_SHARE, links * LAZY_RELAY_PER_LINK_MS),
     });
+    this.hub.updateGuard = new UpdateGuard(() => ({
+      maxUpdateBytes: opts.config.project.max_update_bytes,
+      maxDocumentBytes: opts.config.project.max_document_bytes,
+      documentBytes: opts.documentBytes ?? (() => 0),
+      warn: (bytes, max) => opts.log.warn({ bytes, max }, "the document is over 80 % of max_document_bytes"),
+    }));
   }
 
   /** Serve `/crdt-sync` on `server` (upgrade requests); `checkUpgrade` is the HTTP request guard's Host/Origin check. */
@@ -65,6 +74,7 @@ export class SyncService {
       policy: this.opts.policy,
       maxFrameBytes: this.opts.config.project.max_frame_bytes,
       checkUpgrade,
+      allowPlaintext: () => this.opts.config.project.allow_plaintext,
     });
   }
 
@@ -83,6 +93,7 @@ export class SyncService {
         token: opts.bearer,
         upstream: true,
         pin: opts.upstreamPin,
+        allowPlaintext: () => opts.config.project.allow_plaintext,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).
@@ -116,6 +127,7 @@ export class SyncService {
         }),
         cfg.max_frame_bytes,
         policy,
+        () => opts.config.project.allow_plaintext,
       );
       const onConfig = () => {
         this.mesh?.restartTimer();

@@ -12,12 +12,26 @@ export interface Certificate {
   issuer: string;
   issuedAt: number;
   sig: string;
+  /**
+   * Issued by a rendezvous running open (loopback, no keys): it admits nobody on the rendezvous,
+   * and agents accept it from a mesh peer only while their own certificate is an open one too,
+   * i.e. while the project runs open (issue 27). Signed under its own kind, `huskies-admit-open-v1`.
+   */
+  open?: true;
 }
 
 export const ADMIT_KIND = "huskies-admit-v1";
+export const ADMIT_OPEN_KIND = "huskies-admit-open-v1";
 
-export function issueCertificate(issuer: Identity, node: string, issuedAt = Date.now()): Certificate {
-  return { node, issuer: issuer.nodeId, issuedAt, sig: signParts(issuer, ADMIT_KIND, issuer.nodeId, node, issuedAt) };
+export function issueCertificate(issuer: Identity, node: string, issuedAt = Date.now(), open = false): Certificate {
+  const kind = open ? ADMIT_OPEN_KIND : ADMIT_KIND;
+  return {
+    node,
+    issuer: issuer.nodeId,
+    issuedAt,
+    sig: signParts(issuer, kind, issuer.nodeId, node, issuedAt),
+    ...(open ? { open: true as const } : {}),
+  };
 }
 
 /** Field types only (frames are validated with this before anything else looks at them). */
@@ -33,13 +47,24 @@ export function isCertificateShape(v: unknown): v is Certificate {
     Number.isSafeInteger(c.issuedAt) &&
     c.issuedAt >= 0 &&
     typeof c.sig === "string" &&
-    /^[0-9a-f]{128}$/.test(c.sig)
+    /^[0-9a-f]{128}$/.test(c.sig) &&
+    (c.open === undefined || c.open === true)
   );
 }
 
-/** Whether `cert` admits `node` and was signed by `issuer` (the rendezvous key). Never throws. */
-export function verifyCertificate(cert: unknown, expect: { node: string; issuer: string | undefined }): cert is Certificate {
+/**
+ * Whether `cert` admits `node` and was signed by `issuer` (the rendezvous key). With `ttlMs`, a
+ * certificate issued longer ago than that has lapsed (`admission_ttl`; the rendezvous issues a
+ * fresh one at every connection, so a node that keeps connecting keeps one). An open-mode
+ * certificate counts only with `acceptOpen`. Never throws.
+ */
+export function verifyCertificate(
+  cert: unknown,
+  expect: { node: string; issuer: string | undefined; ttlMs?: number; now?: number; acceptOpen?: boolean },
+): cert is Certificate {
   if (!expect.issuer || !isCertificateShape(cert)) return false;
   if (cert.node !== expect.node || cert.issuer !== expect.issuer) return false;
-  return verifyParts(cert.issuer, cert.sig, ADMIT_KIND, cert.issuer, cert.node, cert.issuedAt);
+  if (cert.open && !expect.acceptOpen) return false;
+  if (expect.ttlMs !== undefined && (expect.now ?? Date.now()) - cert.issuedAt > expect.ttlMs) return false;
+  return verifyParts(cert.issuer, cert.sig, cert.open ? ADMIT_OPEN_KIND : ADMIT_KIND, cert.issuer, cert.node, cert.issuedAt);
 }

@@ -4,11 +4,12 @@ import { logger } from "../log.js";
 import { issueCertificate, verifyCertificate, type Certificate } from "./admission.js";
 import type { Identity } from "./identity.js";
 import type { JoinTokenStore } from "./join-tokens.js";
-import { Revocations } from "./revocations.js";
+import { Revocations, type RevocationStore } from "./revocations.js";
 import type { SyncHub } from "../sync/sync-hub.js";
 
 export type AuthVerdict = { ok: true } | { ok: false; reason: string };
-export type AdmitVerdict = { ok: true; issued?: Certificate } | { ok: false; reason: string };
+/** `tokenMayAdmit`: refused as it stands, but a join token could admit it (see the pending welcome). */
+export type AdmitVerdict = { ok: true; issued?: Certificate } | { ok: false; reason: string; tokenMayAdmit?: boolean };
 
 /** What a connector proved and presented in its answer (its signature is already verified). */
 export interface AnswerClaims {
@@ -46,6 +47,14 @@ export interface SyncPolicyOptions {
   rendezvousKey?: string;
   /** This node's certificate as stored (`.huskies/admission.json`). */
   admission?: Certificate;
+  /** Operator keys besides the rendezvous key (`operator_keys`): their revocations count too. */
+  operatorKeys?: () => readonly string[];
+  /** How long an admission lasts without the node connecting (ms; `admission_ttl`). Read at every check. */
+  admissionTtlMs?: () => number;
+  /** A write to `revocations` that undid a kept revocation (counted with the document's unverified writes). */
+  onUnverified?: (key: string) => void;
+  /** Where verified revocations are kept, so a deleted entry never un-revokes a key. */
+  revocationStore?: RevocationStore;
   now?: () => number;
 }
 
@@ -70,7 +79,7 @@ export class SyncPolicy {
     this.identity = o.identity;
     this.rendezvous = o.role === "rendezvous" ? o.identity.nodeId : o.rendezvousKey;
     this.admission = o.admission;
-    this.revocations = new Revocations(o.doc, () => this.rendezvous);
+    this.revocations = new Revocations(o.doc, (key) => key === this.rendezvous || !!o.operatorKeys?.().includes(key), o.revocationStore);
   }
 
   get open(): boolean {
@@ -85,6 +94,7 @@ export class SyncPolicy {
   learnRendezvous(nodeId: string): boolean {
     if (this.role === "rendezvous" || this.rendezvous) return false;
     this.rendezvous = nodeId;
+    this.revocations.recheck();
     return true;
   }
 
@@ -94,7 +104,7 @@ export class SyncPolicy {
 
   /** Keep a certificate the rendezvous issued to this node (only one that verifies). */
   setCredential(cert: Certificate): boolean {
-    if (!verifyCertificate(cert, { node: this.identity.nodeId, issuer: this.rendezvous })) return false;
+    if (!verifyCertificate(cert, { node: this.identity.nodeId, issuer: this.rendezvous, acceptOpen: true })) return false;
     this.admission = cert;
     return true;
   }
@@ -127,11 +137,24 @@ export class SyncPolicy {
    * admission. Returns the unsubscribe function.
    */
   enforce(hub: SyncHub): () => void {
-    return this.revocations.watch((nodeId, at) => {
-      this.log.warn({ peer: nodeId.slice(0, 12), at }, "key revoked: closing its links");
-      hub.closePeer(nodeId, "revoked");
-      this.o.tokens?.forget(nodeId);
-    });
+    const reassert = () => {
+      const n = this.revocations.reassert();
+      if (n) this.log.warn({ entries: n }, "revocations missing from the document written back");
+    };
+    // The rendezvous puts back what a peer deleted, after the transaction that deleted it.
+    if (this.role === "rendezvous") reassert();
+    return this.revocations.watch(
+      (nodeId, at) => {
+        this.log.warn({ peer: nodeId.slice(0, 12), at }, "key revoked: closing its links");
+        hub.closePeer(nodeId, "revoked");
+        this.o.tokens?.forget(nodeId);
+      },
+      (nodeId) => {
+        this.o.onUnverified?.(`revocations\0${nodeId}\0${Date.now()}`);
+        this.log.warn({ peer: nodeId.slice(0, 12) }, "a revocation was deleted from the document; it still counts");
+        if (this.role === "rendezvous") setImmediate(reassert);
+      },
+    );
   }
 
   private admit(claims: AnswerClaims, preAuthorized: boolean): AdmitVerdict {
@@ -146,8 +169,9 @@ export class SyncPolicy {
         this.o.tokens.admitKey(key, this.now());
         return this.welcome(key);
       }
-      if (preAuthorized) return this.welcome(key);
-      return { ok: false, reason: "unknown key" };
+      // Open mode admits anyone, and so vouches for nobody: only an open-mode certificate (issue 27).
+      if (preAuthorized) return this.welcome(key, this.open);
+      return { ok: false, reason: "unknown key", tokenMayAdmit: !!this.o.tokens };
     } catch (err) {
       // The join-token tables share the replica's SQLite file: a lock held elsewhere must refuse
       // this one handshake (the connector retries), not crash the acceptor.
@@ -155,17 +179,38 @@ export class SyncPolicy {
     }
   }
 
-  private welcome(key: string): AdmitVerdict {
-    return this.role === "rendezvous" ? { ok: true, issued: issueCertificate(this.identity, key, this.now()) } : { ok: true };
+  private welcome(key: string, open = false): AdmitVerdict {
+    // Connecting renews a join-token admission (admission_ttl counts from the last connection).
+    if (!open) {
+      try {
+        this.o.tokens?.touch(key, this.now());
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "could not renew an admission (it is renewed at the next connection)");
+      }
+    }
+    return this.role === "rendezvous" ? { ok: true, issued: issueCertificate(this.identity, key, this.now(), open) } : { ok: true };
+  }
+
+  private ttlMs(): number | undefined {
+    return this.o.admissionTtlMs?.();
   }
 
   private byKey(key: string): boolean {
     for (const k of this.o.trustedKeys()) if (k === key) return true;
-    return !!this.o.tokens?.isAdmitted(key);
+    return !!this.o.tokens?.isAdmitted(key, this.now(), this.ttlMs());
   }
 
+  /**
+   * A certificate from the rendezvous, not lapsed, not revoked. An open-mode one counts only on an
+   * agent whose own certificate is open-mode too (the project runs open), never on the rendezvous.
+   */
   private byCertificate(key: string, cert: Certificate | undefined): boolean {
-    return !!cert && verifyCertificate(cert, { node: key, issuer: this.rendezvous }) && !this.isRevoked(key, cert.issuedAt);
+    const acceptOpen = this.role === "agent" && !!this.admission?.open;
+    return (
+      !!cert &&
+      verifyCertificate(cert, { node: key, issuer: this.rendezvous, ttlMs: this.ttlMs(), now: this.now(), acceptOpen }) &&
+      !this.isRevoked(key, cert.issuedAt)
+    );
   }
 
   private now(): number {

@@ -42,12 +42,25 @@ function identityFromKey(key: KeyObject): Identity {
 export function verifySignature(nodeId: string, message: string, signature: string): boolean {
   if (!/^[0-9a-f]{64}$/.test(nodeId) || !/^[0-9a-f]{128}$/.test(signature)) return false;
   try {
-    const pub = createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(nodeId, "hex").toString("base64url") },
-      format: "jwk",
-    });
-    return verify(null, Buffer.from(message), pub, Buffer.from(signature, "hex"));
+    return verify(null, Buffer.from(message), publicKeyOf(nodeId), Buffer.from(signature, "hex"));
   } catch {
     return false;
   }
+}
+
+/**
+ * Public keys by node id, built once: importing a JWK costs several times the Ed25519 check
+ * itself, and a node checks the same few keys (its fleet, the operators) over and over.
+ */
+const PUBLIC_KEYS_MAX = 10_000;
+const publicKeys = new Map<string, KeyObject>();
+
+function publicKeyOf(nodeId: string): KeyObject {
+  let key = publicKeys.get(nodeId);
+  if (!key) {
+    if (publicKeys.size >= PUBLIC_KEYS_MAX) publicKeys.clear();
+    key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(nodeId, "hex").toString("base64url") }, format: "jwk" });
+    publicKeys.set(nodeId, key);
+  }
+  return key;
 }

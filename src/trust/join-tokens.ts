@@ -58,8 +58,15 @@ export class JoinTokenStore {
     this.db.prepare("DELETE FROM admitted_keys WHERE key = ?").run(key);
   }
 
-  isAdmitted(key: string): boolean {
-    return !!this.db.prepare("SELECT 1 FROM admitted_keys WHERE key = ?").get(key);
+  /** Admitted by a join token (or the gateway), and, with `ttlMs`, connected within that long. */
+  isAdmitted(key: string, now = Date.now(), ttlMs?: number): boolean {
+    const row = this.db.prepare("SELECT admitted_at FROM admitted_keys WHERE key = ?").get(key) as { admitted_at: number } | undefined;
+    return !!row && (ttlMs === undefined || now - row.admitted_at <= ttlMs);
+  }
+
+  /** The key connected now: its admission runs `admission_ttl` from here. */
+  touch(key: string, now = Date.now()): void {
+    this.db.prepare("UPDATE admitted_keys SET admitted_at = ? WHERE key = ?").run(now, key);
   }
 }
 

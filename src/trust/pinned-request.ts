@@ -16,6 +16,11 @@ export interface PinnedRequestOptions {
    */
   fingerprint?: string;
   timeoutMs?: number;
+  /**
+   * Stream the answer (a log followed over server-sent events): each chunk goes here as it
+   * arrives, none is kept, and silence never times the request out once it is answered.
+   */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface PinnedResponse<T = unknown> {
@@ -66,6 +71,7 @@ export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOp
       (res) => void collect(res).then(resolve, reject),
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${u.origin} within ${timeoutMs} ms`)));
+    if (o.onChunk) req.on("response", () => req.setTimeout(0));
     req.on("error", reject);
     req.end(payload);
     function collect(res: IncomingMessage): Promise<PinnedResponse<T>> {
@@ -73,6 +79,7 @@ export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOp
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {
+          if (o.onChunk && (res.statusCode ?? 0) < 300) return o.onChunk(c);
           size += c.length;
           if (size > MAX_RESPONSE_BYTES) res.destroy(new Error(`answer from ${u.origin} is larger than ${MAX_RESPONSE_BYTES} bytes`));
           else chunks.push(c);

@@ -19,6 +19,9 @@ import {
 } from "../../src/sync/sync-message.js";
 import { waitFor } from "../support/wait-for.js";
 import { CLOSE_UNSUPPORTED_PROTOCOL } from "../../src/sync/sync-connection.js";
+
+/** The admin token conformance rendezvous admit by (bearer). */
+const ADMIT_TOKEN = "conformance-admin";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../../src/version.js";
 import {
   closedCode,
@@ -49,8 +52,10 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
     });
 
     /** Connect `node` to an open rendezvous and keep the certificate it is issued. */
+    /** Admitted by the rendezvous with its admin token (an open rendezvous vouches for nobody). */
     async function admittedBy(rendezvous: TestNode, node: TestNode): Promise<Certificate> {
       const up = await link(setup, rendezvous, node, {
+        bearer: ADMIT_TOKEN,
         side: {
           onAdmission: (c) => {
             node.policy.learnRendezvous(c.issuer);
@@ -147,7 +152,7 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
     });
 
     it("refuses an unknown key (4001, reason logged); admits one certified by the rendezvous; revocation closes and refuses it", async () => {
-      const rendezvous = makeNode({ open: true });
+      const rendezvous = makeNode({ adminToken: ADMIT_TOKEN });
       const agentA = makeNode({ role: "agent", rendezvousKey: rendezvous.identity.nodeId });
       const stranger = makeNode({ role: "agent" });
       const refused = await link(setup, agentA, stranger);
@@ -172,7 +177,7 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
     });
 
     it("a connector that dialled a peer refuses one its policy does not admit", async () => {
-      const rendezvous = makeNode({ open: true });
+      const rendezvous = makeNode({ adminToken: ADMIT_TOKEN });
       const dialler = makeNode({ role: "agent", rendezvousKey: rendezvous.identity.nodeId });
       const uncertified = makeNode({ role: "agent", trusted: [dialler.identity.nodeId] });
       const { c } = await link(setup, uncertified, dialler, { side: { admitPeer: (id, cred) => dialler.policy.admits(id, cred) } });
@@ -180,6 +185,24 @@ export function runSyncTransportTests(makeSetup: () => SyncTransportSetup): void
       await admittedBy(rendezvous, uncertified);
       const ok = await link(setup, uncertified, dialler, { side: { admitPeer: (id, cred) => dialler.policy.admits(id, cred) } });
       await until(ok.c, "ready");
+    });
+
+    it("an open rendezvous vouches for nobody: its certificate admits on no agent that is not open-mode itself", async () => {
+      const rendezvous = makeNode({ open: true });
+      const agentA = makeNode({ role: "agent", rendezvousKey: rendezvous.identity.nodeId });
+      const stranger = makeNode({ role: "agent" });
+      const up = await link(setup, rendezvous, stranger, {
+        side: {
+          onAdmission: (c) => {
+            stranger.policy.learnRendezvous(c.issuer);
+            stranger.policy.setCredential(c);
+          },
+        },
+      });
+      await until(up.c, "ready");
+      expect(stranger.policy.credential()?.open).toBe(true);
+      const mesh = await link(setup, agentA, stranger, { side: { admission: () => stranger.policy.credential() } });
+      expect(await closedCode(mesh.c)).toBe(4001);
     });
 
     it("an agent's acceptor never runs open and takes no bearer token", async () => {

@@ -5,6 +5,7 @@ import { Cluster, getJson, postJson, type NodeProc } from "../support/cluster.js
 import { createProject, originBranches, type Project } from "../support/git-fixture.js";
 import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
 import { waitFor } from "../support/wait-for.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 import { DocClient } from "../support/doc-client.js";
 import { isGone, killTree } from "../../src/runtime/process-tree.js";
 import type { Item } from "../../src/state/item.js";
@@ -86,7 +87,16 @@ describe("claims", () => {
   });
 
   it("keeps working over the mesh while the rendezvous is down, without running a story twice", async () => {
-    project = createProject({ projectToml: projectToml({ autonomous_after_secs: 2 }), agentsToml: commandSlots(1) });
+    // A teammate with an operator key (operator_keys): items need an operator's signature to exist.
+    const teammate = new DocClient(ephemeralIdentity(), { signs: true });
+    clients.push(teammate);
+    project = createProject({
+      projectToml: projectToml({ autonomous_after_secs: 2 }).replace(
+        "[gates]",
+        `operator_keys = ["${teammate.identity.nodeId}"]\n\n[gates]`,
+      ),
+      agentsToml: commandSlots(1),
+    });
     const rootS = project.root;
     let server = await cluster.server(rootS, ["--no-agent"]);
     const port = server.port;
@@ -96,10 +106,8 @@ describe("claims", () => {
       "the mesh to form",
     );
 
-    // A teammate's replica, admitted by the rendezvous (it holds a certificate), links to the
+    // The teammate's replica, admitted by the rendezvous (it holds a certificate), links to the
     // agents and files stories while the rendezvous is down: agents serve no REST writes.
-    const teammate = new DocClient();
-    clients.push(teammate);
     await teammate.link(server.ws);
     await server.stop();
     for (const a of agents) await teammate.link(a.ws);

@@ -43,15 +43,18 @@ describe.skipIf(!!unavailable)(`this release (${VERSION}) and the release before
   it("a document the old release wrote is migrated once by this rendezvous, and the old release still loads it", async () => {
     // The old coder leaves no commit: each attempt fails in the old wording ("no commits on …").
     project = createProject({ projectToml: projectToml({ max_retries: 2 }), agentsToml: commandSlots(1, "true") });
-    const before = await old.server(project.root);
-    const failing = await postJson<Item>(`${before.http}/api/stories`, { name: "Never commits", stage: "current" });
-    const reworked = await postJson<Item>(`${before.http}/api/stories`, { name: "Sent back" });
-    await postJson(`${before.http}/api/stories/${reworked.id}/move`, { stage: "current", reason: "please add tests" });
+    const working = await old.server(project.root);
+    const failing = await postJson<Item>(`${working.http}/api/stories`, { name: "Never commits", stage: "current" });
     await waitFor(
-      async () => (await stories(before)).find((i) => i.id === failing.id)?.blocked,
+      async () => (await stories(working)).find((i) => i.id === failing.id)?.blocked,
       "the old release to block the story",
       60_000,
     );
+    await old.stopAll();
+    // Without its slots (nothing may work the next story): an operator sends a story back with a reason.
+    const before = await old.server(project.root, ["--no-agent"]);
+    const reworked = await postJson<Item>(`${before.http}/api/stories`, { name: "Sent back" });
+    await postJson(`${before.http}/api/stories/${reworked.id}/move`, { stage: "current", reason: "please add tests" });
     const oldItems = await stories(before);
     expect(typeof oldItems.find((i) => i.id === failing.id)!.failure).toBe("string");
     await old.stopAll();

@@ -6,6 +6,7 @@ import { SyncClient } from "../../src/sync/sync-client.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
 import { Claims } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import { ItemAuthority } from "../../src/trust/item-authority.js";
 import { waitFor } from "./wait-for.js";
 
 /**
@@ -15,13 +16,27 @@ import { waitFor } from "./wait-for.js";
  */
 export class DocClient {
   readonly doc = new Y.Doc();
-  readonly pipeline = new PipelineDoc(this.doc);
-  readonly claims = new Claims(this.pipeline);
+  readonly pipeline: PipelineDoc;
+  readonly claims: Claims;
   readonly hub = new SyncHub(this.doc, pino({ level: "silent" }));
   private readonly links: SyncClient[] = [];
   certificate: Certificate | undefined;
 
-  constructor(readonly identity: Identity = ephemeralIdentity()) {}
+  /**
+   * `signs`: write as huskies does, signing with this key (an operator key when the project lists
+   * it in `operator_keys`; otherwise the writes are a non-operator's, which nodes ignore). Without
+   * it the client writes plain values, as a stock Yjs client would. `operators`: keys whose
+   * writes this client reads as valid besides its own (the rendezvous key).
+   */
+  constructor(
+    readonly identity: Identity = ephemeralIdentity(),
+    opts: { signs?: boolean; operators?: string[] } = {},
+  ) {
+    const operators = new Set([identity.nodeId, ...(opts.operators ?? [])]);
+    const authority = opts.signs ? new ItemAuthority(identity, (k) => operators.has(k)) : undefined;
+    this.pipeline = new PipelineDoc(this.doc, { authority });
+    this.claims = new Claims(this.pipeline);
+  }
 
   /** Link to a node's /crdt-sync and wait until synced. */
   async link(url: string, opts: { token?: string; joinToken?: string } = {}): Promise<SyncClient> {

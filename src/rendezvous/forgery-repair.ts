@@ -1,0 +1,90 @@
+import * as Y from "yjs";
+import type { Logger } from "pino";
+import type { Claims } from "../state/claims.js";
+import type { ItemAuthority } from "../trust/item-authority.js";
+import { GROUPS, type Group } from "../trust/write-rights.js";
+
+/**
+ * The rendezvous puts back what an unverified write changed (issue 27): the last valid value of
+ * the group, exactly as it was signed, or, for an item that never had a valid existence record
+ * (planted), a deletion. Every reader already ignores the forgery; writing the valid value back
+ * means it does not linger in the document for stock Yjs clients, or for a node that starts
+ * afresh from this replica. Runs after the transaction that brought the forgery, once per burst.
+ */
+export class ForgeryRepair {
+  private readonly pending = new Map<string, Set<Group>>();
+  private scheduled = false;
+  private off: () => void = () => undefined;
+
+  constructor(
+    private readonly claims: Claims,
+    private readonly authority: ItemAuthority,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.off = this.authority.onRejected((w) => {
+      this.log.warn({ story: w.item, group: w.group, reason: w.reason }, "ignoring an unverified write; restoring the last valid value");
+      let set = this.pending.get(w.item);
+      if (!set) this.pending.set(w.item, (set = new Set()));
+      set.add(w.group);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.repair());
+      }
+    });
+  }
+
+  stop(): void {
+    this.off();
+    this.pending.clear();
+  }
+
+  private repair(): void {
+    this.scheduled = false;
+    const pipeline = this.claims.pipeline;
+    const work = [...this.pending];
+    this.pending.clear();
+    pipeline.transact(() => {
+      for (const [id, groups] of work) {
+        try {
+          const m = pipeline.items.get(id);
+          if (!(m instanceof Y.Map)) continue;
+          const item = m as Y.Map<unknown>;
+          for (const group of groups) {
+            if (this.authority.verifies(id, item, group)) continue;
+            const valid = this.authority.lastValid(id, group);
+            if (valid) {
+              this.claims.restore(id, GROUPS[group].fields, valid.values, GROUPS[group].sigKey, valid.record);
+            } else if (group === "item" || group === "place") {
+              this.log.warn({ story: id }, "deleting an item nobody allowed to create it signed");
+              pipeline.deleteItem(id);
+              break;
+            }
+          }
+        } catch (err) {
+          this.log.error({ err, story: id }, "could not restore an item after an unverified write");
+        }
+      }
+    }, "repair");
+  }
+}
+
+/**
+ * Sign, once, the items of a replica from before signed writes (the rendezvous vouches for what
+ * it already held). Guarded by a flag in the node's own SQLite, never in the document, so a
+ * planted item cannot be blessed by deleting a marker.
+ */
+export function adoptUnsignedItems(claims: Claims, authority: ItemAuthority, done: { get(): boolean; set(): void }, log: Logger): void {
+  if (done.get()) return;
+  const pipeline = claims.pipeline;
+  let n = 0;
+  pipeline.transact(() => {
+    pipeline.items.forEach((m, id) => {
+      if (m instanceof Y.Map && authority.adopt(id, m as Y.Map<unknown>).length) n += 1;
+    });
+  }, "adopt");
+  done.set();
+  // The transaction's observers have read every touched item again: no second pass needed.
+  if (n) log.info({ items: n }, "signed the items of a replica from before signed writes");
+}
