@@ -52,6 +52,14 @@ export function buildMcpServer(node: NodeInfo): McpServer {
   );
   mcp.registerTool("get_pipeline_status", { description: "Every stage with its items, and the nodes." }, async () => json(a.view()));
   mcp.registerTool(
+    "get_merge_queue",
+    {
+      description:
+        "The merge queue in order: each story's position, step (rebasing, gates, pushing, conflict round n, or why it waits) and the node merging it.",
+    },
+    async () => json(a.mergeQueue()),
+  );
+  mcp.registerTool(
     "show_story",
     { description: "One item with its markdown and criteria.", inputSchema: { id: idArg } },
     async ({ id }) => {

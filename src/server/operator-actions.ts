@@ -15,6 +15,7 @@ import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
 import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 import { MAX_TOUCHES, touchProblem } from "../pipeline/touches.js";
+import { queueView, type QueueEntry } from "../pipeline/merge-queue.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -136,6 +137,21 @@ export class OperatorActions {
         supportedSchema: SCHEMA,
       },
     };
+  }
+
+  /**
+   * The merge queue (issue 29.3) in the order the rendezvous grants it, each entry with the story's
+   * name, its step and the holder's label: the same rule the board and `huskies status` show.
+   */
+  mergeQueue(): Array<QueueEntry & { name: string; holderLabel?: string }> {
+    const items = this.pipeline.listItemsIn(["current", "merge"]);
+    const names = new Map(items.map((i) => [i.id, i.name]));
+    const labels = new Map(this.pipeline.listNodes().map((n) => [n.id, n.label]));
+    return queueView(items).map((e) => ({
+      ...e,
+      name: names.get(e.id) ?? e.id,
+      ...(e.holder ? { holderLabel: labels.get(e.holder) ?? e.holder.slice(0, 8) } : {}),
+    }));
   }
 
   /** The board's first paint (see board-snapshot.ts). */

@@ -38,6 +38,7 @@ export function restApi(
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
   api.get("/board", (c) => c.json(actions.board()));
+  api.get("/merge-queue", (c) => c.json(actions.mergeQueue()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
   api.post("/stories", async (c) => c.json(actions.create(await jsonObject(c)), 201));
   api.get("/stories/:id", (c) => c.json(actions.get(id(c))));

@@ -28,6 +28,7 @@ describe("/mcp", () => {
     expect(tools).toEqual([
       "approve_story",
       "create_story",
+      "get_merge_queue",
       "get_pipeline_status",
       "get_story_log",
       "list_agents",
