@@ -72,7 +72,7 @@ describe("/mcp", () => {
     expect(illegal.isError).toBe(true);
     expect(text(illegal)).toMatch(/cannot move .*done needs a merge commit|no transition/);
     // The server is still fine.
-    expect((await client.listTools()).tools.length).toBe(13);
+    expect((await client.listTools()).tools.length).toBe(14);
   });
 
   it("human QA: reject_story sends a story in qa back with line comments, approve_story checks the branch", async () => {
