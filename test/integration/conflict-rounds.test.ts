@@ -1,3 +1,4 @@
+import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, postJson, runCli } from "../support/cluster.js";
 import { commandSlots, projectToml } from "../support/coders.js";
@@ -17,15 +18,19 @@ import type { Item } from "../../src/state/item.js";
 
 const cluster = new Cluster();
 let project: Project | undefined;
+let hooks: Server | undefined;
 afterEach(async () => {
+  hooks?.closeAllConnections();
+  await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
+  hooks = undefined;
   await cluster.stopAll();
   project?.cleanup();
   project = undefined;
 });
 
-function landingProject(over: Record<string, string | number | boolean> = {}): Project {
+function landingProject(over: Record<string, string | number | boolean> = {}, extraToml = ""): Project {
   return createProject({
-    projectToml: projectToml({ default_qa: "server", max_coders: 1, ...over }),
+    projectToml: projectToml({ default_qa: "server", max_coders: 1, ...over }) + extraToml,
     agentsToml: commandSlots(1, OVERLAPPING_CODER),
     files: { [SHARED_FILE]: SHARED_START },
   });
@@ -71,7 +76,19 @@ describe("conflict rounds: a conflict goes back to the session that wrote the co
   }, 180_000);
 
   it("max_conflict_rounds = 0: the conflicting story is blocked in merge with failure.kind conflict, naming the story it met", async () => {
-    project = landingProject({ max_conflict_rounds: 0 });
+    // A webhook receiver: the block is announced (a `blocked` event with the kind), a round never is.
+    const events: Array<{ event: string; story?: string; kind?: string }> = [];
+    hooks = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (c: Buffer) => (raw += c));
+      req.on("end", () => {
+        events.push(JSON.parse(raw) as { event: string });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hooks!.listen(0, "127.0.0.1", r));
+    const hookUrl = `http://127.0.0.1:${(hooks.address() as { port: number }).port}/hook`;
+    project = landingProject({ max_conflict_rounds: 0 }, `\n[[notify]]\nurl = "${hookUrl}"\nevents = ["blocked", "merge_failed"]\n`);
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("a"), server.ws);
     await cluster.agent(project.clone("b"), server.ws);
@@ -88,6 +105,9 @@ describe("conflict rounds: a conflict goes back to the session that wrote the co
     expect(blocked.failure!.message).toContain(SHARED_FILE);
     expect(blocked.failure!.message).toContain(landed.id);
     expect(landedOrder(project)).toEqual([landed.id]);
+    await waitFor(() => events.some((e) => e.event === "blocked" && e.story === blocked.id), "the blocked event", 30_000);
+    expect(events.find((e) => e.event === "blocked")).toMatchObject({ story: blocked.id, kind: "conflict" });
+    expect(events.filter((e) => e.event === "merge_failed")).toEqual([]);
     // Unblocking starts the rounds over (and this project sends none back, so it blocks again).
     await postJson(`${server.http}/api/stories/${blocked.id}/unblock`, {});
     await waitFor(async () => (await stageOf(server, blocked.id, "done")).blocked, "blocked again", 60_000);
