@@ -67,7 +67,8 @@ export class CoderJob extends StoryJob {
         }
         return;
       }
-      if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
+      const failure = result.budget ? { ...checked.failure, kind: "budget" as const } : checked.failure;
+      if (!this.attemptFailed(failure, { patch: { lastRun } })) return;
       feedback = checked.failure.message;
       // The same session carries on with what went wrong (its round instructions are in its history).
       if (round) round.run = { ...round.run, prompt: `The conflict round is not finished:\n\n${feedback}`, resume: lastRun.sessionId };

@@ -301,6 +301,17 @@ story
     console.log(o.json ? JSON.stringify(i) : `${i.id} → ${i.stage}`);
   });
 story
+  .command("answer")
+  .argument("<id>")
+  .argument("<answer>")
+  .description("answer the question a coder asked (its session resumes with the answer)")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
+  .action(async (id: string, answer: string, o: { server?: string; json?: boolean }) => {
+    const i = await api<Item>(serverUrl(o), "POST", `/api/stories/${encodeURIComponent(id)}/answer`, { answer });
+    console.log(o.json ? JSON.stringify(i) : `${i.id}: answered`);
+  });
+story
   .command("log")
   .argument("<id>")
   .description("print a work item's agent log as a readable timeline")

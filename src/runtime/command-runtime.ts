@@ -31,6 +31,7 @@ export class CommandRuntime implements AgentRuntime {
       readRefs: spec.conflict ? [`refs/${spec.conflict.ref}`] : undefined,
       baseBranch: spec.baseBranch,
       channel: spec.channel,
+      readOnly: spec.readOnly,
       readFiles: [spec.promptFile],
       command: renderTemplate(spec.slot.command!, vars),
       args: spec.slot.args.map((a) => renderTemplate(a, vars)),

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { whyStuck } from "../../src/pipeline/stuck-hint";
 import { adminToken } from "./use-pipeline";
 import { useBoardConfig } from "./use-board-config";
@@ -11,6 +11,9 @@ import { NodesPanel } from "./NodesPanel";
 import { MergeQueue } from "./MergeQueue";
 import { NewStoryForm } from "./NewStoryForm";
 import { useUrlQuery, useUrlStory } from "./use-url-state";
+
+/** The chat (its own chunk: nothing of it is needed for the board's first paint). */
+const ChatPanel = lazy(() => import("./ChatPanel").then((m) => ({ default: m.ChatPanel })));
 
 type StoryViewModule = typeof import("./StoryView");
 let storyViewModule: StoryViewModule | undefined;
@@ -72,6 +75,9 @@ export function App() {
       </MovesProvider>
       <MergeQueue version={version} labels={labels} onSelect={setSelected} />
       <NodesPanel nodes={nodes} items={claimed} cfg={cfg} />
+      <Suspense fallback={null}>
+        <ChatPanel />
+      </Suspense>
       {current && StoryView && (
         <StoryView
           item={current}
