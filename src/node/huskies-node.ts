@@ -52,6 +52,8 @@ import { acquireCheckoutLock, type CheckoutLock } from "./checkout-lock.js";
 import { IdempotencyKeys } from "../server/idempotency.js";
 import { ItemAuthority } from "../trust/item-authority.js";
 import { OperatorKeys } from "../trust/operator-keys.js";
+import { readHandoverFile } from "../trust/handover-file.js";
+import { mayFollowHandover } from "../trust/follow-handover.js";
 import { TrustState } from "../trust/trust-state.js";
 import { verifyCounts } from "../trust/verify-cache.js";
 import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
@@ -218,6 +220,9 @@ export class HuskiesNode {
       // for the items (and their schema) to come back from the agents.
       stampEmpty: () => !this.replica.suspect,
       log: logger("state"),
+      identity: role === "rendezvous" ? this.identity : undefined,
+      isOperator: (key) => this.operators.has(key),
+      countUnverified: (key) => this.authority.countUnverified(key),
     });
     this.schema.start();
     this.claims = new Claims(pipeline);
@@ -331,6 +336,7 @@ export class HuskiesNode {
       revocationStore: this.trustState,
       admissionTtlMs: () => this.config.project.admission_ttl * 1000,
       onUnverified: (key) => this.authority.countUnverified(key),
+      handover: role === "rendezvous" ? readHandoverFile(huskiesDir(root), this.identity.nodeId) : undefined,
     });
     this.sync = new SyncService({
       doc: this.replica.doc,
@@ -347,6 +353,18 @@ export class HuskiesNode {
         // The rendezvous key may be new: what it signed counts from now on.
         pipeline.recheck();
         this.directives.check();
+      },
+      followHandover: (answered, handover) => {
+        const pin = trust.rendezvous();
+        const pinned = this.policy.rendezvousKey() ?? answered;
+        const verdict = mayFollowHandover(handover, { pinned, answered, followedAt: pin?.handoverAt, keys: this.operators });
+        if (!verdict.ok || !handover || !upstreamUrl) return verdict;
+        // Pinned before the handshake proves the key: an operator signed this, whoever relays it.
+        trust.saveRendezvous({ ...(pin ?? { url: upstreamUrl }), nodeId: answered, handoverAt: handover.at });
+        this.policy.follow(answered);
+        pipeline.recheck();
+        this.directives.check();
+        return verdict;
       },
       joinToken: upstream?.joinToken,
       upstreamPin: upstream?.pin,
