@@ -4,6 +4,7 @@ import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
 import { soak, soakParams } from "./soak.js";
+import { DEFAULT_CONFIG, landing } from "./landing.js";
 import { confineStart } from "./confine-start.js";
 import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
@@ -65,9 +66,30 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
         : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 },
     ),
 };
-/** Run only when named: half an hour is not part of `npm run bench`. */
+/**
+ * Run only when named: half an hour is not part of `npm run bench`. Nor is landing: nine 24-story
+ * workloads with real claude (~45 min; `--quick` ~5 min).
+ */
 const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
   soak: () => soak(soakParams(minutes ?? (quick ? 2 : 30), quick)),
+  landing: () =>
+    landing(
+      quick
+        ? { coders: 2, stories: 6, overlaps: [0, 0.5], configs: [DEFAULT_CONFIG], latencyMs: 1000, timeoutSecs: 600 }
+        : {
+            coders: 4,
+            stories: 24,
+            overlaps: [0, 0.25, 0.5],
+            configs: [
+              DEFAULT_CONFIG,
+              { resolve: "coder", avoid: false },
+              { resolve: "mergemaster", avoid: true },
+              { resolve: "mergemaster", avoid: false },
+            ],
+            latencyMs: 1000,
+            timeoutSecs: 1800,
+          },
+    ),
 };
 
 const unknown = wanted.filter((w) => !(w in BENCHES) && !(w in ON_REQUEST));

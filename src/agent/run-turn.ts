@@ -15,6 +15,8 @@ export interface Turn {
   /** Line comments the run must address; with `reviewResume`, the resumed session is told only them. */
   review?: Review;
   reviewResume?: boolean;
+  /** A conflict round (issue 29.1): its instructions replace a resumed session's prompt, or follow a fresh one's. */
+  round?: { prompt: string; conflict: { round: number; ref: string } };
 }
 
 /** No run happened: the claim went away while the story waited for a person. */
@@ -38,6 +40,10 @@ export function turnPrompt(
   slot: AgentSlot,
   vars: { story_id: string; worktree_path: string; base_branch: string; story_markdown: string },
 ): string {
+  if (turn.round)
+    return turn.resume
+      ? turn.round.prompt
+      : `${buildPrompt(slot.role, slot.prompt, vars, turn.feedback, turn.review)}\n\n${turn.round.prompt}`;
   if (turn.resume)
     return turn.prompt ?? (turn.reviewResume && turn.review ? reviewContinuePrompt(turn.review) : continuePrompt(turn.feedback));
   const note = turn.note ? `\n\n## A person answered a question about this story\n\n${turn.note}\n` : "";

@@ -18,6 +18,17 @@ import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
 import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
 import { answeredTurn, LOST_WAITING, turnPrompt, type Turn } from "./run-turn.js";
 
+/**
+ * A conflict round's run (issue 29.1): the round's instructions (the whole prompt when the session
+ * that wrote the code is resumed, appended to the story's prompt otherwise), the ref of the base,
+ * and the session to resume, if this node and slot's runtime have it.
+ */
+export interface RoundRun {
+  prompt: string;
+  conflict: { round: number; ref: string };
+  resume?: string;
+}
+
 /** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
 export interface ReviewRun {
   review: Review;
@@ -112,12 +123,16 @@ export abstract class StoryJob {
    * the answer arrives; then the same session continues with it (another node, or a session this
    * node no longer has, starts afresh with the question and answer in the prompt).
    */
-  protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
+  protected async runAgent(cwd: string, feedback?: string, opts: { review?: ReviewRun; round?: RoundRun } = {}): Promise<RunResult> {
+    const { review, round } = opts;
     let item = this.item()!;
     const interrupted = this.resumable(item);
     // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
-    const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
-    let turn: Turn = { feedback, resume: interrupted ?? reviewed, review: review?.review, reviewResume: !!reviewed };
+    const reviewed = !round && !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
+    // A conflict round resumes the session that wrote the code when this node has it (issue 29.1).
+    let turn: Turn = round
+      ? { feedback, resume: round.resume, round }
+      : { feedback, resume: interrupted ?? reviewed, review: review?.review, reviewResume: !!reviewed };
     let result: (RunResult & { heldBack?: boolean }) | undefined;
     for (;;) {
       if (openQuestion(item.question)) {
@@ -168,7 +183,7 @@ export abstract class StoryJob {
     const result = await this.runOnce(cwd, item, turn);
     if (turn.resume && result.resumeFailed && this.stillMine()) {
       this.note("info", `could not resume session ${turn.resume}; starting afresh`);
-      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note, review: turn.review });
+      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note, review: turn.review, round: turn.round });
     }
     return result;
   }
@@ -221,17 +236,25 @@ export abstract class StoryJob {
     // Never through a link a run could have planted (the file is outside every checkout anyway).
     writeHostFile(promptFile, prompt);
     this.ctx.log.info(
-      { story: this.storyId, node: this.ctx.nodeId, slot: slot.name, role: slot.role, runtime: slot.runtime, resume: resumeSessionId },
+      {
+        story: this.storyId,
+        node: this.ctx.nodeId,
+        slot: slot.name,
+        role: slot.role,
+        runtime: slot.runtime,
+        resume: resumeSessionId,
+        ...(turn.round ? { conflictRound: turn.round.conflict.round } : {}),
+      },
       "agent invocation",
     );
     this.note(
       "info",
-      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${this.account && !this.account.startsWith("@") ? ` with account ${this.account}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${turn.round ? ` for conflict round ${turn.round.conflict.round}` : ""}${this.account && !this.account.startsWith("@") ? ` with account ${this.account}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
     // The channel: a socket for this run only, which the confinement mounts into its sandbox.
     const channel = await openStoryChannel(this.ctx, { token: this.token, slot, sessionId: () => this.sessionId });
     try {
-      return await this.startAndWait(cwd, prompt, promptFile, vars.story_markdown, resumeSessionId, channel?.path);
+      return await this.startAndWait(cwd, prompt, promptFile, vars.story_markdown, resumeSessionId, channel?.path, turn.round?.conflict);
     } finally {
       await channel?.close();
     }
@@ -244,6 +267,7 @@ export abstract class StoryJob {
     storyMarkdown: string,
     resumeSessionId: string | undefined,
     socket: string | undefined,
+    conflict?: RoundRun["conflict"],
   ): Promise<RunResult> {
     const slot = this.runSlot ?? this.slot;
     const project = this.ctx.config.project;
@@ -262,6 +286,7 @@ export abstract class StoryJob {
       ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
       maxBudgetUsd: this.maxBudgetUsd,
+      conflict,
       // The same path inside a sandbox as outside, so `$HUSKIES_MCP_SOCKET` holds confined or not.
       channel: socket ? { hostPath: socket, sandboxPath: socket } : undefined,
       limitPauseUtilization: project.limit_pause_utilization,

@@ -1,6 +1,7 @@
 import type { AgentSlot } from "../config/agents-config.js";
 import { ROLES, type Role } from "../pipeline/roles.js";
 import { claimHash, hashWinner, preferredOrder, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import { reservedFor } from "../pipeline/conflict-rounds.js";
 import type { Item } from "../state/item.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { ClaimToken } from "../state/claims.js";
@@ -200,12 +201,27 @@ export class WorkLoop {
     const slots = this.ctx.pool.free(role) + soon;
     // No slot to fill (a busy node on every other node's change): skip the scan.
     if (slots <= 0) return;
-    // A step in backoff on this node (start-breaker.ts) is left to the others.
-    const open = inStage.filter((i) => !view.live(i) && !this.jobs.has(i.id) && this.starts.delay(i.id, i.stage, now) === 0);
+    // A step in backoff on this node (start-breaker.ts) is left to the others, and so is a conflict
+    // round waiting for the node that wrote its code.
+    const open = inStage.filter(
+      (i) => !view.live(i) && !this.jobs.has(i.id) && this.starts.delay(i.id, i.stage, now) === 0 && this.authorOf(i, view, now) !== false,
+    );
     // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
     if (open.length === 0) return;
     const asked = open.filter((i) => i.requests[me] !== undefined).length;
     let want = slots - asked;
+    // Rounds waiting for this node go first: the queue behind them waits on them. Room is made by
+    // taking back an ordinary request the sequencer has not granted yet.
+    for (const round of open.filter((i) => this.authorOf(i, view, now) === true && i.requests[me] === undefined)) {
+      if (want <= 0) {
+        const ordinary = open.find((i) => i.requests[me] !== undefined && this.authorOf(i, view, now) === undefined);
+        if (!ordinary) break;
+        this.ctx.claims.withdraw(ordinary.id, me);
+        want += 1;
+      }
+      this.ctx.claims.request(round.id, me, now);
+      want -= 1;
+    }
     if (want <= 0) return;
     let idle: string[] | undefined;
     const staleMs = this.ctx.config.project.scan_interval_secs * 1000;
@@ -214,11 +230,24 @@ export class WorkLoop {
       idle ??= [...view.withSlots(role, { claimed: inStage }).filter((n) => n !== me), me];
       return rankOf(me, idle, i.id) < REQUEST_FANOUT;
     };
-    const unasked = open.filter((i) => i.requests[me] === undefined && mine(i)).map((i) => i.id);
+    const unasked = open
+      .filter((i) => i.requests[me] === undefined && mine(i) && this.authorOf(i, view, now) === undefined)
+      .map((i) => i.id);
     for (const id of preferredOrder(me, unasked)) {
       if (want-- <= 0) break;
       this.ctx.claims.request(id, me, now);
     }
+  }
+
+  /**
+   * Whether an open conflict round waits for this node (true), for another (false), or for nobody
+   * (undefined): the session that wrote the code resumes it while its node can (issue 29.1).
+   */
+  private authorOf(item: Item, view: ClaimView, now: number): boolean | undefined {
+    if (!item.conflict) return undefined;
+    const affinity = { nodeAliveMs: view.timings.nodeAliveMs, affinityMs: this.ctx.config.project.conflict_affinity_secs * 1000 };
+    const author = reservedFor(item, (id) => view.nodes.get(id), now, affinity);
+    return author === undefined ? undefined : author === this.ctx.nodeId;
   }
 
   /**
@@ -237,7 +266,9 @@ export class WorkLoop {
     for (const item of inStage) {
       if (free <= 0) break;
       if (view.live(item) || this.jobs.has(item.id) || this.starts.delay(item.id, item.stage, now) > 0) continue;
-      if (hashWinner(eligible, item.id) !== this.ctx.nodeId) continue;
+      // A conflict round is its author's (every node computes the same from the document).
+      const author = this.authorOf(item, view, now);
+      if (author === false || (author === undefined && hashWinner(eligible, item.id) !== this.ctx.nodeId)) continue;
       const token = this.ctx.claims.grant(item.id, this.ctx.nodeId, now);
       if (!token) continue;
       this.ctx.log.info({ story: item.id, epoch: token.epoch }, "claimed autonomously (rendezvous unreachable)");

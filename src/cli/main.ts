@@ -12,7 +12,7 @@ import { describeRecovery, registerBackupCommands, registerOperatorKeyCommand } 
 import { api, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
-import { describeItem, describePipeline } from "./print.js";
+import { describeItem, describeLanding, describePipeline } from "./print.js";
 import { formatEntry } from "./print-timeline.js";
 import { parseLogLine, TimelineBuilder } from "../runtime/log-timeline.js";
 import type { NodeOptions } from "../node/huskies-node.js";
@@ -228,6 +228,12 @@ story
   .option("--criterion <text>", "acceptance criterion (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option("--depends-on <id>", "item that must be done first (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
   .addOption(new Option("--qa <mode>", "QA mode for this item").choices(["server", "agent", "human"]))
+  .option(
+    "--touches <glob>",
+    "a path or glob the story means to touch, e.g. 'src/api/**' (repeatable): grants avoid running overlapping stories at once",
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
   .option("--server <url>", "server URL")
   .option("--json", "print the item as JSON")
   .action(
@@ -241,6 +247,7 @@ story
         criterion: string[];
         dependsOn: string[];
         qa?: string;
+        touches: string[];
         server?: string;
         json?: boolean;
       },
@@ -261,10 +268,22 @@ story
         criteria: o.criterion.length ? o.criterion : undefined,
         dependsOn: o.dependsOn.length ? o.dependsOn : undefined,
         qa: o.qa,
+        touches: o.touches.length ? o.touches : undefined,
       });
       console.log(o.json ? JSON.stringify(item) : item.id);
     },
   );
+story
+  .command("touches")
+  .argument("<id>")
+  .argument("[globs...]", "paths or globs the story means to touch; none clears them")
+  .description("declare what a story means to touch (grants avoid running overlapping stories at once)")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
+  .action(async (id: string, globs: string[], o: { server?: string; json?: boolean }) => {
+    const i = await api<Item>(serverUrl(o), "PATCH", `/api/stories/${encodeURIComponent(id)}`, { touches: globs });
+    console.log(o.json ? JSON.stringify(i) : `${i.id} touches ${i.touches?.join(" ") || "nothing declared"}`);
+  });
 story
   .command("list")
   .description("list work items")
@@ -287,7 +306,7 @@ story
     const i = await api<Item>(serverUrl(o), "GET", `/api/stories/${encodeURIComponent(id)}`);
     if (o.json) return console.log(JSON.stringify(i));
     console.log(
-      `${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure (${i.failure.kind}): ${i.failure.message}\n` : ""}\n${i.body}`,
+      `${describeItem(i)}\nstage: ${i.stage}\n${i.lastRun ? `last run: ${JSON.stringify(i.lastRun)}\n` : ""}${i.failure ? `last failure (${i.failure.kind}): ${i.failure.message}\n` : ""}${describeLanding(i)}\n${i.body}`,
     );
   });
 story

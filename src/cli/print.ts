@@ -2,11 +2,14 @@ import type { Item, NodeEntry } from "../state/item.js";
 import type { NodeView, PipelineView } from "../server/operator-actions.js";
 import { STAGES } from "../pipeline/stages.js";
 import { releaseBehind } from "../pipeline/compatibility.js";
+import { queueView } from "../pipeline/merge-queue.js";
 
 export function describeItem(i: Item): string {
   const tags = [
     i.claim ? `claimed by ${i.claim.node.slice(0, 8)}#${i.claim.epoch}` : "",
     i.retries ? `retries ${i.retries}` : "",
+    i.conflict && i.stage === "current" ? `conflict round ${i.conflict.round}` : "",
+    i.overlaps && !i.claim ? `waits: overlaps ${i.overlaps.story} on ${i.overlaps.path}` : "",
     i.blocked ? `BLOCKED: ${i.blocked}` : "",
     // A coder's question: the story waits for `huskies story answer ID TEXT`.
     i.question && i.question.answer === undefined ? `NEEDS A PERSON: ${i.question.text.split("\n")[0]!.slice(0, 120)}` : "",
@@ -16,6 +19,19 @@ export function describeItem(i: Item): string {
       : "",
   ].filter(Boolean);
   return `${i.id}  ${i.name}${tags.length ? `  [${tags.join(", ")}]` : ""}`;
+}
+
+/** The landing fields of `story show`: what it touches, its conflict rounds, its place in the merge queue. */
+export function describeLanding(i: Item): string {
+  const lines: string[] = [];
+  if (i.touches?.length) lines.push(`touches: ${i.touches.join(" ")}`);
+  if (i.conflictRounds) lines.push(`conflict rounds: ${i.conflictRounds}`);
+  if (i.conflict)
+    lines.push(
+      `open conflict round ${i.conflict.round}: base ${i.conflict.base.slice(0, 12)}, files ${i.conflict.files.join(", ") || "?"}${i.conflict.stories.length ? `, changed by ${i.conflict.stories.join(", ")}` : ""}`,
+    );
+  if (i.overlaps) lines.push(`waits: overlaps ${i.overlaps.story} on ${i.overlaps.path}`);
+  return lines.map((l) => `${l}\n`).join("");
 }
 
 function age(ms: number): string {
@@ -68,6 +84,11 @@ export function describePipeline(v: PipelineView): string {
     lines.push(`${stage} (${items.length})`);
     for (const i of items) lines.push(`  ${describeItem(i)}`);
   }
+  const queue = queueView(STAGES.flatMap((s) => v.stages[s]));
+  const labels = new Map(v.nodes.map((n) => [n.id, n.label]));
+  lines.push(`merge queue (${queue.length})`);
+  for (const q of queue)
+    lines.push(`  ${q.position}. ${q.id}  ${q.step}${q.holder ? `  (${labels.get(q.holder) ?? q.holder.slice(0, 8)})` : ""}`);
   lines.push(`nodes (${v.nodes.length})`);
   const newest = newestRelease(v.nodes);
   for (const n of v.nodes) lines.push(`  ${describeNode(n, Date.now(), newest)}`);

@@ -196,6 +196,23 @@ export const RESTART_MAX_SECS = 300;
 /** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
 export const LOW_DISK_BYTES = 1024 * 1024;
 
+// Landing parallel work (issue 29): conflict rounds, collision-avoiding grants, the merge queue.
+/**
+ * Conflict rounds a story may have before it is blocked: each round is one short run of the
+ * session that wrote the code; a story that still conflicts after three is fighting another story
+ * over the same lines, which a person should look at.
+ */
+export const MAX_CONFLICT_ROUNDS = 3;
+/**
+ * How long a conflict round waits for the node whose session wrote the code (busy with another
+ * story, say) before any node may take it from the pushed branch: the session's context is worth
+ * a wait of one ordinary story, not of a day.
+ */
+export const CONFLICT_AFFINITY_SECS = 900;
+/** Stories squashed together per merge ([merge] batch): one, so a failing gate names its story at once. */
+export const MERGE_BATCH = 1;
+/** A batch larger than this is a release, not a merge: bisecting it costs more gate runs than it saves. */
+export const MAX_MERGE_BATCH = 32;
 // Runtimes, accounts and budgets (issue 28).
 /** The model each runtime asks for when a slot names none: each vendor's current coding default. */
 export const DEFAULT_MODELS = { "claude-code": "claude-sonnet-4-5", codex: "gpt-5-codex", gemini: "gemini-2.5-pro" } as const;

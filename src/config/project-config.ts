@@ -115,6 +115,14 @@ export const projectSchema = z.strictObject({
       allow_hosts: z.array(hostPattern).default([]),
     })
     .default({ allow_read: [], allow_write: [], allow_hosts: [] }),
+  // Landing parallel work (issue 29): a conflict goes back to the session that wrote the code (or,
+  // with "mergemaster", to the mergemaster's own agent); grants avoid running overlapping stories
+  // at once; merges go through a visible queue, optionally several stories per gate run.
+  max_conflict_rounds: z.number().int().min(0).default(D.MAX_CONFLICT_ROUNDS),
+  resolve_conflicts: z.enum(["coder", "mergemaster"]).default("coder"),
+  conflict_affinity_secs: positive.default(D.CONFLICT_AFFINITY_SECS),
+  avoid_collisions: z.boolean().default(true),
+  merge: z.strictObject({ batch: z.number().int().min(1).max(D.MAX_MERGE_BATCH).default(D.MERGE_BATCH) }).default({ batch: D.MERGE_BATCH }),
 
   // --- HTTP track: who may talk to this node's HTTP and WebSocket entry points ---
   /** URLs people and other hosts reach this node by (a reverse proxy, a DNS name): their hosts are served. */

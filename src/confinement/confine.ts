@@ -48,6 +48,8 @@ export interface ConfinedSpec extends Omit<SupervisedOptions, "cwd" | "env"> {
   /** The branch the run may move (`feature/story-<id>`); the merge workspace has none. */
   ownBranch?: string;
   baseBranch: string;
+  /** More refs the run may read, not write (a conflict round's base, issue 29). */
+  readRefs?: readonly string[];
   /** Files the run must read (the prompt file), or directories (a CLI's installed package). */
   readFiles?: readonly string[];
   /** Directories the program keeps its own state in and must write (a CLI's sessions, to resume). */
@@ -156,6 +158,7 @@ export class Confinement {
             dir,
             ownBranch: spec.ownBranch,
             baseBranch: spec.baseBranch,
+            readRefs: spec.readRefs,
             excludesFile: excludes[0],
             identity: this.identity,
           });

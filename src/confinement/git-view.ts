@@ -42,6 +42,8 @@ export interface GitViewSpec {
   /** The branch the run may move (`feature/story-<id>`); none for the merge workspace. */
   ownBranch?: string;
   baseBranch: string;
+  /** More refs the run may read (copied in like the base; never taken back): a conflict round's base (issue 29). */
+  readRefs?: readonly string[];
   /** An excludes file huskies wrote outside the view (claude's sandbox placeholders). */
   excludesFile?: string;
   identity?: { name?: string; email?: string };
@@ -68,7 +70,7 @@ export function openGitView(spec: GitViewSpec): GitView | undefined {
     writeHostFile(join(dir, name), `${sha}\n`, { exclusive: true });
   };
   if (symbolic) copyRef(symbolic);
-  for (const r of [`refs/heads/${spec.baseBranch}`, `refs/remotes/origin/${spec.baseBranch}`]) copyRef(r);
+  for (const r of [`refs/heads/${spec.baseBranch}`, `refs/remotes/origin/${spec.baseBranch}`, ...(spec.readRefs ?? [])]) copyRef(r);
   if (existsSync(join(adminDir, "index"))) copyFileSync(join(adminDir, "index"), join(dir, "index"));
   // A sha256 repository needs its format named; everything else is git's default.
   if (/objectformat\s*=\s*sha256/i.test(readPlainFile(join(commonDir, "config"))?.toString("utf8") ?? "")) {

@@ -131,3 +131,41 @@ function capped(cwd: string, args: string[], max: number): Promise<{ text: strin
     });
   });
 }
+
+/**
+ * The paths a story's pushed branch changes against the base (three dots: since it forked, or
+ * since it last merged the base), and the branch's head. Cheap next to `branchDiff` (names only,
+ * no patch); when the head is `knownHead`, the diff is skipped and `files` is undefined. Undefined
+ * when the branch is not pushed.
+ */
+export async function branchFiles(
+  root: string,
+  base: string,
+  storyId: string,
+  knownHead?: string,
+): Promise<{ head: string; files?: string[] } | undefined> {
+  assertItemId(storyId);
+  if (!BRANCH_NAME.test(base)) throw new Error(`invalid base branch name: ${JSON.stringify(base)}`);
+  const branch = featureBranch(storyId);
+  let left = `refs/heads/${base}`;
+  let right = `refs/heads/${branch}`;
+  if (await hasRemote(root)) {
+    left = `refs/remotes/origin/${base}`;
+    right = `refs/remotes/origin/${branch}`;
+    await git(root, ["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:${right}`, `+refs/heads/${base}:${left}`], {
+      allowFail: true,
+    });
+  }
+  const head = await revParse(root, right);
+  if (!head) return undefined;
+  if (head === knownHead) return { head };
+  const r = await git(
+    root,
+    ["-c", "core.quotepath=false", "diff", "--no-color", "--no-renames", "--name-only", "-z", `${left}...${right}`, "--"],
+    {
+      allowFail: true,
+    },
+  );
+  if (r.exitCode !== 0) throw new DiffUnavailable(`git diff failed for ${branch}`);
+  return { head, files: r.stdout.split("\0").filter(Boolean).slice(0, MAX_DIFF_FILES) };
+}

@@ -525,6 +525,9 @@ export class HuskiesNode {
       },
       // Offers go only to agents linked to this rendezvous right now (see ClaimSequencer.offer).
       linked: (nodeId) => !!this.sync.hub.linkTo(nodeId),
+      // The files of stories in flight, read from their pushed branches in this checkout.
+      root: this.opts.root,
+      baseBranch: () => this.baseBranch,
     });
     this.rendezvous.start();
   }

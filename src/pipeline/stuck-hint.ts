@@ -16,6 +16,8 @@ export interface StuckItem {
   claim: { node: string } | null;
   blocked: string | null;
   qa?: QaMode;
+  /** Held back by the rendezvous: it overlaps a story in flight (issue 29.2). */
+  overlaps?: { story: string; path: string };
 }
 
 export interface StuckNode {
@@ -62,6 +64,7 @@ export function whyStuck(item: StuckItem, nodes: readonly StuckNode[], now: numb
   if (item.blocked) return undefined;
   const role = ROLE_OF[item.stage];
   if (!role) return undefined;
+  if (!item.claim && item.overlaps) return `waits: overlaps ${item.overlaps.story} on ${item.overlaps.path}`;
   if (item.claim) {
     const holder = nodes.find((n) => n.id === item.claim!.node);
     if (holder && isLive(holder, now, cfg.nodeAliveMs)) return undefined;

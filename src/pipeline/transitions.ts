@@ -13,9 +13,11 @@ export interface TransitionContext {
   commitsAhead?: number;
   mergeCommit?: string;
   reason?: string;
+  /** A conflict round (issue 29.1): the mergemaster hands the story back to its coder to integrate the base. */
+  conflictRound?: number;
 }
 
-export type TransitionName = "promote" | "submit" | "approve" | "rework" | "merged" | "archive" | "demote" | "reopen";
+export type TransitionName = "promote" | "submit" | "approve" | "conflict" | "rework" | "merged" | "archive" | "demote" | "reopen";
 
 interface Rule {
   name: TransitionName;
@@ -32,7 +34,9 @@ const ANY: readonly Stage[] = ["backlog", "current", "qa", "merge", "done", "arc
  * - Entering `current` is work assignment. Agents never do it as a side effect of starting up
  *   (huskies bug 502: QA/merge slots moved stories back to `current` on start, an endless loop).
  *   Into `current` goes only: promotion by an operator or the system, a coder taking the item
- *   back, or an explicit `rework` that names its reason and counts as a retry.
+ *   back, an explicit `rework` that names its reason and counts as a retry, or a `conflict` round:
+ *   the mergemaster hands a story whose squash conflicts back to its coder, with the round's number
+ *   and the reason (not a retry: integrating the base is not a failed attempt).
  * - `merge` needs at least one commit ahead and `done` needs a merge commit: "merged nothing"
  *   must never look like success.
  */
@@ -45,6 +49,18 @@ export const TRANSITIONS: readonly Rule[] = [
     to: "merge",
     actors: ["qa", "system", "operator"],
     guard: (c) => ((c.commitsAhead ?? 0) >= 1 ? undefined : "merge needs at least one commit ahead of the base branch"),
+  },
+  {
+    name: "conflict",
+    from: ["merge"],
+    to: "current",
+    actors: ["mergemaster"],
+    guard: (c) =>
+      !c.conflictRound || !Number.isInteger(c.conflictRound) || c.conflictRound < 1
+        ? "a conflict round needs its number"
+        : c.reason?.trim()
+          ? undefined
+          : "a conflict round needs a reason",
   },
   {
     name: "rework",

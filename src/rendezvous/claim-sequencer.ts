@@ -6,6 +6,11 @@ import type { LiveConfig } from "../config/live-config.js";
 import { ClaimView, claimTimings } from "../state/claim-view.js";
 import type { Claims } from "../state/claims.js";
 import type { Item } from "../state/item.js";
+import { reservedFor } from "../pipeline/conflict-rounds.js";
+import { CollisionAvoidance, type FilesOf } from "./collision-avoidance.js";
+import { grantMerges } from "./merge-grants.js";
+
+const NOTHING_KNOWN: FilesOf = () => undefined;
 
 /** Stages where nothing is claimed: requests there are dropped. */
 const UNCLAIMABLE = new Set(["backlog", "done", "archived"]);
@@ -15,6 +20,11 @@ const UNCLAIMABLE = new Set(["backlog", "done", "archived"]);
  * each unclaimed item to one live requester, raising the item's epoch. Runs on every document
  * change, over the requested items only (an index), so a grant follows a request within one
  * sync round trip whatever the size of the project.
+ *
+ * Landing parallel work (issue 29): a conflict round waits for the node whose session wrote the
+ * code; a coder asking for a story that overlaps one in flight gets one that overlaps nothing
+ * instead, when there is one (`avoid_collisions`); stories in `merge` are granted in the merge
+ * queue's order, one merge at a time.
  */
 export class ClaimSequencer {
   /** Items in `current` already considered for an offer (each once per entry; see `offer`). */
@@ -26,7 +36,30 @@ export class ClaimSequencer {
     private readonly log: Logger,
     /** Whether a node has a live sync link to this rendezvous now; without it nothing is offered. */
     private readonly linked?: (nodeId: string) => boolean,
+    /** The files each story's pushed branch changed, as far as known (touched-files.ts). */
+    private readonly files: FilesOf = NOTHING_KNOWN,
   ) {}
+
+  /** Set when the stories in flight changed: waiting stories' `overlaps` are looked at again. */
+  private notesDirty = true;
+
+  /** A story entered or left flight, or a branch's files were read (see RendezvousService). */
+  inFlightChanged(): void {
+    this.notesDirty = true;
+  }
+
+  private avoidance(view: ClaimView): CollisionAvoidance {
+    return new CollisionAvoidance(this.claims.pipeline, view, this.files, this.affinity(view));
+  }
+
+  private affinity(view: ClaimView) {
+    return { nodeAliveMs: view.timings.nodeAliveMs, affinityMs: this.config.project.conflict_affinity_secs * 1000 };
+  }
+
+  /** The node an open conflict round waits for, if any (conflict-rounds.ts). */
+  private author(item: Item, view: ClaimView): string | undefined {
+    return item.conflict ? reservedFor(item, (id) => view.nodes.get(id), view.now, this.affinity(view)) : undefined;
+  }
 
   /** Grant what was asked for (and offer what nobody asked for yet); returns the nodes granted to. */
   grant(now = this.claims.pipeline.clock.now()): string[] {
@@ -34,13 +67,24 @@ export class ClaimSequencer {
     const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project));
     const granted: string[] = [];
     const free = new Map<Stage, Set<string>>();
+    const avoid = this.avoidance(view);
+    const avoiding = this.config.project.avoid_collisions;
+    let merges = false;
     for (const item of this.claims.pipeline.listRequested()) {
       // Blocked or finished items, or ones already held: drop the requests so the askers look elsewhere.
       if (item.blocked || UNCLAIMABLE.has(item.stage) || view.live(item)) {
         this.claims.clearRequests(item.id);
         continue;
       }
+      // Merges are granted below, in the queue's order.
+      if (item.stage === "merge") {
+        merges = true;
+        continue;
+      }
       let asking = Object.keys(item.requests).filter((r) => view.alive(r));
+      // A conflict round is for the session that wrote the code while its node can take it.
+      const author = this.author(item, view);
+      if (author) asking = asking.includes(author) ? [author] : [];
       // A node may ask while its last job is finishing (see WorkLoop.request): one with a free slot
       // now goes first, so the item never waits for a busy node while an idle one asked too.
       if (asking.length > 1) {
@@ -49,11 +93,29 @@ export class ClaimSequencer {
       }
       const winner = hashWinner(asking, item.id);
       if (!winner) continue;
-      const token = this.claims.grant(item.id, winner, now);
-      this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");
+      // A story overlapping one in flight waits while another can go instead (no starvation: with
+      // nothing else waiting, it is granted).
+      const target = avoiding && item.stage === "current" && !author ? (avoid.instead(item, winner) ?? item) : item;
+      const token = this.claims.grant(target.id, winner, now);
+      if (target !== item) {
+        this.claims.withdraw(item.id, winner);
+        this.log.debug({ story: target.id, instead: item.id, node: winner.slice(0, 12) }, "claim granted instead of an overlapping story");
+      } else this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim granted");
+      avoid.started(target);
       granted.push(winner);
     }
-    return this.linked ? [...granted, ...this.offer(view, now)] : granted;
+    // Every story waiting in `current` says whether it overlaps one in flight (the board shows it).
+    if ((this.notesDirty || granted.length) && avoiding) {
+      this.notesDirty = false;
+      for (const y of this.claims.pipeline.listItemsIn(["current"]))
+        if (!y.blocked && !y.conflict && !view.live(y)) avoid.note(y, avoid.overlapOf(y));
+    }
+    if (merges) {
+      const p = this.config.project;
+      const idle = this.freeFor("merge", view, free);
+      granted.push(...grantMerges(this.claims, view, { files: this.files, batch: p.merge.batch, avoid, idle, now }));
+    }
+    return this.linked ? [...granted, ...this.offer(view, now, undefined, avoid)] : granted;
   }
 
   /**
@@ -65,7 +127,7 @@ export class ClaimSequencer {
    * tells, and decided once, when the item is first seen in `current`: a node that cannot take it
    * after all gives it back, and the usual requests take over.
    */
-  private offer(view: ClaimView, now: number, only?: readonly string[]): string[] {
+  private offer(view: ClaimView, now: number, only?: readonly string[], avoid = this.avoidance(view)): string[] {
     const pipeline = this.claims.pipeline;
     const current = pipeline.idsIn("current");
     for (const id of this.seen) if (!current.has(id) && !only?.includes(id)) this.seen.delete(id);
@@ -80,9 +142,14 @@ export class ClaimSequencer {
       if (item.blocked || view.live(item) || Object.keys(item.requests).length) continue;
       free ??= this.freeCoders(view, inCurrent);
       if (!free.size) continue;
-      const winner = hashWinner([...free.keys()], item.id)!;
-      const token = this.claims.grant(item.id, winner, now);
-      this.log.debug({ story: item.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim offered");
+      // A conflict round goes only to its author node (which asks for it once a slot frees).
+      const author = this.author(item, view);
+      if (author && !free.has(author)) continue;
+      const winner = author ?? hashWinner([...free.keys()], item.id)!;
+      const target = this.config.project.avoid_collisions && !author ? (avoid.instead(item, winner) ?? item) : item;
+      const token = this.claims.grant(target.id, winner, now);
+      this.log.debug({ story: target.id, node: winner.slice(0, 12), epoch: token?.epoch }, "claim offered");
+      avoid.started(target);
       granted.push(winner);
       const left = free.get(winner)! - 1;
       if (left > 0) free.set(winner, left);

@@ -28,7 +28,8 @@ export interface WatchOptions {
  * Derive notification events from document changes, whichever replica made them:
  * - `blocked`: an item's `blocked` goes from empty to a reason;
  * - `done`: an item's stage changes to `done`;
- * - `merge_failed`: an item leaves `merge` back to `current` (the reason is its `failure`);
+ * - `merge_failed`: an item leaves `merge` back to `current` as a failed attempt (the reason is its
+ *   `failure`; not for a conflict round, which is integration);
  * - `paused`: a node entry's `paused` becomes non-null;
  * - `question`: a coder asks a person (`ask_human`): an item gets a new unanswered `question`.
  * State at the time of the call is the baseline: nothing already blocked or paused is reported.
@@ -55,6 +56,11 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
       }
     };
 
+  const onConflictRound = (id: string) => {
+    const m = src.items.get(id);
+    return m instanceof Y.Map && m.get("conflict") !== undefined && m.get("conflict") !== null;
+  };
+
   const wasBlocked = new Set<string>();
   /** The time of the question each item was last seen asking, so one question notifies once. */
   const asked = new Map<string, number>();
@@ -77,7 +83,8 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
   const stopStages = src.onStageChange(
     safe(({ id, from, to }) => {
       if (to === "done" && from !== "done") emit({ event: "done", story: id, at: now() });
-      if (from === "merge" && to === "current")
+      // A conflict round (issue 29.1) is huskies integrating the base, not a failed merge: no event.
+      if (from === "merge" && to === "current" && !onConflictRound(id))
         emit({ event: "merge_failed", story: id, reason: failureText(id)?.split("\n")[0]!.slice(0, 500), at: now() });
     }),
   );

@@ -7,6 +7,7 @@ import { Housekeeping } from "./housekeeping.js";
 import { Notifier } from "./notifier.js";
 import { applyTickRequests } from "./tick-requests.js";
 import { watchNotifyEvents } from "./notify-events.js";
+import { TouchedFiles } from "./touched-files.js";
 
 /**
  * What only the rendezvous does: sequence claims and keep house. Both react to document changes
@@ -18,15 +19,39 @@ export class RendezvousService {
   private readonly stops: Array<() => void> = [];
 
   private readonly notifier: Notifier;
+  private readonly touched: TouchedFiles | undefined;
+  /** A grant pass on demand (files became known); set by `start`. */
+  private regrant: () => void = () => undefined;
 
   constructor(
     private readonly claims: Claims,
     private readonly config: LiveConfig,
     private readonly log: Logger,
-    private readonly opts: { project: string; onGrant?: (nodes: string[]) => void; linked?: (nodeId: string) => boolean },
+    private readonly opts: {
+      project: string;
+      onGrant?: (nodes: string[]) => void;
+      linked?: (nodeId: string) => boolean;
+      /** The checkout whose origin the agents push to, for the files of stories in flight (issue 29.2). */
+      root?: string;
+      baseBranch?: () => string;
+    },
   ) {
     this.notifier = new Notifier(() => config.project.notify, { project: opts.project, log: log.child({ component: "notify" }) });
-    this.sequencer = new ClaimSequencer(claims, config, log.child({ component: "sequencer" }), opts.linked);
+    this.touched =
+      opts.root && opts.baseBranch
+        ? new TouchedFiles(opts.root, opts.baseBranch, claims.pipeline, log.child({ component: "touched-files" }), () => {
+            this.sequencer.inFlightChanged();
+            this.regrant();
+          })
+        : undefined;
+    const touched = this.touched;
+    this.sequencer = new ClaimSequencer(
+      claims,
+      config,
+      log.child({ component: "sequencer" }),
+      opts.linked,
+      touched ? (id) => touched.files(id) : undefined,
+    );
     this.housekeeping = new Housekeeping(claims, config, log.child({ component: "housekeeping" }));
   }
 
@@ -62,9 +87,15 @@ export class RendezvousService {
       if (!this.claims.pipeline.readOnly) this.housekeeping.archive();
     };
     this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel, ticks.cancel);
+    this.regrant = () => grant.schedule();
+    if (this.touched) {
+      this.touched.start();
+      this.stops.push(() => this.touched!.stop());
+    }
     // An item put into `current` here (REST, MCP, promotion) is offered inside that same write.
     this.stops.push(
       this.claims.pipeline.onStageChange((ev) => {
+        this.sequencer.inFlightChanged();
         if (ev.to !== "current" || !ev.local || this.claims.pipeline.readOnly) return;
         const granted = this.sequencer.offerNow(ev.id);
         if (granted.length) this.opts.onGrant?.(granted);

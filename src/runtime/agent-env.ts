@@ -89,6 +89,7 @@ export function huskiesVars(spec: {
   baseBranch: string;
   promptFile: string;
   slot: { name: string };
+  conflict?: { round: number; ref: string };
   channel?: { sandboxPath: string };
 }): Record<string, string> {
   return {
@@ -97,6 +98,7 @@ export function huskiesVars(spec: {
     HUSKIES_BASE_BRANCH: spec.baseBranch,
     HUSKIES_PROMPT_FILE: spec.promptFile,
     HUSKIES_SLOT: spec.slot.name,
+    ...(spec.conflict ? { HUSKIES_CONFLICT_ROUND: String(spec.conflict.round), HUSKIES_CONFLICT_BASE: spec.conflict.ref } : {}),
     // The story's MCP channel (newline-delimited JSON-RPC on a unix socket), for runtimes without an MCP config.
     ...(spec.channel ? { HUSKIES_MCP_SOCKET: spec.channel.sandboxPath } : {}),
   };

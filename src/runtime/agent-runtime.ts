@@ -71,6 +71,11 @@ export interface RunSpec {
    */
   resumeSessionId?: string;
   /**
+   * A conflict round (issue 29.1): the round and the ref the new base was fetched into. Agents see
+   * them as `HUSKIES_CONFLICT_ROUND` and `HUSKIES_CONFLICT_BASE` (the prompt says the same).
+   */
+  conflict?: { round: number; ref: string };
+  /**
    * Stop the run once it has spent more than this (USD) and report it `budget`: the slot's
    * `max_budget_usd`, lowered to what is left of a daily cap. claude gets `--max-budget-usd`.
    */

@@ -127,6 +127,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
       projectRoot: spec.projectRoot,
       mode: spec.slot.sandbox,
       ownBranch: spec.ownBranch,
+      readRefs: spec.conflict ? [`refs/${spec.conflict.ref}`] : undefined,
       baseBranch: spec.baseBranch,
       channel: spec.channel,
       readOnly: spec.readOnly,

@@ -28,6 +28,7 @@ export class CommandRuntime implements AgentRuntime {
       projectRoot: spec.projectRoot,
       mode: spec.slot.sandbox,
       ownBranch: spec.ownBranch,
+      readRefs: spec.conflict ? [`refs/${spec.conflict.ref}`] : undefined,
       baseBranch: spec.baseBranch,
       channel: spec.channel,
       readOnly: spec.readOnly,

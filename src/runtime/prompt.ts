@@ -59,3 +59,40 @@ export function answeredQuestionNote(q: { text: string; answer?: string }): stri
 export function reviewContinuePrompt(review: Review): string {
   return `A reviewer looked at the changes you committed and sent the story back. Address every comment below in this worktree, then commit your changes with git.\n\n${formatReview(review)}\n`;
 }
+
+/** What a conflict round's prompt says (issue 29.1); every value comes from huskies' own git and the validated document. */
+export interface ConflictPromptVars {
+  story_id: string;
+  base_branch: string;
+  round: number;
+  /** The ref the new base was fetched into, for `git merge`. */
+  ref: string;
+  commit: string;
+  files: readonly string[];
+  stories: readonly string[];
+}
+
+/**
+ * The conflict round's instructions. Resumed, this is the whole prompt: the session has the story
+ * and its own work. A fresh session (another node) gets it after the story's usual prompt.
+ */
+export function conflictPrompt(v: ConflictPromptVars): string {
+  const files = v.files.length ? v.files.map((f) => `- ${f}`).join("\n") : "- (git did not name the files)";
+  const who = v.stories.length ? `\nThe stories that changed those files on ${v.base_branch}: ${v.stories.join(", ")}.\n` : "";
+  return `## Conflict round ${v.round}
+
+Your work on story ${v.story_id} is pushed, but it no longer merges: while it waited to merge,
+${v.base_branch} moved on and now conflicts with your branch in:
+
+${files}
+${who}
+The new base is fetched into this worktree as \`${v.ref}\` (commit ${v.commit}). Merge it into
+your branch:
+
+    git merge ${v.ref}
+
+Resolve every conflict keeping both sides' intent (your change and theirs), remove every conflict
+marker, and commit the merge. Do not rebase, do not rewrite history, do not push: huskies runs the
+gates and pushes.
+`;
+}

@@ -5,6 +5,7 @@ import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
 import { isReviewPath, REVIEW_LIMITS } from "../pipeline/review.js";
+import { MAX_TOUCHES, touchProblem } from "../pipeline/touches.js";
 
 /** An error an operator caused, with the HTTP status it maps to. */
 export class ActionError extends Error {
@@ -35,6 +36,17 @@ const stageInput = z.string().transform((s, ctx) => {
   return st as Stage;
 });
 
+/** `touches = ["src/api/**"]`: paths or globs the story means to touch (issue 29.2). */
+const touches = () =>
+  z
+    .array(
+      z.string().superRefine((s, ctx) => {
+        const problem = touchProblem(s);
+        if (problem) ctx.addIssue({ code: "custom", message: `touches ${JSON.stringify(s.slice(0, 80))}: ${problem}` });
+      }),
+    )
+    .max(MAX_TOUCHES, `at most ${MAX_TOUCHES} paths or globs`);
+
 export const newStorySchema = z.strictObject({
   name: text().trim().min(1, "name must not be empty").max(200),
   type: z.enum(ITEM_TYPES).default("story"),
@@ -43,6 +55,7 @@ export const newStorySchema = z.strictObject({
   criteria: z.array(text().min(1).max(500)).max(100).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
+  touches: touches().optional(),
 });
 
 export const storyPatchSchema = z.strictObject({
@@ -50,6 +63,7 @@ export const storyPatchSchema = z.strictObject({
   body: text().max(100_000).optional(),
   dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
   qa: z.enum(QA_MODES).optional(),
+  touches: touches().optional(),
 });
 
 const lineComment = z.strictObject({

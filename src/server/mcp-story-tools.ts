@@ -18,6 +18,12 @@ export interface ToolContext extends NodeInfo {
 export const idArg = z.string().max(200).describe("item id, e.g. 42_story_add_login");
 const text = (max = MAX_NOTE_CHARS) => z.string().trim().min(1).max(max);
 
+const touchesArg = z
+  .array(z.string())
+  .max(50)
+  .optional()
+  .describe('paths or globs the story means to touch, e.g. ["src/api/**"]: grants avoid running overlapping stories at once ([] clears)');
+
 /** Comments on lines of a story's diff (the board's review by the line). */
 const lineComments = z
   .array(
@@ -45,6 +51,7 @@ export const STORY_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
       stage: z.string().default("backlog").describe("backlog, current, qa, merge, done or archived"),
       depends_on: z.array(z.string()).max(100).optional().describe("ids that must be done before it is promoted"),
       qa: z.enum(QA_MODES).optional(),
+      touches: touchesArg,
     },
     run: (c, a) =>
       c.actions.create({
@@ -55,19 +62,22 @@ export const STORY_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
         stage: a.stage,
         dependsOn: a.depends_on,
         qa: a.qa,
+        touches: a.touches,
       }),
   }),
   tool({
     name: "update_story",
-    description: "Change an item's name, body (markdown), dependencies or QA mode; fields left out stay as they are.",
+    description:
+      "Change an item's name, body (markdown), dependencies, QA mode or the paths it means to touch; fields left out stay as they are.",
     input: {
       id: idArg,
       name: z.string().min(1).max(200).optional(),
       body: z.string().max(100_000).optional(),
       depends_on: z.array(z.string()).max(100).optional(),
       qa: z.enum(QA_MODES).optional(),
+      touches: touchesArg,
     },
-    run: (c, a) => c.actions.update(a.id, { name: a.name, body: a.body, dependsOn: a.depends_on, qa: a.qa }),
+    run: (c, a) => c.actions.update(a.id, { name: a.name, body: a.body, dependsOn: a.depends_on, qa: a.qa, touches: a.touches }),
   }),
   tool({
     name: "delete_story",
@@ -168,6 +178,13 @@ export const STORY_TOOLS: ReadonlyArray<HuskiesTool<ToolContext>> = [
     description: "Every stage with its items, the nodes, and the release the server runs.",
     input: {},
     run: (c) => c.actions.view(),
+  }),
+  tool({
+    name: "get_merge_queue",
+    description:
+      "The merge queue in order: each story's position, step (rebasing, gates, pushing, conflict round n, or why it waits) and the node merging it.",
+    input: {},
+    run: (c) => c.actions.mergeQueue(),
   }),
   tool({
     name: "get_story_log",

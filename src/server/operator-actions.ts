@@ -29,6 +29,7 @@ import {
 import { logWindow, type LogWindow, type LogWindowOptions } from "./log-window.js";
 import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
 import { reviewReason, type Review } from "../pipeline/review.js";
+import { queueView, type QueueEntry } from "../pipeline/merge-queue.js";
 
 export type { AccountsView } from "../state/accounts-view.js";
 export { ActionError, newStorySchema, reviewSchema, storyPatchSchema } from "./action-schemas.js";
@@ -106,6 +107,21 @@ export class OperatorActions {
     };
   }
 
+  /**
+   * The merge queue (issue 29.3) in the order the rendezvous grants it, each entry with the story's
+   * name, its step and the holder's label: the same rule the board and `huskies status` show.
+   */
+  mergeQueue(): Array<QueueEntry & { name: string; holderLabel?: string }> {
+    const items = this.pipeline.listItemsIn(["current", "merge"]);
+    const names = new Map(items.map((i) => [i.id, i.name]));
+    const labels = new Map(this.pipeline.listNodes().map((n) => [n.id, n.label]));
+    return queueView(items).map((e) => ({
+      ...e,
+      name: names.get(e.id) ?? e.id,
+      ...(e.holder ? { holderLabel: labels.get(e.holder) ?? e.holder.slice(0, 8) } : {}),
+    }));
+  }
+
   /** The board's first paint (see board-snapshot.ts). */
   board(): BoardSnapshot {
     this.snapshots ??= new BoardSnapshots(this.pipeline);
@@ -124,7 +140,15 @@ export class OperatorActions {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
     try {
-      return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+      return this.pipeline.createItem({
+        name: s.name,
+        type: s.type,
+        stage: s.stage,
+        body,
+        dependsOn: s.dependsOn,
+        qa: s.qa,
+        ...(s.touches?.length ? { touches: s.touches } : {}),
+      });
     } catch (err) {
       // Numbers run out only when an item with an absurd number was planted: refuse, never loop.
       if (err instanceof RangeError) throw new ActionError(409, err.message);
@@ -140,7 +164,9 @@ export class OperatorActions {
 
   update(id: string, input: unknown): Item {
     this.get(id);
-    this.pipeline.update(id, defined(parse(storyPatchSchema, input)));
+    const given = defined(parse(storyPatchSchema, input));
+    // An empty `touches` clears the field: the story declares nothing.
+    this.pipeline.update(id, given.touches?.length === 0 ? { ...given, touches: undefined } : given);
     return this.get(id);
   }
 
@@ -161,7 +187,16 @@ export class OperatorActions {
           mergeCommit: item.mergeCommit,
         },
         // A plain send-back replaces an earlier review: the coder is told only the latest.
-        to === "current" ? { blocked: null, failure: reason ? { kind: "rework", message: reason } : undefined, review: undefined } : {},
+        // A person's move also ends an open conflict round and the story's place in the merge queue.
+        to === "current"
+          ? {
+              blocked: null,
+              failure: reason ? { kind: "rework", message: reason } : undefined,
+              review: undefined,
+              conflict: undefined,
+              queuedAt: undefined,
+            }
+          : {},
       );
     } catch (err) {
       throw new ActionError(409, (err as Error).message);
@@ -231,7 +266,8 @@ export class OperatorActions {
   unblock(id: string): Item {
     this.get(id);
     // A person looked at it: the node-trouble record starts over too (rule 2's breaker).
-    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined });
+    // The conflict rounds start over too (issue 29.1).
+    this.pipeline.update(id, { blocked: null, retries: 0, troubledNodes: undefined, conflictRounds: undefined });
     return this.get(id);
   }
 

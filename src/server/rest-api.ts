@@ -39,6 +39,7 @@ export function restApi(
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
   api.get("/board", (c) => c.json(actions.board()));
+  api.get("/merge-queue", (c) => c.json(actions.mergeQueue()));
   api.get("/accounts", (c) => c.json(actions.accounts()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
   // A create repeated with the same `Idempotency-Key` gets the first answer, not a second item.

@@ -5,9 +5,24 @@ import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
+import { isTouchGlob, MAX_TOUCHES } from "../pipeline/touches.js";
+import { isMergeStep } from "../pipeline/merge-queue.js";
 import { MAX_NOTE_CHARS } from "../config/defaults.js";
 import { MAX_TICK_REQUESTS, readTickRequest, type TickRequest } from "../pipeline/tick-request.js";
-import type { Failure, Item, LastRun, NodeEntry, PauseState, Progress, QaMode, Question, RunOutcomeKind } from "./item.js";
+import type {
+  CoderSession,
+  ConflictRound,
+  Failure,
+  Item,
+  LastRun,
+  NodeEntry,
+  Overlap,
+  PauseState,
+  Progress,
+  QaMode,
+  Question,
+  RunOutcomeKind,
+} from "./item.js";
 import type { FieldSource } from "./write-authority.js";
 
 /**
@@ -92,6 +107,59 @@ function readTroubledNodes(v: unknown): { troubledNodes?: string[] } {
   return ids.length ? { troubledNodes: ids } : {};
 }
 
+const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+/** A repository-relative path as git prints it, bounded; nothing that could pass for an option or escape the tree. */
+const isRepoPath = (v: unknown): v is string =>
+  // eslint-disable-next-line no-control-regex
+  typeof v === "string" && v.length > 0 && v.length <= 300 && !v.startsWith("-") && !v.startsWith("/") && !/[\u0000-\u001f\u007f]/.test(v);
+const count = (v: unknown): number | undefined => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined);
+
+/** Issue 29's fields; each dropped alone when malformed, so one bad value never hides the item. */
+function readLandingFields(m: FieldSource): Partial<Item> {
+  const out: Partial<Item> = {};
+  const touches = m.get("touches");
+  if (Array.isArray(touches)) {
+    const globs = touches.filter(isTouchGlob).slice(0, MAX_TOUCHES);
+    if (globs.length) out.touches = globs;
+  }
+  const rounds = count(m.get("conflictRounds"));
+  if (rounds !== undefined && rounds > 0) out.conflictRounds = rounds;
+  const conflict = readConflict(m.get("conflict"));
+  if (conflict) out.conflict = conflict;
+  const session = readCoderSession(m.get("coderSession"));
+  if (session) out.coderSession = session;
+  const queuedAt = m.get("queuedAt");
+  if (finite(queuedAt)) out.queuedAt = queuedAt;
+  const step = m.get("mergeStep");
+  if (isMergeStep(step)) out.mergeStep = step;
+  const overlaps = readOverlap(m.get("overlaps"));
+  if (overlaps) out.overlaps = overlaps;
+  return out;
+}
+
+function readConflict(v: unknown): ConflictRound | undefined {
+  if (!isObject(v) || !COMMIT.test(String(v.base)) || !Number.isSafeInteger(v.round) || (v.round as number) < 1) return undefined;
+  return {
+    round: v.round as number,
+    base: v.base as string,
+    files: Array.isArray(v.files) ? v.files.filter(isRepoPath).slice(0, 50) : [],
+    stories: Array.isArray(v.stories) ? v.stories.filter(isItemId).slice(0, 50) : [],
+    at: num(v.at),
+  };
+}
+
+function readCoderSession(v: unknown): CoderSession | undefined {
+  if (!isObject(v) || !isNodeId(v.node) || typeof v.slot !== "string" || typeof v.runtime !== "string") return undefined;
+  const id = v.sessionId;
+  const sessionOk = typeof id === "string" && /^[A-Za-z0-9_-]{1,200}$/.test(id);
+  return { node: v.node, slot: v.slot.slice(0, 100), runtime: v.runtime.slice(0, 40), ...(sessionOk ? { sessionId: id } : {}) };
+}
+
+function readOverlap(v: unknown): Overlap | undefined {
+  if (!isObject(v) || !isItemId(v.story) || typeof v.path !== "string" || !(isRepoPath(v.path) || isTouchGlob(v.path))) return undefined;
+  return { story: v.story, path: v.path };
+}
+
 /** The requests of an item: node id → ms; anything else in the map is ignored. */
 export function readRequests(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
@@ -160,6 +228,7 @@ export function readItemFields(id: string, m: FieldSource, malformed?: Malformed
     ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
     ...(review ? { review } : {}),
+    ...readLandingFields(m),
     ...optional("question", readQuestion(m.get("question"))),
     ...optional("progress", readProgress(m.get("progress"))),
     ...optional("tickRequests", readTickRequests(m.get("tickRequests"))),

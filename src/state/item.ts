@@ -6,6 +6,7 @@ import type { Stage } from "../pipeline/stages.js";
 import type { QaMode } from "../pipeline/qa-modes.js";
 import type { Review } from "../pipeline/review.js";
 import type { FailureKind } from "../pipeline/failure-kind.js";
+import type { MergeStep } from "../pipeline/merge-queue.js";
 
 export type { QaMode };
 
@@ -34,6 +35,37 @@ export interface LastRun {
 export interface Failure {
   kind: FailureKind;
   message: string;
+}
+
+/**
+ * An open conflict round (issue 29.1): the squash onto the latest base conflicted and git alone
+ * (a rebase with rerere) could not resolve it, so the story went back to the session that wrote it.
+ */
+export interface ConflictRound {
+  /** 1-based; the item's `conflictRounds` counts them. */
+  round: number;
+  /** The commit of origin's base the branch must merge (it may merge a newer one). */
+  base: string;
+  /** Files that conflicted (at most 50). */
+  files: string[];
+  /** Stories whose squash commits changed those files since the branch forked (their trailers). */
+  stories: string[];
+  at: number;
+}
+
+/** The coder session that wrote the story's code (set when it is submitted): a conflict round goes back to it. */
+export interface CoderSession {
+  node: string;
+  slot: string;
+  runtime: string;
+  sessionId?: string;
+}
+
+/** Why the rendezvous holds a story back: it overlaps a story in flight (issue 29.2). */
+export interface Overlap {
+  story: string;
+  /** The path (or declared glob) where they meet. */
+  path: string;
 }
 
 /** A work item as read from the document (docs/architecture.md §1). */
@@ -66,6 +98,20 @@ export interface Item {
   logNode?: string;
   /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
   review?: Review;
+  /** Paths or globs the story means to touch (`touches = ["src/api/**"]`): grants avoid running overlapping stories at once. */
+  touches?: string[];
+  /** Conflict rounds so far (apart from `retries`: a round is integration, not a failed attempt). */
+  conflictRounds?: number;
+  /** The open conflict round, while the story is back with its coder. */
+  conflict?: ConflictRound;
+  /** The session that wrote the code. */
+  coderSession?: CoderSession;
+  /** When the story first entered the merge queue; kept across conflict rounds, so it keeps its place. */
+  queuedAt?: number;
+  /** What the mergemaster holding it is doing now. */
+  mergeStep?: MergeStep;
+  /** Why the rendezvous holds it back, when it does. */
+  overlaps?: Overlap;
   /** A coder's question to a person (`ask_human`); the story needs a person while it has no answer. */
   question?: Question;
   /** The coder's latest progress line (`report_progress`), shown on the card. */

@@ -25,6 +25,7 @@ export interface NewItem {
   body?: string;
   dependsOn?: string[];
   qa?: QaMode;
+  touches?: string[];
 }
 
 /** How node entries are signed by their owner and checked by everyone else. */
@@ -262,6 +263,7 @@ export class PipelineDoc {
           dependsOn: input.dependsOn ?? [],
         };
         if (input.qa) fields.qa = input.qa;
+        if (input.touches?.length) fields.touches = input.touches;
         for (const [k, v] of Object.entries(fields)) m.set(k, v);
         m.set("requests", new Y.Map<number>());
         this.items.set(id, m);

@@ -30,6 +30,7 @@ describe("/mcp", () => {
       expect.arrayContaining([
         "approve_story",
         "create_story",
+        "get_merge_queue",
         "get_pipeline_status",
         "get_story_log",
         "list_agents",

@@ -8,6 +8,7 @@ import { Board } from "./board/Board";
 import { FilterBar } from "./board/FilterBar";
 import { MoveAnnouncer, MovesProvider, RefusedMoveNotice } from "./moves/use-moves";
 import { NodesPanel } from "./NodesPanel";
+import { MergeQueue } from "./MergeQueue";
 import { NewStoryForm } from "./NewStoryForm";
 import { useUrlQuery, useUrlStory } from "./use-url-state";
 
@@ -72,6 +73,7 @@ export function App() {
           <Board version={version} query={query} onQuery={setQuery} labels={labels} nodes={nodes} cfg={cfg} onSelect={setSelected} />
         </div>
       </MovesProvider>
+      <MergeQueue version={version} labels={labels} onSelect={setSelected} />
       <NodesPanel nodes={nodes} items={claimed} cfg={cfg} />
       <Suspense fallback={null}>
         <ChatPanel />
