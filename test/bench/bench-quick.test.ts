@@ -16,7 +16,7 @@ describe("npm run bench -- --quick", () => {
         .trim()
         .split("\n")
         .map((l) => JSON.parse(l) as { bench: string; ok: boolean; failures: string[]; results: Record<string, unknown> });
-      expect(lines.map((l) => l.bench)).toEqual(["claim-latency", "drain", "convergence", "scale", "board", "footprint"]);
+      expect(lines.map((l) => l.bench)).toEqual(["claim-latency", "drain", "convergence", "scale", "confine-start", "board", "footprint"]);
       for (const l of lines) expect(l.failures, l.bench).toEqual([]);
       const latency = lines[0]!.results as { duplicates: number; coderStartMs: { n: number } };
       expect(latency).toMatchObject({ duplicates: 0, coderStartMs: { n: 20 } });
@@ -26,7 +26,9 @@ describe("npm run bench -- --quick", () => {
       const scale = lines[3]!.results as { runs: Array<{ points: Array<{ grants: number; heartbeats: number }> }> };
       expect(scale.runs.flatMap((r) => r.points).every((p) => p.grants === 20 && p.heartbeats > 0)).toBe(true);
       // The board at 2 000 stories: windowed (its figures are timings, read in the README, not here).
-      const board = lines[4]!.results as { maxCardsInDom: number; openMs: { n: number }; filedMs: { n: number } };
+      // Confined and unconfined starts all ran (each must exit 0); the cost is a figure for the README.
+      expect(lines[4]!.results).toMatchObject({ extraMedianMs: { gate: expect.any(Number), coder: expect.any(Number) } });
+      const board = lines[5]!.results as { maxCardsInDom: number; openMs: { n: number }; filedMs: { n: number } };
       expect(board.maxCardsInDom).toBeLessThanOrEqual(500);
       expect(board).toMatchObject({ openMs: { n: 3 }, filedMs: { n: 2 } });
     },
