@@ -127,11 +127,12 @@ export class WorkLoop {
     return !this.rendezvous || this.rendezvous.reachable(this.ctx.config.project.autonomous_after_secs * 1000);
   }
 
-  pass(now = Date.now()): void {
+  pass(now = this.ctx.pipeline.clock.now()): void {
     this.detectConflicts();
     if (!this.accepting) return;
     const cfg = this.ctx.config.project;
-    const view = new ClaimView(this.ctx.pipeline, claimTimings(cfg), now);
+    // Liveness on this node's monotonic clock (heartbeat receipts); `now` stamps requests and claims.
+    const view = new ClaimView(this.ctx.pipeline, claimTimings(cfg));
     const roles = ROLES.filter((r) => this.ctx.pool.capacity(r) > 0);
     const items = this.ctx.pipeline.listItemsIn(roles.map((r) => ROLE_STAGE[r]));
     const sequenced = this.sequenced();

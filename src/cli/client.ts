@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { findProjectRoot } from "../config/project-root.js";
@@ -73,13 +74,55 @@ export function authHeaders(): Record<string, string> {
  * pinned certificate (see serverFingerprint) is checked before the token is sent.
  */
 export async function api<T>(base: string, method: string, path: string, body?: unknown, onChunk?: (chunk: Buffer) => void): Promise<T> {
+  return request<T>(base, method, path, body, {}, onChunk);
+}
+
+/**
+ * A create that is safe to repeat: it carries an `Idempotency-Key`, and a 503 (not acknowledged;
+ * it may still land) or a lost connection is tried again with the same key for up to
+ * `CREATE_RETRY_MS`, so the server answers with the item it made the first time rather than a
+ * second one.
+ */
+export async function createOnce<T>(base: string, path: string, body: unknown): Promise<T> {
+  const key = randomUUID();
+  const deadline = performance.now() + CREATE_RETRY_MS;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 4000)) {
+    try {
+      return await request<T>(base, "POST", path, body, { "idempotency-key": key });
+    } catch (err) {
+      const retryable = err instanceof Unacknowledged || err instanceof MayHaveLanded;
+      if (!retryable || performance.now() + delay > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** How long `createOnce` keeps trying a create the server did not acknowledge. */
+const CREATE_RETRY_MS = 20_000;
+
+/** A 503: not acknowledged, and it may still land. */
+class Unacknowledged extends UserError {}
+/** The request was sent and no answer came (a timeout, a reset): it may have landed. */
+class MayHaveLanded extends UserError {}
+
+/** Errors that mean the request never reached a server (nothing to repeat safely… or needed). */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+async function request<T>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+  onChunk?: (chunk: Buffer) => void,
+): Promise<T> {
   const write = method !== "GET" && method !== "HEAD";
   const fingerprint = pinFor(base);
   let res;
   try {
     res = await pinnedRequest<unknown>(`${base}${path}`, {
       method,
-      headers: authHeaders(),
+      headers: { ...authHeaders(), ...extra },
       body: write ? (body ?? {}) : undefined,
       fingerprint,
       timeoutMs: 30_000,
@@ -92,12 +135,14 @@ export async function api<T>(base: string, method: string, path: string, body?: 
       code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
         ? ` (${code}: for a self-signed certificate set HUSKIES_SERVER_CERT=cert.pem or HUSKIES_SERVER_FINGERPRINT)`
         : "";
-    throw new UserError(`cannot reach a huskies server at ${base}${tlsHint || " (start one with `huskies serve`)"}`);
+    if (tlsHint) throw new UserError(`cannot reach a huskies server at ${base}${tlsHint}`);
+    const Err = code && NEVER_SENT.has(code) ? UserError : MayHaveLanded;
+    throw new Err(`cannot reach a huskies server at ${base} (start one with \`huskies serve\`)`);
   }
   if (res.status >= 300) {
-    const b = res.body as { error?: string } | string;
-    const message = typeof b === "object" && b?.error ? b.error : res.text;
-    throw new UserError(message || `${method} ${path} failed with HTTP ${res.status}`);
+    const b = res.body as { error?: string; reason?: string } | string;
+    const message = typeof b === "object" && b?.error ? (b.reason ? `${b.error}: ${b.reason}` : b.error) : res.text;
+    throw new (res.status === 503 ? Unacknowledged : UserError)(message || `${method} ${path} failed with HTTP ${res.status}`);
   }
   return (res.text ? res.body : res.text) as T;
 }

@@ -60,6 +60,7 @@ runtime = "claude-code"
 const GITIGNORE = `# Per-node runtime state; never committed.
 replica.db*
 node.key
+node.lock
 worktrees/
 merge_workspace/
 logs/

@@ -8,7 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
-import { api, serverUrl } from "./client.js";
+import { api, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
 import { describeItem, describePipeline } from "./print.js";
@@ -72,16 +72,30 @@ program
   .option("--no-agent", "do not run coding agents on this node")
   .option("--tls-cert <file>", "serve https/wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
-  .action(async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string }) => {
-    const root = projectRoot(dir, "serve");
-    const cfg = loadProjectConfig(root);
-    const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
-    const node = await runNodeUntilSignal({ root, role: "rendezvous", port: o.port ?? cfg.port, host: o.host, runAgent: o.agent, tls });
-    const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
-    console.log(
-      `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
-    );
-  });
+  .option(
+    "--accept-empty",
+    "take writes even though this server's replica was lost (missing, empty or damaged), without waiting for an agent to sync it back",
+  )
+  .action(
+    async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; acceptEmpty?: boolean }) => {
+      const root = projectRoot(dir, "serve");
+      const cfg = loadProjectConfig(root);
+      const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
+      const node = await runNodeUntilSignal({
+        root,
+        role: "rendezvous",
+        port: o.port ?? cfg.port,
+        host: o.host,
+        runAgent: o.agent,
+        tls,
+        acceptEmpty: !!o.acceptEmpty,
+      });
+      const [http, ws] = tls ? ["https", "wss"] : ["http", "ws"];
+      console.log(
+        `huskies serving ${root} on ${http}://${o.host}:${node.port} (board /, sync ${ws}://${o.host}:${node.port}/crdt-sync, node ${node.nodeId.slice(0, 12)})`,
+      );
+    },
+  );
 
 program
   .command("agent")
@@ -218,7 +232,7 @@ story
           throw new UserError(`cannot read --body-file ${o.bodyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
       }
-      const item = await api<Item>(serverUrl(o), "POST", "/api/stories", {
+      const item = await createOnce<Item>(serverUrl(o), "/api/stories", {
         name,
         type: o.type,
         stage: o.stage,

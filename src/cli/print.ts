@@ -1,5 +1,5 @@
 import type { Item, NodeEntry } from "../state/item.js";
-import type { PipelineView } from "../server/operator-actions.js";
+import type { NodeView, PipelineView } from "../server/operator-actions.js";
 import { STAGES } from "../pipeline/stages.js";
 import { releaseBehind } from "../pipeline/compatibility.js";
 
@@ -34,13 +34,23 @@ function describeRelease(n: NodeEntry, newest: string | undefined): string {
   return `huskies ${n.version}${n.protocol ? ` p${n.protocol}` : ""}${behind}`;
 }
 
-export function describeNode(n: NodeEntry, now = Date.now(), newest?: string): string {
-  const state = n.alive ? `alive, seen ${age(now - n.lastSeen)} ago` : "stopped";
+/**
+ * One line per node. Liveness is the server's judgement (when it last received the node's
+ * heartbeat, on its own clock), never this machine's clock against the node's `lastSeen`.
+ */
+export function describeNode(n: NodeView | NodeEntry, now = Date.now(), newest?: string): string {
+  const l = (n as NodeView).liveness;
+  const heard = l ? (l.heardSecsAgo === null ? "not heard since the server started" : `heard ${age(l.heardSecsAgo * 1000)} ago`) : "";
+  const state = !n.alive ? "stopped" : l ? `${l.alive ? "alive" : "not alive"}, ${heard}` : `alive, seen ${age(now - n.lastSeen)} ago`;
+  const skew =
+    l?.clockOffsetSecs !== undefined
+      ? `  CLOCK ${Math.abs(l.clockOffsetSecs)}s ${l.clockOffsetSecs > 0 ? "ahead of" : "behind"} the server's`
+      : "";
   const paused = n.paused
     ? `  PAUSED: ${n.paused.reason}${n.paused.until ? ` (resumes in ${age(Math.max(0, n.paused.until - now))})` : " (until resumed)"}`
     : "";
   const kept = (n.keptWorktrees ?? []).map((w) => `\n    kept worktree ${w.id} (${w.state})`).join("");
-  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${describeRelease(n, newest)}  ${state}  ${n.address}${paused}${kept}`;
+  return `${n.id.slice(0, 12)}  ${n.label}  ${n.role}  ${describeRelease(n, newest)}  ${state}  ${n.address}${skew}${paused}${kept}`;
 }
 
 export function describePipeline(v: PipelineView): string {

@@ -31,7 +31,11 @@ export const BACKOFF_INITIAL_MS = 1000;
 export const BACKOFF_MAX_MS = 30_000;
 /** After this many failures in a row the reconnect log goes from warn to error. */
 export const BACKOFF_ERROR_AFTER = 10;
-/** An unauthenticated connection gets this long to answer the challenge. */
+/**
+ * A link gets this long from its first byte to a finished handshake (a connector: to connect and
+ * get the welcome; an acceptor: to get the answer). Its own deadline, apart from the ping
+ * interval: a frozen peer that accepts TCP and never answers is a failed attempt. `handshake_timeout_secs`.
+ */
 export const AUTH_TIMEOUT_MS = 10_000;
 /** Before its first output line an agent is given at least this long (a 250 MB binary loading on a busy machine is not silence). */
 export const AGENT_STARTUP_GRACE_MS = 60_000;
@@ -66,6 +70,8 @@ export const LAZY_RELAY_MAX_MS = 1000;
  * as many bytes as the snapshot (see `compactionDue`).
  */
 export const COMPACT_AFTER_UPDATES = 500;
+/** A client retrying a create (after a 503, a timeout) does so within minutes; a day covers a night of retries and stays small. */
+export const IDEMPOTENCY_TTL_SECS = 24 * 60 * 60;
 /** Join tokens are short-lived secrets. */
 export const JOIN_TOKEN_TTL_SECS = 3600;
 /** A node that hit a usage limit without a reset time waits this long first (then doubles)… */
@@ -139,6 +145,7 @@ export const GATEWAY_PROJECT_TIMEOUT_MS = 3000;
 /**
  * A dialled sync link (upstream, mesh) pings this often and is dropped after two unanswered
  * pings: a pulled cable sends no FIN, and until the link is known dead the mesh stays quiet.
+ * `link_ping_secs`.
  */
 export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */

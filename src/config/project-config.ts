@@ -73,6 +73,9 @@ export const projectSchema = z.strictObject({
   /** `auto`: open on loopback when no keys are trusted, else required. `open` allows open on any address. */
   auth: z.enum(["auto", "required", "open"]).default("auto"),
   max_frame_bytes: z.number().int().min(1024).default(D.MAX_FRAME_BYTES),
+  // Faults (issue 24): every wait on a peer is bounded.
+  link_ping_secs: positive.default(D.LINK_PING_MS / 1000),
+  handshake_timeout_secs: positive.default(D.AUTH_TIMEOUT_MS / 1000),
   /** Another huskies server to keep this one's replica in sync with (server-to-server). */
   rendezvous: z
     .string()

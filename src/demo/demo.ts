@@ -106,6 +106,7 @@ export async function runDemo(o: { live?: boolean; keep?: boolean; port: number 
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(s),
+        signal: AbortSignal.timeout(30_000),
       });
       if (!res.ok) throw new UserError(`filing a demo story failed: ${await res.text()}`);
       const item = (await res.json()) as Item;
@@ -116,7 +117,7 @@ export async function runDemo(o: { live?: boolean; keep?: boolean; port: number 
     const last = new Map<string, string>();
     const deadline = Date.now() + DEMO_TIMEOUT_MS;
     for (;;) {
-      const view = (await (await fetch(`${base}/api/pipeline`)).json()) as PipelineView;
+      const view = (await (await fetch(`${base}/api/pipeline`, { signal: AbortSignal.timeout(30_000) })).json()) as PipelineView;
       const items = STAGES.flatMap((st) => view.stages[st]).filter((i) => ids.includes(i.id));
       for (const i of items) {
         if (last.get(i.id) === i.stage) continue;

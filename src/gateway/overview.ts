@@ -1,6 +1,7 @@
 import { STAGES, type Stage } from "../pipeline/stages.js";
 import type { NodeEntry, PauseState } from "../state/item.js";
 import type { ProjectSnapshot } from "./project-client.js";
+import type { NodeView } from "../server/operator-actions.js";
 import type { Registration } from "./registry.js";
 
 /** One node of a project as the gateway shows it. */
@@ -64,13 +65,16 @@ export function projectOverview(name: string, url: string, snap: ProjectSnapshot
 }
 
 function agentView(n: NodeEntry, stories: AgentView["stories"], aliveSecs: number, now: number): AgentView {
-  const age = n.lastSeen ? Math.max(0, Math.round((now - n.lastSeen) / 1000)) : null;
+  // The project's own judgement (heartbeat receipts on its clock) when it gives one; a server from
+  // before it is read the old way, against this gateway's clock.
+  const l = (n as NodeView).liveness;
+  const age = l ? l.heardSecsAgo : n.lastSeen ? Math.max(0, Math.round((now - n.lastSeen) / 1000)) : null;
   return {
     nodeId: n.id,
     label: n.label,
     role: n.role,
     address: n.address,
-    alive: n.alive && age !== null && age <= aliveSecs,
+    alive: l ? n.alive && l.alive : n.alive && age !== null && age <= aliveSecs,
     heartbeatAgeSecs: age,
     paused: n.paused ?? null,
     stories,

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { basename } from "node:path";
 import { LiveConfig } from "../config/live-config.js";
 import { huskiesDir } from "../config/project-root.js";
@@ -43,6 +43,9 @@ import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import { ReplicaFence } from "./replica-fence.js";
+import { acquireCheckoutLock, type CheckoutLock } from "./checkout-lock.js";
+import { IdempotencyKeys } from "../server/idempotency.js";
 import { ItemAuthority } from "../trust/item-authority.js";
 import { OperatorKeys } from "../trust/operator-keys.js";
 import { TrustState } from "../trust/trust-state.js";
@@ -67,6 +70,11 @@ export interface NodeOptions {
   tls?: TlsMaterial;
   /** The URL other hosts reach this node by; the request guard accepts its host. */
   advertise?: string;
+  /**
+   * `huskies serve --accept-empty`: a rendezvous whose replica was lost takes writes at once, on
+   * what it has (see ReplicaFence). Without it, it waits for an agent to sync with it.
+   */
+  acceptEmpty?: boolean;
   /** A permanent failure (the pinned rendezvous showed another certificate or key): the caller stops the process. */
   onFatal?: (err: UserError) => void;
 }
@@ -98,6 +106,8 @@ export class HuskiesNode {
   /** Starts every process a story controls (agents, gates) under the one policy. */
   confinement: Confinement | undefined;
   directives!: OperatorDirectives;
+  /** Refuses writes while a rendezvous' lost replica waits for a sync (see ReplicaFence). */
+  fence!: ReplicaFence;
   /** Signs this node's item writes and checks everyone's (src/trust/write-rights.ts). */
   authority!: ItemAuthority;
   operators!: OperatorKeys;
@@ -112,6 +122,7 @@ export class HuskiesNode {
   private advertised!: AdvertisedAddress;
   private readonly log = logger("node");
   private closing: Promise<void> | undefined;
+  private lock: CheckoutLock | undefined;
 
   constructor(readonly opts: NodeOptions) {}
 
@@ -148,6 +159,11 @@ export class HuskiesNode {
       }
     }
     mkdirSync(huskiesDir(root), { recursive: true });
+    // One process per checkout: a second one would run as the same node on the same replica and worktrees.
+    this.lock = acquireCheckoutLock(huskiesDir(root, "node.lock"), role === "rendezvous" ? "huskies serve" : "huskies agent");
+    if (this.lock.tookOver) this.log.warn({ reason: this.lock.tookOver }, "took over a stale checkout lock");
+    // A node key from an earlier run means this checkout held a replica: one missing now was lost.
+    const ranBefore = existsSync(huskiesDir(root, "node.key"));
     configureGit({ timeoutMs: cfg.git_timeout_secs * 1000 });
     this.identity = loadOrCreateIdentity(huskiesDir(root, "node.key"));
     const trust = new TrustStore(root, this.log);
@@ -166,8 +182,10 @@ export class HuskiesNode {
       port: () => this.port,
       publicUrls,
     });
-    const store = openSqliteStore(huskiesDir(root, "replica.db"), { warn: (msg, fields) => this.log.warn(fields, msg) });
-    this.trustState = new TrustState(store.db);
+    const store = openSqliteStore(huskiesDir(root, "replica.db"), {
+      warn: (msg, fields) => this.log.warn(fields, msg),
+      expectData: ranBefore,
+    });
     const pinnedKey = trust.rendezvous()?.nodeId;
     this.operators = new OperatorKeys(
       () => (role === "rendezvous" ? this.identity.nodeId : (this.policy?.rendezvousKey() ?? pinnedKey)),
@@ -175,6 +193,8 @@ export class HuskiesNode {
     );
     this.authority = new ItemAuthority(this.identity, (key) => this.operators.has(key));
     this.replica = new Replica(store, { log: logger("state"), signatures: nodeSignatures(this.identity), authority: this.authority });
+    // After the replica: a damaged replica file is replaced while it loads (store.db changes).
+    this.trustState = new TrustState(store.db);
     // Serving without persistence is worse than stopping: one clear line, exit non-zero.
     this.replica.on("fatal", (err) => {
       this.log.fatal(
@@ -194,6 +214,9 @@ export class HuskiesNode {
     this.schema.start();
     this.claims = new Claims(pipeline);
     const tokens = new JoinTokenStore(store.db);
+    const idempotency = role === "rendezvous" ? new IdempotencyKeys(store.db, logger("http"), () => this.replica.writable) : undefined;
+    // An answer remembered while the store failed is written with the updates that waited.
+    if (idempotency) this.replica.on("writable", () => idempotency.flush());
     this.baseBranch = await detectBaseBranch(root, cfg.base_branch);
     this.logs = new StoryLogs(
       huskiesDir(root, "logs"),
@@ -226,6 +249,7 @@ export class HuskiesNode {
     );
     const actions = new OperatorActions(this.claims, {
       root,
+      nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
       baseBranch: async () => this.baseBranch,
       nodes:
         role === "rendezvous"
@@ -274,6 +298,7 @@ export class HuskiesNode {
       bearer: process.env.HUSKIES_TOKEN || undefined,
       documentBytes: replicaSizer(store.file),
     });
+    this.fence = new ReplicaFence(this.replica, { role, acceptEmpty: this.opts.acceptEmpty, hub: this.sync.hub, log: this.log });
     this.logRelay = new LogRelay(this.sync.hub, {
       read: (id) => this.logs.read(id, { local: true }),
       follow: (id, cb) => this.logs.follow(id, cb),
@@ -286,10 +311,11 @@ export class HuskiesNode {
       port: this.opts.port,
       join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
       admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
+      idempotency,
       loopbackOnly,
       adminToken,
       role,
-      writeGate: readOnlyAware(pipeline, this.replica),
+      writeGate: readOnlyAware(pipeline, this.fence),
       // HTTP reads follow the node's auth mode (open loopback: no token), also on an agent whose
       // sync listener always wants an admitted key: loopback users own the machine either way.
       open,
@@ -359,6 +385,9 @@ export class HuskiesNode {
     // Once the rendezvous answered, its directives can be checked, and the link's local address
     // is the best guess of how other hosts reach this node.
     this.sync.upstream?.on("connected", () => {
+      // The rendezvous judges this node alive by a heartbeat it *receives*; what the handshake's
+      // catch-up carries is not one (see PeerReceipts). Beat now rather than a scan interval later.
+      this.presence.beat();
       this.directives.check();
       if (this.advertised.learnLocalAddress(this.sync.upstream?.localAddress)) {
         this.log.info({ address: this.address }, "advertised address");
@@ -376,7 +405,8 @@ export class HuskiesNode {
         this.log,
       );
     }
-    if (role === "rendezvous") this.startRendezvous();
+    // A rendezvous that lost its replica sequences nothing until it has it back.
+    if (role === "rendezvous") void this.fence.opened().then(() => this.closing || this.startRendezvous());
     if (this.opts.runAgent) await this.startAgent();
     this.log.info(
       {
@@ -479,6 +509,10 @@ export class HuskiesNode {
    * lost replica never makes this node forget or redo work.
    */
   private async replicaReady(): Promise<void> {
+    if (this.fence.fenced) {
+      await this.fence.opened();
+      return;
+    }
     const suspect = this.replica.suspect;
     if (!suspect || !this.sync.upstream) {
       if (suspect) this.log.warn({ reason: suspect }, "replica may be incomplete and there is no rendezvous to sync with; going on");
@@ -507,6 +541,8 @@ export class HuskiesNode {
       paused: this.pause.state,
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
+      // Why this replica may lack what it once held (until it has synced), and whether writes wait for that.
+      replica: { suspect: this.replica.suspect ?? null, takesWrites: !this.fence.fenced },
       unverifiedWrites: this.authority.unverified,
       writeChecks: {
         reads: this.authority.reads,
@@ -534,6 +570,7 @@ export class HuskiesNode {
       this.rendezvous?.stop();
       this.repair?.stop();
       this.directives.stop();
+      this.fence.stop();
       this.pause.stop();
       this.presence.stop();
       await this.sync.stop();
@@ -541,6 +578,7 @@ export class HuskiesNode {
       await this.http.stop();
       this.schema.close();
       this.replica.close();
+      this.lock?.release();
     })();
     return this.closing;
   }

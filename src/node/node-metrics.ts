@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import type { LiveConfig } from "../config/live-config.js";
 import { Metrics } from "../server/metrics.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
+import { isPeerAlive } from "../state/claim-view.js";
 
 /** This node's `/metrics`: gauges read from its replica and links at scrape time. */
 export function nodeMetrics(o: {
@@ -15,6 +16,7 @@ export function nodeMetrics(o: {
     stories: () => o.pipeline.listItems(),
     nodes: () => o.pipeline.listNodes(),
     nodeAliveMs: () => o.config.project.node_alive_secs * 1000,
+    nodeLive: (n) => isPeerAlive(o.pipeline, n.id, o.config.project.node_alive_secs * 1000),
     syncLinks: o.links,
     ...(o.authority
       ? { unverifiedWrites: () => o.authority!.unverified, writeCheckSeconds: () => Number(o.authority!.checkNs) / 1e9 }

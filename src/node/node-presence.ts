@@ -2,7 +2,8 @@ import type { Logger } from "pino";
 import type { LiveConfig } from "../config/live-config.js";
 import type { NodeEntry } from "../state/item.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
-import { every } from "../util/coalesce.js";
+import { guarded } from "../util/coalesce.js";
+import type { TimerHandle } from "../util/clock.js";
 
 /**
  * This node's own entry in `nodes` (the only entry it writes): a heartbeat every
@@ -30,14 +31,20 @@ export class NodePresence {
     this.config.on("change", this.onConfig);
   }
 
-  beat(now = Date.now()): void {
+  /** `lastSeen` is this node's wall clock: readers only use it to tell a new heartbeat from an old one. */
+  beat(now = this.pipeline.clock.now()): void {
     if (this.pipeline.readOnly) return; // a document of a newer schema: not ours to write (SchemaGuard)
     this.pipeline.setOwnNode(this.nodeId, { ...this.describe(), lastSeen: now, alive: true });
   }
 
   private restartTimer(): void {
     this.stopTimer();
-    this.stopTimer = every(this.config.project.scan_interval_secs * 1000, this.log, "heartbeat", () => this.beat());
+    const clock = this.pipeline.clock;
+    const timer: TimerHandle = clock.setInterval(
+      () => guarded(this.log, "heartbeat", () => this.beat()),
+      this.config.project.scan_interval_secs * 1000,
+    );
+    this.stopTimer = () => clock.clearInterval(timer);
   }
 
   /** A clean shutdown: the node says it is gone, so its claims stop binding at once. */
@@ -45,6 +52,6 @@ export class NodePresence {
     this.stopTimer();
     this.config.off("change", this.onConfig);
     if (this.pipeline.readOnly) return;
-    this.pipeline.setOwnNode(this.nodeId, { alive: false, lastSeen: Date.now() });
+    this.pipeline.setOwnNode(this.nodeId, { alive: false, lastSeen: this.pipeline.clock.now() });
   }
 }

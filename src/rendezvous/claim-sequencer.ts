@@ -29,8 +29,9 @@ export class ClaimSequencer {
   ) {}
 
   /** Grant what was asked for (and offer what nobody asked for yet); returns the nodes granted to. */
-  grant(now = Date.now()): string[] {
-    const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now);
+  grant(now = this.claims.pipeline.clock.now()): string[] {
+    // Liveness on this node's monotonic clock (receipts); `now` only stamps the grants.
+    const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project));
     const granted: string[] = [];
     const free = new Map<Stage, Set<string>>();
     for (const item of this.claims.pipeline.listRequested()) {
@@ -95,9 +96,9 @@ export class ClaimSequencer {
    * creation and the claim then reach the agents as one update, so each wakes up once and the
    * winner starts its coder on the first frame it reads.
    */
-  offerNow(id: string, now = Date.now()): string[] {
+  offerNow(id: string, now = this.claims.pipeline.clock.now()): string[] {
     if (!this.linked) return [];
-    return this.offer(new ClaimView(this.claims.pipeline, claimTimings(this.config.project), now), now, [id]);
+    return this.offer(new ClaimView(this.claims.pipeline, claimTimings(this.config.project)), now, [id]);
   }
 
   /** Nodes with a free slot for the role of `stage` as the document tells (computed once per pass). */

@@ -16,7 +16,7 @@ export class Housekeeping {
     private readonly log: Logger,
   ) {}
 
-  archive(now = Date.now()): void {
+  archive(now = this.claims.pipeline.clock.now()): void {
     const pipeline = this.claims.pipeline;
     // Unsorted, from the index: a scan walks every done item, and ordering them is wasted work.
     for (const id of [...pipeline.idsIn("done")]) {
@@ -27,11 +27,11 @@ export class Housekeeping {
     }
   }
 
-  promote(now = Date.now()): void {
+  promote(): void {
     const cfg = this.config.project;
     const pipeline = this.claims.pipeline;
     if (!cfg.auto_promote || pipeline.idsIn("backlog").size === 0) return;
-    const view = new ClaimView(pipeline, claimTimings(cfg), now);
+    const view = new ClaimView(pipeline, claimTimings(cfg));
     let free = view.freeSlots("coder", pipeline.listItemsIn(["current"]));
     if (free <= 0) return;
     // A dependency is met once it is done or archived; an unknown id never is (a typo must not

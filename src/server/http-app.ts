@@ -11,6 +11,7 @@ import type { JoinTokenStore } from "../trust/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { JoinIssuer } from "./join-issuer.js";
 import type { AdmitKey } from "./rest-api.js";
+import type { IdempotencyKeys } from "./idempotency.js";
 
 export type { Health } from "./health-view.js";
 
@@ -21,6 +22,8 @@ export interface AppDeps {
   /** Join strings for minted tokens and admitted keys (the rendezvous). */
   join?: JoinIssuer;
   admit?: AdmitKey;
+  /** Remembered answers of REST creates sent with an `Idempotency-Key` (the rendezvous). */
+  idempotency?: IdempotencyKeys;
   health: () => Health;
   /** Host, Origin, content type, body size and admin-token rules (see request-guard.ts). */
   guard: RequestGuard;
@@ -52,7 +55,10 @@ export function httpApp(deps: AppDeps): Hono {
   for (const path of GUARDED_PATHS) app.use(path, deps.guard.requireAdmin());
   // Without the token, /health says only what a load balancer or a neighbour needs to know.
   app.get("/health", (c) => c.json(!deps.guard.needsToken("GET") || deps.guard.isAdmin(c) ? deps.health() : publicHealth(deps.health())));
-  app.route("/api", restApi(deps.actions, { tokens: deps.tokens, logs: deps.logs, join: deps.join, admit: deps.admit }));
+  app.route(
+    "/api",
+    restApi(deps.actions, { tokens: deps.tokens, logs: deps.logs, join: deps.join, admit: deps.admit, idempotency: deps.idempotency }),
+  );
   deps.mount?.(app, deps.guard);
   // The board's static files stay public: its data comes over REST and /crdt-sync, which are guarded.
   app.get("*", (c) => {

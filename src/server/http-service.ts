@@ -10,6 +10,7 @@ import { RequestGuard } from "./request-guard.js";
 import type { TlsMaterial } from "./tls-files.js";
 import type { JoinIssuer } from "./join-issuer.js";
 import type { AdmitKey } from "./rest-api.js";
+import type { IdempotencyKeys } from "./idempotency.js";
 
 export interface HttpServiceOptions {
   info: NodeInfo;
@@ -17,6 +18,8 @@ export interface HttpServiceOptions {
   /** The rendezvous: join strings for minted tokens and admitted keys. */
   join?: JoinIssuer;
   admit?: AdmitKey;
+  /** `Idempotency-Key` on REST creates (the rendezvous). */
+  idempotency?: IdempotencyKeys;
   health: () => Health;
   host: string;
   port: number;
@@ -73,6 +76,7 @@ export class HttpService {
       health: o.health,
       join: o.role === "rendezvous" ? o.join : undefined,
       admit: o.role === "rendezvous" ? o.admit : undefined,
+      idempotency: o.role === "rendezvous" ? o.idempotency : undefined,
       guard: this.guard,
       mount: (a: Hono, guard: RequestGuard) => {
         o.routes?.(a);

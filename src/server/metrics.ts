@@ -10,6 +10,8 @@ export interface MetricsSource {
   /** Node entries, counted as live, paused or offline. */
   nodes?: () => Iterable<StuckNode>;
   nodeAliveMs?: () => number;
+  /** Whether a node is live as this node judges it (heartbeat receipts); without it, its `lastSeen` against this clock. */
+  nodeLive?: (n: StuckNode) => boolean;
   /** Open sync links by kind (e.g. `{upstream: 1, mesh: 2, inbound: 5}`). */
   syncLinks?: () => Record<string, number>;
   /** Size of the replica (encoded document, bytes). */
@@ -79,7 +81,8 @@ export class Metrics {
           const now = Date.now();
           const aliveMs = src.nodeAliveMs?.() ?? 60_000;
           const counts = { live: 0, paused: 0, offline: 0 };
-          for (const n of src.nodes!()) counts[!isLive(n, now, aliveMs) ? "offline" : isPaused(n, now) ? "paused" : "live"] += 1;
+          const live = src.nodeLive ?? ((n: StuckNode) => isLive(n, now, aliveMs));
+          for (const n of src.nodes!()) counts[!live(n) ? "offline" : isPaused(n, now) ? "paused" : "live"] += 1;
           for (const [state, v] of Object.entries(counts)) this.set({ state }, v);
         },
       });

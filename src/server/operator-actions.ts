@@ -8,6 +8,8 @@ import type { Item, NodeEntry } from "../state/item.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
+import { isPeerAlive } from "../state/claim-view.js";
+import type { PeerClockView } from "../state/peer-receipts.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
@@ -79,9 +81,16 @@ export const reviewSchema = z
   })
   .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
 
+/**
+ * A node as the answering node sees it: its entry, and `liveness` judged here — whether it is
+ * alive (its heartbeat received here within `node_alive_secs`), how long ago, and its clock's
+ * offset from this node's when that is more than 5 s (docs/architecture.md, "Faults").
+ */
+export type NodeView = NodeEntry & { liveness?: PeerClockView & { alive: boolean } };
+
 export interface PipelineView {
   stages: Record<Stage, Item[]>;
-  nodes: NodeEntry[];
+  nodes: NodeView[];
   /** What the serving node runs and the document's schema (README "Versions"). */
   release: { version: string; protocol: number; minProtocol: number; schema: number | null; supportedSchema: number };
 }
@@ -103,7 +112,7 @@ export class OperatorActions {
 
   constructor(
     private readonly claims: Claims,
-    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl },
+    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl; nodeAliveMs?: () => number },
   ) {
     this.pipeline = claims.pipeline;
   }
@@ -111,9 +120,13 @@ export class OperatorActions {
   view(): PipelineView {
     const stages = Object.fromEntries(STAGES.map((s) => [s, [] as Item[]])) as Record<Stage, Item[]>;
     for (const item of this.pipeline.listItems()) stages[item.stage].push(item);
+    const aliveMs = this.opts.nodeAliveMs?.() ?? 60_000;
     return {
       stages,
-      nodes: this.pipeline.listNodes(),
+      nodes: this.pipeline.listNodes().map((n) => ({
+        ...n,
+        liveness: { alive: isPeerAlive(this.pipeline, n.id, aliveMs), ...this.pipeline.receipts.view(n.id) },
+      })),
       release: {
         version: VERSION,
         protocol: PROTOCOL,
@@ -135,7 +148,13 @@ export class OperatorActions {
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
     const body = s.body !== undefined && !s.criteria ? s.body : renderStory({ name: s.name, body: s.body, criteria: s.criteria });
-    return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+    try {
+      return this.pipeline.createItem({ name: s.name, type: s.type, stage: s.stage, body, dependsOn: s.dependsOn, qa: s.qa });
+    } catch (err) {
+      // Numbers run out only when an item with an absurd number was planted: refuse, never loop.
+      if (err instanceof RangeError) throw new ActionError(409, err.message);
+      throw err;
+    }
   }
 
   get(id: string): Item {

@@ -7,6 +7,7 @@ import { jsonObject } from "./json-body.js";
 import type { JoinTokenStore } from "../trust/join-tokens.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { JoinIssuer } from "./join-issuer.js";
+import type { IdempotencyKeys } from "./idempotency.js";
 
 /** Admitting a key by hand (the gateway, for an agent that proved it to the gateway). */
 export type AdmitKey = (nodeId: string) => { ok: true } | { ok: false; status: 404 | 409; error: string };
@@ -30,7 +31,7 @@ const assignBody = z.object({ node: z.string().max(200).default("") });
 /** REST under `/api`. Bodies are JSON objects; errors are `{error}` with a 4xx status. */
 export function restApi(
   actions: OperatorActions,
-  deps: { tokens?: JoinTokenStore; logs: StoryLogs; join?: JoinIssuer; admit?: AdmitKey },
+  deps: { tokens?: JoinTokenStore; logs: StoryLogs; join?: JoinIssuer; admit?: AdmitKey; idempotency?: IdempotencyKeys },
 ): Hono {
   const api = new Hono();
   const id = (c: Context) => c.req.param("id") ?? "";
@@ -39,6 +40,8 @@ export function restApi(
   api.get("/nodes", (c) => c.json(actions.view().nodes));
   api.get("/board", (c) => c.json(actions.board()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
+  // A create repeated with the same `Idempotency-Key` gets the first answer, not a second item.
+  if (deps.idempotency) api.post("/stories", deps.idempotency.middleware());
   api.post("/stories", async (c) => c.json(actions.create(await jsonObject(c)), 201));
   api.get("/stories/:id", (c) => c.json(actions.get(id(c))));
   api.patch("/stories/:id", async (c) => c.json(actions.update(id(c), await jsonObject(c))));

@@ -37,12 +37,14 @@ function isGuarded(path: string): boolean {
 function check(gate: WriteGate): Response | undefined {
   if (gate.writable) return undefined;
   let reason = "the replica store is not accepting writes";
+  let error = "replica store unavailable: the write was not acknowledged";
   try {
     gate.assertWritable();
   } catch (err) {
     reason = (err as StoreUnavailable).reason ?? (err as Error).message;
+    error = (err as StoreUnavailable).headline ?? error;
   }
-  return new Response(JSON.stringify({ error: "replica store unavailable: the write was not acknowledged", reason }), {
+  return new Response(JSON.stringify({ error, reason }), {
     status: 503,
     headers: { "content-type": "application/json", "retry-after": "1" },
   });

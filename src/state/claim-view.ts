@@ -1,5 +1,6 @@
 import { claimIsLive, isNodeAlive, type ClaimTimings } from "../pipeline/claim-rules.js";
 import type { Role } from "../pipeline/roles.js";
+import { isReverted } from "../util/reverted-fixes.js";
 import type { Item, NodeEntry } from "./item.js";
 import type { PipelineDoc } from "./pipeline-doc.js";
 
@@ -9,27 +10,45 @@ export function claimTimings(cfg: { node_alive_secs: number; claim_timeout_secs:
 }
 
 /**
+ * Whether node `id` counts as alive on this node: its entry says it runs (a clean shutdown says
+ * otherwise at once) and its heartbeat was *received* here within `aliveMs` on this node's
+ * monotonic clock (`peerAlive`, docs/architecture.md "Faults"); its own `lastSeen` is never
+ * compared with this machine's clock.
+ */
+export function isPeerAlive(pipeline: PipelineDoc, id: string, aliveMs: number, now = pipeline.clock.monotonic()): boolean {
+  const node = pipeline.getNode(id);
+  if (!node?.alive) return false;
+  if (isReverted("clock-liveness")) return isNodeAlive(node, pipeline.clock.now(), aliveMs);
+  return pipeline.receipts.alive(id, aliveMs, now);
+}
+
+/**
  * The nodes for claim decisions during one synchronous pass. It reads the document's node index
  * in place rather than copying it: every document change runs a pass on every node, and a copy
- * per pass made each heartbeat cost O(fleet) on every agent.
+ * per pass made each heartbeat cost O(fleet) on every agent. `now` is this node's monotonic time.
  */
 export class ClaimView {
   readonly nodes: ReadonlyMap<string, NodeEntry>;
 
   constructor(
-    pipeline: PipelineDoc,
+    private readonly pipeline: PipelineDoc,
     readonly timings: ClaimTimings,
-    readonly now = Date.now(),
+    readonly now = pipeline.clock.monotonic(),
   ) {
     this.nodes = pipeline.nodeIndex();
   }
 
+  /** Whether the item's claim binds: in the stage it was granted for, held by a running node heard from within the claim timeout. */
   live(item: Item): boolean {
-    return claimIsLive(item.claim, item.stage, item.claim ? this.nodes.get(item.claim.node) : undefined, this.now, this.timings);
+    const claim = item.claim;
+    const holder = claim ? this.nodes.get(claim.node) : undefined;
+    if (isReverted("clock-liveness")) return claimIsLive(claim, item.stage, holder, this.pipeline.clock.now(), this.timings);
+    if (!claim || claim.stage !== item.stage || !holder?.alive) return false;
+    return this.pipeline.receipts.holds(claim.node, this.timings.claimTimeoutMs, this.now);
   }
 
   alive(nodeId: string): boolean {
-    return isNodeAlive(this.nodes.get(nodeId), this.now, this.timings.nodeAliveMs);
+    return isPeerAlive(this.pipeline, nodeId, this.timings.nodeAliveMs, this.now);
   }
 
   /**

@@ -34,7 +34,7 @@ export class Claims {
   constructor(readonly pipeline: PipelineDoc) {}
 
   /** Ask for an item (each node writes only its own key, so requests never conflict). */
-  request(id: string, node: string, now = Date.now()): void {
+  request(id: string, node: string, now = this.pipeline.clock.now()): void {
     this.write(id, (m) => requestsOf(m).set(node, now));
   }
 
@@ -55,7 +55,7 @@ export class Claims {
    * `story log`) follow it there, and the grantee has nothing to write when it starts (that write
    * was a third of the updates of a story's trip through `current`).
    */
-  grant(id: string, node: string, now = Date.now()): ClaimToken | undefined {
+  grant(id: string, node: string, now = this.pipeline.clock.now()): ClaimToken | undefined {
     const item = this.pipeline.getItem(id);
     if (!item) return undefined;
     const plain = nextClaim(node, item.epoch, item.stage, now);
@@ -129,7 +129,7 @@ export class Claims {
    * Move the item as its holder. False when the token is stale; throws `TransitionRefused` when
    * the transition table forbids the move (a bug in the caller, never a race).
    */
-  moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): boolean {
+  moveAs(token: ClaimToken, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = this.pipeline.clock.now()): boolean {
     if (!this.holds(token)) return false;
     this.moveWith(token.id, to, ctx, patch, now, this.holder(token));
     return true;
@@ -140,7 +140,7 @@ export class Claims {
    * that submitted to `qa` passes it to `merge`). Its right is the claim it held, so the write
    * carries that claim; false when someone else has written the item's place since.
    */
-  moveOnAs(token: ClaimToken, from: Stage, to: Stage, ctx: TransitionContext, now = Date.now()): boolean {
+  moveOnAs(token: ClaimToken, from: Stage, to: Stage, ctx: TransitionContext, now = this.pipeline.clock.now()): boolean {
     const item = this.pipeline.getItem(token.id);
     if (!item || item.stage !== from || item.claim !== null || item.epoch !== token.epoch) return false;
     this.moveWith(token.id, to, ctx, {}, now, this.holder(token));
@@ -151,7 +151,7 @@ export class Claims {
    * Move without a claim (operators, housekeeping). The claim and pending requests belong to the
    * stage being left, so both are cleared.
    */
-  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = Date.now()): void {
+  move(id: string, to: Stage, ctx: TransitionContext, patch: ItemPatch = {}, now = this.pipeline.clock.now()): void {
     this.moveWith(id, to, ctx, patch, now, OPERATOR);
   }
 

@@ -21,7 +21,7 @@ export function isNodeId(v: unknown): v is string {
   return typeof v === "string" && NODE_ID_PATTERN.test(v);
 }
 
-export type Malformed = (map: "items" | "nodes", key: string, why: string) => void;
+export type Malformed = (map: "items" | "nodes" | "meta", key: string, why: string) => void;
 
 const OUTCOMES: readonly RunOutcomeKind[] = ["done", "story_failure", "node_failure", "lost"];
 

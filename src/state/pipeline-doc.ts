@@ -2,6 +2,10 @@ import * as Y from "yjs";
 import type { Logger } from "pino";
 import { isStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { isItemId, isItemType, itemNumber, makeItemId, type ItemType } from "../pipeline/item-id.js";
+import { isItemNumber, nextId } from "../pipeline/next-id.js";
+import { isReverted } from "../util/reverted-fixes.js";
+import { systemClock, type Clock } from "../util/clock.js";
+import { PeerReceipts } from "./peer-receipts.js";
 import { CLAIM_FIELDS, type Item, type ItemPatch, type NodeEntry, type QaMode } from "./item.js";
 import { nodeFields, readItem, readItemFields, readNode, readRequests, type Malformed } from "./document-reader.js";
 import type { Author, SignedGroup, WriteAuthority } from "./write-authority.js";
@@ -31,6 +35,21 @@ export interface NodeSignatures {
 
 /** A write refused because this node must not write the document (see `PipelineDoc.readOnly`). */
 export class ReadOnlyDocument extends Error {}
+
+/**
+ * What an update's origin (a `SyncConnection`) says about its node entries. A catch-up (a sync
+ * step 2) brings entries in bulk that say nothing about when they were written, so they are no
+ * heartbeat receipts — except the sending peer's own entry: whatever comes over a link from that
+ * peer proves it is running now.
+ */
+export interface SyncOrigin {
+  readonly catchingUp: boolean;
+  readonly peerId?: string;
+}
+
+function syncOrigin(origin: unknown): Partial<SyncOrigin> {
+  return typeof origin === "object" && origin !== null ? (origin as Partial<SyncOrigin>) : {};
+}
 
 /** Lets `Claims` (and only it) write the stage, claim, epoch and requests of an item. */
 export const WRITE_CLAIM_FIELDS = Symbol("write claim fields");
@@ -87,30 +106,39 @@ export class PipelineDoc {
   private readonly sorted = new Map<Stage, Array<{ n: number; id: string }>>();
   private readonly stageOf = new Map<string, Stage>();
   private readonly requested = new Set<string>();
+  /** The highest item number among the keys of `items` (see `nextId`); never lowered by a deletion. */
+  private highestNumber = 0;
   private readonly itemCache = new Map<string, Item | null>();
   private readonly nodeCache = new Map<string, NodeEntry>();
   private readonly reported = new Set<string>();
   private readonly stageListeners = new Set<(ev: StageEvent) => void>();
   private readonly nodeListeners = new Set<(ids: string[]) => void>();
+  /** Time for this document's rules: liveness on its monotonic clock (see `receipts`). */
+  readonly clock: Clock;
+  /** When this node last received each peer's heartbeat (docs/architecture.md, "Faults"). */
+  readonly receipts: PeerReceipts;
 
   constructor(
     readonly doc: Y.Doc = new Y.Doc(),
-    private readonly opts: { signatures?: NodeSignatures; log?: Logger; authority?: WriteAuthority } = {},
+    private readonly opts: { signatures?: NodeSignatures; log?: Logger; authority?: WriteAuthority; clock?: Clock } = {},
   ) {
+    this.clock = opts.clock ?? systemClock;
+    this.receipts = new PeerReceipts(this.clock, opts.log);
     this.items = doc.getMap("items");
     this.nodes = doc.getMap("nodes");
     this.meta = doc.getMap("meta");
     this.items.forEach((v, id) => this.indexOnLoad(id, v));
-    this.nodes.forEach((_v, id) => this.refreshNode(id));
+    this.nodes.forEach((_v, id) => this.refreshNode(id, false));
     this.items.observeDeep((events, tr) =>
       this.guard("items observer", () => {
         for (const id of touchedKeys(this.items, events)) this.reindex(id, tr.local);
       }),
     );
-    this.nodes.observeDeep((events) =>
+    this.nodes.observeDeep((events, tr) =>
       this.guard("nodes observer", () => {
         const ids = [...touchedKeys(this.nodes, events)];
-        for (const id of ids) this.refreshNode(id);
+        const from = syncOrigin(tr.origin);
+        for (const id of ids) this.refreshNode(id, from.catchingUp !== true, from.peerId === id);
         for (const cb of this.nodeListeners) this.guard("nodes listener", () => cb(ids));
       }),
     );
@@ -210,21 +238,14 @@ export class PipelineDoc {
    * bulk import leaves no trail of overwritten counter values in the document.
    */
   createItems(inputs: readonly NewItem[], now = Date.now()): Item[] {
-    // `meta.lastNumber` is the counter; a document written by another Yjs client may lack it,
-    // and then the items themselves say how far numbering got.
-    let n = Number(this.meta.get("lastNumber"));
-    if (!Number.isFinite(n)) {
-      n = 0;
-      this.items.forEach((_m, id) => {
-        n = Math.max(n, itemNumber(id) || 0);
-      });
-    }
+    let n = this.nextNumber() - 1;
     const ids: string[] = [];
     this.transact(() => {
       for (const input of inputs) {
         const type = input.type ?? "story";
         let id = makeItemId(++n, type, input.name);
         while (this.items.has(id)) id = makeItemId(++n, type, input.name);
+        if (!isItemNumber(n) && !isReverted("id-counter")) throw new RangeError(`item numbers are exhausted (at ${n})`);
         const m = new Y.Map<unknown>();
         const fields: Record<string, unknown> = {
           id,
@@ -253,6 +274,24 @@ export class PipelineDoc {
       for (const id of ids) this.reindex(id, true);
     });
     return ids.map((id) => this.getItem(id)!);
+  }
+
+  /**
+   * The number for the next item (see `nextId`): above both `meta.lastNumber` and every item
+   * present; a malformed counter is ignored, counted and logged once.
+   */
+  private nextNumber(): number {
+    const last = this.meta.get("lastNumber");
+    if (isReverted("id-counter")) return legacyNextNumber(last, this.items);
+    const r = nextId(last, this.highestNumber);
+    if (r.malformed) this.malformed("meta", "lastNumber", r.malformed);
+    return r.next;
+  }
+
+  private noteNumber(id: string): void {
+    if (!isItemId(id)) return;
+    const n = itemNumber(id);
+    if (isItemNumber(n) && n > this.highestNumber) this.highestNumber = n;
   }
 
   /** Set plain fields of an item; `undefined` removes a field. Claim fields go through `Claims`. */
@@ -380,6 +419,7 @@ export class PipelineDoc {
    * through the full reader, which skips and reports it exactly as on any later change.
    */
   private indexOnLoad(id: string, raw: unknown): void {
+    this.noteNumber(id);
     const m = raw instanceof Y.Map ? (raw as Y.Map<unknown>) : undefined;
     const stage = m?.get("stage");
     if (!m || !isItemId(id) || !isStage(stage) || !isItemType(m.get("type"))) return this.reindex(id, false);
@@ -405,6 +445,7 @@ export class PipelineDoc {
   private reindex(id: string, local: boolean): void {
     const before = this.stageOf.get(id);
     this.itemCache.delete(id);
+    if (this.items.has(id)) this.noteNumber(id);
     const item = this.getItem(id);
     const stage = item?.stage;
     if (before !== stage && this.stageOf.get(id) !== stage) this.moveIndex(id, this.stageOf.get(id), stage);
@@ -415,7 +456,11 @@ export class PipelineDoc {
     }
   }
 
-  private refreshNode(id: string): void {
+  /**
+   * `live`: the change came in a live update (not loaded, not a catch-up): a grown `lastSeen` is a
+   * heartbeat received now. `fromItself`: it came over a link from that very node.
+   */
+  private refreshNode(id: string, live: boolean, fromItself = false): void {
     const fields = nodeFields(this.nodes.get(id));
     const sig = this.opts.signatures;
     if (sig && fields) {
@@ -429,6 +474,10 @@ export class PipelineDoc {
     // An older state written again (a replay) never makes a node look older than it was.
     if (prev && entry.lastSeen < prev.lastSeen) return;
     this.nodeCache.set(id, entry);
+    // Only the peer's own clock is compared, with itself: a grown lastSeen is a new heartbeat.
+    const grown = !prev || entry.lastSeen > prev.lastSeen;
+    if ((live && grown) || fromItself) this.receipts.received(id, entry.lastSeen, live);
+    else this.receipts.seen(id);
   }
 
   private readonly malformed: Malformed = (map, key, why) => {
@@ -446,6 +495,21 @@ export class PipelineDoc {
       this.opts.log?.error({ err, what }, "document handler failed; going on");
     }
   }
+}
+
+/**
+ * TEST-ONLY (`HUSKIES_REVERT_FIXES=id-counter`, see reverted-fixes.ts): the counter as it was
+ * before the fix — trusted whatever it holds, and unaware of the items present.
+ */
+function legacyNextNumber(last: unknown, items: Y.Map<unknown>): number {
+  let n = Number(last);
+  if (!Number.isFinite(n)) {
+    n = 0;
+    items.forEach((_m, id) => {
+      n = Math.max(n, itemNumber(id) || 0);
+    });
+  }
+  return n + 1;
 }
 
 /** Keys of `root`'s direct children touched by a batch of deep events. */

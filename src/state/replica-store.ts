@@ -27,6 +27,12 @@ export interface ReplicaStore {
    * so the node should sync before acting on it.
    */
   readonly suspect?: string;
+  /**
+   * A row could not be applied (damaged bytes): set the stored data aside, where an operator can
+   * still recover it, and continue with an empty store. Returns why the replica is now suspect.
+   * A store without it keeps its rows, and the damaged ones are skipped (and reported).
+   */
+  quarantine?(why: string): string;
 }
 
 /** A write the store could not make; `code` is the SQLite/OS code where there is one. */
@@ -46,7 +52,11 @@ export class StoreWriteError extends Error {
  */
 export class StoreUnavailable extends Error {
   readonly status = 503;
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    /** The answer's headline (REST `error`); the store's own by default. */
+    readonly headline = "replica store unavailable: the write was not acknowledged",
+  ) {
     super(`the replica store is not accepting writes: ${reason}`);
     this.name = "StoreUnavailable";
   }

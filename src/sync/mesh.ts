@@ -1,4 +1,5 @@
-import { choosePeers, isNodeAlive } from "../pipeline/claim-rules.js";
+import { choosePeers } from "../pipeline/claim-rules.js";
+import { isPeerAlive } from "../state/claim-view.js";
 import { meshAddressAllowed } from "../pipeline/mesh-address.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { SyncPolicy } from "../trust/auth-policy.js";
@@ -19,6 +20,9 @@ export interface MeshSettings {
   maxPeers: number;
   scanIntervalMs: number;
   nodeAliveMs: number;
+  /** `link_ping_secs` and `handshake_timeout_secs` in ms (defaults when absent). */
+  pingMs?: number;
+  handshakeMs?: number;
 }
 
 /**
@@ -78,7 +82,7 @@ export class MeshManager {
   }
 
   /** The peers we should be linked to now. */
-  desired(now = Date.now()): Map<string, MeshTarget> {
+  desired(now = this.pipeline.clock.monotonic()): Map<string, MeshTarget> {
     const s = this.settings();
     // A peer whose link is up is alive whatever its last heartbeat says: while both ends reach
     // the rendezvous the link is quiet, and if the rendezvous vanishes without a word (a pulled
@@ -93,7 +97,7 @@ export class MeshManager {
           n.role !== "rendezvous" &&
           meshAddressAllowed(n.address) &&
           !plaintextRefusal(n.address, this.allowPlaintext()) &&
-          (isNodeAlive(n, now, s.nodeAliveMs) || (n.alive && linked.has(n.id))) &&
+          (isPeerAlive(this.pipeline, n.id, s.nodeAliveMs, now) || (n.alive && linked.has(n.id))) &&
           !this.policy?.isRevoked(n.id),
       );
     const chosen = choosePeers(
@@ -124,7 +128,10 @@ export class MeshManager {
       const key = targetKey(id, target);
       if (this.links.has(id) || this.refused.has(key)) continue;
       const policy = this.policy;
+      const { pingMs, handshakeMs } = this.settings();
       const client = new SyncClient({
+        pingMs,
+        handshakeMs,
         url: target.url,
         hub: this.hub,
         identity: this.identity,

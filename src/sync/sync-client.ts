@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import WebSocket from "ws";
-import { BACKOFF_ERROR_AFTER, LINK_PING_MS } from "../config/defaults.js";
+import { AUTH_TIMEOUT_MS, BACKOFF_ERROR_AFTER, LINK_PING_MS } from "../config/defaults.js";
 import { UserError } from "../errors.js";
 import type { Certificate } from "../trust/admission.js";
 import type { AuthVerdict } from "../trust/auth-policy.js";
@@ -10,6 +10,7 @@ import type { Identity } from "../trust/identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
 import { pinMismatch, type TlsPin } from "../trust/tls-pin.js";
+import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { channelBinding } from "../trust/handshake.js";
 import { plaintextRefusal } from "../trust/plaintext.js";
 
@@ -38,6 +39,12 @@ export interface SyncClientOptions {
   allowPlaintext?: () => boolean;
   /** While in backoff, probe the server and reconnect as soon as it is back. Default: on for upstream links. */
   healProbe?: boolean | Probe;
+  /** Timers (reconnect, ping, handshake deadline); the real clock unless a simulation drives it. */
+  clock?: Clock;
+  /** Ping interval of the link (`link_ping_secs`); two unanswered pings close it. Default `LINK_PING_MS`. */
+  pingMs?: number;
+  /** Deadline for connecting and finishing the handshake (`handshake_timeout_secs`). Default `AUTH_TIMEOUT_MS`. */
+  handshakeMs?: number;
 }
 
 export interface SyncClientEvents {
@@ -55,8 +62,9 @@ export interface SyncClientEvents {
  */
 export class SyncClient extends EventEmitter<SyncClientEvents> {
   private link: SyncConnection | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private stopped = false;
+  private readonly clock: Clock;
   private readonly backoff: Backoff;
   private readonly probe: HealProbe | undefined;
   private failure: UserError | undefined;
@@ -64,6 +72,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
+    this.clock = opts.clock ?? systemClock;
     this.backoff = opts.backoff ?? new Backoff();
     const probeOpt = opts.healProbe ?? !!opts.upstream;
     if (probeOpt) {
@@ -121,7 +130,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     if (this.opts.token && !pinned) url.searchParams.set("token", this.opts.token);
     const ws = new WebSocket(url, {
       maxPayload: this.opts.maxFrameBytes,
-      handshakeTimeout: 10_000,
+      // Bounded twice: ws gives up on an unanswered upgrade, and the link's own handshake deadline
+      // (the same length, from now) covers the rest up to the welcome. A frozen server that
+      // accepts TCP but never answers is then one failed attempt, never a hang or a crash.
+      handshakeTimeout: this.opts.handshakeMs ?? AUTH_TIMEOUT_MS,
       // A pinned self-signed certificate fails CA validation; the fingerprint check below replaces it.
       ...(pin?.fingerprint256 ? { rejectUnauthorized: false } : {}),
     });
@@ -157,7 +169,12 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         onAdmission: this.opts.onAdmission,
         binding: () => channelBinding(socket),
       },
-      { maxFrameBytes: this.opts.maxFrameBytes, pingMs: LINK_PING_MS },
+      {
+        maxFrameBytes: this.opts.maxFrameBytes,
+        pingMs: this.opts.pingMs ?? LINK_PING_MS,
+        handshakeMs: this.opts.handshakeMs ?? AUTH_TIMEOUT_MS,
+        clock: this.clock,
+      },
     );
     this.link = link;
     link.on("ready", () => {
@@ -182,11 +199,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
         { url: this.opts.url, code, reason, retryInMs: delay, failures: this.backoff.failures },
         "sync link down, reconnecting",
       );
-      this.timer = setTimeout(() => {
+      this.timer = this.clock.setTimeout(() => {
         this.timer = undefined;
         this.connect();
       }, delay);
-      this.timer.unref();
       this.probe?.start(!opened);
     });
   }
@@ -194,7 +210,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   /** The probe saw the server come back: skip the rest of the backoff. */
   private reconnectNow(): void {
     if (this.stopped || this.link || this.timer === undefined) return;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.opts.hub.log.info({ url: this.opts.url }, "server reachable again: reconnecting now");
     this.connect();
@@ -211,8 +227,13 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   stop(): void {
     this.stopped = true;
     this.probe?.stop();
-    clearTimeout(this.timer);
-    this.link?.ws.close(1000, "bye");
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      this.link?.ws.close(1000, "bye");
+    } catch {
+      this.link?.ws.terminate();
+    }
     this.link = undefined;
   }
 }

@@ -20,6 +20,8 @@ import {
 } from "./sync-message.js";
 import type { SyncHub } from "./sync-hub.js";
 import { frameBytes, WS_CONNECTING, WS_OPEN, type RawFrame, type WebSocketLike } from "./transport.js";
+import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
+import { isReverted } from "../util/reverted-fixes.js";
 
 export const CLOSE_AUTH_FAILED = 4001;
 export const CLOSE_MALFORMED = 4002;
@@ -40,6 +42,13 @@ export type { Side } from "../trust/handshake.js";
 export interface ConnectionOptions {
   maxFrameBytes: number;
   pingMs?: number;
+  /**
+   * The handshake's own deadline, from the moment the link exists (for a connector: the socket is
+   * still connecting), apart from the ping interval: a peer that never finishes it is a closed
+   * link (4001). Default `AUTH_TIMEOUT_MS`.
+   */
+  handshakeMs?: number;
+  clock?: Clock;
   /** This node's release; tests use another to play an older or newer node. */
   release?: OwnRelease;
 }
@@ -75,10 +84,13 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   private welcomed = false;
   /** Connector: the channel binding both signatures of this link cover. */
   private binding = "";
-  private authTimer: NodeJS.Timeout | undefined;
+  private authTimer: TimerHandle | undefined;
   private alive = true;
-  private pingTimer: NodeJS.Timeout | undefined;
+  private pingTimer: TimerHandle | undefined;
+  private readonly clock: Clock;
   private nextChunkId = 0;
+  /** True while a sync step 2 is applied: its node entries are a catch-up, not heartbeats (see `SyncOrigin` in pipeline-doc.ts). */
+  catchingUp = false;
   private readonly reassembler = new Reassembler(MAX_REASSEMBLED_BYTES);
   private readonly chunkBytes: number;
   private readonly release: OwnRelease;
@@ -90,6 +102,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     opts: ConnectionOptions,
   ) {
     super();
+    this.clock = opts.clock ?? systemClock;
     this.release = opts.release ?? THIS_RELEASE;
     this.chunkBytes = Math.max(1, Math.min(SYNC_CHUNK_BYTES, opts.maxFrameBytes - CHUNK_HEADER_BYTES));
     const bin = ws as { binaryType?: string };
@@ -101,19 +114,48 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     ws.on("pong", () => {
       this.alive = true;
     });
-    this.pingTimer = setInterval(() => {
-      // Still connecting after a whole interval (an overloaded peer): ws throws on a ping then.
-      if (ws.readyState !== WS_OPEN) return;
-      if (!this.alive) return ws.terminate();
-      this.alive = false;
-      ws.ping();
-    }, opts.pingMs ?? 30_000).unref();
+    this.pingTimer = this.clock.setInterval(() => this.pingTick(), opts.pingMs ?? 30_000);
     const silent = side.kind === "accept" ? "no answer to the challenge" : "no welcome from the peer";
-    this.authTimer = setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), AUTH_TIMEOUT_MS).unref();
+    this.authTimer = this.clock.setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), opts.handshakeMs ?? AUTH_TIMEOUT_MS);
     if (side.kind === "accept") {
       this.myChallenge = newChallenge();
       this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge, ...this.ownRelease() }));
     }
+  }
+
+  /**
+   * Every wait is bounded (docs/architecture.md, "Faults"): a peer that stops answering pings is a
+   * closed link, never an exception. A socket still connecting is not pinged (ws throws "not
+   * open: readyState 0" — the crash of every agent whose rendezvous froze); the handshake
+   * deadline bounds that phase instead.
+   */
+  private pingTick(): void {
+    if (isReverted("hung-peer")) {
+      // Test-only: the code before the fix, which throws from this timer (see reverted-fixes.ts).
+      if (!this.alive) return this.ws.terminate();
+      this.alive = false;
+      return this.ws.ping();
+    }
+    if (this.ws.readyState !== WS_OPEN) return;
+    if (!this.alive) return this.terminate("no answer to two pings");
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch (err) {
+      this.terminate(`ping failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Drop the socket at once (no closing handshake: the peer is not answering) and tear the link down. */
+  private terminate(reason: string): void {
+    if (this.pingTimer === undefined) return;
+    this.hub.log.warn({ peer: this.peerLabel, reason }, "closing sync connection");
+    try {
+      this.ws.terminate();
+    } catch {
+      // Already gone; the teardown below is what matters.
+    }
+    this.teardown(1006, reason);
   }
 
   get upstream(): boolean {
@@ -171,13 +213,17 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
         const refused = this.upstream ? undefined : this.hub.updateGuard?.check(msg.update);
         if (refused) return this.close(refused.code === "unknown-root" ? CLOSE_MALFORMED : CLOSE_TOO_BIG, refused.reason);
         try {
+          this.catchingUp = msg.step2;
           Y.applyUpdate(this.hub.doc, msg.update, this);
         } catch (err) {
           return this.close(CLOSE_MALFORMED, `update rejected: ${(err as Error).message}`.slice(0, 120));
+        } finally {
+          this.catchingUp = false;
         }
         if (msg.step2 && !this.synced) {
           this.synced = true;
           this.emit("synced");
+          if (this.peerId) this.hub.emit("peer-synced", this.peerId, this);
         }
         break;
       }
@@ -354,7 +400,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
 
   private becomeReady(): void {
     if (this.ready) return;
-    clearTimeout(this.authTimer);
+    this.clock.clearTimeout(this.authTimer);
     this.ready = true;
     this.hub.add(this);
     this.send(encodeSyncStep1(this.hub.doc));
@@ -382,14 +428,19 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   close(code: number, reason: string): void {
     if (this.pingTimer === undefined) return;
     this.hub.log.warn({ peer: this.peerLabel, code, reason }, "closing sync connection");
-    if (this.ws.readyState === WS_OPEN || this.ws.readyState === WS_CONNECTING) this.ws.close(code, reason);
+    try {
+      if (this.ws.readyState === WS_OPEN || this.ws.readyState === WS_CONNECTING) this.ws.close(code, reason);
+    } catch (err) {
+      this.hub.log.debug({ peer: this.peerLabel, err: (err as Error).message }, "socket close failed; terminating");
+      this.ws.terminate();
+    }
     this.teardown(code, reason);
   }
 
   private teardown(code: number, reason: string): void {
     if (this.pingTimer === undefined) return;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.authTimer);
+    this.clock.clearInterval(this.pingTimer);
+    this.clock.clearTimeout(this.authTimer);
     this.pingTimer = undefined;
     this.ready = false;
     this.hub.remove(this);

@@ -24,6 +24,8 @@ export interface SyncHubEvents {
   log: [link: SyncConnection, frame: LogFrame];
   "link-added": [link: SyncConnection];
   "link-removed": [link: SyncConnection];
+  /** An authenticated huskies peer's state arrived whole (its sync step 2): this replica holds all it had. */
+  "peer-synced": [peerId: string, link: SyncConnection];
 }
 
 export interface SyncHubOptions {

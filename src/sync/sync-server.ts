@@ -25,6 +25,8 @@ export function attachSyncServer(
   opts: {
     policy: SyncPolicy;
     maxFrameBytes: number;
+    /** How long a peer has to finish the handshake (`handshake_timeout_secs`); read per connection. */
+    handshakeMs?: () => number;
     /** `allow_plaintext`: huskies peers may sync over plain ws:// from other hosts. */
     allowPlaintext?: () => boolean;
     /** The HTTP request guard's Host/Origin check (src/server/request-guard.ts): a reason refuses the upgrade with 403. */
@@ -56,7 +58,7 @@ export function attachSyncServer(
         ws,
         hub,
         { kind: "accept", gate, identity: opts.policy.identity, binding: () => channelBinding(req.socket), refusePeer },
-        { maxFrameBytes: opts.maxFrameBytes },
+        { maxFrameBytes: opts.maxFrameBytes, handshakeMs: opts.handshakeMs?.() },
       );
     });
   });

@@ -73,6 +73,7 @@ export class SyncService {
     this.wss = attachSyncServer(server, this.hub, {
       policy: this.opts.policy,
       maxFrameBytes: this.opts.config.project.max_frame_bytes,
+      handshakeMs: () => this.opts.config.project.handshake_timeout_secs * 1000,
       checkUpgrade,
       allowPlaintext: () => this.opts.config.project.allow_plaintext,
     });
@@ -92,6 +93,8 @@ export class SyncService {
         joinToken: opts.joinToken,
         token: opts.bearer,
         upstream: true,
+        pingMs: cfg.link_ping_secs * 1000,
+        handshakeMs: cfg.handshake_timeout_secs * 1000,
         pin: opts.upstreamPin,
         allowPlaintext: () => opts.config.project.allow_plaintext,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
@@ -124,6 +127,8 @@ export class SyncService {
           maxPeers: opts.config.project.max_mesh_peers,
           scanIntervalMs: opts.config.project.mesh_scan_interval_secs * 1000,
           nodeAliveMs: opts.config.project.node_alive_secs * 1000,
+          pingMs: opts.config.project.link_ping_secs * 1000,
+          handshakeMs: opts.config.project.handshake_timeout_secs * 1000,
         }),
         cfg.max_frame_bytes,
         policy,

@@ -57,8 +57,22 @@ export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOp
     port: u.port || (u.protocol === "https:" ? 443 : 80),
     path: `${u.pathname}${u.search}`,
   };
+  const started = performance.now();
   const socket = o.fingerprint ? await pinnedTls(target.host, Number(target.port), o.fingerprint, timeoutMs) : undefined;
-  return new Promise((resolve, reject) => {
+  return new Promise((resolveOnce, rejectOnce) => {
+    // The whole exchange has one deadline (docs/architecture.md, "Faults": every wait is bounded):
+    // an idle timeout alone never fires for a server that answers a byte at a time.
+    let settled = false;
+    const finish = () => {
+      settled = true;
+      clearTimeout(deadline);
+    };
+    const resolve = (r: PinnedResponse<T>) => (settled ? undefined : (finish(), resolveOnce(r)));
+    const reject = (e: unknown) => (settled ? undefined : (finish(), rejectOnce(e)));
+    const deadline = setTimeout(
+      () => req.destroy(new Error(`no complete answer from ${u.origin} within ${timeoutMs} ms`)),
+      Math.max(0, timeoutMs - (performance.now() - started)),
+    );
     const send = socket ? httpRequest : u.protocol === "https:" ? httpsRequest : httpRequest;
     const req = send(
       {
@@ -71,7 +85,12 @@ export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOp
       (res) => void collect(res).then(resolve, reject),
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${u.origin} within ${timeoutMs} ms`)));
-    if (o.onChunk) req.on("response", () => req.setTimeout(0));
+    // A stream (a log follow) is bounded up to its headers; then it lasts as long as the server sends.
+    if (o.onChunk)
+      req.on("response", () => {
+        req.setTimeout(0);
+        clearTimeout(deadline);
+      });
     req.on("error", reject);
     req.end(payload);
     function collect(res: IncomingMessage): Promise<PinnedResponse<T>> {
@@ -85,6 +104,9 @@ export async function pinnedRequest<T = unknown>(url: string, o: PinnedRequestOp
           else chunks.push(c);
         });
         res.on("error", fail);
+        res.on("close", () => {
+          if (!res.complete) fail(new Error(`the answer from ${u.origin} was cut off`));
+        });
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           let body: unknown = text;

@@ -81,7 +81,8 @@ describe("the quick start from the README", () => {
     expect(badStage.code).toBe(1);
     expect(badStage.stderr.trim()).toMatch(/^error: invalid stage "7_limbo"/);
 
-    const inUse = await runCli(["serve", p.root, "--no-agent", "--port", String(server.port)]);
+    // Another checkout: on this one the checkout lock answers first (see two-processes-one-checkout).
+    const inUse = await runCli(["serve", p.clone("second"), "--no-agent", "--port", String(server.port)]);
     expect(inUse.code).toBe(1);
     expect(inUse.stderr.trim()).toMatch(/^error: port \d+ on 127\.0\.0\.1 is in use/);
 

@@ -3,7 +3,12 @@ import { createInterface } from "node:readline";
 import { GIT_ENV } from "./git-fixture.js";
 import { waitFor } from "./wait-for.js";
 
-import { CLI } from "./paths.js";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CLI, PACKAGE_ROOT } from "./paths.js";
+
+/** Preload that shifts one process's wall clock (Cluster.spawn `clockOffsetMs`). */
+const CLOCK_OFFSET_PRELOAD = pathToFileURL(join(PACKAGE_ROOT, "test", "support", "clock-offset.mjs")).href;
 
 export { CLI };
 
@@ -97,10 +102,23 @@ export class Cluster {
   /** `cli`: the huskies entry point to run (another build, e.g. an older release; see old-release.ts). */
   constructor(private readonly cli = CLI) {}
 
-  spawn(name: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): NodeProc {
-    const proc = spawn(process.execPath, [this.cli, ...args], {
+  /** `clockOffsetMs`: run this process on a wall clock that far off (see clock-offset.mjs). */
+  spawn(
+    name: string,
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string | undefined>; clockOffsetMs?: number } = {},
+  ): NodeProc {
+    const preload = opts.clockOffsetMs ? ["--import", CLOCK_OFFSET_PRELOAD] : [];
+    const proc = spawn(process.execPath, [...preload, this.cli, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, ...GIT_ENV, HUSKIES_LOG_FORMAT: "json", HUSKIES_LOG_LEVEL: "debug", ...opts.env },
+      env: {
+        ...process.env,
+        ...GIT_ENV,
+        HUSKIES_LOG_FORMAT: "json",
+        HUSKIES_LOG_LEVEL: "debug",
+        ...(opts.clockOffsetMs ? { HUSKIES_TEST_CLOCK_OFFSET_MS: String(opts.clockOffsetMs) } : {}),
+        ...opts.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const p = new NodeProc(proc, name, opts.env?.HUSKIES_ADMIN_TOKEN || undefined);

@@ -8,6 +8,7 @@ import { LiveConfig } from "../../src/config/live-config.js";
 import { projectSchema } from "../../src/config/project-config.js";
 import { Claims } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import type { Clock } from "../../src/util/clock.js";
 
 /** A logger that drops everything (in-process tests assert on state, not log lines). */
 export const silent = pino({ level: "silent" });
@@ -31,8 +32,9 @@ export class Replicas {
   readonly claims: Claims[];
   private readonly cut = new Set<number>();
 
-  constructor(n: number) {
-    this.docs = Array.from({ length: n }, () => new PipelineDoc(new Y.Doc(), { log: silent }));
+  /** `clock`: one clock for every replica (liveness is judged by heartbeat receipts on it). */
+  constructor(n: number, clock?: Clock) {
+    this.docs = Array.from({ length: n }, () => new PipelineDoc(new Y.Doc(), { log: silent, clock }));
     this.claims = this.docs.map((d) => new Claims(d));
     this.docs.forEach((d, i) =>
       d.doc.on("update", (u: Uint8Array, origin: unknown) => {

@@ -5,6 +5,7 @@ import { RendezvousService } from "../../src/rendezvous/rendezvous-service.js";
 import { Housekeeping } from "../../src/rendezvous/housekeeping.js";
 import type { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { configOf, nodeIdOf, Replicas, silent } from "../support/in-process.js";
+import { ManualClock } from "../support/manual-clock.js";
 
 const NOW = 1_000_000;
 const A = nodeIdOf("agent-a");
@@ -53,11 +54,14 @@ describe("claim sequencer (in-process, injected clock)", () => {
   });
 
   it("grants each requested item to one live requester by the hash rule, over joined replicas", () => {
-    const r = new Replicas(3); // 0: rendezvous, 1: agent A, 2: agent B
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(3, clock); // 0: rendezvous, 1: agent A, 2: agent B
     const [rv, pa, pb] = r.docs as [PipelineDoc, PipelineDoc, PipelineDoc];
-    heartbeat(pa, A, NOW);
-    heartbeat(pb, B, NOW);
-    heartbeat(pb, DEAD, NOW - 10 * 60_000);
+    // DEAD's last heartbeat arrived ten minutes ago (as the rendezvous' own clock tells).
+    heartbeat(pb, DEAD, clock.now());
+    clock.advance(10 * 60_000);
+    heartbeat(pa, A, clock.now());
+    heartbeat(pb, B, clock.now());
     const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
     const items = [1, 2, 3, 4].map((i) => rv.createItem({ name: `Story ${i}`, stage: "current" }));
     for (const it of items) {
@@ -79,10 +83,12 @@ describe("claim sequencer (in-process, injected clock)", () => {
   });
 
   it("drops requests for blocked, backlog and finished items; grants nothing to a dead node", () => {
-    const r = new Replicas(1);
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(1, clock);
     const [p] = r.docs as [PipelineDoc];
-    heartbeat(p, A, NOW);
-    heartbeat(p, DEAD, NOW - 10 * 60_000);
+    heartbeat(p, DEAD, clock.now());
+    clock.advance(10 * 60_000);
+    heartbeat(p, A, clock.now());
     const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
     const blocked = p.createItem({ name: "Blocked", stage: "current" });
     p.update(blocked.id, { blocked: "waiting" });

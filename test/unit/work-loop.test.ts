@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { agentSlotSchema } from "../../src/config/agents-config.js";
 import { serialize, type JobContext } from "../../src/agent/job-context.js";
+import { ManualClock } from "../support/manual-clock.js";
 import { RendezvousWatch } from "../../src/agent/rendezvous-watch.js";
 import { StoryJob } from "../../src/agent/story-job.js";
 import { WorkLoop } from "../../src/agent/work-loop.js";
@@ -71,7 +72,8 @@ function agent(
     alive: true,
     capacity: { coder: 1, qa: 0, mergemaster: 0 },
   });
-  const watch = opts.reachable ? new RendezvousWatch(p, opts.reachable, NOW - 120_000) : undefined;
+  // The rendezvous was last heard two minutes ago (on this node's monotonic clock).
+  const watch = opts.reachable ? new RendezvousWatch(p, opts.reachable, p.clock.monotonic() - 120_000) : undefined;
   return new WorkLoop(ctx, watch, {
     acceptsWork: opts.accepts ?? (() => true),
     worktreeKept: () => undefined,
@@ -117,7 +119,8 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
 
   it("without the rendezvous, partitioned nodes may both claim; after they meet one claim is left and the loser stops", () => {
     HeldJob.started = [];
-    const r = new Replicas(2);
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(2, clock);
     const [A, B] = [nodeIdOf("x"), nodeIdOf("y")];
     const la = agent(r.docs[0]!, r.claims[0]!, A, { reachable: () => false });
     const lb = agent(r.docs[1]!, r.claims[1]!, B, { reachable: () => false });
@@ -125,10 +128,9 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
     const story = r.docs[1]!.createItem({ name: "Offline work", stage: "current" });
     r.heal();
     r.partition(0);
-    // Each side sees only itself alive with a slot (the other's heartbeat is old), so both claim.
-    r.docs[0]!.setOwnNode(A, { lastSeen: NOW });
-    r.docs[1]!.setOwnNode(B, { lastSeen: NOW });
-    const later = NOW + 61_000;
+    // Each side sees only itself alive with a slot (the other's last heartbeat arrived 61 s ago), so both claim.
+    clock.advance(61_000);
+    const later = clock.now();
     r.docs[0]!.setOwnNode(A, { lastSeen: later });
     r.docs[1]!.setOwnNode(B, { lastSeen: later });
     la.pass(later);
