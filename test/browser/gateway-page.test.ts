@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { Cluster, postJson } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
-import { commandSlots, projectToml } from "../support/coders.js";
+import { commandSlots, projectToml, sandboxReads } from "../support/coders.js";
 import { rawRequest } from "../support/raw-http.js";
 import { DESKTOP, launchChromium, overflowsSideways, PHONE, screenshot } from "../support/browser.js";
 import { waitFor } from "../support/wait-for.js";
@@ -39,7 +39,8 @@ describe("the gateway page", () => {
       1,
       `while [ ! -f ${JSON.stringify(release)} ]; do sleep 0.2; done; echo ok > done.txt && git add -A && git commit -qm done`,
     );
-    const alpha = createProject({ projectToml: projectToml({ auto_promote: false }), agentsToml: waitingCoder });
+    // The coder runs confined (a private /tmp): it may read the test's directory for the signal.
+    const alpha = createProject({ projectToml: projectToml({ auto_promote: false }) + sandboxReads(dir), agentsToml: waitingCoder });
     const beta = createProject({ projectToml: projectToml({}) });
     projects.push(alpha, beta);
     const alphaServer = await cluster.server(alpha.root, ["--no-agent"]);

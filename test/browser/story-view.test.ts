@@ -151,5 +151,5 @@ describe("the story view", () => {
     expect(await overflowsSideways(phone)).toBe(false);
     await screenshot(phone, "story-phone");
     await screenshotOf(small, "story-phone-whole");
-  });
+  }, 240_000);
 });

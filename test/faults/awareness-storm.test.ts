@@ -9,7 +9,7 @@ import { SyncClient } from "../../src/sync/sync-client.js";
 import { SyncConnection } from "../../src/sync/sync-connection.js";
 import { SyncHub } from "../../src/sync/sync-hub.js";
 import { frameType, MSG_AWARENESS } from "../../src/sync/sync-message.js";
-import { Cluster } from "../support/cluster.js";
+import { Cluster, postJson } from "../support/cluster.js";
 import { projectToml } from "../support/coders.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
@@ -80,12 +80,14 @@ describe("one board awareness update in a meshed cluster", () => {
     await waitFor(() => board.synced, "the board to sync");
     board.awareness.setLocalState({ user: { name: "board" } });
     await waitFor(() => awarenessFrames > 0, "the board's presence to reach the observer");
-    // Barriers instead of a clock: a document change from the board that has reached the observer
-    // went the same way as the presence, so every frame relayed before it has arrived too. A storm
-    // (the issue saw ~26 frames per millisecond) keeps sending between barriers; a quiet relay does not.
+    // Barriers instead of a clock: a story filed on the rendezvous that has reached the observer
+    // went the same way as the presence (rendezvous, agent, observer; each link in order), so every
+    // frame relayed before it has arrived too. A storm (the issue saw ~26 frames per millisecond)
+    // keeps sending between barriers; a quiet relay does not. (A board's own document write cannot
+    // serve: a stock client is no operator, so its writes are ignored, §13.)
     const barrier = async (n: number) => {
-      boardDoc.getMap("barrier").set(String(n), n);
-      await waitFor(() => observerDoc.getMap("barrier").has(String(n)), `barrier ${n} to reach the observer`);
+      const story = await postJson<{ id: string }>(`${server.http}/api/stories`, { name: `Barrier ${n}` });
+      await waitFor(() => observerDoc.getMap("items").has(story.id), `barrier ${n} to reach the observer`);
     };
     await barrier(0);
     const before = awarenessFrames;

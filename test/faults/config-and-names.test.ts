@@ -9,6 +9,7 @@ import { DocClient } from "../support/doc-client.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
 import type { Item, NodeEntry } from "../../src/state/item.js";
+import { ephemeralIdentity } from "../../src/trust/identity.js";
 
 const cluster = new Cluster();
 let project: Project | undefined;
@@ -118,13 +119,18 @@ describe("control characters in names and bodies (issue 24, row 15)", () => {
   }, 60_000);
 
   it("a NUL in a name another replica wrote straight into the document still merges, with a clean commit message", async () => {
+    // An operator's replica (operator_keys) signs what it writes, so the item exists for every
+    // node; a replica without that right could not plant an item at all (§13).
+    replica = new DocClient(ephemeralIdentity(), { signs: true });
     project = createProject({
-      projectToml: projectToml({ default_qa: "server", max_coders: 1 }),
+      projectToml: projectToml({ default_qa: "server", max_coders: 1 }).replace(
+        "[gates]",
+        `operator_keys = ["${replica.identity.nodeId}"]\n\n[gates]`,
+      ),
       agentsToml: `${commandSlots(1)}\n${commandSlots(1, "true", "mergemaster", "merger")}`,
     });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("a"), server.ws);
-    replica = new DocClient();
     await replica.link(server.ws);
     const item = replica.pipeline.createItem({ name: "Evil\u0000name \u001b[31mred", type: "story", stage: "current", body: "# x\n" });
     const done = await inStage(server.http, item.id, "done");

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
-import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
+import { COMMIT_SCRIPT, commandSlots, projectToml, sandboxReads } from "../support/coders.js";
 import { cpuMeter, errorLines, jobStarts, logBytesPerMinute, SmallDisk, waitForLine } from "../support/fault-kit.js";
 import { createProject, git, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
@@ -31,10 +31,15 @@ describe("an agent whose .huskies is on a full disk (issue 24, row 3)", () => {
     "pauses with one clear line, gives the claim back without a retry, never loops; another agent does the story",
     async () => {
       project = createProject();
-      const go = join(project.dir, "go");
+      const signals = join(project.dir, "signals");
+      mkdirSync(signals);
+      const go = join(signals, "go");
       // The coder waits for the test's signal, so the disk fills while it holds the claim.
       const coder = `while [ ! -f ${go} ]; do sleep 0.1; done; ${COMMIT_SCRIPT}`;
-      writeFileSync(join(project.root, ".huskies", "project.toml"), projectToml({ max_coders: 1, claim_timeout_secs: 8 }));
+      writeFileSync(
+        join(project.root, ".huskies", "project.toml"),
+        projectToml({ max_coders: 1, claim_timeout_secs: 8 }) + sandboxReads(signals),
+      );
       writeFileSync(join(project.root, ".huskies", "agents.toml"), commandSlots(1, coder));
       git(project.root, "commit", "-qam", "a coder that waits");
       git(project.root, "push", "-q", "origin", "main");
@@ -76,7 +81,9 @@ describe("an agent whose .huskies is on a full disk (issue 24, row 3)", () => {
       expect(a.proc.exitCode).toBeNull();
       expect(jobStarts(a, story.id)).toHaveLength(1);
       expect(logBytesPerMinute(a, since)).toBeLessThan(1024 * 1024);
-      expect(meter.share()).toBeLessThan(0.05);
+      // A loop costs a whole core; following the other agent's signed writes (sync, verification)
+      // costs a few percent, more on a loaded machine.
+      expect(meter.share()).toBeLessThan(0.25);
       expect(errorLines(a).filter((l) => String(l.msg).startsWith("node trouble"))).toHaveLength(1);
 
       // Space comes back: A's replica catches up, and everyone agrees nothing was charged to the

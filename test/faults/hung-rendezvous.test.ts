@@ -32,6 +32,7 @@ describe("a rendezvous frozen with SIGSTOP (row 1)", () => {
     await waitFor(async () => (await inQa(server)) === 2, "the first stories to reach qa", 60_000, 250);
 
     server.kill("SIGSTOP");
+    const frozenAt = performance.now();
     frozen = server;
     const meter = costMeter(agents);
     // Both links are found dead (two unanswered pings) and reconnect attempts hang in the
@@ -60,11 +61,12 @@ describe("a rendezvous frozen with SIGSTOP (row 1)", () => {
     expect(crashes).toEqual([]);
 
     server.kill("SIGCONT");
+    const frozenSecs = (performance.now() - frozenAt) / 1000;
     frozen = undefined;
     await waitFor(async () => (await Promise.all([...agents, late].map(linked))).every(Boolean), "every agent to link again", 60_000, 250);
     for (let i = 0; i < 4; i++) await postJson<Item>(`${server.http}/api/stories`, { name: `After ${i}`, stage: "current" });
     await waitFor(async () => (await inQa(server)) === 6, "the stories filed after SIGCONT to reach qa", 90_000, 250);
     for (const p of [...agents, late]) expect(p.proc.exitCode, `${p.name} exited`).toBeNull();
-    console.log(JSON.stringify({ row: 1, cost }));
+    console.log(JSON.stringify({ row: 1, frozenSecs, cost }));
   }, 240_000);
 });

@@ -71,6 +71,8 @@ describe("origin out of reach from one agent (issue 24, row 4)", () => {
     expect(a.proc.exitCode).toBeNull();
     expect(((await a.health()) as unknown as { paused: { reason: string } | null }).paused?.reason).toMatch(/^origin unreachable/);
     expect(logBytesPerMinute(a, since)).toBeLessThan(1024 * 1024);
-    expect(meter.share()).toBeLessThan(0.05);
+    // A loop costs a whole core; following the other agent's signed writes (sync, verification)
+    // costs a few percent, more on a loaded machine.
+    expect(meter.share()).toBeLessThan(0.25);
   }, 150_000);
 });

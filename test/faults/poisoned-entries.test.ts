@@ -66,6 +66,7 @@ describe("poisoned document entries", () => {
     for (const n of [server, ...agents]) expect(n.proc.exitCode).toBeNull();
     const health = await getJson<{ malformedEntries: number }>(`${server.http}/health`);
     expect(health.malformedEntries).toBeGreaterThanOrEqual(3);
+    expect((await getJson<{ unverifiedWrites: number }>(`${server.http}/health`)).unverifiedWrites).toBeGreaterThanOrEqual(1);
     expect(server.logged("ignoring a malformed document entry").length).toBeGreaterThanOrEqual(3);
 
     // The poison is persisted: a restart with that replica works all the same.
@@ -80,6 +81,8 @@ describe("poisoned document entries", () => {
     );
     const ids = (await getJson<Item[]>(`${again.http}/api/stories`)).map((i) => i.id);
     expect(ids).not.toContain("9_story_poison");
-    expect(ids).toContain("8_story_bad_claim");
+    // An item no operator signed is a forgery (§13): ignored by every reader, deleted by the rendezvous.
+    expect(ids).not.toContain("8_story_bad_claim");
+    expect(ids).not.toContain("../../escape");
   });
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createConnection, createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
@@ -10,9 +11,12 @@ import { waitFor } from "../support/wait-for.js";
 const cluster = new Cluster();
 let project: Project | undefined;
 let locker: ChildProcess | undefined;
+let proxy: Server | undefined;
 afterEach(async () => {
   locker?.kill();
   locker = undefined;
+  await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
+  proxy = undefined;
   await cluster.stopAll();
   project?.cleanup();
   project = undefined;
@@ -55,6 +59,35 @@ async function create(
     body: JSON.stringify({ name }),
   });
   return { status: res.status, replayed: res.headers.get("idempotent-replayed") === "true", body: (await res.json()) as never };
+}
+
+/**
+ * A TCP proxy in front of `target` that loses the first answer: the first connection's request
+ * reaches the server whole, and the connection is reset as soon as the answer starts to come back
+ * (as a dropped link or a client timeout would). Later connections pass through untouched.
+ */
+async function lossyProxy(target: string): Promise<{ url: string; connections: () => number }> {
+  const { hostname, port } = new URL(target);
+  let connections = 0;
+  const server = createServer((client) => {
+    const first = connections++ === 0;
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    client.pipe(upstream);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    if (!first) {
+      upstream.pipe(client);
+      return;
+    }
+    upstream.once("data", () => {
+      client.resetAndDestroy();
+      upstream.destroy();
+    });
+  });
+  proxy = server;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${address.port}`, connections: () => connections };
 }
 
 const named = async (server: NodeProc, name: string) =>
@@ -103,5 +136,18 @@ describe("the first 503 of a store outage (row 13)", () => {
     expect(out.code).toBe(0);
     expect(out.stdout.trim()).toMatch(/^\d+_story_from_the_cli$/);
     expect(await named(server, "From the CLI")).toEqual([expect.objectContaining({ id: out.stdout.trim() })]);
+  }, 60_000);
+
+  it("`huskies story add` whose answer is lost retries with its key and files exactly one story", async () => {
+    project = createProject();
+    const server = await cluster.server(project.root, ["--no-agent"]);
+    const lossy = await lossyProxy(server.http);
+    const out = await runCli(["story", "add", "Lost answer", "--server", lossy.url]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(lossy.connections()).toBeGreaterThanOrEqual(2);
+    const id = out.stdout.trim();
+    expect(id).toMatch(/^\d+_story_lost_answer$/);
+    // The first request did land; the retry was answered with it instead of a second item.
+    expect(await named(server, "Lost answer")).toEqual([expect.objectContaining({ id })]);
   }, 60_000);
 });

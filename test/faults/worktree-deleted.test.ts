@@ -1,8 +1,8 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Cluster, getJson, postJson } from "../support/cluster.js";
-import { COMMIT_SCRIPT, commandSlots, projectToml } from "../support/coders.js";
+import { COMMIT_SCRIPT, commandSlots, projectToml, sandboxReads } from "../support/coders.js";
 import { jobStarts, waitForLine } from "../support/fault-kit.js";
 import { createProject, git, originBranches, type Project } from "../support/git-fixture.js";
 import { waitFor } from "../support/wait-for.js";
@@ -19,10 +19,15 @@ afterEach(async () => {
 describe("a worktree deleted while its coder runs (issue 24, row 5)", () => {
   it("is the node's trouble, not the story's: the claim goes back untouched, the worktree is made again after a prune, the story goes on", async () => {
     project = createProject();
-    const go = join(project.dir, "go");
+    const signals = join(project.dir, "signals");
+    mkdirSync(signals);
+    const go = join(signals, "go");
     const coder = `while [ ! -f ${go} ]; do sleep 0.1; done; ${COMMIT_SCRIPT}`;
     // A short pause, so the same agent takes the story up again within the test.
-    writeFileSync(join(project.root, ".huskies", "project.toml"), projectToml({ max_coders: 1, limit_backoff_secs: 1 }));
+    writeFileSync(
+      join(project.root, ".huskies", "project.toml"),
+      projectToml({ max_coders: 1, limit_backoff_secs: 1 }) + sandboxReads(signals),
+    );
     writeFileSync(join(project.root, ".huskies", "agents.toml"), commandSlots(1, coder));
     git(project.root, "commit", "-qam", "a coder that waits");
     git(project.root, "push", "-q", "origin", "main");

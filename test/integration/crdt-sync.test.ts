@@ -6,6 +6,7 @@ import * as encoding from "lib0/encoding";
 import { Cluster, postJson, runCli } from "../support/cluster.js";
 import { createProject, type Project } from "../support/git-fixture.js";
 import { decodeJoin } from "../../src/trust/join-string.js";
+import { loadOrCreateIdentity } from "../../src/trust/identity.js";
 import { waitFor } from "../support/wait-for.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -55,12 +56,14 @@ describe("/crdt-sync", () => {
     const item = await waitFor(() => itemsOf(doc)["1_story_add_login"], "the item to arrive");
     expect(item).toMatchObject({ name: "Add login", type: "story", stage: "current", body: "As a user…" });
 
-    // Writes from the stock client reach the server too.
+    // A stock client is no operator (§13): its write reaches the server, is counted and ignored,
+    // and the server writes the last signed value back, which the client then sees too.
+    const unverified = async () => (await server.health()).unverifiedWrites ?? 0;
+    const before = await unverified();
     (doc.getMap("items").get("1_story_add_login") as Y.Map<unknown>).set("name", "Add login v2");
-    await waitFor(
-      async () => (await (await fetch(`${server.http}/api/stories/1_story_add_login`)).json()).name === "Add login v2",
-      "the edit to reach the server",
-    );
+    await waitFor(async () => (await unverified()) > before, "the server to see the unsigned edit");
+    expect((await (await fetch(`${server.http}/api/stories/1_story_add_login`)).json()).name).toBe("Add login");
+    await waitFor(() => itemsOf(doc)["1_story_add_login"]?.name === "Add login", "the signed name to be written back");
   });
 
   it("an acknowledged story survives SIGKILL of the server", async () => {
@@ -76,9 +79,15 @@ describe("/crdt-sync", () => {
   });
 
   it("two servers syncing converge after concurrent edits on both", async () => {
+    // Each server signs its REST writes with its own key; each lists the other's key in
+    // operator_keys, so both servers' writes are valid everywhere (§13).
     const a = project();
+    const b = project();
+    const keyA = loadOrCreateIdentity(join(a.root, ".huskies", "node.key")).nodeId;
+    const keyB = loadOrCreateIdentity(join(b.root, ".huskies", "node.key")).nodeId;
+    writeFileSync(join(a.root, ".huskies", "project.toml"), `operator_keys = ["${keyB}"]\n`);
     const serverA = await cluster.server(a.root, ["--no-agent"]);
-    const b = project(`rendezvous = "${serverA.ws}"\n`);
+    writeFileSync(join(b.root, ".huskies", "project.toml"), `rendezvous = "${serverA.ws}"\noperator_keys = ["${keyA}"]\n`);
     const serverB = await cluster.server(b.root, ["--no-agent"]);
     const first = await postJson<{ id: string }>(`${serverA.http}/api/stories`, { name: "Shared" });
     await waitFor(async () => (await fetch(`${serverB.http}/api/stories/${first.id}`)).ok, "B to see A's story");
@@ -101,7 +110,14 @@ describe("/crdt-sync", () => {
       return ha.digest === hb.digest && ha.items === 2 && hb.items === 2;
     }, "both replicas to be identical");
     const onB = await (await fetch(`${serverB.http}/api/stories/${first.id}`)).json();
-    expect(onB).toMatchObject({ name: "Renamed on A", body: "Body from B" });
+    // name and body are one signed record (the item group, src/trust/write-rights.ts): concurrent
+    // edits of it resolve as a whole to one side's record, never a mix no one signed.
+    const onA = await (await fetch(`${serverA.http}/api/stories/${first.id}`)).json();
+    expect(onA).toMatchObject({ name: onB.name, body: onB.body });
+    expect([
+      { name: "Renamed on A", body: "# Shared\n" },
+      { name: "Shared", body: "Body from B" },
+    ]).toContainEqual({ name: onB.name, body: onB.body });
   });
 
   it("garbage, a truncated sync message and an oversized frame close only that connection", async () => {
@@ -140,6 +156,8 @@ describe("/crdt-sync", () => {
 describe("sync authentication", () => {
   it("refuses a wrong signature or an unknown key, admits a join token once", async () => {
     const { ephemeralIdentity, verifySignature } = await import("../../src/trust/identity.js");
+    const { answerText, welcomeText } = await import("../../src/trust/handshake.js");
+    const { PROTOCOL, MIN_PROTOCOL, VERSION } = await import("../../src/version.js");
     const { encodeAuth, decodeFrame } = await import("../../src/sync/sync-message.js");
     const { randomBytes } = await import("node:crypto");
     const trusted = ephemeralIdentity();
@@ -149,9 +167,11 @@ describe("sync authentication", () => {
     const server = await cluster.server(p.root, ["--no-agent"], admin);
 
     /**
-     * Connect and run handshake v2 by hand (the documented wire format): answer the challenge
-     * with our own challenge and a signature over both ids and both challenges, then check the
-     * server's welcome signature. Returns the close code or "welcome".
+     * Connect and run the handshake (protocol 3) by hand, as documented in src/trust/handshake.ts:
+     * answer the challenge with our own challenge, our release and a signature over both ids, both
+     * challenges and the channel binding ("-" on plain ws); check the server's welcome signature;
+     * only after a verified `pending` welcome present the join token. Returns the close code or
+     * "welcome" (admitted).
      */
     const attempt = async (
       id: { nodeId: string; sign(m: string): string },
@@ -163,28 +183,31 @@ describe("sync authentication", () => {
       const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
       const mine = randomBytes(32).toString("hex");
       let theirs = "";
+      const admitted = (admission: unknown, resolve: (v: "welcome") => void) => {
+        // The rendezvous certifies every key it admits.
+        expect(admission).toMatchObject({ node: id.nodeId, issuer: server.nodeId });
+        resolve("welcome");
+        ws.close();
+      };
       const outcome = new Promise<number | "welcome">((resolve) => {
         ws.on("message", (data: Buffer) => {
           const msg = decodeFrame(new Uint8Array(data));
-          if (msg.kind === "auth" && msg.frame.type === "challenge") {
-            expect(msg.frame).toMatchObject({ v: 2, nodeId: server.nodeId });
-            theirs = msg.frame.challenge;
-            let signature = id.sign(`huskies-sync-v2|answer|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`);
+          if (msg.kind !== "auth") return;
+          const f = msg.frame;
+          if (f.type === "challenge") {
+            expect(f).toMatchObject({ v: 2, nodeId: server.nodeId, protocol: PROTOCOL });
+            theirs = f.challenge;
+            let signature = id.sign(answerText(server.nodeId, id.nodeId, theirs, mine));
             if (tamper) signature = (signature[0] === "a" ? "b" : "a") + signature.slice(1);
-            ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature, joinToken }));
-          } else if (msg.kind === "auth" && msg.frame.type === "welcome") {
-            expect(
-              verifySignature(
-                server.nodeId,
-                `huskies-sync-v2|welcome|${server.nodeId}|${id.nodeId}|${theirs}|${mine}`,
-                msg.frame.signature,
-              ),
-            ).toBe(true);
-            // The rendezvous certifies every key it admits.
-            expect(msg.frame.admission).toMatchObject({ node: id.nodeId, issuer: server.nodeId });
-            resolve("welcome");
-            ws.close();
-          }
+            const release = { protocol: PROTOCOL, minProtocol: MIN_PROTOCOL, version: VERSION };
+            ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature, joining: !!joinToken, ...release }));
+          } else if (f.type === "welcome") {
+            expect(verifySignature(server.nodeId, welcomeText(server.nodeId, id.nodeId, theirs, mine), f.signature)).toBe(true);
+            if (!f.pending) return admitted(f.admission, resolve);
+            // The server proved its key; only now may the one-time token travel.
+            expect(joinToken).toBeDefined();
+            ws.send(encodeAuth({ type: "token", joinToken: joinToken! }));
+          } else if (f.type === "admitted") admitted(f.admission, resolve);
         });
         void closed.then(resolve);
       });

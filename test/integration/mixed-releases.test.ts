@@ -76,7 +76,8 @@ describe.skipIf(!!unavailable)(`this release (${VERSION}) and the release before
     const third = await fresh.server(project.root, ["--no-agent"]);
     expect((await stories(third)).length).toBe(oldItems.length);
     expect(third.logs.filter((l) => l.msg === "document migrated from schema 1 to 2")).toHaveLength(0);
-  });
+    // Six node starts of two builds one after another: room for a loaded machine.
+  }, 300_000);
 
   for (const [serverBuild, agentBuild] of [
     ["this", "old"],
@@ -118,6 +119,6 @@ describe.skipIf(!!unavailable)(`this release (${VERSION}) and the release before
           .ready();
         expect((await health(back)).nodeId).toBe(oldSide.nodeId);
       }
-    });
+    }, 180_000);
   }
 });

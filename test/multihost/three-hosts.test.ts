@@ -1,9 +1,9 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeProc } from "../support/cluster.js";
 import { createProject, git, originBranches, type Project } from "../support/git-fixture.js";
-import { commandSlots, projectToml } from "../support/coders.js";
+import { commandSlots, projectToml, sandboxReads } from "../support/coders.js";
 import { NetnsLab, netnsUnavailable } from "../support/netns.js";
 import { PACKAGE_ROOT } from "../support/paths.js";
 import { rawRequest } from "../support/raw-http.js";
@@ -34,7 +34,8 @@ describe.skipIf(!!skip)("three hosts in network namespaces", () => {
   let project: Project;
   let A: string, B: string, C: string;
   let certA: TestCert, certB: TestCert, certC: TestCert;
-  const release = () => join(project.dir, "release-the-coder");
+  // In a directory of its own that confined coders may read ([sandbox] allow_read).
+  const release = () => join(project.dir, "signals", "release-the-coder");
 
   beforeAll(() => {
     lab = new NetnsLab(["a", "b", "c"]);
@@ -53,6 +54,7 @@ describe.skipIf(!!skip)("three hosts in network namespaces", () => {
       join(project.root, ".huskies", "project.toml"),
       `public_urls = ["https://${A}:3001"]\n${projectToml({ default_qa: "server", node_alive_secs: 15 })}`,
     );
+    mkdirSync(dirname(release()));
   });
   afterAll(async () => {
     await lab?.teardown();
@@ -119,6 +121,10 @@ describe.skipIf(!!skip)("three hosts in network namespaces", () => {
 
     // --- hosts B and C: agents with their own certificates ---
     const rootB = project.clone("host-b");
+    writeFileSync(
+      join(rootB, ".huskies", "project.toml"),
+      projectToml({ default_qa: "server", node_alive_secs: 15 }) + sandboxReads(dirname(release())),
+    );
     writeFileSync(
       join(rootB, ".huskies", "agents.toml"),
       commandSlots(

@@ -108,6 +108,7 @@ describe("reads need the admin token wherever sync needs auth", () => {
       "role",
       "schema",
       "tls",
+      "unverifiedWrites",
       "version",
     ]);
     expect(Object.keys(h.config as object).sort()).toEqual(["default_qa", "node_alive_secs"]);

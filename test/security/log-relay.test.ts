@@ -55,16 +55,20 @@ describe("the log relay", () => {
     await waitFor(() => writer.synced, "the writer to sync");
     const victim = await postJson<Item>(`${server.http}/api/stories`, { name: "Points elsewhere" });
     await waitFor(() => doc.getMap("items").has(victim.id), "the story to reach the writer");
+    const before = (await getJson<{ unverifiedWrites: number }>(`${server.http}/health`)).unverifiedWrites;
     doc.transact(() => {
       const n = new Y.Map<unknown>();
       for (const [k, v] of Object.entries({ label: "liar", role: "agent", address: trap, lastSeen: Date.now(), alive: true })) n.set(k, v);
       doc.getMap("nodes").set(liar, n);
       (doc.getMap("items").get(victim.id) as Y.Map<unknown>).set("logNode", liar);
     });
+    // The unsigned logNode is a forgery (§13): the server counts it and never shows it; the relay
+    // must not follow it either way.
     await waitFor(
-      async () => (await getJson<Item>(`${server.http}/api/stories/${victim.id}`)).logNode === liar,
-      "the planted logNode on the server",
+      async () => (await getJson<{ unverifiedWrites: number }>(`${server.http}/health`)).unverifiedWrites > before,
+      "the server to see (and ignore) the planted logNode",
     );
+    expect((await getJson<Item>(`${server.http}/api/stories/${victim.id}`)).logNode ?? null).not.toBe(liar);
     const res = await fetch(`${server.http}/api/stories/${victim.id}/log`);
     expect(res.status).toBe(404);
     expect(hits).toBe(0);

@@ -52,7 +52,7 @@ export class NodeProc {
     return `ws://${this.host}:${this.port}/crdt-sync`;
   }
 
-  async ready(timeoutMs = 30_000, msg = "huskies node listening"): Promise<this> {
+  async ready(timeoutMs = 60_000, msg = "huskies node listening"): Promise<this> {
     const line = await Promise.race([
       waitFor(() => this.logs.find((l) => l.msg === msg), `${this.name} to listen`, timeoutMs),
       this.exited.then((e) => {
@@ -74,6 +74,8 @@ export class NodeProc {
     running: string[];
     digest: string;
     items: number;
+    /** Writes to the document that did not verify and were ignored (rendezvous, issue 27). */
+    unverifiedWrites?: number;
   }> {
     const res = await fetch(`${this.http}/health`, { headers: this.adminToken ? { authorization: `Bearer ${this.adminToken}` } : {} });
     return (await res.json()) as never;

@@ -41,3 +41,11 @@ max_turns = ${o.maxTurns ?? 6}
 allowed_tools = ${JSON.stringify(o.tools ?? ["Bash", "Write", "Edit", "Read"])}
 ${o.sandbox ? `sandbox = "${o.sandbox}"\n` : ""}`;
 }
+
+/**
+ * A `[sandbox]` section letting confined coders read `dirs` (project.toml). Coders run confined
+ * with a private `/tmp`, so a test's signal file must sit in a directory named here to be seen.
+ */
+export function sandboxReads(...dirs: string[]): string {
+  return `\n[sandbox]\nallow_read = ${JSON.stringify(dirs)}\n`;
+}
