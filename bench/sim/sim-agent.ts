@@ -67,6 +67,9 @@ export class SimAgent {
     private readonly ledger: SimLedger,
   ) {
     this.id = simNodeId(name);
+    // Yjs draws a random client id per document, and concurrent writes are ordered by it: fixed
+    // here so that the seed, not the process, decides which of two concurrent writes wins.
+    this.doc.clientID = rnd.int(1, 2 ** 31 - 1);
     this.pipeline = new PipelineDoc(this.doc, { clock, log: pino({ level: "silent" }) });
     this.claims = new Claims(this.pipeline);
     this.pipeline.onChange(() => this.clock.setTimeout(() => this.tick(), 0));

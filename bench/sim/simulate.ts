@@ -55,6 +55,8 @@ export function simulate(o: SimOptions): SimResult {
   // The rendezvous: its replica, the real sequencer, and the REST create path (a local write).
   const rdvClock = clockOf("rendezvous");
   const rdvDoc = new Y.Doc();
+  // A fixed client id, as for the agents (sim-agent.ts): Yjs would draw a random one.
+  rdvDoc.clientID = rnd.fork("rendezvous").int(1, 2 ** 31 - 1);
   const rdv = new PipelineDoc(rdvDoc, { clock: rdvClock, log: pino({ level: "silent" }) });
   const rdvClaims = new Claims(rdv);
   const rdvFrozen = () => sched.time < (frozenUntil.get("rendezvous") ?? 0);

@@ -14,7 +14,7 @@ function chaos(args: string[]): Promise<{ code: number | null; report: Record<st
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (err += d));
     p.on("exit", (code) => {
-      const line = out.trim().split("\n").pop() ?? "{}";
+      const line = out.trim().split("\n").pop() || "{}";
       resolve({ code, report: JSON.parse(line) as Record<string, unknown>, stderr: err });
     });
   });
