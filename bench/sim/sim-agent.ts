@@ -99,7 +99,12 @@ export class SimAgent {
     for (const { role, stage } of ROLES) {
       const job = this.running.get(role);
       if (job) {
-        if (!this.claims.holds(job.token)) this.stop(role, job);
+        if (this.claims.holds(job.token)) continue;
+        // Granted to this node again (its claim lapsed while it was cut off, then it asked again):
+        // the job carries on under the new epoch rather than starting over.
+        const again = this.claims.tokenOf(job.token.id, this.id);
+        if (again && again.stage === job.token.stage && this.claims.holds(again)) job.token = again;
+        else this.stop(role, job);
         continue;
       }
       const items = this.pipeline.listItemsIn([stage]).filter((i) => !i.blocked);
