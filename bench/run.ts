@@ -3,18 +3,25 @@ import { drain } from "./drain.js";
 import { convergence } from "./convergence.js";
 import { footprint } from "./footprint.js";
 import { scale } from "./scale.js";
+import { soak, soakParams } from "./soak.js";
 import { confineStart } from "./confine-start.js";
 import { board, boardAb } from "./board.js";
 import type { BenchResult } from "./stats.js";
 
 /**
- * `npm run bench [-- NAME… ] [-- --quick]`: each benchmark prints one JSON line and checks its
- * own correctness conditions; the process exits 1 if any failed. `--quick` is the small
- * configuration CI runs as a test.
+ * `npm run bench [-- NAME… ] [-- --quick] [-- --minutes N]`: each benchmark prints one JSON line
+ * and checks its own correctness conditions; the process exits 1 if any failed. `--quick` is the
+ * small configuration CI runs as a test. `soak` (30 minutes, `--minutes N`) runs only when named.
  */
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const wanted = args.filter((a) => !a.startsWith("--"));
+const minutesAt = args.indexOf("--minutes");
+const minutes = minutesAt >= 0 ? Number(args[minutesAt + 1]) : undefined;
+if (minutes !== undefined && !(minutes > 0)) {
+  console.error(`--minutes needs a positive number, got ${args[minutesAt + 1] ?? "nothing"}`);
+  process.exit(2);
+}
+const wanted = args.filter((a, i) => !a.startsWith("--") && !(minutesAt >= 0 && i === minutesAt + 1));
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   "claim-latency": () =>
@@ -58,10 +65,16 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
         : { idleSecs: 60, items: 10_000, heartbeatNodes: 50, heartbeatHours: 24 },
     ),
 };
+/** Run only when named: half an hour is not part of `npm run bench`. */
+const ON_REQUEST: Record<string, () => Promise<BenchResult>> = {
+  soak: () => soak(soakParams(minutes ?? (quick ? 2 : 30), quick)),
+};
 
-const unknown = wanted.filter((w) => !(w in BENCHES));
+const unknown = wanted.filter((w) => !(w in BENCHES) && !(w in ON_REQUEST));
 if (unknown.length) {
-  console.error(`unknown benchmark(s): ${unknown.join(", ")}; choose from ${Object.keys(BENCHES).join(", ")}`);
+  console.error(
+    `unknown benchmark(s): ${unknown.join(", ")}; choose from ${[...Object.keys(BENCHES), ...Object.keys(ON_REQUEST)].join(", ")}`,
+  );
   process.exit(2);
 }
 
@@ -69,7 +82,13 @@ let failed = false;
 // board-ab compares with another build, which has to be named (see bench/board.ts): only on request.
 for (const name of wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "board-ab")) {
   const started = Date.now();
-  const result = await BENCHES[name]!();
+  const result = await (BENCHES[name] ?? ON_REQUEST[name])!().catch((err: unknown): BenchResult => ({
+    bench: name,
+    params: {},
+    results: {},
+    ok: false,
+    failures: [`${(err as Error).message}`],
+  }));
   failed ||= !result.ok;
   console.log(
     JSON.stringify({

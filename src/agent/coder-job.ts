@@ -52,7 +52,8 @@ export class CoderJob extends StoryJob {
         }
         return;
       }
-      if (!this.attemptFailed(checked.failure, { patch: { lastRun } })) return;
+      const failure = result.budget ? { ...checked.failure, kind: "budget" as const } : checked.failure;
+      if (!this.attemptFailed(failure, { patch: { lastRun } })) return;
       feedback = checked.failure.message;
     }
   }

@@ -6,6 +6,8 @@ import type { AgentPool } from "../runtime/agent-pool.js";
 import type { StoryLogs } from "../runtime/story-log.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
+import type { Identity } from "../trust/identity.js";
+import type { SlotAccounts } from "./slot-accounts.js";
 
 /** What a job tells the node about the node's own health (implemented by NodePause). */
 export interface NodeHealth {
@@ -34,6 +36,8 @@ export interface JobContext {
   /** Merges on one node share one workspace: they run one at a time. */
   mergeLock: <T>(fn: () => Promise<T>) => Promise<T>;
   health: NodeHealth;
+  /** Accounts and budgets (issue 28); absent: every slot runs as configured, with no caps. */
+  accounts?: SlotAccounts;
   /** Counters for /metrics (claim-to-start latency, runs by outcome, cost, turns, autonomous grants). */
   metrics?: {
     claimToStart(ms: number): void;
@@ -42,6 +46,8 @@ export interface JobContext {
   };
   /** Record or forget the pid of a coder, so a restarted node can kill its orphans. */
   trackPid(storyId: string, pid: number | undefined): void;
+  /** The node's key: a coder's channel signs its tick requests with it (src/pipeline/tick-request.ts); absent in benches. */
+  identity?: Identity;
   /** The node's confinement: every story-controlled process (agents, gates) starts through it. */
   confinement?: Confinement;
   /** Prepared worktrees for first attempts (absent: every worktree is added on the claim path). */

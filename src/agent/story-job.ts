@@ -5,22 +5,18 @@ import type { Role } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import { featureBranch } from "../pipeline/item-id.js";
 import type { RunResult, RunningAgent } from "../runtime/agent-runtime.js";
-import { buildPrompt, reviewContinuePrompt } from "../runtime/prompt.js";
 import type { Review } from "../pipeline/review.js";
 import type { ClaimToken } from "../state/claims.js";
-import type { Failure, Item, ItemPatch, LastRun } from "../state/item.js";
+import type { Failure, Item, ItemPatch, LastRun, Question } from "../state/item.js";
 import { isNodeTrouble, missingWorktree, type NodeTrouble } from "../pipeline/node-trouble.js";
 import { runtimeFor } from "../runtime/runtimes.js";
 import { writeHostFile } from "../confinement/host-files.js";
 import type { GateRun } from "../git/gates.js";
+import { isAccountTrouble } from "../pipeline/account-rules.js";
 import type { JobContext } from "./job-context.js";
 import { diskFull, handBackForTrouble } from "./node-trouble-policy.js";
-
-/** The prompt of a resumed session: the model has the whole earlier conversation. */
-function continuePrompt(feedback: string | undefined): string {
-  const why = feedback ? `\n\nMeanwhile this came up:\n\n${feedback.slice(-4000)}` : "";
-  return `Your previous run on this story was interrupted before it finished (huskies stopped it or the node paused). Continue where you left off: finish the work, meet every acceptance criterion and commit it.${why}`;
-}
+import { awaitAnswer, openQuestion, openStoryChannel } from "./story-channel.js";
+import { answeredTurn, LOST_WAITING, turnPrompt, type Turn } from "./run-turn.js";
 
 /** A review the run must address; `resume`: continue the session that did the reviewed work, if here. */
 export interface ReviewRun {
@@ -55,6 +51,8 @@ export abstract class StoryJob {
   /** Called when `finishing` changes (the work loop passes again). */
   onFinishing: () => void = () => undefined;
   protected running: RunningAgent | undefined;
+  /** Ends a wait for a person's answer (set while waiting; `stop` calls it). */
+  private wake: (() => void) | undefined;
 
   constructor(
     protected readonly ctx: JobContext,
@@ -83,6 +81,7 @@ export abstract class StoryJob {
     this.stopped = true;
     this.ctx.log.warn({ story: this.storyId, reason }, "stopping coder");
     this.note("info", `stopped: ${reason}`);
+    this.wake?.();
     await this.running?.stop(reason);
   }
 
@@ -105,26 +104,76 @@ export abstract class StoryJob {
   }
 
   /**
-   * Run this slot's runtime once in `cwd`, logging every line. The node's own troubles are handled
+   * Run this slot's runtime in `cwd`, logging every line. The node's own troubles are handled
    * here, never charged to the story: a node failure gives the claim back (retries unchanged) and
    * pauses the node; a lost run writes nothing. After either, `stillMine()` is false. A run of
    * this story on this node that ended that way is continued (`--resume`) rather than redone.
+   * A run that asked a person (`ask_human`) leaves the story waiting, claim and slot held, until
+   * the answer arrives; then the same session continues with it (another node, or a session this
+   * node no longer has, starts afresh with the question and answer in the prompt).
    */
   protected async runAgent(cwd: string, feedback?: string, review?: ReviewRun): Promise<RunResult> {
-    const item = this.item()!;
+    let item = this.item()!;
     const interrupted = this.resumable(item);
     // Sent back by the line: the session that wrote the work hears the comments, if this node has it.
     const reviewed = !interrupted && review?.resume ? this.reviewedSession(item) : undefined;
-    const resume = interrupted ?? reviewed;
-    let result = await this.runOnce(cwd, item, feedback, resume, review?.review, !!reviewed);
-    if (resume && result.resumeFailed && this.stillMine()) {
-      this.note("info", `could not resume session ${resume}; starting afresh`);
-      result = await this.runOnce(cwd, item, feedback, undefined, review?.review);
+    let turn: Turn = { feedback, resume: interrupted ?? reviewed, review: review?.review, reviewResume: !!reviewed };
+    let result: (RunResult & { heldBack?: boolean }) | undefined;
+    for (;;) {
+      if (openQuestion(item.question)) {
+        this.note("info", `waiting for a person: ${headline(item.question.text)}`);
+        this.ctx.log.info({ story: this.storyId, question: headline(item.question.text) }, "story waits for a person");
+        const answered = await awaitAnswer(
+          this.ctx,
+          this.storyId,
+          () => this.stillMine(),
+          (wake) => (this.wake = wake),
+        );
+        this.wake = undefined;
+        if (!this.stillMine()) return result ?? LOST_WAITING;
+        if (answered) turn = { ...this.answered(answered, feedback), review: review?.review };
+        else if (result) break; // withdrawn: nothing to resume with
+      }
+      result = await this.runTurn(cwd, turn);
+      if (result.heldBack) {
+        this.giveBack(result.reason);
+        return result;
+      }
+      item = this.item() ?? item;
+      if (result.outcome === "node_failure" || result.outcome === "lost" || !this.stillMine() || !openQuestion(item.question)) break;
     }
     if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
-    else if (result.outcome !== "lost") this.ctx.health.succeeded();
+    else if (result.outcome !== "lost") {
+      this.ctx.health.succeeded();
+      if (this.account) this.ctx.accounts?.worked(this.account);
+    }
     return result;
+  }
+
+  /** The account of the current run (issue 28), and the slot as it runs with it. */
+  protected account: string | undefined;
+  private runSlot: AgentSlot | undefined;
+  private maxBudgetUsd: number | undefined;
+  /** The run's account trouble was already acted on at its first sign. */
+  private accountTroubleSignalled = false;
+
+  /** One run; a session that cannot be resumed any more is started afresh. */
+  private async runTurn(cwd: string, turn: Turn): Promise<RunResult & { heldBack?: boolean }> {
+    const item = this.item()!;
+    const result = await this.runOnce(cwd, item, turn);
+    if (turn.resume && result.resumeFailed && this.stillMine()) {
+      this.note("info", `could not resume session ${turn.resume}; starting afresh`);
+      return this.runOnce(cwd, item, { feedback: turn.feedback, note: turn.note, review: turn.review });
+    }
+    return result;
+  }
+
+  /** The turn after a person's answer; the question leaves the card once a run has it. */
+  private answered(q: Question, feedback: string | undefined): Turn {
+    this.ctx.claims.patchAs(this.token, { question: undefined });
+    this.note("info", `a person answered: ${headline(q.answer ?? "")}`);
+    return answeredTurn(q, { node: this.ctx.nodeId, slot: this.slot.name }, feedback);
   }
 
   /** The session to continue: the last run was on this node and ended through no fault of the story. */
@@ -141,27 +190,29 @@ export abstract class StoryJob {
     return last?.node === this.ctx.nodeId && last.slot === this.slot.name && last.outcome === "done" ? last.sessionId : undefined;
   }
 
-  private async runOnce(
-    cwd: string,
-    item: Item,
-    feedback: string | undefined,
-    resumeSessionId: string | undefined,
-    review?: Review,
-    resumeForReview = false,
-  ): Promise<RunResult> {
-    const slot = this.slot;
+  private async runOnce(cwd: string, item: Item, turn: Turn): Promise<RunResult & { heldBack?: boolean }> {
+    // Since the grant (or the last attempt) the project's daily cap may have been reached, or every
+    // account of this slot paused: nothing runs, and the story goes back untouched (giveBack).
+    const held = this.ctx.accounts?.holdReason(this.slot);
+    if (held) return { ok: false, outcome: "node_failure", reason: held, error: held, exit: null, durationMs: 0, heldBack: true };
+    const prepared = this.ctx.accounts?.prepare(this.slot);
+    let resumeSessionId = turn.resume;
+    // A session belongs to one vendor: a slot that fell back to another account's runtime starts afresh.
+    if (prepared && (item.lastRun?.runtime ?? this.slot.runtime) !== prepared.slot.runtime) {
+      resumeSessionId = undefined;
+      turn = { ...turn, resume: undefined };
+    }
+    this.account = prepared?.account;
+    this.accountTroubleSignalled = false;
+    this.maxBudgetUsd = prepared?.maxBudgetUsd ?? this.slot.max_budget_usd;
+    const slot = (this.runSlot = prepared?.slot ?? this.slot);
     const vars = {
       story_id: this.storyId,
       worktree_path: cwd,
       base_branch: this.ctx.baseBranch,
       story_markdown: item.body || `# ${item.name}`,
     };
-    const prompt =
-      resumeForReview && review
-        ? reviewContinuePrompt(review)
-        : resumeSessionId
-          ? continuePrompt(feedback)
-          : buildPrompt(slot.role, slot.prompt, vars, feedback, review);
+    const prompt = turnPrompt(turn, slot, vars);
     const promptFile = this.ctx.logs.promptFile(this.storyId);
     // Never through a link a run could have planted (the file is outside every checkout anyway).
     writeHostFile(promptFile, prompt);
@@ -171,15 +222,33 @@ export abstract class StoryJob {
     );
     this.note(
       "info",
-      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
+      `${slot.role} ${slot.name} (${slot.runtime}) started on node ${this.ctx.nodeId}${this.account && !this.account.startsWith("@") ? ` with account ${this.account}` : ""}${resumeSessionId ? `, resuming session ${resumeSessionId}` : ""}`,
     );
+    // The channel: a socket for this run only, which the confinement mounts into its sandbox.
+    const channel = await openStoryChannel(this.ctx, { token: this.token, slot, sessionId: () => this.sessionId });
+    try {
+      return await this.startAndWait(cwd, prompt, promptFile, vars.story_markdown, resumeSessionId, channel?.path);
+    } finally {
+      await channel?.close();
+    }
+  }
+
+  private async startAndWait(
+    cwd: string,
+    prompt: string,
+    promptFile: string,
+    storyMarkdown: string,
+    resumeSessionId: string | undefined,
+    socket: string | undefined,
+  ): Promise<RunResult> {
+    const slot = this.runSlot ?? this.slot;
     const project = this.ctx.config.project;
     this.running = runtimeFor(slot.runtime).start({
       storyId: this.storyId,
       slot,
       cwd,
       prompt,
-      storyMarkdown: vars.story_markdown,
+      storyMarkdown,
       promptFile,
       baseBranch: this.ctx.baseBranch,
       inactivityMs: project.inactivity_timeout_secs * 1000,
@@ -188,13 +257,21 @@ export abstract class StoryJob {
       // A coder or QA run may move its story's branch; the mergemaster's workspace has none.
       ownBranch: this.role === "mergemaster" ? undefined : this.branch,
       resumeSessionId,
+      maxBudgetUsd: this.maxBudgetUsd,
+      // The same path inside a sandbox as outside, so `$HUSKIES_MCP_SOCKET` holds confined or not.
+      channel: socket ? { hostPath: socket, sandboxPath: socket } : undefined,
       limitPauseUtilization: project.limit_pause_utilization,
       onLog: (entry) => this.ctx.logs.append(this.storyId, { node: this.ctx.nodeId, slot: slot.name, ...entry }),
       onSignal: (sig) => {
         if (sig.kind === "session") this.sessionId = sig.sessionId;
         else if (sig.kind === "near-limit") this.ctx.health.nearLimit(sig.utilization, sig.resetsAt);
         // Pause at once: stopping the run can take seconds, and nothing new should start meanwhile.
-        else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        else if (sig.kind === "node-failure") {
+          if (this.account && this.ctx.accounts && isAccountTrouble({ outcome: "node_failure", ...sig })) {
+            this.ctx.accounts.trouble(this.account, { reason: sig.reason, resetsAt: sig.resetsAt, cause: sig.accountTrouble ?? "limit" });
+            this.accountTroubleSignalled = true;
+          } else this.ctx.health.nodeFailure(sig.reason, { resetsAt: sig.resetsAt });
+        }
       },
     });
     // After the confinement's setup and the spawn: what claim → coder start really costs.
@@ -211,17 +288,35 @@ export abstract class StoryJob {
     this.ctx.trackPid(this.storyId, undefined);
     this.sessionId = result.sessionId ?? this.sessionId;
     this.ctx.metrics?.runFinished({ outcome: result.outcome, costUsd: result.costUsd, turns: result.turns });
+    if (this.account) this.ctx.accounts?.spent(this.account, slot.runtime, result.costUsd);
+    if (result.budget || /max_budget|budget exhausted/i.test(result.reason)) result.budget = true;
     this.note("info", `${slot.role} finished: ${result.ok ? "ok" : `${result.outcome}: ${result.error ?? result.reason}`}`);
     return result;
   }
 
   private sessionId: string | undefined;
 
+  /** Nothing ran (a daily cap, every account paused): the claim goes back as it was, and nothing pauses. */
+  private giveBack(reason: string): void {
+    if (this.ctx.claims.release(this.token)) {
+      this.note("info", `claim given back untouched: ${reason}`);
+      this.ctx.log.info({ story: this.storyId, reason }, "claim given back before the run: no account or budget to run with");
+    }
+  }
+
   /** The node could not work (credentials, limits): the story goes back to the pool untouched, the node pauses. */
   private nodeFailed(result: RunResult): void {
     const error = result.error ?? result.reason;
     this.failed = true;
-    this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
+    // The account's trouble pauses the account (on every node); the node's own pauses the node.
+    if (this.account && this.ctx.accounts && isAccountTrouble(result))
+      this.ctx.accounts.trouble(this.account, {
+        reason: error,
+        resetsAt: result.resetsAt,
+        cause: result.accountTrouble ?? (/credential|logged in/i.test(result.reason) ? "credentials" : "limit"),
+        sameRun: this.accountTroubleSignalled,
+      });
+    else this.ctx.health.nodeFailure(error, { resetsAt: result.resetsAt });
     const patch: ItemPatch = { lastRun: this.lastRun(result), failure: { kind: "node_trouble", message: error.slice(0, 4000) } };
     if (this.ctx.claims.release(this.token, patch)) {
       this.note("info", `node failure, claim given back (no retry spent): ${error}`);
@@ -234,12 +329,14 @@ export abstract class StoryJob {
     return {
       node: this.ctx.nodeId,
       slot: s.name,
+      ...(this.account && !this.account.startsWith("@") ? { account: this.account } : {}),
       turns: r.turns,
       costUsd: r.costUsd,
       durationMs: r.durationMs,
       exit: r.exit,
       outcome: r.outcome,
-      runtime: s.runtime,
+      // The runtime that ran: a fallback account's may differ from the slot's (issue 28).
+      runtime: (this.runSlot ?? s).runtime,
       ...(r.error ? { error: r.error.slice(0, 500) } : {}),
       ...((r.sessionId ?? this.sessionId) ? { sessionId: r.sessionId ?? this.sessionId } : {}),
     };

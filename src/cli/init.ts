@@ -66,6 +66,9 @@ merge_workspace/
 logs/
 runs/
 running.json
+channels/
+chat.jsonl
+chat.prompt.md
 `;
 
 /** `huskies init [DIR]`: write the project files, never overwriting one that exists. */

@@ -8,6 +8,7 @@ import { findProjectRoot } from "../config/project-root.js";
 import { loadProjectConfig, projectConfigPath } from "../config/project-config.js";
 import * as D from "../config/defaults.js";
 import { initProject } from "./init.js";
+import { describeRecovery, registerBackupCommands, registerOperatorKeyCommand } from "./backup-commands.js";
 import { api, createOnce, serverUrl } from "./client.js";
 import { resolveTls } from "../server/tls-files.js";
 import { parseAdvertise } from "../node/advertised-address.js";
@@ -72,15 +73,35 @@ program
   .option("--no-agent", "do not run coding agents on this node")
   .option("--tls-cert <file>", "serve https/wss with this certificate (PEM; or [tls] cert in project.toml)")
   .option("--tls-key <file>", "the certificate's private key (PEM; or [tls] key in project.toml)")
+  .option("--from-replica <agent-dir>", "the rendezvous is lost: become the new one, starting from this agent checkout's replica")
+  .option("--operator-key <file>", "with --from-replica: sign the handover with this operator key (one of operator_keys), so agents follow")
   .option(
     "--accept-empty",
     "take writes even though this server's replica was lost (missing, empty or damaged), without waiting for an agent to sync it back",
   )
   .action(
-    async (dir: string, o: { port?: number; host: string; agent: boolean; tlsCert?: string; tlsKey?: string; acceptEmpty?: boolean }) => {
+    async (
+      dir: string,
+      o: {
+        port?: number;
+        host: string;
+        agent: boolean;
+        tlsCert?: string;
+        tlsKey?: string;
+        fromReplica?: string;
+        operatorKey?: string;
+        acceptEmpty?: boolean;
+      },
+    ) => {
       const root = projectRoot(dir, "serve");
       const cfg = loadProjectConfig(root);
       const tls = resolveTls(o, process.cwd(), { tls: cfg.tls, root, file: projectConfigPath(root) });
+      if (o.operatorKey && !o.fromReplica)
+        throw new UserError("--operator-key goes with --from-replica (it signs the handover to the recovered rendezvous)");
+      if (o.fromReplica) {
+        const recovery = await (await import("../backup/recover-rendezvous.js")).recoverRendezvous(root, o.fromReplica, o.operatorKey);
+        for (const line of describeRecovery(recovery)) console.log(line);
+      }
       const node = await runNodeUntilSignal({
         root,
         role: "rendezvous",
@@ -282,6 +303,17 @@ story
     console.log(o.json ? JSON.stringify(i) : `${i.id} → ${i.stage}`);
   });
 story
+  .command("answer")
+  .argument("<id>")
+  .argument("<answer>")
+  .description("answer the question a coder asked (its session resumes with the answer)")
+  .option("--server <url>", "server URL")
+  .option("--json", "print JSON")
+  .action(async (id: string, answer: string, o: { server?: string; json?: boolean }) => {
+    const i = await api<Item>(serverUrl(o), "POST", `/api/stories/${encodeURIComponent(id)}/answer`, { answer });
+    console.log(o.json ? JSON.stringify(i) : `${i.id}: answered`);
+  });
+story
   .command("log")
   .argument("<id>")
   .description("print a work item's agent log as a readable timeline")
@@ -377,6 +409,9 @@ program
     const v = await api<PipelineView>(serverUrl(o), "GET", "/api/pipeline");
     console.log(o.json ? JSON.stringify(v) : describePipeline(v));
   });
+
+registerBackupCommands(program);
+registerOperatorKeyCommand(program);
 
 program
   .command("demo")

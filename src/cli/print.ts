@@ -8,6 +8,8 @@ export function describeItem(i: Item): string {
     i.claim ? `claimed by ${i.claim.node.slice(0, 8)}#${i.claim.epoch}` : "",
     i.retries ? `retries ${i.retries}` : "",
     i.blocked ? `BLOCKED: ${i.blocked}` : "",
+    // A coder's question: the story waits for `huskies story answer ID TEXT`.
+    i.question && i.question.answer === undefined ? `NEEDS A PERSON: ${i.question.text.split("\n")[0]!.slice(0, 120)}` : "",
     // The runtime's own words (`Not logged in · Please run /login`, a usage limit), not a paraphrase.
     i.lastRun?.error && i.lastRun.outcome !== "done"
       ? `last run ${i.lastRun.outcome ?? "failed"}: ${i.lastRun.error.split("\n")[0]!.slice(0, 120)}`
@@ -69,5 +71,25 @@ export function describePipeline(v: PipelineView): string {
   lines.push(`nodes (${v.nodes.length})`);
   const newest = newestRelease(v.nodes);
   for (const n of v.nodes) lines.push(`  ${describeNode(n, Date.now(), newest)}`);
+  if (v.accounts && (v.accounts.accounts.length || v.accounts.dailyBudgetUsd !== null || v.accounts.spentTodayUsd > 0))
+    lines.push(...describeAccounts(v.accounts));
   return lines.join("\n");
+}
+
+/** Accounts and spend: "accounts (spent today $1.23 of $10.00, UTC)", then one line each. */
+export function describeAccounts(a: NonNullable<PipelineView["accounts"]>): string[] {
+  const cap = a.dailyBudgetUsd !== null ? ` of $${a.dailyBudgetUsd.toFixed(2)}` : "";
+  const lines = [
+    `accounts (spent today $${a.spentTodayUsd.toFixed(2)}${cap}, ${a.day} ${a.timezone})${a.capReached ? ` — ${a.capReached}: no new stories` : ""}`,
+  ];
+  for (const x of a.accounts) {
+    const state = x.paused
+      ? `paused (${x.paused.reason.split("\n")[0]!.slice(0, 100)}), resets in ${Math.ceil((x.resetInSecs ?? 0) / 60)} min`
+      : "ok";
+    const budget = x.dailyBudgetUsd !== null ? ` of $${x.dailyBudgetUsd.toFixed(2)}` : "";
+    lines.push(`  ${x.name} (${x.runtime ?? "?"}): ${state}; $${x.spentTodayUsd.toFixed(2)}${budget} today`);
+  }
+  const runtimes = Object.entries(a.byRuntime);
+  if (runtimes.length) lines.push(`  by runtime: ${runtimes.map(([r, usd]) => `${r} $${usd.toFixed(2)}`).join(", ")}`);
+  return lines;
 }

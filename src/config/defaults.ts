@@ -80,6 +80,11 @@ export const LIMIT_BACKOFF_SECS = 60;
 export const LIMIT_BACKOFF_MAX_SECS = 1800;
 /** Near this share of a plan's limit, a node stops taking new stories (running ones finish). */
 export const LIMIT_PAUSE_UTILIZATION = 0.95;
+/**
+ * The longest account pause a ledger entry may set (a vendor's weekly limit is the longest reset
+ * known, plus a day): a member node, faulty or hostile, cannot park a shared account for longer.
+ */
+export const ACCOUNT_PAUSE_MAX_SECS = 8 * 24 * 3600;
 
 // --- Sync track (wave 2): store failures, chunking, awareness, log relay, heal probe ---
 /**
@@ -151,6 +156,24 @@ export const LINK_PING_MS = 10_000;
 /** How often the gateway page asks for fresh numbers (it must update within 2 s). */
 export const GATEWAY_PAGE_POLL_MS = 1000;
 
+// Assistant track (issue 31): MCP tools, coder channel, board chat.
+/** `get_story_log` waits at most this long for new lines: under the 60 s an MCP client waits for an answer. */
+export const MAX_LOG_WAIT_MS = 30_000;
+/** Lines one `get_story_log` answer holds: a page a model can read, not a whole day of output. */
+export const MAX_LOG_LINES = 2000;
+/** A forwarded gateway tool call may take the longest log wait plus the project's own work. */
+export const GATEWAY_MCP_TIMEOUT_MS = MAX_LOG_WAIT_MS + 10_000;
+/** Chat messages kept per project (and across restarts): a working day of conversation, bounded on disk. */
+export const CHAT_HISTORY_MAX = 200;
+/** Log lines kept with one assistant answer: its text and tool calls, not every token of a long session. */
+export const CHAT_TURN_MAX_LINES = 400;
+/** A destructive call the assistant makes waits this long for a person's click, then counts as declined. */
+export const CHAT_CONFIRM_TIMEOUT_SECS = 600;
+/** A question, a progress line or a chat message longer than this is cut: the board shows lines, not files. */
+export const MAX_NOTE_CHARS = 4000;
+/** A coder's `tick_criterion` waits this long for the rendezvous to apply it (one round trip), then answers "requested". */
+export const TICK_WAIT_MS = 10_000;
+
 // Authority track (issue 27): signed writes, admissions, sizes.
 /** An admission (certificate, join-token admission) lapses after this long without the node connecting: a lost laptop stops counting within a month. */
 export const ADMISSION_TTL_SECS = 30 * 24 * 60 * 60;
@@ -172,3 +195,20 @@ export const RESTART_BACKOFF_SECS = 5;
 export const RESTART_MAX_SECS = 300;
 /** Free space below this on a worktree's disk after a failed step means the disk is full, not the story wrong. */
 export const LOW_DISK_BYTES = 1024 * 1024;
+
+// Runtimes, accounts and budgets (issue 28).
+/** The model each runtime asks for when a slot names none: each vendor's current coding default. */
+export const DEFAULT_MODELS = { "claude-code": "claude-sonnet-4-5", codex: "gpt-5-codex", gemini: "gemini-2.5-pro" } as const;
+/**
+ * USD per million tokens when a codex or gemini slot (or its account) sets no `price`: the
+ * vendors' list prices for those default models, so a budget means something without
+ * configuration. Claude reports its own cost.
+ */
+export const DEFAULT_PRICES = {
+  codex: { input: 1.25, output: 10, cached_input: 0.125 },
+  gemini: { input: 1.25, output: 10, cached_input: 0.31 },
+} as const;
+/** A day's spend is counted in this zone unless project.toml sets `timezone`. */
+export const TIMEZONE = "UTC";
+/** While a budget applies, a codex or gemini run's session file is read this often: a model response takes seconds. */
+export const USAGE_POLL_MS = 500;

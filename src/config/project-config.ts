@@ -17,13 +17,22 @@ export const SANDBOX_MODES = ["auto", "required", "off"] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 /** Events a `[[notify]]` webhook can subscribe to (issue 16.5). */
-export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed"] as const;
+export const NOTIFY_EVENTS = ["blocked", "done", "paused", "merge_failed", "question"] as const;
 const qaMode = z.enum(["server", "agent", "human"]);
 const httpUrl = z.string().refine((s) => /^https?:$/.test(urlOrUndefined(s)?.protocol ?? ""), "must be an http:// or https:// URL");
 const httpOrigin = httpUrl.refine((s) => {
   const u = urlOrUndefined(s);
   return !u || `${u.origin}/` === u.href;
 }, "must be an origin (scheme://host[:port], no path)");
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-CA", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const absolutePath = z
   .string()
@@ -92,6 +101,10 @@ export const projectSchema = z.strictObject({
   git_timeout_secs: positive.default(D.GIT_TIMEOUT_SECS),
   restart_backoff_secs: positive.default(D.RESTART_BACKOFF_SECS),
   restart_max_secs: positive.default(D.RESTART_MAX_SECS),
+  // Budgets (issue 28): spend across every node and account per day, counted in `timezone`.
+  daily_budget_usd: positive.optional(),
+  timezone: z.string().refine(validTimeZone, "must be an IANA time zone such as UTC or Europe/Berlin").default(D.TIMEZONE),
+
   // `sandbox`: how gates are confined (issue 26), like a slot's `sandbox`; unset is `auto`.
   gates: z.strictObject({ commands: z.array(z.string()).default([]), sandbox: z.enum(SANDBOX_MODES).optional() }).default({ commands: [] }),
   // What every confined process may additionally read, write and connect to (issue 26).

@@ -35,8 +35,11 @@ export interface ConfinedSpec extends Omit<SupervisedOptions, "cwd" | "env"> {
   /** The allow-listed environment (`agentEnv`/`gateEnv`); model keys in it are swapped for placeholders. */
   env: Record<string, string>;
   command: string;
-  /** The arguments, or (claude) a function of the policy that yields them (`--settings`). */
-  args: readonly string[] | ((policy: RunPolicy | undefined) => string[]);
+  /**
+   * The arguments, or a function of the policy (claude: `--settings`) and of the environment the
+   * program gets (codex: its provider's base URL, the credential proxy's once routed).
+   */
+  args: readonly string[] | ((policy: RunPolicy | undefined, env: Readonly<Record<string, string>>) => string[]);
   /**
    * The program sandboxes its own tools from the policy it is given (claude's `--settings`): it is
    * not wrapped in bwrap, which would break its own sandbox.
@@ -45,8 +48,12 @@ export interface ConfinedSpec extends Omit<SupervisedOptions, "cwd" | "env"> {
   /** The branch the run may move (`feature/story-<id>`); the merge workspace has none. */
   ownBranch?: string;
   baseBranch: string;
-  /** Files the run must read (the prompt file). */
+  /** Files the run must read (the prompt file), or directories (a CLI's installed package). */
   readFiles?: readonly string[];
+  /** Directories the program keeps its own state in and must write (a CLI's sessions, to resume). */
+  writeDirs?: readonly string[];
+  /** The run writes nothing (the board's assistant): no git view, its checkout mounted read-only. */
+  readOnly?: boolean;
   /** The story-scoped channel back to huskies, when one is served (MCP for coders). */
   channel?: Channel;
 }
@@ -135,20 +142,23 @@ export class Confinement {
     if (!decision.confined) {
       // Every unconfined run says so, so nobody mistakes it for a confined one.
       this.log.warn({ story: spec.storyId, slot: spec.label }, `${spec.label}: ${decision.warning}`);
-      return startSupervised(spec.command, argsOf(spec, undefined), { ...spec, cwd: spec.cwd, env });
+      return startSupervised(spec.command, argsOf(spec, undefined, env), { ...spec, cwd: spec.cwd, env });
     }
     const dir = this.viewDir(spec.storyId);
     let view: GitView | undefined;
     try {
       const excludes = this.socketDir ? [this.excludesFile()] : [];
-      view = openGitView({
-        cwd: spec.cwd,
-        dir,
-        ownBranch: spec.ownBranch,
-        baseBranch: spec.baseBranch,
-        excludesFile: excludes[0],
-        identity: this.identity,
-      });
+      // A read-only run gets no git view: nothing of it is taken back into the checkout after it.
+      view = spec.readOnly
+        ? undefined
+        : openGitView({
+            cwd: spec.cwd,
+            dir,
+            ownBranch: spec.ownBranch,
+            baseBranch: spec.baseBranch,
+            excludesFile: excludes[0],
+            identity: this.identity,
+          });
       // Where the view came from, beside it (not in it): a node that dies mid-run takes it back at restart.
       if (view) writeHostFile(`${dir}.json`, JSON.stringify(view), { exclusive: true });
       const routed = this.credentials?.routeEnv(env) ?? [];
@@ -158,13 +168,15 @@ export class Confinement {
         settings: this.o.settings?.() ?? NO_SANDBOX_SETTINGS,
         git: view ? { viewDir: view.dir, objectsDir: view.objectDirs[0]!, commonDir: view.commonDir, env: view.env } : undefined,
         readFiles: [...(spec.readFiles ?? []), ...excludes],
+        writeDirs: spec.writeDirs,
         egress: this.egress ? { socket: join(this.socketDir!, "egress.sock"), port: this.egress.port } : undefined,
         bridges: routed.length && this.credentials ? [this.credentials.bridge()] : [],
         channel: spec.channel,
+        readOnly: spec.readOnly,
       });
       Object.assign(env, policy.env);
       let command = spec.command;
-      let args = argsOf(spec, policy);
+      let args = argsOf(spec, policy, env);
       if (!spec.selfSandboxed) {
         // bwrap would report a missing program as its own exit 1 (a story failure); a runtime
         // binary that is not there is the node's trouble, as it is unconfined.
@@ -278,8 +290,8 @@ function parseView(text: string | undefined, dir: string): GitView | undefined {
   }
 }
 
-function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined): string[] {
-  return typeof spec.args === "function" ? spec.args(policy) : [...spec.args];
+function argsOf(spec: ConfinedSpec, policy: RunPolicy | undefined, env: Record<string, string>): string[] {
+  return typeof spec.args === "function" ? spec.args(policy, env) : [...spec.args];
 }
 
 /** A run that never started: its result says why (a node failure: the sandbox, not the story). */

@@ -119,6 +119,10 @@ export interface PolicyInput {
   git?: { viewDir: string; objectsDir: string; commonDir: string; env: Record<string, string> };
   /** Single files the run must read (the prompt file). */
   readFiles?: readonly string[];
+  /** Directories the program keeps its own state in (a CLI's sessions): writable. */
+  writeDirs?: readonly string[];
+  /** Nothing writable: the checkout is read-only like the toolchain. */
+  readOnly?: boolean;
   egress?: { socket: string; port: number };
   bridges?: readonly Bridge[];
   channel?: Channel;
@@ -138,11 +142,19 @@ export function buildPolicy(i: PolicyInput): RunPolicy {
   const cwd = resolve(i.cwd);
   const readOnly = [
     ...presentToolchain(),
+    ...(i.readOnly ? [cwd] : []),
     ...(i.git ? [i.git.objectsDir] : []),
     ...(i.readFiles ?? []).map((f) => resolve(f)),
     ...i.settings.allow_read.map((p) => resolve(p)),
   ];
-  const writable = [cwd, ...(i.git ? [i.git.viewDir] : []), ...i.settings.allow_write.map((p) => resolve(p))];
+  const writable = i.readOnly
+    ? []
+    : [
+        cwd,
+        ...(i.git ? [i.git.viewDir] : []),
+        ...(i.writeDirs ?? []).map((p) => resolve(p)),
+        ...i.settings.allow_write.map((p) => resolve(p)),
+      ];
   const denyRead = [
     ...homeDirs(),
     ...(i.projectRoot ? [join(resolve(i.projectRoot), ".huskies")] : []),

@@ -20,6 +20,7 @@ import { projectOverview, registeredAgents, type ProjectOverview } from "./overv
 import { ProjectClient, type GatewayProject } from "./project-client.js";
 import { registrationMessage } from "../trust/registration-proof.js";
 import { GatewayRegistry } from "./registry.js";
+import { mountGatewayMcp } from "./gateway-mcp.js";
 
 export type { GatewayProject } from "./project-client.js";
 
@@ -90,7 +91,8 @@ export async function startGateway(
   app.onError(errorResponse);
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.use("*", guard.browserRules());
-  for (const path of ["/gateway/tokens", "/gateway/agents", "/gateway/projects", "/gateway/overview"]) app.use(path, guard.requireAdmin());
+  for (const path of ["/gateway/tokens", "/gateway/agents", "/gateway/projects", "/gateway/overview", "/mcp"])
+    app.use(path, guard.requireAdmin());
   app.get("/health", (c) => c.json({ role: "gateway", gatewayId, tls: !!opts.tls, agents: registry.count() }));
   app.get("/", (c) => c.body(GATEWAY_PAGE_HTML, 200, { "content-type": "text/html; charset=utf-8", "content-security-policy": PAGE_CSP }));
   app.get("/gateway/page.js", (c) => c.body(GATEWAY_PAGE_JS, 200, { "content-type": "text/javascript; charset=utf-8" }));
@@ -162,6 +164,8 @@ export async function startGateway(
       ),
     ),
   );
+
+  mountGatewayMcp(app, { projects, overviews }, guard);
 
   const listening = await listen(getRequestListener(app.fetch), opts.port, opts.host, opts.tls);
   port = listening.port;

@@ -1,4 +1,5 @@
-import { GATEWAY_PROJECT_CACHE_MS, GATEWAY_PROJECT_TIMEOUT_MS } from "../config/defaults.js";
+import { LATEST_PROTOCOL_VERSION, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { GATEWAY_MCP_TIMEOUT_MS, GATEWAY_PROJECT_CACHE_MS, GATEWAY_PROJECT_TIMEOUT_MS } from "../config/defaults.js";
 import type { PipelineView } from "../server/operator-actions.js";
 import { decodeJoin } from "../trust/join-string.js";
 import { pinnedRequest, type PinnedResponse } from "../trust/pinned-request.js";
@@ -36,15 +37,42 @@ export class ProjectClient {
 
   constructor(readonly project: GatewayProject) {}
 
-  private call<T>(path: string, body?: unknown): Promise<PinnedResponse<T>> {
+  private call<T>(
+    path: string,
+    body?: unknown,
+    o: { headers?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<PinnedResponse<T>> {
     const p = this.project;
     return pinnedRequest<T>(`${p.url.replace(/\/+$/, "")}${path}`, {
       method: body === undefined ? "GET" : "POST",
       body,
-      headers: p.adminToken ? { authorization: `Bearer ${p.adminToken}` } : {},
+      headers: { ...o.headers, ...(p.adminToken ? { authorization: `Bearer ${p.adminToken}` } : {}) },
       fingerprint: p.url.startsWith("https:") ? p.fingerprint : undefined,
-      timeoutMs: GATEWAY_PROJECT_TIMEOUT_MS,
+      timeoutMs: o.timeoutMs ?? GATEWAY_PROJECT_TIMEOUT_MS,
     });
+  }
+
+  /**
+   * Call one tool of the project's `/mcp` (stateless: one JSON-RPC request, no session) and
+   * return its result as the project gave it, a tool error included. Throws when the project
+   * cannot be reached or refuses the request (its admin token, a pin mismatch).
+   */
+  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    const res = await this.call<{ result?: CallToolResult; error?: { message?: string } } | { error?: string }>(
+      "/mcp",
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } },
+      {
+        headers: { accept: "application/json, text/event-stream", "mcp-protocol-version": LATEST_PROTOCOL_VERSION },
+        timeoutMs: GATEWAY_MCP_TIMEOUT_MS,
+      },
+    );
+    const body = typeof res.body === "object" && res.body ? res.body : {};
+    const err = (body as { error?: unknown }).error;
+    const message = typeof err === "string" ? err : (err as { message?: string } | undefined)?.message;
+    if (res.status !== 200 || !("result" in body) || !body.result)
+      throw new Error(`project ${this.project.name} answered ${res.status === 200 ? "" : `HTTP ${res.status}: `}${message ?? "no result"}`);
+    this.cached = undefined;
+    return body.result;
   }
 
   /** The project's pipeline view, at most `GATEWAY_PROJECT_CACHE_MS` old. Never rejects. */

@@ -32,7 +32,7 @@ import { isLoopbackHost } from "../server/request-guard.js";
 import type { TlsMaterial } from "../server/tls-files.js";
 import type { Health } from "../server/http-app.js";
 import { HttpService } from "../server/http-service.js";
-import { OperatorActions } from "../server/operator-actions.js";
+import { OperatorActions, type AccountsView } from "../server/operator-actions.js";
 import { NodePause } from "./node-pause.js";
 import { NodePresence } from "./node-presence.js";
 import { metricsRoute, type Metrics } from "../server/metrics.js";
@@ -43,11 +43,17 @@ import { TrustStore } from "../trust/trust-store.js";
 import { OperatorDirectives } from "./operator-directives.js";
 import { AdvertisedAddress } from "./advertised-address.js";
 import { keyAdmitter, upstreamOf } from "./join.js";
+import type { SlotAccounts } from "../agent/slot-accounts.js";
+import { NodeAccounts } from "./node-accounts.js";
+import { registerAccountMetrics } from "./account-metrics.js";
+import type { PauseState } from "../state/item.js";
 import { ReplicaFence } from "./replica-fence.js";
 import { acquireCheckoutLock, type CheckoutLock } from "./checkout-lock.js";
 import { IdempotencyKeys } from "../server/idempotency.js";
 import { ItemAuthority } from "../trust/item-authority.js";
 import { OperatorKeys } from "../trust/operator-keys.js";
+import { readHandoverFile } from "../trust/handover-file.js";
+import { mayFollowHandover } from "../trust/follow-handover.js";
 import { TrustState } from "../trust/trust-state.js";
 import { verifyCounts } from "../trust/verify-cache.js";
 import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
@@ -106,6 +112,8 @@ export class HuskiesNode {
   /** Starts every process a story controls (agents, gates) under the one policy. */
   confinement: Confinement | undefined;
   directives!: OperatorDirectives;
+  nodeAccounts!: NodeAccounts;
+  accounts!: SlotAccounts;
   /** Refuses writes while a rendezvous' lost replica waits for a sync (see ReplicaFence). */
   fence!: ReplicaFence;
   /** Signs this node's item writes and checks everyone's (src/trust/write-rights.ts). */
@@ -114,6 +122,8 @@ export class HuskiesNode {
   private repair: ForgeryRepair | undefined;
   private trustState!: TrustState;
   schema!: SchemaGuard;
+  /** The board's chat (the rendezvous only). */
+  chat: import("../chat/chat-service.js").ChatService | undefined;
   baseBranch = "main";
   /** The address this node listens on (see NodeOptions.host). */
   host = "127.0.0.1";
@@ -210,6 +220,9 @@ export class HuskiesNode {
       // for the items (and their schema) to come back from the agents.
       stampEmpty: () => !this.replica.suspect,
       log: logger("state"),
+      identity: role === "rendezvous" ? this.identity : undefined,
+      isOperator: (key) => this.operators.has(key),
+      countUnverified: (key) => this.authority.countUnverified(key),
     });
     this.schema.start();
     this.claims = new Claims(pipeline);
@@ -236,6 +249,21 @@ export class HuskiesNode {
     });
     this.pool = new AgentPool(this.opts.runAgent ? this.config.agents.agent : [], this.opts.runAgent ? cfg.max_coders : 0);
     this.pause = new NodePause(this.config, logger("node"));
+    // Accounts and budgets (issue 28): entries count only when signed by a node of this project.
+    this.nodeAccounts = new NodeAccounts(this.replica.doc, this.identity, this.config, {
+      // A revoked key's entries stop counting at once (its node entry may linger in the document).
+      known: (id) => id === this.nodeId || (!!pipeline.getNode(id) && !this.policy?.isRevoked(id)),
+      runs: () => (this.opts.runAgent ? this.config.agents.agent : []),
+      // The node's entry may show another pause now, and a slot may be free again.
+      changed: () => {
+        this.presence?.beat();
+        this.agent?.loop?.schedule();
+      },
+      log: logger("node"),
+    });
+    this.accounts = this.nodeAccounts.slots;
+    this.pool.usable = (slot) => this.accounts.usable(slot);
+    registerAccountMetrics(this.metrics.registry, () => this.accountsView());
     // Directives come from the rendezvous this node follows (the key that answered on the
     // upstream link), or from itself when it is the rendezvous.
     this.directives = new OperatorDirectives(
@@ -247,10 +275,28 @@ export class HuskiesNode {
       this.trustState,
       (key) => this.authority.countUnverified(key),
     );
+    const joinIssuer = new JoinIssuer({
+      nodeId: this.identity.nodeId,
+      cert: this.opts.tls?.cert,
+      boundHost: this.host,
+      port: () => this.port,
+      publicUrls,
+    });
     const actions = new OperatorActions(this.claims, {
       root,
+      accounts: () => this.accountsView(),
       nodeAliveMs: () => this.config.project.node_alive_secs * 1000,
       baseBranch: async () => this.baseBranch,
+      logs: this.logs,
+      config: this.config,
+      joins:
+        role === "rendezvous"
+          ? (ttlSecs, host) => {
+              const created = tokens.create(ttlSecs);
+              // The join string carries this server's URL, key and certificate fingerprint with the token.
+              return { ...created, join: joinIssuer.issue(host, created.token) };
+            }
+          : undefined,
       nodes:
         role === "rendezvous"
           ? {
@@ -261,6 +307,20 @@ export class HuskiesNode {
           : undefined,
     });
 
+    const info = { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() };
+    // The board's chat lives on the rendezvous (it loads the MCP SDK, which agents never do).
+    if (role === "rendezvous") {
+      const { ChatService } = await import("../chat/chat-service.js");
+      this.chat = new ChatService({
+        root,
+        project: basename(root),
+        config: this.config,
+        node: info,
+        log: logger("chat"),
+        confinement: () => this.confinement,
+      });
+    }
+    const chatRoutes = this.chat ? (await import("../chat/chat-routes.js")).chatRoutes(this.chat) : undefined;
     const upstreamUrl = upstream?.url;
     this.policy = createSyncPolicy({
       role,
@@ -276,6 +336,7 @@ export class HuskiesNode {
       revocationStore: this.trustState,
       admissionTtlMs: () => this.config.project.admission_ttl * 1000,
       onUnverified: (key) => this.authority.countUnverified(key),
+      handover: role === "rendezvous" ? readHandoverFile(huskiesDir(root), this.identity.nodeId) : undefined,
     });
     this.sync = new SyncService({
       doc: this.replica.doc,
@@ -293,6 +354,18 @@ export class HuskiesNode {
         pipeline.recheck();
         this.directives.check();
       },
+      followHandover: (answered, handover) => {
+        const pin = trust.rendezvous();
+        const pinned = this.policy.rendezvousKey() ?? answered;
+        const verdict = mayFollowHandover(handover, { pinned, answered, followedAt: pin?.handoverAt, keys: this.operators });
+        if (!verdict.ok || !handover || !upstreamUrl) return verdict;
+        // Pinned before the handshake proves the key: an operator signed this, whoever relays it.
+        trust.saveRendezvous({ ...(pin ?? { url: upstreamUrl }), nodeId: answered, handoverAt: handover.at });
+        this.policy.follow(answered);
+        pipeline.recheck();
+        this.directives.check();
+        return verdict;
+      },
       joinToken: upstream?.joinToken,
       upstreamPin: upstream?.pin,
       bearer: process.env.HUSKIES_TOKEN || undefined,
@@ -304,12 +377,12 @@ export class HuskiesNode {
       follow: (id, cb) => this.logs.follow(id, cb),
     });
     this.http = new HttpService({
-      info: { actions, logs: this.logs, slots: () => this.pool.states(), runs: () => this.pool.history() },
+      info,
       tokens,
       health: () => this.health(),
       host: this.host,
       port: this.opts.port,
-      join: new JoinIssuer({ nodeId: this.nodeId, cert: this.opts.tls?.cert, boundHost: this.host, port: () => this.port, publicUrls }),
+      join: joinIssuer,
       admit: keyAdmitter(tokens, (id) => this.policy.isRevoked(id), this.log),
       idempotency,
       loopbackOnly,
@@ -326,6 +399,7 @@ export class HuskiesNode {
         app.route("/", metricsRoute(this.metrics));
         if (role === "rendezvous")
           app.route("/api", diffRoutes({ root, baseBranch: () => this.baseBranch, hasStory: (id) => !!pipeline.getItem(id) }));
+        if (chatRoutes) app.route("/api", chatRoutes);
       },
     });
     this.sync.attach(await this.http.start(), (req) => this.http.guard.checkUpgrade(req));
@@ -341,7 +415,7 @@ export class HuskiesNode {
         role,
         capacity: { coder: this.pool.capacity("coder"), qa: this.pool.capacity("qa"), mergemaster: this.pool.capacity("mergemaster") },
         keptWorktrees: this.agent?.keptWorktrees().length ? this.agent.keptWorktrees() : undefined,
-        paused: this.pause.state,
+        paused: this.effectivePause(),
         version: VERSION,
         protocol: PROTOCOL,
       }),
@@ -353,6 +427,7 @@ export class HuskiesNode {
       this.agent?.loop?.schedule();
     });
     this.directives.start();
+    this.nodeAccounts.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
     let operatorKeys = JSON.stringify(cfg.operator_keys);
@@ -373,6 +448,8 @@ export class HuskiesNode {
       }
       if (role === "rendezvous") this.revokeUntrusted(trusted, tokens);
       trusted = [...this.config.project.trusted_keys];
+      // Accounts and caps may have changed: show the pause that holds now, and take work if none does.
+      this.nodeAccounts.changed();
       if (JSON.stringify(this.config.project.operator_keys) !== operatorKeys) {
         operatorKeys = JSON.stringify(this.config.project.operator_keys);
         pipeline.recheck();
@@ -466,11 +543,13 @@ export class HuskiesNode {
         mergeLock: serialize(),
         health: this.pause,
         metrics: this.metrics,
+        accounts: this.accounts,
         confinement: this.confinement,
+        identity: this.identity,
       },
       watch: this.opts.role === "agent" ? new RendezvousWatch(pipeline, () => !!this.sync.upstream?.connected) : undefined,
       ready: () => this.replicaReady(),
-      acceptsWork: () => !pipeline.readOnly && this.pause.acceptsWork(),
+      acceptsWork: () => !pipeline.readOnly && this.pause.acceptsWork() && !this.accounts.projectCapReached(),
       keptChanged: () => this.presence.beat(),
     });
     await this.agent.start();
@@ -486,6 +565,11 @@ export class HuskiesNode {
     for (const p of problems) this.log.error({ slot: p.slot }, p.message);
     if (problems.length) this.pause.hold(`preflight: ${problems.map((p) => p.message).join("; ")}`.slice(0, 500), "preflight");
     else if (this.pause.cause === "preflight") this.pause.resume("preflight problems fixed");
+  }
+
+  /** The pause this node shows: its own (limits, credentials, operators, preflight), else its accounts'. */
+  effectivePause(now = Date.now()): PauseState | null {
+    return this.pause.state ?? this.nodeAccounts.pause(now);
   }
 
   /** Revoke a key project-wide (rendezvous only): a signed entry every node enforces. */
@@ -538,7 +622,8 @@ export class HuskiesNode {
       label: this.label,
       ...links,
       running: this.agent?.running() ?? [],
-      paused: this.pause.state,
+      paused: this.effectivePause(),
+      accounts: this.accountsView(),
       items: this.replica.pipeline.items.size,
       malformedEntries: this.replica.pipeline.malformedCount,
       // Why this replica may lack what it once held (until it has synced), and whether writes wait for that.
@@ -562,14 +647,21 @@ export class HuskiesNode {
     };
   }
 
+  /** Accounts, their pauses and today's spend (status --json, /health with the token, the board). */
+  accountsView(now = Date.now()): AccountsView {
+    return this.nodeAccounts.view(now);
+  }
+
   /** Stop accepting work, stop coders, mark this node not alive, flush, close. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.agent?.stop();
+      await this.chat?.close();
       await this.confinement?.close();
       this.rendezvous?.stop();
       this.repair?.stop();
       this.directives.stop();
+      this.nodeAccounts.stop();
       this.fence.stop();
       this.pause.stop();
       this.presence.stop();

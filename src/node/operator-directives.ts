@@ -13,7 +13,7 @@ export interface DirectiveStore {
 const APPLIED = "directive-applied";
 const ISSUED = "directives-issued";
 
-const CONTROL_KIND = "huskies-control-v1";
+export const CONTROL_KIND = "huskies-control-v1";
 
 /** An operator's word to one node, signed by the rendezvous that relayed it. */
 export interface Directive {

@@ -117,8 +117,13 @@ export function matcher(query: BoardQuery): (item: Queryable) => boolean {
   };
 }
 
-/** Whether a document value is an open question (the later chat feature writes `question`). */
+/**
+ * Whether a document value is an open question: a coder's `ask_human` (`{text, …}`) that has no
+ * `answer` yet (a bare non-empty string counts too, for a writer that knows no more).
+ */
 export function isOpenQuestion(v: unknown): boolean {
   if (typeof v === "string") return v.trim().length > 0;
-  return typeof v === "object" && v !== null && !(Array.isArray(v) && v.length === 0);
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const q = v as { text?: unknown; answer?: unknown };
+  return typeof q.text === "string" && q.text.trim().length > 0 && typeof q.answer !== "string";
 }

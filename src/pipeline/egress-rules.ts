@@ -26,11 +26,10 @@ export function hostAllowed(host: string, allowHosts: readonly string[]): boolea
 
 /** Whether a resolved address may be dialled: never loopback, link-local, unspecified or the node's own. */
 export function addressAllowed(address: string, own: ReadonlySet<string>): EgressVerdict {
-  const a = unmapped(address.toLowerCase());
-  const family = isIP(a);
-  if (family === 0) return { ok: false, reason: `not an address: ${address}` };
-  if (own.has(a)) return { ok: false, reason: "an address of this node" };
-  if (family === 4) {
+  const a = canonicalAddress(address);
+  if (a === undefined) return { ok: false, reason: `not an address: ${address}` };
+  if (own.has(a) || [...own].some((o) => canonicalAddress(o) === a)) return { ok: false, reason: "an address of this node" };
+  if (isIP(a) === 4) {
     const [x, y] = a.split(".").map(Number) as [number, number];
     if (x === 127) return { ok: false, reason: "loopback" };
     if (x === 0) return { ok: false, reason: "unspecified" };
@@ -38,12 +37,57 @@ export function addressAllowed(address: string, own: ReadonlySet<string>): Egres
     if (x >= 224) return { ok: false, reason: "multicast or reserved" };
     return { ok: true };
   }
-  if (a === "::1" || a === "::") return { ok: false, reason: "loopback" };
-  if (/^fe[89ab]/.test(a)) return { ok: false, reason: "link-local" };
-  if (a.startsWith("ff")) return { ok: false, reason: "multicast" };
+  const h = a.split(":").map((x) => parseInt(x, 16));
+  if (h.slice(0, 7).every((x) => x === 0) && h[7]! <= 1) return { ok: false, reason: "loopback" };
+  if ((h[0]! & 0xffc0) === 0xfe80) return { ok: false, reason: "link-local" };
+  if (h[0]! >> 8 === 0xff) return { ok: false, reason: "multicast" };
   // fd00:ec2::254 is the EC2 metadata service over IPv6; unique-local otherwise stays reachable.
-  if (a.startsWith("fd00:ec2:")) return { ok: false, reason: "metadata" };
+  if (h[0] === 0xfd00 && h[1] === 0x0ec2) return { ok: false, reason: "metadata" };
   return { ok: true };
+}
+
+/**
+ * One spelling per address, so the ranges above cannot be dodged by writing an address another
+ * way (`::ffff:7f00:1`, `0:0:0:0:0:0:0:1`, `::127.0.0.1` all reach loopback): an IPv4 address as
+ * dotted decimal, including one embedded in IPv6 (mapped `::ffff:0:0/96`, compatible `::/96`,
+ * NAT64 `64:ff9b::/96`); any other IPv6 address as eight unpadded lowercase hex groups.
+ * Undefined when `address` is not an IP address.
+ */
+export function canonicalAddress(address: string): string | undefined {
+  const a = address
+    .trim()
+    .replace(/^\[|\]$/g, "")
+    .replace(/%.*$/, "")
+    .toLowerCase();
+  const family = isIP(a);
+  if (family === 4) return a;
+  if (family !== 6) return undefined;
+  const h = ipv6Groups(a);
+  if (!h) return undefined;
+  const v4 = () => `${h[6]! >> 8}.${h[6]! & 255}.${h[7]! >> 8}.${h[7]! & 255}`;
+  const zeros = (from: number, to: number) => h.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 5) && h[5] === 0xffff) return v4();
+  if (zeros(0, 6) && (h[6] !== 0 || h[7]! > 1)) return v4();
+  if (h[0] === 0x64 && h[1] === 0xff9b && zeros(2, 6)) return v4();
+  return h.map((x) => x.toString(16)).join(":");
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted quad split in two). */
+function ipv6Groups(a: string): number[] | undefined {
+  let text = a;
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [b0, b1, b2, b3] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((b0 << 8) | b1).toString(16)}:${((b2 << 8) | b3).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const part = (s: string) => (s ? s.split(":").map((x) => parseInt(x, 16)) : []);
+  const left = part(head);
+  const right = tail === undefined ? [] : part(tail);
+  const fill = 8 - left.length - right.length;
+  if (fill < 0 || (tail === undefined && fill !== 0)) return undefined;
+  const groups = [...left, ...Array<number>(fill).fill(0), ...right];
+  return groups.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff) ? groups : undefined;
 }
 
 /** The whole rule for one connection: the name against the allow-list, each address against the ranges. */
@@ -55,10 +99,4 @@ export function egressVerdict(host: string, addresses: readonly string[], rule: 
     if (!v.ok) return { ok: false, reason: `${host} (${a}): ${v.reason}` };
   }
   return { ok: true };
-}
-
-/** `::ffff:127.0.0.1` is 127.0.0.1. */
-function unmapped(a: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  return m ? m[1]! : a;
 }

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { canonicalAddress } from "./egress-rules.js";
 
 /**
  * Whether a node entry's `address` may be dialled by the mesh: a `ws:`/`wss:` URL whose path is
@@ -18,9 +19,12 @@ export function meshAddressAllowed(address: string): boolean {
   if (u.pathname !== "/crdt-sync" || u.search || u.hash || u.username || u.password) return false;
   const host = u.hostname.replace(/^\[|\]$/g, "").toLowerCase();
   if (METADATA_NAMES.has(host)) return false;
-  if (isIP(host) === 4) return !host.startsWith("169.254.") && !host.startsWith("0.");
-  if (isIP(host) === 6) return !/^fe[89ab]/.test(host) && !host.startsWith("fd00:ec2:") && !/^::ffff:169\.254\./.test(host);
-  return true;
+  // One spelling per address: URL writes `[::ffff:169.254.169.254]` as `[::ffff:a9fe:a9fe]`.
+  const ip = canonicalAddress(host);
+  if (ip === undefined) return true;
+  if (isIP(ip) === 4) return !ip.startsWith("169.254.") && !ip.startsWith("0.");
+  const first = parseInt(ip.split(":")[0]!, 16);
+  return (first & 0xffc0) !== 0xfe80 && !ip.startsWith("fd00:ec2:");
 }
 
 const METADATA_NAMES = new Set(["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"]);

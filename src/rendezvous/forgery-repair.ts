@@ -2,7 +2,7 @@ import * as Y from "yjs";
 import type { Logger } from "pino";
 import type { Claims } from "../state/claims.js";
 import type { ItemAuthority } from "../trust/item-authority.js";
-import { GROUPS, type Group } from "../trust/write-rights.js";
+import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
 
 /**
  * The rendezvous puts back what an unverified write changed (issue 27): the last valid value of
@@ -14,6 +14,8 @@ import { GROUPS, type Group } from "../trust/write-rights.js";
 export class ForgeryRepair {
   private readonly pending = new Map<string, Set<Group>>();
   private scheduled = false;
+  private readonly deleted = new Set<string>();
+  private restoring = false;
   private off: () => void = () => undefined;
 
   constructor(
@@ -23,7 +25,19 @@ export class ForgeryRepair {
   ) {}
 
   start(): void {
-    this.off = this.authority.onRejected((w) => {
+    // Only the rendezvous deletes items (REST/MCP/board `remove`, and this repair), always in a
+    // local transaction: a deletion that arrives from a peer is a forgery nobody signed.
+    const items = this.claims.pipeline.items;
+    const onDelete = (ev: Y.YMapEvent<unknown>, tr: Y.Transaction) => {
+      if (tr.local) return;
+      for (const [id, change] of ev.changes.keys) if (change.action === "delete") this.deleted.add(id);
+      if (this.deleted.size && !this.restoring) {
+        this.restoring = true;
+        setImmediate(() => this.restoreDeleted());
+      }
+    };
+    items.observe(onDelete);
+    const offRejected = this.authority.onRejected((w) => {
       this.log.warn({ story: w.item, group: w.group, reason: w.reason }, "ignoring an unverified write; restoring the last valid value");
       let set = this.pending.get(w.item);
       if (!set) this.pending.set(w.item, (set = new Set()));
@@ -33,11 +47,39 @@ export class ForgeryRepair {
         setImmediate(() => this.repair());
       }
     });
+    this.off = () => {
+      offRejected();
+      items.unobserve(onDelete);
+    };
   }
 
   stop(): void {
     this.off();
     this.pending.clear();
+    this.deleted.clear();
+  }
+
+  /** Put back items a peer deleted, from the last valid value of each signed group. */
+  private restoreDeleted(): void {
+    this.restoring = false;
+    const pipeline = this.claims.pipeline;
+    const ids = [...this.deleted];
+    this.deleted.clear();
+    for (const id of ids) {
+      if (pipeline.items.has(id)) continue;
+      const fields: Record<string, unknown> = {};
+      const groups = GROUP_NAMES.map((g) => [g, this.authority.lastValid(id, g)] as const);
+      // Never valid here (a planted item, or one this node had not read yet): nothing to put back.
+      if (!groups.every(([, v]) => v)) continue;
+      for (const [g, v] of groups) Object.assign(fields, v!.values, { [GROUPS[g].sigKey]: v!.record });
+      this.authority.countUnverified(`delete\0${id}`);
+      this.log.warn({ story: id }, "ignoring an item deletion from a peer; restoring the item");
+      try {
+        pipeline.restoreItem(id, fields);
+      } catch (err) {
+        this.log.error({ err, story: id }, "could not restore an item a peer deleted");
+      }
+    }
   }
 
   private repair(): void {

@@ -226,5 +226,7 @@ export function slackText(raw: NotifyEvent, rawProject?: string): string {
       return `${where}:pause_button: node ${ev.node} paused${why}`;
     case "merge_failed":
       return `${where}:warning: merging ${ev.story} failed, it is back in current${why}`;
+    case "question":
+      return `${where}:raising_hand: ${ev.story} needs a person${why}`;
   }
 }

@@ -1,5 +1,5 @@
 import * as Y from "yjs";
-import { readFailure } from "../state/document-reader.js";
+import { readFailure, readQuestion } from "../state/document-reader.js";
 import type { Stage } from "../pipeline/stages.js";
 import type { PauseState } from "../state/item.js";
 import type { NotifyEvent } from "./notifier.js";
@@ -29,7 +29,8 @@ export interface WatchOptions {
  * - `blocked`: an item's `blocked` goes from empty to a reason;
  * - `done`: an item's stage changes to `done`;
  * - `merge_failed`: an item leaves `merge` back to `current` (the reason is its `failure`);
- * - `paused`: a node entry's `paused` becomes non-null.
+ * - `paused`: a node entry's `paused` becomes non-null;
+ * - `question`: a coder asks a person (`ask_human`): an item gets a new unanswered `question`.
  * State at the time of the call is the baseline: nothing already blocked or paused is reported.
  * Run it on one node (the rendezvous), or every node would notify. Returns a stop function.
  */
@@ -55,8 +56,16 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
     };
 
   const wasBlocked = new Set<string>();
+  /** The time of the question each item was last seen asking, so one question notifies once. */
+  const asked = new Map<string, number>();
+  const question = (id: string) => {
+    const m = src.items.get(id);
+    return m instanceof Y.Map ? readQuestion(m.get("question")) : undefined;
+  };
   src.items.forEach((_m, id) => {
     if (field(id, "blocked")) wasBlocked.add(id);
+    const q = question(id);
+    if (q) asked.set(id, q.askedAt);
   });
   const wasPaused = new Set(
     src
@@ -83,13 +92,20 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
     }),
   );
   const onItems = safe((events: Array<Y.YEvent<any>>) => {
-    for (const id of touchedBlocked(events, src.items)) {
+    for (const id of touched(events, src.items, "blocked")) {
       const reason = field(id, "blocked");
       const m = src.items.get(id);
       const kind = m instanceof Y.Map ? readFailure(m.get("failure"))?.kind : undefined;
       if (reason && !wasBlocked.has(id)) emit({ event: "blocked", story: id, reason, ...(kind ? { kind } : {}), at: now() });
       if (reason) wasBlocked.add(id);
       else wasBlocked.delete(id);
+    }
+    for (const id of touched(events, src.items, "question")) {
+      const q = question(id);
+      if (q && q.answer === undefined && asked.get(id) !== q.askedAt)
+        emit({ event: "question", story: id, reason: q.text.split("\n")[0]!.slice(0, 500), at: now() });
+      if (q) asked.set(id, q.askedAt);
+      else asked.delete(id);
     }
   });
   src.items.observeDeep(onItems);
@@ -100,13 +116,13 @@ export function watchNotifyEvents(src: NotifySource, emit: (ev: NotifyEvent) => 
   };
 }
 
-/** Items added or replaced, or whose `blocked` changed. */
-function touchedBlocked(events: Array<Y.YEvent<any>>, items: Y.Map<unknown>): Set<string> {
+/** Items added or replaced, or whose `key` changed. */
+function touched(events: Array<Y.YEvent<any>>, items: Y.Map<unknown>, key: string): Set<string> {
   const ids = new Set<string>();
   for (const ev of events) {
     if (ev.target === items) for (const k of (ev as Y.YMapEvent<unknown>).keysChanged) ids.add(k);
     // `path` is relative to the observed map: [id] for a change inside one item.
-    else if (ev.target.parent === items && (ev as Y.YMapEvent<unknown>).keysChanged?.has("blocked") && typeof ev.path[0] === "string")
+    else if (ev.target.parent === items && (ev as Y.YMapEvent<unknown>).keysChanged?.has(key) && typeof ev.path[0] === "string")
       ids.add(ev.path[0]);
   }
   return ids;

@@ -5,6 +5,7 @@ import { coalesce, every } from "../util/coalesce.js";
 import { ClaimSequencer } from "./claim-sequencer.js";
 import { Housekeeping } from "./housekeeping.js";
 import { Notifier } from "./notifier.js";
+import { applyTickRequests } from "./tick-requests.js";
 import { watchNotifyEvents } from "./notify-events.js";
 
 /**
@@ -50,15 +51,17 @@ export class RendezvousService {
       }),
     );
     const promote = coalesce(() => this.claims.pipeline.readOnly || this.housekeeping.promote(), this.log, "promotion");
+    const ticks = coalesce(() => applyTickRequests(this.claims, this.log), this.log, "tick requests");
     const onChange = () => {
       grant.schedule();
       promote.schedule();
+      ticks.schedule();
     };
     const onTimer = () => {
       onChange();
       if (!this.claims.pipeline.readOnly) this.housekeeping.archive();
     };
-    this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel);
+    this.stops.push(this.claims.pipeline.onChange(onChange), grant.cancel, promote.cancel, ticks.cancel);
     // An item put into `current` here (REST, MCP, promotion) is offered inside that same write.
     this.stops.push(
       this.claims.pipeline.onStageChange((ev) => {

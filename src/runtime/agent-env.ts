@@ -35,16 +35,20 @@ const BASE_PREFIXES = [
 /** Credentials and settings of one runtime only: an API key reaches the program that needs it. */
 const RUNTIME_PREFIXES: Record<string, string[]> = {
   "claude-code": ["ANTHROPIC_", "CLAUDE_CODE_", "DISABLE_"],
+  codex: ["OPENAI_", "CODEX_"],
+  gemini: ["GEMINI_", "GOOGLE_GEMINI_", "GOOGLE_GENAI_"],
   command: [],
   gate: [],
 };
 const RUNTIME_NAMES: Record<string, string[]> = {
   "claude-code": ["CLAUDE_CONFIG_DIR"],
+  codex: [],
+  gemini: ["GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION"],
   command: [],
   gate: ["CI"],
 };
 
-export type EnvKind = "claude-code" | "command" | "gate";
+export type EnvKind = "claude-code" | "codex" | "gemini" | "command" | "gate";
 
 /** Whether `name` may pass from the node's environment to a process of this kind. */
 export function allowedName(name: string, kind: EnvKind, slotEnv: readonly string[] = []): boolean {
@@ -85,6 +89,7 @@ export function huskiesVars(spec: {
   baseBranch: string;
   promptFile: string;
   slot: { name: string };
+  channel?: { sandboxPath: string };
 }): Record<string, string> {
   return {
     HUSKIES_STORY_ID: spec.storyId,
@@ -92,6 +97,8 @@ export function huskiesVars(spec: {
     HUSKIES_BASE_BRANCH: spec.baseBranch,
     HUSKIES_PROMPT_FILE: spec.promptFile,
     HUSKIES_SLOT: spec.slot.name,
+    // The story's MCP channel (newline-delimited JSON-RPC on a unix socket), for runtimes without an MCP config.
+    ...(spec.channel ? { HUSKIES_MCP_SOCKET: spec.channel.sandboxPath } : {}),
   };
 }
 

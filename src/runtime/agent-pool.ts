@@ -43,6 +43,8 @@ export class AgentPool {
   }
 
   private wanted = new Set<string>();
+  /** Whether a slot can take work now (its accounts: not all paused or over budget). Default: always. */
+  usable: (slot: AgentSlot) => boolean = () => true;
 
   capacity(role: Role): number {
     return this.slots.filter((s) => s.slot.role === role && this.wanted.has(s.slot.name)).length;
@@ -52,13 +54,17 @@ export class AgentPool {
     return this.slots.filter((s) => s.slot.role === role && s.status !== "idle").length;
   }
 
+  /** Idle slots of `role` that can take work now. */
   free(role: Role): number {
-    return Math.max(0, this.capacity(role) - this.busy(role));
+    const unusable = this.slots.filter(
+      (s) => s.slot.role === role && s.status === "idle" && this.wanted.has(s.slot.name) && !this.usable(s.slot),
+    ).length;
+    return Math.max(0, this.capacity(role) - this.busy(role) - unusable);
   }
 
   acquire(role: Role, storyId: string): AgentSlot | undefined {
     if (this.free(role) === 0) return undefined;
-    const s = this.slots.find((x) => x.slot.role === role && x.status === "idle" && this.wanted.has(x.slot.name));
+    const s = this.slots.find((x) => x.slot.role === role && x.status === "idle" && this.wanted.has(x.slot.name) && this.usable(x.slot));
     if (!s) return undefined;
     s.status = "pending";
     s.storyId = storyId;

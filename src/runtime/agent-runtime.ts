@@ -31,7 +31,9 @@ export type RuntimeSignal =
    * The runtime saw a node failure (usage or rate limit, rejected credentials) and is stopping the
    * run at once; its outcome will be `node_failure`. Pause the node now, before `done` resolves.
    */
-  | { kind: "node-failure"; reason: string; resetsAt?: number };
+  | { kind: "node-failure"; reason: string; resetsAt?: number; accountTrouble?: "limit" | "credentials" }
+  /** Spend of the run so far (codex, gemini: from token counts and the slot's price), for budgets. */
+  | { kind: "spend"; costUsd: number };
 
 /** Everything a runtime needs to run one coding agent on one story. */
 export interface RunSpec {
@@ -49,8 +51,13 @@ export interface RunSpec {
   confinement?: Confinement;
   /** The branch the run may move (`feature/story-<id>`); unset in the merge workspace. */
   ownBranch?: string;
-  /** A story-scoped unix socket back to huskies, mounted into the sandbox (MCP for coders). */
-  channel?: Channel;
+  /**
+   * The story's channel back to huskies: a unix socket answering MCP for this story only
+   * (`tick_criterion`, `report_progress`, `ask_human`), mounted into the sandbox. claude-code gets
+   * it as an MCP server (`--mcp-config`); other runtimes as `$HUSKIES_MCP_SOCKET`. `timeoutMs`
+   * bounds one tool call (claude's per-server `timeout`).
+   */
+  channel?: Channel & { timeoutMs?: number };
   /** The prompt: on stdin for claude-code; for `command` agents only through `promptFile`. */
   prompt: string;
   storyMarkdown: string;
@@ -63,8 +70,15 @@ export interface RunSpec {
    * caller then passes a short "continue" prompt. Runtimes without sessions ignore it.
    */
   resumeSessionId?: string;
+  /**
+   * Stop the run once it has spent more than this (USD) and report it `budget`: the slot's
+   * `max_budget_usd`, lowered to what is left of a daily cap. claude gets `--max-budget-usd`.
+   */
+  maxBudgetUsd?: number;
   /** `allowed_warning` at or above this utilization (0..1) signals `near-limit`. Default 0.95. */
   limitPauseUtilization?: number;
+  /** Read-only on `cwd` (the board's assistant): no tool that writes files or runs commands. */
+  readOnly?: boolean;
   /** Extra environment; still filtered by the allow-list of `agent-env.ts` (use the slot's `env`). */
   env?: Record<string, string>;
   onLog(entry: Omit<LogEntry, "t">): void;
@@ -87,6 +101,15 @@ export interface RunResult {
    * ("Not logged in · Please run /login", "API Error: Request rejected (429) · …"), else `reason`.
    */
   error?: string;
+  /** Tokens used, where the runtime counts them (codex, gemini). */
+  tokens?: { input: number; output: number; cached: number };
+  /**
+   * A node failure that is the account's (a usage or rate limit, rejected or missing credentials):
+   * it pauses the account's slots on every node, not only this one.
+   */
+  accountTrouble?: "limit" | "credentials";
+  /** Stopped because the run passed its budget (`max_budget_usd`): a story failure of kind `budget`. */
+  budget?: boolean;
   /** When a usage limit resets (epoch ms), if the runtime said so. */
   resetsAt?: number;
   /** The runtime's session id, to record on `lastRun` and to resume with. */
@@ -112,7 +135,7 @@ export interface RunningAgent {
   stop(reason: string, kind?: StopKind): Promise<void>;
 }
 
-/** How a coding agent is started. `claude-code` and `command` implement it; the loop sees only this. */
+/** How a coding agent is started. `claude-code`, `codex`, `gemini` and `command` implement it; the loop sees only this. */
 export interface AgentRuntime {
   readonly name: string;
   start(spec: RunSpec): RunningAgent;

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { delimiter, isAbsolute, join } from "node:path";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
+import { DEFAULT_MODELS, LIMIT_PAUSE_UTILIZATION } from "../config/defaults.js";
 import { logger } from "../log.js";
 import type { AgentRuntime, RunningAgent, RunSpec, RuntimeSignal } from "./agent-runtime.js";
 import { agentEnv, huskiesVars } from "./agent-env.js";
@@ -11,6 +11,7 @@ import { classifyRun } from "./run-outcome.js";
 import { claudeSettings, scopeFileTools } from "../confinement/claude-settings.js";
 import { confinementFor } from "../confinement/default.js";
 import type { RunPolicy } from "../confinement/policy.js";
+import { CHANNEL_ENV, channelMcpConfig, HUSKIES_MCP_TOOLS } from "./channel-config.js";
 
 /** Stderr and plain stdout lines kept for classification. */
 const TAIL_LINES = 200;
@@ -26,6 +27,26 @@ export function findClaude(configured?: string): string {
   return existsSync(bundled) ? bundled : "claude";
 }
 
+/** What a read-only run (the board's assistant) may use of a slot's `allowed_tools`: nothing that writes or runs commands. */
+// No WebFetch: a run that reads text anyone can file must have no way to send the checkout elsewhere.
+const READ_ONLY_TOOLS = new Set(["Read", "Glob", "Grep", "NotebookRead", "TodoWrite"]);
+
+/** What a read-only run may never use, whatever the slot allows: writing, commands, the network, sub-agents. */
+const WRITING_TOOLS = ["Bash", "Write", "Edit", "MultiEdit", "NotebookEdit", "WebFetch", "WebSearch", "Task"];
+
+/**
+ * A read-only run (the board's assistant) works in the project checkout itself. Deny rules win
+ * over every allow and over the permission mode: no tool that writes, runs or fetches, and no
+ * reading of `.huskies/` (node key, replica, tokens, other stories' worktrees) despite the
+ * allowed `Read(//root/**)`.
+ */
+function readOnlySettings(settings: Record<string, unknown> | undefined, root: string): Record<string, unknown> {
+  const permissions = (settings?.permissions as { deny?: string[] } | undefined) ?? {};
+  const dir = resolve(root, ".huskies");
+  const deny = [...(permissions.deny ?? []), ...WRITING_TOOLS, ...["Read", "Glob", "Grep"].map((t) => `${t}(/${dir}/**)`)];
+  return { ...settings, permissions: { ...permissions, deny } };
+}
+
 /**
  * The command line of a run; the prompt is not on it (it goes to stdin). `policy` is the run's
  * confinement (undefined: unconfined), turned into claude's own `--settings` sandbox.
@@ -36,7 +57,7 @@ export function claudeArgs(spec: RunSpec, policy: RunPolicy | undefined, env: Re
   // The prompt file stays readable: agents may use $HUSKIES_PROMPT_FILE like command agents do.
   const readable = isAbsolute(spec.promptFile) ? [spec.promptFile] : [];
   const configDir = env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), ".claude");
-  const settings = confined
+  const confinedSettings = confined
     ? claudeSettings(spec.cwd, policy, {
         required: s.sandbox === "required",
         credentialFiles: [join(configDir, ".credentials.json")],
@@ -49,18 +70,23 @@ export function claudeArgs(spec: RunSpec, policy: RunPolicy | undefined, env: Re
     "stream-json",
     "--verbose",
     "--model",
-    s.model,
+    s.model ?? DEFAULT_MODELS["claude-code"],
     "--max-turns",
     String(s.max_turns),
     "--permission-mode",
-    "acceptEdits",
+    // acceptEdits would approve file edits without asking: never for a read-only run.
+    spec.readOnly ? "default" : "acceptEdits",
   ];
   if (spec.resumeSessionId) args.push("--resume", spec.resumeSessionId);
+  const settings = spec.readOnly ? readOnlySettings(confinedSettings, spec.projectRoot ?? spec.cwd) : confinedSettings;
   if (settings) args.push("--settings", JSON.stringify(settings));
   if (s.max_budget_usd !== undefined) args.push("--max-budget-usd", String(s.max_budget_usd));
   if (s.system_prompt) args.push("--append-system-prompt", s.system_prompt);
+  // Only huskies' server: a `.mcp.json` in the checkout (the project's, or one the story wrote) is not loaded.
+  if (spec.channel) args.push("--mcp-config", channelMcpConfig(spec.channel.hostPath, spec.channel.timeoutMs), "--strict-mcp-config");
   // Variadic flag last, so nothing after it is mistaken for a tool name.
-  const tools = confined ? scopeFileTools(s.allowed_tools, spec.cwd, readable) : s.allowed_tools;
+  const allowed = spec.readOnly ? s.allowed_tools.filter((t) => READ_ONLY_TOOLS.has(t.replace(/\(.*$/, ""))) : s.allowed_tools;
+  const tools = [...(confined ? scopeFileTools(allowed, spec.cwd, readable) : allowed), ...(spec.channel ? [HUSKIES_MCP_TOOLS] : [])];
   if (tools.length) args.push("--allowedTools", ...tools);
   return args;
 }
@@ -91,7 +117,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
       slotEnv: spec.slot.env,
       extra: spec.env,
       huskies: huskiesVars(spec),
-      fixed: { DISABLE_AUTOUPDATER: "1" },
+      fixed: { DISABLE_AUTOUPDATER: "1", ...(spec.channel ? CHANNEL_ENV : {}) },
     });
     // claude sandboxes its own tools: the policy becomes its --settings, never a bwrap around it.
     const run = confinementFor(spec).run({
@@ -103,6 +129,7 @@ export class ClaudeCodeRuntime implements AgentRuntime {
       ownBranch: spec.ownBranch,
       baseBranch: spec.baseBranch,
       channel: spec.channel,
+      readOnly: spec.readOnly,
       readFiles: isAbsolute(spec.promptFile) ? [spec.promptFile] : [],
       selfSandboxed: true,
       command: findClaude(spec.slot.claude_path),

@@ -30,6 +30,7 @@ export class CommandRuntime implements AgentRuntime {
       ownBranch: spec.ownBranch,
       baseBranch: spec.baseBranch,
       channel: spec.channel,
+      readOnly: spec.readOnly,
       readFiles: [spec.promptFile],
       command: renderTemplate(spec.slot.command!, vars),
       args: spec.slot.args.map((a) => renderTemplate(a, vars)),

@@ -9,6 +9,7 @@
  */
 
 import type { LogEntry } from "./log-entry.js";
+import { codexEntries, geminiEntries } from "./cli-timeline.js";
 
 /** One line of a story log, as written by `StoryLogs.append`. */
 export type StoryLogLine = LogEntry;
@@ -23,7 +24,7 @@ export type TimelineEntry =
   | { kind: "info"; t: number; text: string }
   /** Raw output of a runtime that does not speak stream-json (the `command` runtime). */
   | { kind: "output"; t: number; stream: "stdout" | "stderr"; text: string }
-  | { kind: "result"; t: number; ok: boolean; text: string; turns?: number; costUsd?: number; durationMs?: number };
+  | { kind: "result"; t: number; ok: boolean; text: string; turns?: number; costUsd?: number; durationMs?: number; tokens?: number };
 
 export interface TimelineRun {
   /** The run's header, or undefined for notes written before the first run. */
@@ -104,6 +105,9 @@ export class TimelineBuilder {
   }
 
   private event(t: number, e: Json): TimelineEntry[] {
+    // codex's and gemini's events (their own vocabularies; gemini's `result` carries `status`).
+    const other = codexEntries(t, e) ?? (e.type !== "result" || typeof e.status === "string" ? geminiEntries(t, e, this.tools) : undefined);
+    if (other) return other;
     switch (e.type) {
       case "system":
         return this.system(t, e);
@@ -298,6 +302,7 @@ export function resultStats(e: Extract<TimelineEntry, { kind: "result" }>): stri
   return [
     e.turns !== undefined ? `${e.turns} turn${e.turns === 1 ? "" : "s"}` : "",
     e.costUsd !== undefined ? `$${e.costUsd.toFixed(4)}` : "",
+    e.tokens !== undefined ? `${e.tokens} tokens` : "",
     e.durationMs !== undefined ? formatDuration(e.durationMs) : "",
   ]
     .filter(Boolean)

@@ -1,6 +1,7 @@
 import type { AgentSlot, SandboxMode } from "../config/agents-config.js";
 import type { SandboxProbe } from "../confinement/probe.js";
 import { findClaude } from "./claude-code-runtime.js";
+import { missingCli } from "./cli-binary.js";
 import { findExecutable } from "./sandbox.js";
 
 /** One reason a slot cannot run on this node; the node pauses instead of failing stories. */
@@ -30,6 +31,9 @@ export function preflightSlots(
           slot: slot.name,
           message: `slot ${slot.name}: claude not found or not executable (${claude}); install @anthropic-ai/claude-code or set claude_path`,
         });
+    } else if (slot.runtime === "codex" || slot.runtime === "gemini") {
+      const problem = missingCli(slot.runtime, slot.name, slot.path, path);
+      if (problem) problems.push({ slot: slot.name, message: problem });
     } else if (slot.command && checkable(slot.command) && !findExecutable(slot.command, path)) {
       problems.push({ slot: slot.name, message: `slot ${slot.name}: command ${slot.command} not found or not executable` });
     }

@@ -45,6 +45,16 @@ export function buildPrompt(
   return prompt;
 }
 
+/** The prompt that resumes a session after a person answered the question it asked (`ask_human`). */
+export function answerPrompt(q: { text: string; answer?: string }): string {
+  return `A person answered the question you asked.\n\nYour question: ${q.text}\n\nTheir answer: ${q.answer ?? ""}\n\nContinue the work with this answer: finish it, meet every acceptance criterion and commit it.`;
+}
+
+/** For a fresh session (another node, or the old session is gone): the question and its answer as context. */
+export function answeredQuestionNote(q: { text: string; answer?: string }): string {
+  return `An earlier session on this story asked a person: ${q.text}\nThe answer: ${q.answer ?? ""}`;
+}
+
 /** What a resumed session is told when a person sent its work back by the line: it remembers the rest. */
 export function reviewContinuePrompt(review: Review): string {
   return `A reviewer looked at the changes you committed and sent the story back. Address every comment below in this worktree, then commit your changes with git.\n\n${formatReview(review)}\n`;

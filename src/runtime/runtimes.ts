@@ -1,9 +1,13 @@
 import type { AgentRuntime } from "./agent-runtime.js";
 import { ClaudeCodeRuntime } from "./claude-code-runtime.js";
+import { CodexRuntime } from "./codex-runtime.js";
 import { CommandRuntime } from "./command-runtime.js";
+import { GeminiRuntime } from "./gemini-runtime.js";
 
 const RUNTIMES: Record<string, AgentRuntime> = {
   "claude-code": new ClaudeCodeRuntime(),
+  codex: new CodexRuntime(),
+  gemini: new GeminiRuntime(),
   command: new CommandRuntime(),
 };
 

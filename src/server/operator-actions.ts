@@ -1,10 +1,9 @@
-import { z } from "zod";
-import { ITEM_TYPES, isItemId } from "../pipeline/item-id.js";
+import { rmSync } from "node:fs";
+import { featureBranch, isItemId } from "../pipeline/item-id.js";
 import { parseStage, STAGES, type Stage } from "../pipeline/stages.js";
 import { renderStory, setCriterion } from "../pipeline/story-markdown.js";
-import { featureBranch } from "../pipeline/item-id.js";
-import { QA_MODES } from "../pipeline/qa-modes.js";
 import type { Item, NodeEntry } from "../state/item.js";
+import type { AccountsView } from "../state/accounts-view.js";
 import type { Claims } from "../state/claims.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import { isNodeId } from "../state/document-reader.js";
@@ -13,73 +12,29 @@ import type { PeerClockView } from "../state/peer-receipts.js";
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { documentSchema, SCHEMA } from "../state/migrations/index.js";
 import { commitsAhead, git, hasRemote } from "../git/git.js";
+import { branchDiff, DiffUnavailable, type BranchDiff } from "../git/branch-diff.js";
+import type { StoryLogs } from "../runtime/story-log.js";
+import type { LiveConfig } from "../config/live-config.js";
+import {
+  ActionError,
+  checkText,
+  defined,
+  newStorySchema,
+  noteText,
+  parse,
+  REVIEWABLE,
+  reviewSchema,
+  storyPatchSchema,
+} from "./action-schemas.js";
+import { logWindow, type LogWindow, type LogWindowOptions } from "./log-window.js";
 import { BoardSnapshots, type BoardSnapshot } from "./board-snapshot.js";
-import { isReviewPath, REVIEW_LIMITS, reviewReason, type Review } from "../pipeline/review.js";
-import { controlCharacter, controlCharacterMessage } from "../pipeline/text-rules.js";
+import { reviewReason, type Review } from "../pipeline/review.js";
 
-/** An error an operator caused, with the HTTP status it maps to. */
-export class ActionError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409 | 503,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type { AccountsView } from "../state/accounts-view.js";
+export { ActionError, newStorySchema, reviewSchema, storyPatchSchema } from "./action-schemas.js";
 
-/** Text a person writes: control characters other than newline and tab are refused (400). */
-const text = () =>
-  z.string().superRefine((s, ctx) => {
-    const found = controlCharacter(s);
-    if (found) ctx.addIssue({ code: "custom", message: controlCharacterMessage(found) });
-  });
-
-/** The same rule for the plain-string arguments of moves, blocks and pauses. */
-function checkText(field: string, value: string | undefined): void {
-  const found = value === undefined ? undefined : controlCharacter(value);
-  if (found) throw new ActionError(400, `${field}: ${controlCharacterMessage(found)}`);
-}
-
-const stageInput = z.string().transform((s, ctx) => {
-  const st = parseStage(s);
-  if (!st) ctx.addIssue({ code: "custom", message: `invalid stage "${s}" (expected one of ${STAGES.join(", ")})` });
-  return st as Stage;
-});
-
-export const newStorySchema = z.strictObject({
-  name: text().trim().min(1, "name must not be empty").max(200),
-  type: z.enum(ITEM_TYPES).default("story"),
-  stage: stageInput.default("backlog"),
-  body: text().max(100_000).optional(),
-  criteria: z.array(text().min(1).max(500)).max(100).optional(),
-  dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
-  qa: z.enum(QA_MODES).optional(),
-});
-
-export const storyPatchSchema = z.strictObject({
-  name: text().trim().min(1).max(200).optional(),
-  body: text().max(100_000).optional(),
-  dependsOn: z.array(z.string().refine(isItemId, "not an item id")).optional(),
-  qa: z.enum(QA_MODES).optional(),
-});
-
-const lineComment = z.strictObject({
-  file: z.string().refine(isReviewPath, "file must be a relative path in the repository"),
-  line: z.number().int().min(1).max(REVIEW_LIMITS.line),
-  text: z.string().trim().min(1, "a comment needs text").max(REVIEW_LIMITS.text),
-  old: z.boolean().optional(),
-});
-
-/** Stages whose work can be sent back by a review: those the `rework` transition leaves from. */
-const REVIEWABLE: readonly Stage[] = ["qa", "merge", "done"];
-
-/** A review by the line (REST `…/review`, `…/reject`, MCP `reject_story`): line comments and/or an overall comment. */
-export const reviewSchema = z
-  .strictObject({
-    summary: z.string().trim().max(REVIEW_LIMITS.summary).optional(),
-    comments: z.array(lineComment).max(REVIEW_LIMITS.comments, `at most ${REVIEW_LIMITS.comments} comments`).default([]),
-  })
-  .refine((r) => r.comments.length > 0 || !!r.summary, "a review needs a comment: {summary} or {comments: [{file, line, text}]}");
+/** Minting a one-time join token and the join string that carries it (the rendezvous). */
+export type JoinMinter = (ttlSecs: number, host: string | undefined) => { token: string; expiresAt: number; join?: string };
 
 /**
  * A node as the answering node sees it: its entry, and `liveness` judged here — whether it is
@@ -93,6 +48,8 @@ export interface PipelineView {
   nodes: NodeView[];
   /** What the serving node runs and the document's schema (README "Versions"). */
   release: { version: string; protocol: number; minProtocol: number; schema: number | null; supportedSchema: number };
+  /** Accounts, their pauses and today's spend (issue 28). */
+  accounts?: AccountsView;
 }
 
 /**
@@ -112,7 +69,18 @@ export class OperatorActions {
 
   constructor(
     private readonly claims: Claims,
-    private readonly opts: { root: string; baseBranch: () => Promise<string>; nodes?: NodeControl; nodeAliveMs?: () => number },
+    private readonly opts: {
+      root: string;
+      baseBranch: () => Promise<string>;
+      nodes?: NodeControl;
+      /** Story logs (reading, and removing them on purge). */
+      logs?: StoryLogs;
+      /** The live config, for `reloadConfig`. */
+      config?: LiveConfig;
+      joins?: JoinMinter;
+      nodeAliveMs?: () => number;
+      accounts?: () => AccountsView;
+    },
   ) {
     this.pipeline = claims.pipeline;
   }
@@ -127,6 +95,7 @@ export class OperatorActions {
         ...n,
         liveness: { alive: isPeerAlive(this.pipeline, n.id, aliveMs), ...this.pipeline.receipts.view(n.id) },
       })),
+      ...(this.opts.accounts ? { accounts: this.opts.accounts() } : {}),
       release: {
         version: VERSION,
         protocol: PROTOCOL,
@@ -144,6 +113,12 @@ export class OperatorActions {
   }
 
   private snapshots: BoardSnapshots | undefined;
+
+  /** Accounts, their pauses and today's spend as this node sees them (the board's accounts panel). */
+  accounts(): AccountsView {
+    if (!this.opts.accounts) throw new ActionError(404, "this node keeps no account ledger");
+    return this.opts.accounts();
+  }
 
   create(input: unknown): Item {
     const s = parse(newStorySchema, input);
@@ -165,7 +140,7 @@ export class OperatorActions {
 
   update(id: string, input: unknown): Item {
     this.get(id);
-    this.pipeline.update(id, parse(storyPatchSchema, input));
+    this.pipeline.update(id, defined(parse(storyPatchSchema, input)));
     return this.get(id);
   }
 
@@ -324,6 +299,67 @@ export class OperatorActions {
   }
 
   /**
+   * Delete the item and what this server keeps of it: its log and prompt file, and its feature
+   * branch on origin. Agents remove their worktrees of it once it is gone (when that loses nothing).
+   */
+  async purge(id: string): Promise<{ id: string; purged: true; branchDeleted: boolean }> {
+    this.remove(id);
+    if (this.opts.logs) for (const f of [this.opts.logs.file(id), this.opts.logs.promptFile(id)]) rmSync(f, { force: true });
+    const root = this.opts.root;
+    const remote = await hasRemote(root).catch(() => false);
+    const deleted = remote ? await git(root, ["push", "--quiet", "origin", "--delete", featureBranch(id)], { allowFail: true }) : undefined;
+    return { id, purged: true, branchDeleted: deleted?.exitCode === 0 };
+  }
+
+  /** A person answers the question a coder asked (`ask_human`); the coder's session resumes with it. */
+  answer(id: string, text: unknown): Item {
+    const item = this.get(id);
+    const answer = parse(noteText("the answer"), text);
+    if (!item.question || item.question.answer !== undefined) throw new ActionError(409, `${id} has no open question`);
+    this.pipeline.update(id, { question: { ...item.question, answer, answeredAt: Date.now() } });
+    return this.get(id);
+  }
+
+  /** The story's branch against the base, as origin has them; 404 until it is pushed. */
+  async diff(id: string): Promise<BranchDiff> {
+    this.get(id);
+    let d: BranchDiff | undefined;
+    try {
+      d = await branchDiff(this.opts.root, await this.opts.baseBranch(), id);
+    } catch (err) {
+      throw new ActionError(503, err instanceof DiffUnavailable ? err.message : "the diff could not be computed");
+    }
+    if (!d) throw new ActionError(404, `the branch of ${id} is not pushed yet`);
+    return d;
+  }
+
+  /** A page of the story's log (see `logWindow`: tail, since an offset, a bounded wait). */
+  async log(id: string, o: LogWindowOptions = {}): Promise<LogWindow> {
+    this.get(id);
+    if (!this.opts.logs) throw new ActionError(409, "this node keeps no logs");
+    return logWindow(this.opts.logs, id, o);
+  }
+
+  /** Read project.toml and agents.toml again now (they are also watched); an invalid file is a 400 and changes nothing. */
+  reloadConfig(): { reloaded: true; slots: number } {
+    const cfg = this.opts.config;
+    if (!cfg) throw new ActionError(409, "this node has no config to reload");
+    let reason: string | undefined;
+    const onRejected = (r: string) => (reason = r);
+    cfg.once("rejected", onRejected);
+    const ok = cfg.reload();
+    cfg.off("rejected", onRejected);
+    if (!ok) throw new ActionError(400, reason ?? "config rejected");
+    return { reloaded: true, slots: cfg.agents.agent.length };
+  }
+
+  /** A one-time join token as a join string (`huskies agent --join`). */
+  createJoin(ttlSecs: number, host?: string): { token: string; expiresAt: number; join?: string } {
+    if (!this.opts.joins) throw new ActionError(409, "this node does not issue join tokens");
+    return this.opts.joins(ttlSecs, host);
+  }
+
+  /**
    * Commits the story's branch has on origin beyond the base, fetched for just these two refs.
    * A git failure is reported as such (503), never read as "0 commits ahead".
    */
@@ -341,14 +377,4 @@ export class OperatorActions {
       throw new ActionError(503, `cannot check ${branch} on origin: ${(err as Error).message}`);
     }
   }
-}
-
-function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
-  const r = schema.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-    throw new ActionError(400, `${where}${issue.message}`);
-  }
-  return r.data;
 }

@@ -39,6 +39,7 @@ export function restApi(
   api.get("/pipeline", (c) => c.json(actions.view()));
   api.get("/nodes", (c) => c.json(actions.view().nodes));
   api.get("/board", (c) => c.json(actions.board()));
+  api.get("/accounts", (c) => c.json(actions.accounts()));
   api.get("/stories", (c) => c.json(Object.values(actions.view().stages).flat()));
   // A create repeated with the same `Idempotency-Key` gets the first answer, not a second item.
   if (deps.idempotency) api.post("/stories", deps.idempotency.middleware());
@@ -64,6 +65,8 @@ export function restApi(
   api.post("/stories/:id/approve", async (c) => c.json(await actions.approve(id(c))));
   api.post("/stories/:id/reject", async (c) => c.json(actions.reject(id(c), await jsonObject(c))));
   api.post("/stories/:id/assign", async (c) => c.json(actions.assign(id(c), (await bodyOf(c, assignBody)).node)));
+  api.post("/stories/:id/answer", async (c) => c.json(actions.answer(id(c), (await jsonObject(c)).answer)));
+  api.post("/stories/:id/purge", async (c) => c.json(await actions.purge(id(c))));
 
   api.post("/nodes/:id/pause", async (c) => {
     const reason = (await jsonObject(c)).reason;
@@ -96,9 +99,7 @@ export function restApi(
     if (!deps.tokens) throw new ActionError(409, "this node does not issue join tokens");
     const ttl = tokenTtl((await jsonObject(c)).ttlSecs);
     if (!ttl.ok) throw new ActionError(400, ttl.error);
-    const created = deps.tokens.create(ttl.secs);
-    // The join string carries this server's URL, key and certificate fingerprint with the token.
-    return c.json({ ...created, join: deps.join?.issue(c.req.header("host"), created.token) }, 201);
+    return c.json(actions.createJoin(ttl.secs, c.req.header("host")), 201);
   });
   api.post("/nodes/admit", async (c) => {
     if (!deps.admit || !deps.join) throw new ActionError(409, "this node does not admit keys");

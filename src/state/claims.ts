@@ -118,6 +118,30 @@ export class Claims {
     return true;
   }
 
+  /**
+   * Ask the rendezvous for a tick as the holder (see src/pipeline/tick-request.ts): the request
+   * goes into its own key of the item's `tickRequests`, so concurrent requests never conflict.
+   * False when the token is stale.
+   */
+  requestTick(token: ClaimToken, key: string, request: Record<string, unknown>): boolean {
+    if (!this.holds(token)) return false;
+    this.write(token.id, (m) => mapOf(m, "tickRequests").set(key, request));
+    return true;
+  }
+
+  /** Drop every tick request of an item (the rendezvous, once it has judged them, in the same pass). */
+  clearTickRequests(id: string, patch: ItemPatch = {}): void {
+    this.write(
+      id,
+      (m) => {
+        const req = m.get("tickRequests");
+        if (req instanceof Y.Map) for (const k of [...req.keys()]) req.delete(k);
+        setAll(m, patch);
+      },
+      groupsOfPatch(patch),
+    );
+  }
+
   /** Write plain fields as the holder; false when the token is stale. */
   patchAs(token: ClaimToken, patch: ItemPatch): boolean {
     if (!this.holds(token)) return false;
@@ -210,10 +234,14 @@ export class Claims {
 }
 
 function requestsOf(m: Y.Map<unknown>): Y.Map<unknown> {
-  let req = m.get("requests");
+  return mapOf(m, "requests");
+}
+
+function mapOf(m: Y.Map<unknown>, field: string): Y.Map<unknown> {
+  let req = m.get(field);
   if (!(req instanceof Y.Map)) {
-    req = new Y.Map<number>();
-    m.set("requests", req);
+    req = new Y.Map<unknown>();
+    m.set(field, req);
   }
   return req as Y.Map<unknown>;
 }

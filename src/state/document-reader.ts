@@ -5,7 +5,9 @@ import { isStage } from "../pipeline/stages.js";
 import { QA_MODES } from "../pipeline/qa-modes.js";
 import { readReview } from "../pipeline/review.js";
 import { isFailureKind, kindOfFailureText } from "../pipeline/failure-kind.js";
-import type { Failure, Item, LastRun, NodeEntry, PauseState, QaMode, RunOutcomeKind } from "./item.js";
+import { MAX_NOTE_CHARS } from "../config/defaults.js";
+import { MAX_TICK_REQUESTS, readTickRequest, type TickRequest } from "../pipeline/tick-request.js";
+import type { Failure, Item, LastRun, NodeEntry, PauseState, Progress, QaMode, Question, RunOutcomeKind } from "./item.js";
 import type { FieldSource } from "./write-authority.js";
 
 /**
@@ -50,6 +52,7 @@ function readLastRun(v: unknown): LastRun | undefined {
     ...(str(v.sessionId) !== undefined ? { sessionId: str(v.sessionId) } : {}),
     ...(outcome ? { outcome } : {}),
     ...(typeof v.runtime === "string" && /^[a-z0-9_-]{1,40}$/.test(v.runtime) ? { runtime: v.runtime } : {}),
+    ...(typeof v.account === "string" && /^[A-Za-z0-9_.-]{1,40}$/.test(v.account) ? { account: v.account } : {}),
   };
 }
 
@@ -61,6 +64,25 @@ export function readFailure(v: unknown): Failure | undefined {
   if (typeof v === "string") return { kind: kindOfFailureText(v), message: v };
   if (!isObject(v) || typeof v.message !== "string") return undefined;
   return { kind: isFailureKind(v.kind) ? v.kind : "other", message: v.message };
+}
+
+/** A coder's question: text and time required; anything else of the wrong shape is dropped. */
+export function readQuestion(v: unknown): Question | undefined {
+  if (!isObject(v) || typeof v.text !== "string" || !v.text.trim() || !finite(v.askedAt)) return undefined;
+  const answer = typeof v.answer === "string" ? v.answer.slice(0, MAX_NOTE_CHARS) : undefined;
+  return {
+    text: v.text.slice(0, MAX_NOTE_CHARS),
+    askedAt: v.askedAt,
+    node: isNodeId(v.node) ? v.node : "",
+    slot: str(v.slot)?.slice(0, 40) ?? "",
+    ...(typeof v.sessionId === "string" && /^[A-Za-z0-9_-]{1,100}$/.test(v.sessionId) ? { sessionId: v.sessionId } : {}),
+    ...(answer !== undefined ? { answer, ...(finite(v.answeredAt) ? { answeredAt: v.answeredAt } : {}) } : {}),
+  };
+}
+
+export function readProgress(v: unknown): Progress | undefined {
+  if (!isObject(v) || typeof v.text !== "string" || !finite(v.at)) return undefined;
+  return { text: v.text.slice(0, MAX_NOTE_CHARS), at: v.at };
 }
 
 /** At most a handful of node ids: the breaker needs two. */
@@ -78,6 +100,18 @@ export function readRequests(v: unknown): Record<string, number> {
       if (isNodeId(node) && finite(at)) out[node] = at;
     });
   return out;
+}
+
+/** Requests of the right shape (the rendezvous checks signatures); absent when there are none. */
+function readTickRequests(v: unknown): Record<string, TickRequest> | undefined {
+  if (!(v instanceof Y.Map) || v.size === 0) return undefined;
+  const out: Record<string, TickRequest> = {};
+  let n = 0;
+  v.forEach((raw, key) => {
+    const r = readTickRequest(raw);
+    if (r && n++ < MAX_TICK_REQUESTS * 2) out[key] = r;
+  });
+  return n ? out : undefined;
 }
 
 /** An item, or undefined (reported) when the entry is not a well-formed item. */
@@ -126,7 +160,15 @@ export function readItemFields(id: string, m: FieldSource, malformed?: Malformed
     ...readTroubledNodes(m.get("troubledNodes")),
     logNode: isNodeId(m.get("logNode")) ? (m.get("logNode") as string) : undefined,
     ...(review ? { review } : {}),
+    ...optional("question", readQuestion(m.get("question"))),
+    ...optional("progress", readProgress(m.get("progress"))),
+    ...optional("tickRequests", readTickRequests(m.get("tickRequests"))),
   };
+}
+
+/** `{key: value}` when there is a value: absent fields stay absent (the item's JSON is unchanged). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function readPause(v: unknown): PauseState | null {

@@ -1,3 +1,4 @@
+import type { TickRequest } from "../pipeline/tick-request.js";
 import type { Claim } from "../pipeline/claim-rules.js";
 import type { ItemType } from "../pipeline/item-id.js";
 import type { Stage } from "../pipeline/stages.js";
@@ -23,7 +24,9 @@ export interface LastRun {
   /** The runtime's session id, so a node that retakes the story can continue it. */
   sessionId?: string;
   outcome?: RunOutcomeKind;
-  /** The slot's runtime (`claude-code`, `command`, …): the board filters on it. */
+  /** The account the run used (issue 28), when the slot names accounts. */
+  account?: string;
+  /** The runtime that ran (`claude-code`, `codex`, …; a fallback account's may differ from the slot's): the board filters on it. */
   runtime?: string;
 }
 
@@ -63,6 +66,29 @@ export interface Item {
   logNode?: string;
   /** Line comments a person sent the story back with; cleared when the work passes to qa again. */
   review?: Review;
+  /** A coder's question to a person (`ask_human`); the story needs a person while it has no answer. */
+  question?: Question;
+  /** The coder's latest progress line (`report_progress`), shown on the card. */
+  progress?: Progress;
+  /** Ticks a holder asked for, signed by its node, waiting for the rendezvous (src/pipeline/tick-request.ts). */
+  tickRequests?: Record<string, TickRequest>;
+}
+
+/** A question a coder asked through its MCP channel, and (once given) the answer that resumes it. */
+export interface Question {
+  text: string;
+  askedAt: number;
+  /** The node and slot of the run that asked, and its session: the answer resumes that session there. */
+  node: string;
+  slot: string;
+  sessionId?: string;
+  answer?: string;
+  answeredAt?: number;
+}
+
+export interface Progress {
+  text: string;
+  at: number;
 }
 
 /** Why a node takes no new work: set by itself (limits, credentials) or by an operator. */
@@ -96,7 +122,7 @@ export interface NodeEntry {
  * Fields a writer may set on an item without a claim token. The id and creation time never
  * change; `stage`, `claim`, `epoch` and `requests` are written only by `Claims` (src/state/claims.ts).
  */
-export type ItemPatch = Partial<Omit<Item, "id" | "createdAt" | "requests" | "stage" | "claim" | "epoch" | "stageAt">>;
+export type ItemPatch = Partial<Omit<Item, "id" | "createdAt" | "requests" | "stage" | "claim" | "epoch" | "stageAt" | "tickRequests">>;
 
 /** The fields only the claims module writes. */
-export const CLAIM_FIELDS = ["stage", "stageAt", "claim", "epoch", "requests"] as const;
+export const CLAIM_FIELDS = ["stage", "stageAt", "claim", "epoch", "requests", "tickRequests"] as const;

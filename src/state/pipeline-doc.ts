@@ -327,6 +327,21 @@ export class PipelineDoc {
     return true;
   }
 
+  /**
+   * Put back an item a peer deleted, exactly as last verified: each signed group's fields and its
+   * record (the rendezvous' `ForgeryRepair`; only the rendezvous deletes items). Unsigned
+   * per-item state (pending requests) starts empty again.
+   */
+  restoreItem(id: string, fields: Record<string, unknown>): void {
+    this.transact(() => {
+      const m = new Y.Map<unknown>();
+      for (const [k, v] of Object.entries(fields)) if (v !== undefined) m.set(k, v);
+      m.set("requests", new Y.Map<number>());
+      this.items.set(id, m);
+      this.reindex(id, true);
+    }, "repair");
+  }
+
   getNode(id: string): NodeEntry | undefined {
     return this.nodeCache.get(id);
   }

@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import type { Identity } from "../trust/identity.js";
+import { signRecord, verifyRecord } from "../trust/signed-record.js";
 import { VERSION } from "../version.js";
 import { documentSchema, migrateDocument, SCHEMA } from "./migrations/index.js";
 import type { PipelineDoc } from "./pipeline-doc.js";
@@ -32,7 +34,13 @@ export function readOnlyAware(pipeline: PipelineDoc, replica: Writable): Writabl
  * - every node that meets a schema newer than it understands (or a `meta.schema` it cannot read)
  *   says so once and stays read-only: `PipelineDoc.readOnly` refuses local writes, REST answers
  *   503 with the reason, and the node takes no work.
+ * - `meta` is not a signed map and any admitted replica can write it, so a schema this release
+ *   does not understand (newer, or not a number) counts only when `meta.schemaSig` is an operator
+ *   key's signature over that number (the rendezvous signs what it migrates to). An unsigned one
+ *   is counted as an unverified write and ignored, and the rendezvous writes its own back: one
+ *   admitted node cannot make the whole project read-only.
  */
+export const SCHEMA_KIND = "huskies-schema-v1";
 export class SchemaGuard {
   private stop: (() => void) | undefined;
   private migrating = false;
@@ -45,6 +53,12 @@ export class SchemaGuard {
       /** Whether an empty document may be stamped with this schema now (a new project, not a lost replica). */
       stampEmpty?: () => boolean;
       log: Logger;
+      /** Signs the schema this node migrates to (the rendezvous). */
+      identity?: Identity;
+      /** Whether `key` may sign the schema (an operator key); without it every schema counts. */
+      isOperator?: (key: string) => boolean;
+      /** Counts an unverified write (`/health` `unverifiedWrites`). */
+      countUnverified?: (key: string) => void;
     },
   ) {}
 
@@ -57,8 +71,46 @@ export class SchemaGuard {
     this.stop?.();
   }
 
+  /** Whether the document's `meta.schema` is one this release must honour: understood, or signed by an operator. */
+  private honoured(): boolean {
+    const schema = documentSchema(this.pipeline.doc);
+    if (schema !== undefined && schema <= SCHEMA) return true;
+    if (!this.opts.isOperator) return true;
+    const rec = this.pipeline.meta.get("schemaSig") as { schema?: unknown; by?: unknown } | undefined;
+    const raw = this.pipeline.meta.get("schema");
+    return (
+      !!rec && typeof rec.by === "string" && rec.schema === raw && this.opts.isOperator(rec.by) && verifyRecord(SCHEMA_KIND, rec.by, rec)
+    );
+  }
+
+  /** The rendezvous stamps `meta.schema` with its own number, signed (after a migration, or over a forgery). */
+  private stamp(): void {
+    const id = this.opts.identity;
+    if (!id || this.pipeline.readOnly) return;
+    this.pipeline.transact(() => {
+      this.pipeline.meta.set("schema", SCHEMA);
+      this.pipeline.meta.set("schemaSig", signRecord(id, SCHEMA_KIND, { schema: SCHEMA, by: id.nodeId }));
+    }, "migration");
+  }
+
   private check(): void {
     const doc = this.pipeline.doc;
+    if (!this.honoured()) {
+      this.opts.countUnverified?.(`schema\0${JSON.stringify(this.pipeline.meta.get("schema")) ?? ""}`);
+      if (this.pipeline.readOnly) this.pipeline.readOnly = undefined;
+      if (this.opts.migrate && !this.migrating) {
+        this.migrating = true;
+        this.opts.log.warn(
+          { schema: this.pipeline.meta.get("schema") as never },
+          "ignoring an unsigned meta.schema; writing this node's back",
+        );
+        queueMicrotask(() => {
+          this.migrating = false;
+          this.stamp();
+        });
+      }
+      return;
+    }
     const schema = documentSchema(doc);
     const reason =
       schema === undefined
@@ -78,6 +130,7 @@ export class SchemaGuard {
       queueMicrotask(() => {
         this.migrating = false;
         const report = migrateDocument(doc);
+        if (report) this.stamp();
         if (report && this.pipeline.items.size > 0)
           this.opts.log.info(report, `document migrated from schema ${report.from} to ${report.to}`);
       });

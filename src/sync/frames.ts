@@ -1,5 +1,6 @@
 import { isCertificateShape, type Certificate } from "../trust/admission.js";
 import { UNVERSIONED_PROTOCOL } from "../pipeline/compatibility.js";
+import type { Handover } from "../trust/operator-keys.js";
 
 /**
  * The JSON frames huskies adds to y-websocket framing, and their validation: a frame with a
@@ -20,8 +21,11 @@ export interface Release {
 
 /** Auth handshake v2 (message type 100). See `handshake.ts` for what is signed. */
 export type AuthFrame =
-  /** acceptor → connector, always the first frame (also in open mode). */
-  | ({ type: "challenge"; v: 2; nodeId: string; challenge: string } & Release)
+  /**
+   * acceptor → connector, always the first frame (also in open mode). `handover` (additive, issue
+   * 32): a recovered rendezvous shows the operator-signed record that vouches for its new key.
+   */
+  | ({ type: "challenge"; v: 2; nodeId: string; challenge: string; handover?: Handover } & Release)
   /** connector → acceptor. `admission` is the connector's own certificate from the rendezvous. */
   | ({
       type: "answer";
@@ -91,6 +95,17 @@ function optCert(v: unknown, what: string): Certificate | undefined {
   return v;
 }
 
+/** A malformed handover is dropped, not fatal: the link then works (or is refused) as without one. */
+function optHandover(v: unknown): { handover?: Handover } {
+  const h = v as Partial<Handover> | null | undefined;
+  if (!h || typeof h !== "object") return {};
+  if (typeof h.operator !== "string" || !HEX64.test(h.operator)) return {};
+  if (typeof h.newKey !== "string" || !HEX64.test(h.newKey)) return {};
+  if (typeof h.at !== "number" || !Number.isSafeInteger(h.at)) return {};
+  if (typeof h.sig !== "string" || !HEX128.test(h.sig)) return {};
+  return { handover: { operator: h.operator, newKey: h.newKey, at: h.at, sig: h.sig } };
+}
+
 function release(f: Record<string, unknown>): Release {
   const protocol = f.protocol ?? UNVERSIONED_PROTOCOL;
   if (typeof protocol !== "number" || !Number.isSafeInteger(protocol) || protocol < 1) fail("bad protocol");
@@ -114,6 +129,7 @@ export function parseAuthFrame(raw: unknown): AuthFrame {
         v: 2,
         nodeId: hex(f.nodeId, HEX64, "nodeId"),
         challenge: hex(f.challenge, HEX64, "challenge"),
+        ...optHandover(f.handover),
         ...release(f),
       };
     case "answer": {

@@ -9,10 +9,12 @@ import { HealProbe, tcpProbe, urlEndpoint, type Probe } from "./heal-probe.js";
 import type { Identity } from "../trust/identity.js";
 import { SyncConnection } from "./sync-connection.js";
 import type { SyncHub } from "./sync-hub.js";
-import { pinMismatch, type TlsPin } from "../trust/tls-pin.js";
+import { pinMismatch, REJOIN_HINT, type TlsPin } from "../trust/tls-pin.js";
 import { systemClock, type Clock, type TimerHandle } from "../util/clock.js";
 import { channelBinding } from "../trust/handshake.js";
 import { plaintextRefusal } from "../trust/plaintext.js";
+import type { FollowVerdict } from "../trust/follow-handover.js";
+import type { Handover } from "../trust/operator-keys.js";
 
 export interface SyncClientOptions {
   url: string;
@@ -39,6 +41,11 @@ export interface SyncClientOptions {
   allowPlaintext?: () => boolean;
   /** While in backoff, probe the server and reconnect as soon as it is back. Default: on for upstream links. */
   healProbe?: boolean | Probe;
+  /**
+   * Upstream: another key answered and showed `handover` (or none). Return ok to follow it (the
+   * caller re-pins; the next handshake proves the key), or why not: the link then stops for good.
+   */
+  followHandover?: (answered: string, handover: Handover | undefined) => FollowVerdict;
   /** Timers (reconnect, ping, handshake deadline); the real clock unless a simulation drives it. */
   clock?: Clock;
   /** Ping interval of the link (`link_ping_secs`); two unanswered pings close it. Default `LINK_PING_MS`. */
@@ -69,6 +76,10 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   private readonly probe: HealProbe | undefined;
   private failure: UserError | undefined;
   private local: string | undefined;
+  /** An authenticated link to the expected peer was up at least once in this run. */
+  private linkedBefore = false;
+  /** The rendezvous key an operator's handover moved this link to (overrides a join string's pin). */
+  private followed: string | undefined;
 
   constructor(private readonly opts: SyncClientOptions) {
     super();
@@ -113,7 +124,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
   }
 
   private expectedPeer(): string | undefined {
-    const e = this.opts.pin?.nodeId ?? this.opts.expectedPeer;
+    const e = this.followed ?? this.opts.pin?.nodeId ?? this.opts.expectedPeer;
     return typeof e === "function" ? e() : e;
   }
 
@@ -151,7 +162,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       ws.on("upgrade", (res) => {
         const why = pinMismatch(pin, res.socket);
         if (!why) return;
-        this.failure = new UserError(`refusing ${this.opts.url}: ${why}`);
+        this.failure = new UserError(`refusing ${this.opts.url}: ${why}${this.replaced() ? `; ${REJOIN_HINT}` : ""}`);
         ws.terminate();
       });
     }
@@ -180,6 +191,7 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
     link.on("ready", () => {
       this.opts.hub.log.info({ url: this.opts.url, peer: link.peerId?.slice(0, 12) }, "sync link up");
       this.backoff.reset();
+      this.linkedBefore = true;
       this.emit("connected");
     });
     link.on("synced", () => this.emit("synced"));
@@ -188,9 +200,26 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       this.link = undefined;
       this.emit("disconnected");
       if (this.stopped) return;
-      if (!this.failure && link.peerMismatch && pin?.nodeId) {
-        const { actual, expected } = link.peerMismatch;
-        this.failure = new UserError(`refusing ${this.opts.url}: node ${actual} answered, the join string pins ${expected}`);
+      // Upstream, another key answering is final too: the rendezvous key is pinned (a join
+      // string) or known from an earlier run (.huskies/rendezvous.json), and retrying cannot help.
+      if (!this.failure && link.peerMismatch && (pin?.nodeId || this.opts.upstream)) {
+        const { actual, expected, handover } = link.peerMismatch;
+        const verdict = this.opts.upstream ? this.opts.followHandover?.(actual, handover) : undefined;
+        if (verdict?.ok) {
+          this.opts.hub.log.warn(
+            { url: this.opts.url, from: expected.slice(0, 12), to: actual.slice(0, 12), operator: handover?.operator.slice(0, 12) },
+            "following a new rendezvous key that an operator key vouched for",
+          );
+          this.followed = actual;
+          return this.connect();
+        }
+        // Why a handover that was shown is not followed; without one the line stays as before.
+        const why = handover && verdict && !verdict.ok ? ` (not followed: ${verdict.reason})` : "";
+        this.failure = new UserError(
+          this.replaced() || this.followed
+            ? `refusing ${this.opts.url}: node ${actual} answered${why}, this checkout follows rendezvous ${expected} (.huskies/rendezvous.json); ${REJOIN_HINT}`
+            : `refusing ${this.opts.url}: node ${actual} answered${why}, the join string pins ${expected}`,
+        );
       }
       if (this.failure) return this.fail(this.failure.message);
       const delay = this.backoff.next();
@@ -205,6 +234,14 @@ export class SyncClient extends EventEmitter<SyncClientEvents> {
       }, delay);
       this.probe?.start(!opened);
     });
+  }
+
+  /**
+   * Whether a refused rendezvous may have been replaced rather than mistyped: its key was known
+   * before this run (no join string now) or a link to it was up earlier in this run.
+   */
+  private replaced(): boolean {
+    return !!this.opts.upstream && (!this.opts.pin?.nodeId || this.linkedBefore);
   }
 
   /** The probe saw the server come back: skip the rest of the backoff. */

@@ -8,6 +8,7 @@ import { commonProtocol, incompatibilityMessage, type ProtocolRange } from "../p
 import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../version.js";
 import { answerText, newChallenge, welcomeText, type Side } from "../trust/handshake.js";
 import { verifySignature } from "../trust/identity.js";
+import type { Handover } from "../trust/operator-keys.js";
 import {
   CHUNK_HEADER_BYTES,
   decodeFrame,
@@ -73,7 +74,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
   /** The protocol both ends speak on this link (see `commonProtocol`). */
   protocol: number | undefined;
   /** Set when the connector refused the link because another key than the expected one answered. */
-  peerMismatch: { expected: string; actual: string } | undefined;
+  peerMismatch: { expected: string; actual: string; handover?: Handover } | undefined;
   private myChallenge: string | undefined;
   private theirChallenge: string | undefined;
   private theirId: string | undefined;
@@ -119,7 +120,17 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     this.authTimer = this.clock.setTimeout(() => this.close(CLOSE_AUTH_FAILED, silent), opts.handshakeMs ?? AUTH_TIMEOUT_MS);
     if (side.kind === "accept") {
       this.myChallenge = newChallenge();
-      this.send(encodeAuth({ type: "challenge", v: 2, nodeId: side.identity.nodeId, challenge: this.myChallenge, ...this.ownRelease() }));
+      const handover = side.gate.handover?.();
+      this.send(
+        encodeAuth({
+          type: "challenge",
+          v: 2,
+          nodeId: side.identity.nodeId,
+          challenge: this.myChallenge,
+          ...(handover ? { handover } : {}),
+          ...this.ownRelease(),
+        }),
+      );
     }
   }
 
@@ -296,7 +307,7 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
       const a = frame.nodeId;
       this.theirId = a;
       // Checked before answering: nothing (signature, join token) goes to a key we did not dial.
-      if (side.expectedPeer && a !== side.expectedPeer) return this.mismatch(side.expectedPeer, a);
+      if (side.expectedPeer && a !== side.expectedPeer) return this.mismatch(side.expectedPeer, a, frame.handover);
       if (a === this.selfId) return this.close(CLOSE_AUTH_FAILED, "a node cannot link to itself");
       // Before answering: a node whose protocol we do not speak gets no signature and no token.
       if (!this.acceptRelease(a, frame)) return;
@@ -375,8 +386,9 @@ export class SyncConnection extends EventEmitter<{ ready: []; synced: []; closed
     return false;
   }
 
-  private mismatch(expected: string, actual: string): void {
-    this.peerMismatch = { expected, actual };
+  private mismatch(expected: string, actual: string, handover?: Handover): void {
+    // The handover (if the peer showed one) is only kept for the client to judge; nothing was sent.
+    this.peerMismatch = { expected, actual, ...(handover ? { handover } : {}) };
     this.hub.log.warn({ expected, actual, self: this.selfId }, "another key answered than the node dialled: dropping the link");
     this.close(CLOSE_AUTH_FAILED, `expected node ${expected.slice(0, 12)}, ${actual.slice(0, 12)} answered`);
   }

@@ -78,9 +78,9 @@ function decodeBody(type: number, d: decoding.Decoder): Incoming {
     case MSG_QUERY_AWARENESS:
       return { kind: "query-awareness" };
     case MSG_HUSKIES_AUTH:
-      return { kind: "auth", frame: parseAuthFrame(readJson(d)) };
+      return { kind: "auth", frame: parseAuthFrame(readJson(d, MAX_CONTROL_JSON)) };
     case MSG_STATUS: {
-      const v = readJson(d) as { linked?: unknown };
+      const v = readJson(d, MAX_CONTROL_JSON) as { linked?: unknown };
       if (!v || typeof v !== "object" || typeof v.linked !== "boolean") throw new MalformedFrame("bad status frame");
       return { kind: "status", linked: v.linked };
     }
@@ -98,9 +98,23 @@ function decodeBody(type: number, d: decoding.Decoder): Incoming {
   }
 }
 
-function readJson(d: decoding.Decoder): unknown {
+/**
+ * Handshake and status frames are a few hundred bytes of JSON (ids, signatures, a certificate).
+ * They arrive before the peer is authenticated, so anything bigger is refused before it is
+ * parsed: one unauthenticated 8 MB frame of nested brackets held the event loop for seconds.
+ */
+export const MAX_CONTROL_JSON = 64 * 1024;
+
+function readJson(d: decoding.Decoder, max = Infinity): unknown {
+  let text: string;
   try {
-    return JSON.parse(decoding.readVarString(d));
+    text = decoding.readVarString(d);
+  } catch (err) {
+    throw new MalformedFrame(`bad JSON: ${(err as Error).message}`);
+  }
+  if (text.length > max) throw new MalformedFrame(`control frame of ${text.length} characters is over ${max}`);
+  try {
+    return JSON.parse(text);
   } catch (err) {
     throw new MalformedFrame(`bad JSON: ${(err as Error).message}`);
   }

@@ -9,7 +9,7 @@ import type { SyncPolicy } from "../trust/auth-policy.js";
 import type { Identity } from "../trust/identity.js";
 import { LAZY_RELAY_MAX_MS, LAZY_RELAY_PER_LINK_MS, LAZY_RELAY_SHARE } from "../config/defaults.js";
 import { MeshManager } from "./mesh.js";
-import { SyncClient } from "./sync-client.js";
+import { SyncClient, type SyncClientOptions } from "./sync-client.js";
 import { SyncHub, type PersistedUpdates } from "./sync-hub.js";
 import { attachSyncServer } from "./sync-server.js";
 import { UpdateGuard } from "../trust/update-guard.js";
@@ -36,6 +36,8 @@ export interface SyncServiceOptions {
   documentBytes?: () => number;
   /** The rendezvous key or this node's certificate changed (learned on first contact, reissued): persist them. */
   onTrustChange?: () => void;
+  /** Agents: whether to follow another rendezvous key on the strength of an operator's handover (see SyncClient). */
+  followHandover?: SyncClientOptions["followHandover"];
   log: Logger;
 }
 
@@ -98,6 +100,7 @@ export class SyncService {
         pin: opts.upstreamPin,
         allowPlaintext: () => opts.config.project.allow_plaintext,
         expectedPeer: opts.role === "agent" ? () => policy.rendezvousKey() : undefined,
+        followHandover: opts.role === "agent" ? opts.followHandover : undefined,
         admission: () => policy.credential(),
         // Verified against the key that just proved itself (and matched any expected key).
         onAdmission: (cert) => {

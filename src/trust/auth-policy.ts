@@ -6,6 +6,8 @@ import type { Identity } from "./identity.js";
 import type { JoinTokenStore } from "./join-tokens.js";
 import { Revocations, type RevocationStore } from "./revocations.js";
 import type { SyncHub } from "../sync/sync-hub.js";
+import type { HandoverFile } from "./handover-file.js";
+import type { Handover } from "./operator-keys.js";
 
 export type AuthVerdict = { ok: true } | { ok: false; reason: string };
 /** `tokenMayAdmit`: refused as it stands, but a join token could admit it (see the pending welcome). */
@@ -29,6 +31,8 @@ export interface Gatekeeper {
   admit(claims: AnswerClaims): AdmitVerdict;
   /** This node's own certificate, shown in the welcome. */
   credential(): Certificate | undefined;
+  /** A recovered rendezvous: the operator-signed handover it shows in its challenge. */
+  handover?(): Handover | undefined;
 }
 
 export interface SyncPolicyOptions {
@@ -55,6 +59,8 @@ export interface SyncPolicyOptions {
   onUnverified?: (key: string) => void;
   /** Where verified revocations are kept, so a deleted entry never un-revokes a key. */
   revocationStore?: RevocationStore;
+  /** A rendezvous recovered with an operator key (`.huskies/handover.json`, see handover-file.ts). */
+  handover?: HandoverFile;
   now?: () => number;
 }
 
@@ -98,6 +104,17 @@ export class SyncPolicy {
     return true;
   }
 
+  /**
+   * An agent follows a new rendezvous key that an operator key vouched for (the caller checked
+   * the handover, see follow-handover.ts): what the new key signs counts from now on, and the
+   * next handshake must prove it.
+   */
+  follow(nodeId: string): void {
+    if (this.role === "rendezvous") return;
+    this.rendezvous = nodeId;
+    this.revocations.recheck();
+  }
+
   credential(): Certificate | undefined {
     return this.admission;
   }
@@ -120,6 +137,7 @@ export class SyncPolicy {
       preAuthorized,
       admit: (claims) => this.admit(claims, preAuthorized),
       credential: () => this.admission,
+      handover: () => this.o.handover?.handover,
     };
   }
 
@@ -206,9 +224,12 @@ export class SyncPolicy {
    */
   private byCertificate(key: string, cert: Certificate | undefined): boolean {
     const acceptOpen = this.role === "agent" && !!this.admission?.open;
+    // A recovered rendezvous: the lost key's certificates still admit the nodes the project had.
+    const lost = this.o.handover;
+    const issuer = lost && cert?.issuer === lost.lostKey && lost.nodes.includes(key) ? lost.lostKey : this.rendezvous;
     return (
       !!cert &&
-      verifyCertificate(cert, { node: key, issuer: this.rendezvous, ttlMs: this.ttlMs(), now: this.now(), acceptOpen }) &&
+      verifyCertificate(cert, { node: key, issuer, ttlMs: this.ttlMs(), now: this.now(), acceptOpen }) &&
       !this.isRevoked(key, cert.issuedAt)
     );
   }

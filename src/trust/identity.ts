@@ -28,6 +28,11 @@ export function nodeIdOfKeyFile(file: string): string {
   return identityFromKey(createPrivateKey(readFileSync(file))).nodeId;
 }
 
+/** The identity of an existing key file (an operator's key, which must never be created by accident). */
+export function loadIdentity(file: string): Identity {
+  return identityFromKey(createPrivateKey(readFileSync(file)));
+}
+
 export function ephemeralIdentity(): Identity {
   return identityFromKey(generateKeyPairSync("ed25519").privateKey);
 }

@@ -32,3 +32,11 @@ export function pinMismatch(pin: TlsPin, socket: unknown): string | undefined {
   if (!got) return "the server presented no TLS certificate";
   return got === want ? undefined : `the server's certificate fingerprint ${got} is not the pinned ${want}`;
 }
+
+/**
+ * The one thing an agent pinned to a rendezvous key can do when another key answers at its
+ * rendezvous' address (the project's rendezvous was lost and recovered with a new key, or
+ * someone is impersonating it): it refuses, and is told how to follow a new rendezvous.
+ */
+export const REJOIN_HINT =
+  "if this project's rendezvous was replaced (huskies serve --from-replica), re-join with a join string from the new one: huskies agent --join JOIN";

@@ -10,6 +10,8 @@ export interface RendezvousPin {
   nodeId: string;
   /** SHA-256 fingerprint of its TLS certificate, when it serves wss:// and the join string said so. */
   fingerprint?: string;
+  /** When the operator signed the handover this pin came from (an older handover is never followed again). */
+  handoverAt?: number;
 }
 
 /**
@@ -71,5 +73,11 @@ export class TrustStore {
 
 function isPin(v: unknown): v is RendezvousPin {
   const p = v as Partial<RendezvousPin> | null;
-  return !!p && typeof p.url === "string" && isNodeId(p.nodeId) && (p.fingerprint === undefined || typeof p.fingerprint === "string");
+  return (
+    !!p &&
+    typeof p.url === "string" &&
+    isNodeId(p.nodeId) &&
+    (p.fingerprint === undefined || typeof p.fingerprint === "string") &&
+    (p.handoverAt === undefined || Number.isSafeInteger(p.handoverAt))
+  );
 }

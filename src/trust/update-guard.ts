@@ -1,5 +1,6 @@
 import * as Y from "yjs";
 import { DOCUMENT_WARN_SHARE } from "../config/defaults.js";
+import { ACCOUNTS_MAP, SPEND_MAP } from "./ledger-signatures.js";
 import { REVOCATIONS_MAP } from "./revocations.js";
 
 /**
@@ -10,7 +11,7 @@ import { REVOCATIONS_MAP } from "./revocations.js";
  * budget (`max_document_bytes`, a warning at 80 %). Item fields are held to the REST limits by
  * the readers (item-limits.ts).
  */
-export const KNOWN_ROOTS: ReadonlySet<string> = new Set(["items", "nodes", "meta", "control", REVOCATIONS_MAP]);
+export const KNOWN_ROOTS: ReadonlySet<string> = new Set(["items", "nodes", "meta", "control", REVOCATIONS_MAP, ACCOUNTS_MAP, SPEND_MAP]);
 
 export interface UpdateLimits {
   maxUpdateBytes: number;

@@ -1,5 +1,7 @@
 import { checkTransition, type Actor } from "../pipeline/transitions.js";
 import { isStage, type Stage } from "../pipeline/stages.js";
+import { ACCOUNT_PAUSE_MAX_SECS } from "../config/defaults.js";
+import { ACCOUNT_PAUSE_KIND, ACCOUNTS_MAP, SPEND_KIND, SPEND_MAP, type LedgerKind } from "./ledger-signatures.js";
 
 /**
  * The rights table: which key may sign which field of the document (docs/architecture.md §13).
@@ -16,6 +18,14 @@ import { isStage, type Stage } from "../pipeline/stages.js";
  * |         |                                                          | table allows its role from the claim's stage      |
  * | `work`  | retries, blocked, failure, lastRun, branch, mergeCommit  | an operator key; the holder of the claim          |
  * | `claim` | (the claim object itself: node, at, epoch, stage)        | an operator key (the sequencer); the named node   |
+ *
+ * The account ledger (issue 28) is two maps of per-writer entries, each signed whole
+ * (`signRecord`) by the node it names in `node` (`LEDGER_RIGHTS`, `mayWriteLedger`):
+ *
+ * | map        | key          | may sign                                                          |
+ * | ---------- | ------------ | ----------------------------------------------------------------- |
+ * | `accounts` | account name | any member node (the one that saw the limit), for at most 8 days  |
+ * | `spend`    | node id      | that node only                                                    |
  *
  * Operator keys: the rendezvous key and `operator_keys` of project.toml. Holder writes carry
  * the signed claim they were made under (`held`), so the epoch is bound into the signature and a
@@ -128,4 +138,32 @@ export function mayWrite(
   }
   if (sameClaim(values.claim, held) && stage === held.stage) return OK; // a holder's write that keeps its claim
   return no("a holder may not grant a claim");
+}
+
+/** Who may sign an entry of each ledger map, and under which record kind (see the table above). */
+export const LEDGER_RIGHTS = {
+  [ACCOUNTS_MAP]: { kind: ACCOUNT_PAUSE_KIND, signer: "any member node" },
+  [SPEND_MAP]: { kind: SPEND_KIND, signer: "the node the key names" },
+} as const satisfies Record<string, { kind: LedgerKind; signer: string }>;
+
+export type LedgerMap = keyof typeof LEDGER_RIGHTS;
+
+/**
+ * Whether an entry of a ledger map under `key`, whose record names `node` as its signer, may count
+ * (the signature itself is checked by the caller, against `node`). Pure. A member is a node with a
+ * verified, unrevoked entry in `nodes`; an operator key has no business in the ledger.
+ */
+export function mayWriteLedger(
+  map: LedgerMap,
+  key: string,
+  record: { node: string; account?: unknown; since?: unknown; until?: unknown },
+  isMember: (nodeId: string) => boolean,
+): Verdict {
+  if (!isMember(record.node)) return no("the signer is not a member node of this project");
+  if (map === SPEND_MAP) return record.node === key ? OK : no("a node's spend is written only by that node");
+  if (record.account !== key) return no("the pause names another account than its key");
+  const { since, until } = record;
+  if (typeof since !== "number" || typeof until !== "number" || until < since) return no("a pause needs since <= until");
+  if (until - since > ACCOUNT_PAUSE_MAX_SECS * 1000) return no(`a pause longer than ${ACCOUNT_PAUSE_MAX_SECS / 86400} days`);
+  return OK;
 }

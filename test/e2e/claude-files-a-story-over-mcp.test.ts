@@ -62,6 +62,8 @@ describe("Claude Code drives huskies through MCP", () => {
     configDir = mkdtempSync(join(tmpdir(), "huskies-claude-config-"));
     const env: Record<string, string | undefined> = { ...process.env, ...model.env(configDir) };
     delete env.CLAUDECODE;
+    // Connect the MCP servers before the first request (claude 2.1 may not wait for them on a busy machine).
+    env.MCP_CONNECTION_NONBLOCKING = "0";
     const run = await promisify(execFile)(
       findClaude(),
       [

@@ -86,9 +86,10 @@ describe("/crdt-sync", () => {
     const keyA = loadOrCreateIdentity(join(a.root, ".huskies", "node.key")).nodeId;
     const keyB = loadOrCreateIdentity(join(b.root, ".huskies", "node.key")).nodeId;
     writeFileSync(join(a.root, ".huskies", "project.toml"), `operator_keys = ["${keyB}"]\n`);
-    const serverA = await cluster.server(a.root, ["--no-agent"]);
+    // Keys made before the first start look like a lost replica (§10): --accept-empty says these are new.
+    const serverA = await cluster.server(a.root, ["--no-agent", "--accept-empty"]);
     writeFileSync(join(b.root, ".huskies", "project.toml"), `rendezvous = "${serverA.ws}"\noperator_keys = ["${keyA}"]\n`);
-    const serverB = await cluster.server(b.root, ["--no-agent"]);
+    const serverB = await cluster.server(b.root, ["--no-agent", "--accept-empty"]);
     const first = await postJson<{ id: string }>(`${serverA.http}/api/stories`, { name: "Shared" });
     await waitFor(async () => (await fetch(`${serverB.http}/api/stories/${first.id}`)).ok, "B to see A's story");
     // Concurrent edits: different fields of the same item, and one item each.

@@ -24,22 +24,25 @@ describe("/mcp", () => {
     client = new Client({ name: "huskies-test", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.http}/mcp`)));
 
+    // Today's tools stay (mcp-tools.test.ts covers the full list).
     const tools = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(tools).toEqual([
-      "approve_story",
-      "create_story",
-      "get_pipeline_status",
-      "get_story_log",
-      "list_agents",
-      "list_nodes",
-      "move_story",
-      "pause_node",
-      "reject_story",
-      "resume_node",
-      "show_story",
-      "tick_criterion",
-      "update_story",
-    ]);
+    expect(tools).toEqual(
+      expect.arrayContaining([
+        "approve_story",
+        "create_story",
+        "get_pipeline_status",
+        "get_story_log",
+        "list_agents",
+        "list_nodes",
+        "move_story",
+        "pause_node",
+        "reject_story",
+        "resume_node",
+        "show_story",
+        "tick_criterion",
+        "update_story",
+      ]),
+    );
 
     const created = JSON.parse(
       text(
@@ -71,7 +74,7 @@ describe("/mcp", () => {
     expect(illegal.isError).toBe(true);
     expect(text(illegal)).toMatch(/cannot move .*done needs a merge commit|no transition/);
     // The server is still fine.
-    expect((await client.listTools()).tools.length).toBe(13);
+    expect((await client.listTools()).tools.length).toBe(tools.length);
   });
 
   it("human QA: reject_story sends a story in qa back with line comments, approve_story checks the branch", async () => {

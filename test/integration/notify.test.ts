@@ -181,6 +181,22 @@ describe("notifications", () => {
     expect(receiver.accepted.map((r) => r.body.event)).toEqual(["done"]);
   });
 
+  it("derives question once per question a coder asks, with its text; an answer or a re-read sends nothing", async () => {
+    const pipeline = new PipelineDoc();
+    const events: NotifyEvent[] = [];
+    const a = pipeline.createItem({ name: "asks", stage: "current" });
+    // Asked before the watcher started: the baseline, not reported.
+    const old = { text: "old?", askedAt: 1, node: "", slot: "c" };
+    pipeline.update(a.id, { question: old });
+    stop = watchNotifyEvents(pipeline, (ev) => events.push(ev));
+    pipeline.update(a.id, { question: { ...old, answer: "yes", answeredAt: 2 } });
+    pipeline.update(a.id, { question: undefined });
+    pipeline.update(a.id, { question: { text: "Which port?\nmore detail", askedAt: 3, node: "", slot: "c" } });
+    pipeline.update(a.id, { progress: { text: "still asking", at: 4 } });
+    pipeline.update(a.id, { question: { text: "Which port?", askedAt: 3, node: "", slot: "c", answer: "8080", answeredAt: 5 } });
+    expect(events.map(({ at: _, ...e }) => e)).toEqual([{ event: "question", story: a.id, reason: "Which port?" }]);
+  });
+
   it("gives up after the bounded attempts on a dead receiver, and at once on a 4xx", async () => {
     receiver = await new Receiver().start();
     // A port that was just free: nothing listens there.
@@ -232,7 +248,7 @@ describe("[[notify]] in project.toml", () => {
     );
     expect(cfg.notify).toEqual([
       { url: "https://hooks.example.com/T/B/X", format: "slack", events: ["blocked", "merge_failed"] },
-      { url: "http://127.0.0.1:9000/hook", format: "json", events: ["blocked", "done", "paused", "merge_failed"] },
+      { url: "http://127.0.0.1:9000/hook", format: "json", events: ["blocked", "done", "paused", "merge_failed", "question"] },
     ]);
     expect(load("").notify).toEqual([]);
     expect(() => load('[[notify]]\nurl = "http://x"\nevents = ["deployed"]\n')).toThrow(/key `notify.0.events.0`/);

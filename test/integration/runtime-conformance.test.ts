@@ -16,11 +16,17 @@ import { isGone, treePids } from "../../src/runtime/process-tree.js";
 import type { LogEntry } from "../../src/runtime/story-log.js";
 import { rateLimitHeaders, ScriptedModelServer } from "../support/model-server.js";
 import { waitFor } from "../support/wait-for.js";
+import { CodexRuntime } from "../../src/runtime/codex-runtime.js";
+import { GeminiRuntime } from "../../src/runtime/gemini-runtime.js";
+import { CLI_BIN, ScriptedGeminiServer, ScriptedResponsesServer, type VendorScript } from "../support/vendor-servers.js";
+import { Confinement } from "../../src/confinement/confine.js";
 
 interface Scenario {
   slot: Partial<AgentSlot>;
   prompt?: string;
   env?: Record<string, string>;
+  /** A node's confinement (its credential proxy); unset: the shared one runtimes use outside a node. */
+  confinement?: Confinement;
 }
 
 /**
@@ -71,6 +77,7 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
         baseBranch: "main",
         inactivityMs,
         env: s.env,
+        confinement: s.confinement,
         onLog: (e) => {
           logs.push(e);
           const tree = live.run ? treePids(live.run.pid) : [];
@@ -108,7 +115,7 @@ function runtimeConformance(name: string, runtime: AgentRuntime, scenarios: () =
     it("a binary that is not there is a node failure, not the story's", async () => {
       const { run } = start({
         ...scenarios().ok,
-        slot: { ...scenarios().ok.slot, command: "/nonexistent/agent", claude_path: "/nonexistent/claude" },
+        slot: { ...scenarios().ok.slot, command: "/nonexistent/agent", claude_path: "/nonexistent/claude", path: "/nonexistent/cli" },
       });
       const result = await run.done;
       expect(result).toMatchObject({ ok: false, outcome: "node_failure" });
@@ -264,4 +271,81 @@ describe("claude-code specifics", () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   });
+});
+
+/**
+ * codex and gemini against scripted servers of their vendors' APIs. The same script serves both:
+ * LOOP keeps calling the shell (gemini stops at its turn cap; codex has none, so its failed turn
+ * is a `response.failed`), LIMIT is a 429 usage limit with a reset, HANG never answers.
+ */
+const vendorScript =
+  (vendor: "codex" | "gemini"): VendorScript =>
+  ({ prompt, step }) => {
+    if (prompt.includes("HANG")) return hold;
+    if (prompt.includes("LOOP"))
+      return vendor === "codex"
+        ? { failed: { code: "invalid_prompt", message: "the model could not continue" } }
+        : { shell: `echo step ${step}` };
+    if (prompt.includes("LIMIT"))
+      return vendor === "codex"
+        ? {
+            error: {
+              status: 429,
+              body: { error: { type: "usage_limit_reached", message: "The usage limit has been reached", resets_in_seconds: 3600 } },
+            },
+          }
+        : {
+            error: {
+              status: 429,
+              body: {
+                error: {
+                  code: 429,
+                  message: "Quota exceeded for quota metric 'Generate Content API requests per minute'",
+                  status: "RESOURCE_EXHAUSTED",
+                  details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "3600s" }],
+                },
+              },
+            },
+          };
+    return { text: prompt.includes("Do the thing.") ? "Did the thing." : "No prompt reached me." };
+  };
+
+let codexServer: ScriptedResponsesServer;
+let geminiServer: ScriptedGeminiServer;
+let cliState: string;
+/** As on a node: the CLIs run under bwrap and reach their API through the node's credential proxy. */
+let confinement: Confinement;
+beforeAll(async () => {
+  cliState = mkdtempSync(join(tmpdir(), "huskies-cli-state-"));
+  codexServer = await new ScriptedResponsesServer(vendorScript("codex")).start();
+  geminiServer = await new ScriptedGeminiServer(vendorScript("gemini")).start();
+  confinement = await new Confinement({ env: { ...codexServer.env(join(cliState, "codex")), ...geminiServer.env() } }).start();
+});
+afterAll(async () => {
+  await confinement?.close();
+  await codexServer.close();
+  await geminiServer.close();
+  rmSync(cliState, { recursive: true, force: true });
+});
+
+runtimeConformance("codex", new CodexRuntime(), () => {
+  const env = codexServer.env(join(cliState, "codex"));
+  const slot = { path: join(CLI_BIN, "codex") };
+  return {
+    ok: { slot, env, confinement },
+    fail: { slot, prompt: "LOOP", env, confinement },
+    nodeFailure: { slot, prompt: "LIMIT", env, confinement },
+    hang: { slot, prompt: "HANG", env, confinement },
+  };
+});
+
+runtimeConformance("gemini", new GeminiRuntime(), () => {
+  const env = geminiServer.env();
+  const slot = { path: join(CLI_BIN, "gemini"), max_turns: 2 };
+  return {
+    ok: { slot, env, confinement },
+    fail: { slot, prompt: "LOOP", env, confinement },
+    nodeFailure: { slot, prompt: "LIMIT", env, confinement },
+    hang: { slot, prompt: "HANG", env, confinement },
+  };
 });

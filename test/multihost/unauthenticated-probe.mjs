@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { request } from "node:https";
 import WebSocket from "ws";
 import { ephemeralIdentity } from "../../dist/src/trust/identity.js";
-import { answerText } from "../../dist/src/trust/handshake.js";
+import { answerText, channelBinding } from "../../dist/src/trust/handshake.js";
+import { MIN_PROTOCOL, PROTOCOL, VERSION } from "../../dist/src/version.js";
 import { decodeFrame, encodeAuth } from "../../dist/src/sync/sync-message.js";
 
 const { rest = [], sync = [] } = JSON.parse(process.argv[2] ?? "{}");
@@ -33,8 +34,12 @@ function trySync(url) {
     ws.on("message", (data) => {
       const msg = decodeFrame(new Uint8Array(data));
       if (msg.kind === "auth" && msg.frame.type === "challenge") {
-        const signature = id.sign(answerText(msg.frame.nodeId, id.nodeId, msg.frame.challenge, mine));
-        ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature }));
+        // Signed over this TLS session's binding and sent with this release's protocol: a proper
+        // answer from a key nobody admitted (src/trust/handshake.ts).
+        const binding = channelBinding(ws._socket);
+        const signature = id.sign(answerText(msg.frame.nodeId, id.nodeId, msg.frame.challenge, mine, binding));
+        const release = { protocol: PROTOCOL, minProtocol: MIN_PROTOCOL, version: VERSION };
+        ws.send(encodeAuth({ type: "answer", nodeId: id.nodeId, challenge: mine, signature, ...release }));
       } else if (msg.kind !== "auth") syncFrames += 1;
     });
     ws.on("close", (code, reason) => resolve({ code, reason: reason.toString(), syncFrames }));

@@ -64,9 +64,19 @@ describe("the board's search and filters", () => {
     expect(isFiltered({ q: "", holder: A })).toBe(true);
   });
 
-  it("an open question is a non-empty string or an object", () => {
-    expect([undefined, null, "", "  ", [], false].map(isOpenQuestion)).toEqual([false, false, false, false, false, false]);
+  it("an open question is a non-empty string or a coder's question without an answer", () => {
+    expect([undefined, null, "", "  ", [], false, {}, { text: " " }].map(isOpenQuestion)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect([" Which colour? ", { text: "Which colour?" }].map(isOpenQuestion)).toEqual([true, true]);
+    expect(isOpenQuestion({ text: "Which colour?", askedAt: 1, answer: "blue" })).toBe(false);
   });
 });
 

@@ -34,6 +34,37 @@ describe("validated reads", () => {
     expect(new PipelineDoc(copy, { log: silent }).listItems()).toHaveLength(2);
   });
 
+  it("a coder's question and progress line are read when well formed and dropped, not thrown, when not", () => {
+    const p = new PipelineDoc();
+    const a = p.createItem({ name: "Asks", stage: "current" });
+    const node = nodeIdOf("n");
+    const raw = (v: Record<string, unknown>) => p.transact(() => (p.items.get(a.id) as Y.Map<unknown>).set("question", v));
+    raw({ text: "Which port?", askedAt: 5, node, slot: "claude-1", sessionId: "abc-123", answer: "8081", answeredAt: 6, extra: true });
+    expect(p.getItem(a.id)!.question).toEqual({
+      text: "Which port?",
+      askedAt: 5,
+      node,
+      slot: "claude-1",
+      sessionId: "abc-123",
+      answer: "8081",
+      answeredAt: 6,
+    });
+    // A session id that could be an option or a path, a node that is not a key: dropped fields.
+    raw({ text: "Again?", askedAt: 7, node: "me", slot: 42, sessionId: "--dangerously-skip-permissions x" });
+    expect(p.getItem(a.id)!.question).toEqual({ text: "Again?", askedAt: 7, node: "", slot: "" });
+    for (const bad of [{ text: "", askedAt: 1 }, { text: "no time" }, { text: 3, askedAt: 1 }]) {
+      raw(bad);
+      expect(p.getItem(a.id)!.question).toBeUndefined();
+    }
+    raw({ text: "x".repeat(10_000), askedAt: 1, answer: "y".repeat(10_000) });
+    expect(p.getItem(a.id)!.question!.text).toHaveLength(4000);
+    expect(p.getItem(a.id)!.question!.answer).toHaveLength(4000);
+    p.transact(() => (p.items.get(a.id) as Y.Map<unknown>).set("progress", "not an object"));
+    expect(p.getItem(a.id)!.progress).toBeUndefined();
+    p.update(a.id, { progress: { text: "halfway", at: 9 } });
+    expect(p.getItem(a.id)!.progress).toEqual({ text: "halfway", at: 9 });
+  });
+
   it("indexes follow stage changes and requests from any replica", () => {
     const r = new Replicas(2);
     const [p, q] = r.docs as [PipelineDoc, PipelineDoc];

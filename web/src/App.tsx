@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, useSyncExternalStore } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState, useSyncExternalStore } from "react";
 import { whyStuck } from "../../src/pipeline/stuck-hint";
 import { adminToken } from "./use-pipeline";
 import { useBoardConfig } from "./use-board-config";
@@ -10,6 +10,9 @@ import { MoveAnnouncer, MovesProvider, RefusedMoveNotice } from "./moves/use-mov
 import { NodesPanel } from "./NodesPanel";
 import { NewStoryForm } from "./NewStoryForm";
 import { useUrlQuery, useUrlStory } from "./use-url-state";
+
+/** The chat (its own chunk: nothing of it is needed for the board's first paint). */
+const ChatPanel = lazy(() => import("./ChatPanel").then((m) => ({ default: m.ChatPanel })));
 
 type StoryViewModule = typeof import("./StoryView");
 let storyViewModule: StoryViewModule | undefined;
@@ -70,6 +73,9 @@ export function App() {
         </div>
       </MovesProvider>
       <NodesPanel nodes={nodes} items={claimed} cfg={cfg} />
+      <Suspense fallback={null}>
+        <ChatPanel />
+      </Suspense>
       {current && StoryView && (
         <StoryView
           item={current}

@@ -5,6 +5,7 @@ import type { BoardNode } from "./board-data/protocol";
 import { nodesBehind } from "../../src/pipeline/release-order";
 import { api } from "./use-pipeline";
 import { shortAge, useNow } from "./use-now";
+import { AccountsPanel } from "./AccountsPanel";
 
 const SLOT_LABEL = { coder: "coder", qa: "qa", mergemaster: "merge" } as const;
 
@@ -29,6 +30,7 @@ export function NodesPanel({ nodes, items, cfg }: { nodes: BoardNode[]; items: I
           />
         ))}
       </ul>
+      <AccountsPanel />
     </aside>
   );
 }

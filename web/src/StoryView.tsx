@@ -10,6 +10,7 @@ import { StoryMarkdown } from "./StoryMarkdown";
 import { LogTimeline } from "./LogTimeline";
 import { DiffView } from "./DiffView";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { QuestionPanel } from "./StoryQuestion";
 
 /** One story: its markdown (criteria as ticks), controls, the branch's diff and the live agent log. */
 export function StoryView({
@@ -75,6 +76,7 @@ export function StoryView({
             ⚠ {hint}
           </p>
         )}
+        <QuestionPanel item={item} />
         {item.review && item.stage === "current" && <SentReview review={item.review} />}
         {item.stage === "qa" && (item.qa ?? cfg.defaultQa) === "human" && <HumanQaBar item={item} draft={draft} />}
         <ErrorBoundary what="story text">

@@ -3,6 +3,7 @@ import { STAGES, type Stage } from "../types";
 import type { BoardItem } from "../board-data/protocol";
 import { shortAge } from "../use-now";
 import { useMoves } from "../moves/use-moves";
+import { CardNotes } from "../StoryQuestion";
 
 /** The drag payload's type: only huskies cards are dropped on columns. */
 export const CARD_MIME = "application/x-huskies-item";
@@ -118,6 +119,7 @@ export const Card = memo(function Card({
         )}
       </span>
       {item.blocked && <span className="reason">blocked: {item.blocked}</span>}
+      <CardNotes item={item} />
       {run?.error && !item.blocked && (
         <span className="run-error" title={run.error}>
           last run: {run.error.split("\n")[0]}
