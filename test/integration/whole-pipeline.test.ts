@@ -88,16 +88,17 @@ describe("the whole pipeline", () => {
     expect(git(project.root, "ls-tree", "--name-only", "origin/main")).toEqual(expect.stringContaining(`story-${ids[2]}.txt`));
   });
 
-  it("a merge conflict goes back to current with the reason and is blocked after max_retries", async () => {
+  it("a merge conflict goes back to its coder as a conflict round, and is blocked with kind conflict after max_conflict_rounds", async () => {
+    // The coder rewrites the same line every time and never merges the base: its round cannot help.
     const sameLine =
       'echo "$HUSKIES_STORY_ID $(date +%s%N)" > shared.txt && git add -A && git commit -qm "edit shared.txt for $HUSKIES_STORY_ID"';
     project = createProject({
-      projectToml: projectToml({ default_qa: "server", max_retries: 2, auto_promote: false }),
+      projectToml: projectToml({ default_qa: "server", max_retries: 2, max_conflict_rounds: 1, auto_promote: false }),
       agentsToml: commandSlots(1, sameLine) + IDLE_MERGEMASTER,
       files: { "shared.txt": "original\n" },
     });
     const server = await cluster.server(project.root, ["--no-agent"]);
-    const agent = await cluster.agent(project.clone("agent"), server.ws);
+    await cluster.agent(project.clone("agent"), server.ws);
     const a = await postJson<Item>(`${server.http}/api/stories`, { name: "Edit A", stage: "current" });
     const b = await postJson<Item>(`${server.http}/api/stories`, { name: "Edit B", stage: "current" });
     const blocked = await waitFor(
@@ -111,9 +112,12 @@ describe("the whole pipeline", () => {
       90_000,
       200,
     );
-    expect(blocked).toMatchObject({ stage: "current", retries: 2 });
-    expect(blocked.blocked).toMatch(/conflicts in shared\.txt/);
-    expect(agent.logged("sent back to current").some((l) => l.story === blocked.id)).toBe(true);
+    // The coder had its round; a round that leaves the branch conflicting is its failed attempt
+    // (retries, up to max_retries), and the story ends blocked with the kind.
+    expect(blocked).toMatchObject({ failure: { kind: "conflict" } });
+    expect(blocked.retries).toBeLessThanOrEqual(2);
+    // What the coder was asked and did not do: merge the base (never rebase) and resolve.
+    expect(blocked.failure!.message).toMatch(/does not contain the base [0-9a-f]+: merge it/);
     git(project.root, "fetch", "-q", "origin");
     expect(() => git(project!.root, "grep", "-l", "^<<<<<<<", "origin/main")).toThrow(/Command failed/); // no match: exit 1
   });
