@@ -1,3 +1,4 @@
+import { projectSchema } from "../../src/config/project-config.js";
 import * as Y from "yjs";
 import pino from "pino";
 import type { LiveConfig } from "../../src/config/live-config.js";
@@ -62,7 +63,8 @@ export function simulate(o: SimOptions): SimResult {
   const rdvFrozen = () => sched.time < (frozenUntil.get("rendezvous") ?? 0);
   const RDV = simNodeId("rendezvous");
   net.add({ name: RDV, doc: rdvDoc, frozen: rdvFrozen });
-  const config = { project: SIM_TIMINGS } as unknown as LiveConfig;
+  // Every other key at its default (the schema's), so the sequencer reads what a real project has.
+  const config = { project: projectSchema.parse(SIM_TIMINGS) } as unknown as LiveConfig;
   const sequencer = new ClaimSequencer(rdvClaims, config, pino({ level: "silent" }), (id) => net.up(RDV, id));
   const grant = () => {
     if (rdvFrozen()) return;
