@@ -31,6 +31,7 @@ const ALL_TOOLS = [
   "create_join_string",
   "create_story",
   "delete_story",
+  "get_merge_queue",
   "get_pipeline_status",
   "get_story_log",
   "get_story_todos",
@@ -77,6 +78,8 @@ describe("/mcp tools", () => {
 
     const tools = (await client.listTools()).tools;
     expect(tools.map((t) => t.name).sort()).toEqual(ALL_TOOLS);
+    // Nothing is in merge yet: the queue is empty (test/browser/merge-queue.test.ts fills it).
+    expect(await call("get_merge_queue")).toEqual([]);
 
     // Stories: create (the original's arguments), show, todos, tick both ways, update.
     const a = (await call("create_story", {

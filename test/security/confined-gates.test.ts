@@ -112,7 +112,12 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("gates and 
   });
 
   it("a gate still fails by its exit code, with its output fed back", async () => {
-    project = createProject({ projectToml: projectToml({}, ["echo confined gate says no; exit 7"]), agentsToml: commandSlots(1) });
+    // Each attempt adds a commit, so every attempt (not only the first) is judged by the gate.
+    const everyTime = 'date +%s%N >> "story-$HUSKIES_STORY_ID.txt" && git add -A && git commit -qm "work on $HUSKIES_STORY_ID"';
+    project = createProject({
+      projectToml: projectToml({}, ["echo confined gate says no; exit 7"]),
+      agentsToml: commandSlots(1, everyTime),
+    });
     const server = await cluster.server(project.root, ["--no-agent"]);
     await cluster.agent(project.clone("agent"), server.ws);
     const s = await postJson<Item>(`${server.http}/api/stories`, { name: "Fail the gate", stage: "current" });
@@ -125,7 +130,7 @@ describe.skipIf(missingSandboxTools().length > 0 && !process.env.CI)("gates and 
       60_000,
       250,
     );
-    expect(failed.failure?.kind).toBe("gates");
+    expect(failed.failure?.kind, failed.failure?.message).toBe("gates");
     expect(failed.failure?.message).toContain("failed (exit 7)");
     expect(failed.failure?.message).toContain("confined gate says no");
   });
