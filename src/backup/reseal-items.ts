@@ -1,5 +1,4 @@
 import * as Y from "yjs";
-import type { Claim } from "../pipeline/claim-rules.js";
 import type { PipelineDoc } from "../state/pipeline-doc.js";
 import type { ItemAuthority } from "../trust/item-authority.js";
 import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
@@ -24,9 +23,7 @@ export function resealItems(pipeline: PipelineDoc, authority: ItemAuthority, los
       const m = v as Y.Map<unknown>;
       const valid: Group[] = GROUP_NAMES.filter((g) => m.get(GROUPS[g].sigKey) !== undefined && authority.verifies(id, m, g));
       if (!valid.length) return;
-      const claim = m.get("claim") as (Claim & { by?: string }) | null | undefined;
-      if (valid.includes("place") && claim && typeof claim === "object" && claim.by === lostKey)
-        m.set("claim", authority.signClaim(id, { node: claim.node, at: claim.at, epoch: claim.epoch, stage: claim.stage }));
+      if (valid.includes("place")) authority.regrant(id, m, lostKey);
       authority.seal(id, m, valid, { as: "operator" }, false);
       n += 1;
     });

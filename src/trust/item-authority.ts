@@ -184,6 +184,16 @@ export class ItemAuthority implements WriteAuthority {
     return state?.valid[group];
   }
 
+  /**
+   * A recovered rendezvous grants again, with its own key, a claim the lost key granted (same
+   * node, time, epoch and stage; `src/backup/reseal-items.ts`). Inside the caller's transaction.
+   */
+  regrant(itemId: string, m: Y.Map<unknown>, lostKey: string): void {
+    const claim = m.get("claim") as (Claim & { by?: string }) | null | undefined;
+    if (claim && typeof claim === "object" && claim.by === lostKey)
+      m.set("claim", this.signClaim(itemId, { node: claim.node, at: claim.at, epoch: claim.epoch, stage: claim.stage }));
+  }
+
   signClaim(itemId: string, claim: Claim): Record<string, unknown> {
     const by = this.identity.nodeId;
     const plain = { node: claim.node, at: claim.at, epoch: claim.epoch, stage: claim.stage };
