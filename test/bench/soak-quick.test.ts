@@ -24,7 +24,7 @@ describe("npm run bench -- soak --quick", () => {
   it(
     "runs a rendezvous and four agents through restarts of both, keeping stories flowing, and reports memory, descriptors, losses and duplicates",
     async () => {
-      const { stdout } = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, "dist", "bench", "run.js"), "soak", "--quick"], {
+      const { stdout } = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, "dist", "bench", "run.js"), "soak", "--quick", "--minutes", "1"], {
         timeout: 10 * 60_000,
         maxBuffer: 16 * 1024 * 1024,
       }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }));
