@@ -157,10 +157,14 @@ export abstract class StoryJob {
       item = this.item() ?? item;
       if (result.outcome === "node_failure" || result.outcome === "lost" || !this.stillMine() || !openQuestion(item.question)) break;
     }
-    // A folder deleted before the process could start (spawn's ENOENT) is the same trouble as one
-    // deleted while it ran: the node's, with the breaker's pause, never a bare node failure.
-    const vanished = result.outcome === "node_failure" && !result.heldBack && this.stillMine() ? this.missingWorktree(cwd) : undefined;
-    if (vanished) this.nodeTrouble(vanished);
+    // A run that could not start because of this machine (its folder deleted, spawn's ENOENT; a
+    // full disk while preparing the sandbox) is the same trouble as one that hit it while running:
+    // the node's, with the breaker's pause, never a bare node failure.
+    const machine =
+      result.outcome === "node_failure" && !result.heldBack && this.stillMine()
+        ? this.machineTrouble(cwd, result.error ?? result.reason)
+        : undefined;
+    if (machine) this.nodeTrouble(machine);
     else if (result.outcome === "node_failure") this.nodeFailed(result);
     else if (result.oomKilled && this.stillMine()) this.nodeTrouble(oomTrouble(result), { lastRun: this.lastRun(result) });
     else if (result.outcome !== "lost") {

@@ -49,7 +49,11 @@ describe("an agent whose .huskies is on a full disk (issue 24, row 3)", () => {
       const a = await cluster.agent(rootA, server.ws);
 
       const story = await postJson<Item>(`${server.http}/api/stories`, { name: "Work on a full disk", stage: "current" });
-      await waitFor(() => a.logged("agent invocation").some((l) => l.story === story.id), "agent A's coder to start", 60_000);
+      await waitFor(
+        () => a.logged("agent process started").some((l) => l.story === story.id && Number(l.pid) > 0),
+        "agent A's coder to start",
+        60_000,
+      );
       disk.fill();
       writeFileSync(go, "");
       const trouble = await waitForLine(
