@@ -27,12 +27,16 @@ export async function claimLatency(p: { agents: number; stories: number; minGapM
       100,
     );
     const firstStart = new Map<string, number>();
+    const invoked = new Map<string, number>();
     const claimed = new Map<string, number>();
     for (const a of c.agents) {
       for (const l of a.logged("agent process started")) {
         const id = String(l.story);
         firstStart.set(id, Math.min(firstStart.get(id) ?? Infinity, Number(l.time)));
       }
+      // Before the confinement's setup and the spawn: the figure of earlier waves (issue 15).
+      for (const l of a.logged("agent invocation"))
+        invoked.set(String(l.story), Math.min(invoked.get(String(l.story)) ?? Infinity, Number(l.time)));
       for (const l of a.logged("job started"))
         claimed.set(String(l.story), Math.min(claimed.get(String(l.story)) ?? Infinity, Number(l.time)));
     }
@@ -50,6 +54,7 @@ export async function claimLatency(p: { agents: number; stories: number; minGapM
       results: {
         coderStartMs: s,
         claimGrantedMs: percentiles(claim),
+        coderInvocationMs: percentiles([...created].map(([id, t]) => invoked.get(id)! - t)),
         duplicates,
         targets: { p50Under50: s.p50 < 50, p99Under250: s.p99 < 250 },
       },
