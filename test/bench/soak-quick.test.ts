@@ -24,14 +24,10 @@ describe("npm run bench -- soak --quick", () => {
   it(
     "runs a rendezvous and four agents through restarts of both, keeping stories flowing, and reports memory, descriptors, losses and duplicates",
     async () => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [join(PACKAGE_ROOT, "dist", "bench", "run.js"), "soak", "--quick", "--minutes", "1"],
-        {
-          timeout: 10 * 60_000,
-          maxBuffer: 16 * 1024 * 1024,
-        },
-      ).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }));
+      const { stdout } = await promisify(execFile)(process.execPath, [join(PACKAGE_ROOT, "dist", "bench", "run.js"), "soak", "--quick"], {
+        timeout: 10 * 60_000,
+        maxBuffer: 16 * 1024 * 1024,
+      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? "" }));
       const lines = stdout.trim().split("\n");
       expect(lines).toHaveLength(1);
       const line = JSON.parse(lines[0]!) as SoakLine;
