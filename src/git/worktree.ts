@@ -114,14 +114,7 @@ export async function pushBranch(worktree: string, branch: string): Promise<void
     await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
   } catch (err) {
     if (await isPushed(worktree, branch).catch(() => false)) return;
-    // The story's branch belongs to whoever holds its claim now (the caller checked it still
-    // does): a tip an earlier holder pushed before losing the claim (a restart, a lapse) is
-    // superseded, so a non-fast-forward is replaced — leased to the tip just read, so a writer
-    // racing in between still refuses it. Any other refusal (a hook) stands.
-    if (!/non-fast-forward|\[rejected\]|fetch first/.test((err as Error).message)) throw err;
-    const tip = (await git(worktree, ["ls-remote", "origin", `refs/heads/${branch}`], { allowFail: true })).stdout.split(/\s/)[0];
-    if (!tip) throw err;
-    await git(worktree, ["push", "--quiet", `--force-with-lease=refs/heads/${branch}:${tip}`, "origin", `${branch}:refs/heads/${branch}`]);
+    throw err;
   }
 }
 
