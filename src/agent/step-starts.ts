@@ -14,6 +14,9 @@ import {
  * story's next step of any kind waits too (start-breaker.ts decides). Records are kept per step
  * (`stage:id`) and per story (`id`).
  * `onDue` runs when a step held back may start, so the work loop passes again then.
+ *
+ * Gaps are durations: they are measured on the monotonic clock, never the wall clock, so a clock
+ * stepped back an hour does not hold a story's next start on this node for that hour.
  */
 export class StepStarts {
   private readonly records = new Map<string, StartRecord>();
@@ -23,16 +26,17 @@ export class StepStarts {
   constructor(
     private readonly timings: () => BreakerTimings,
     private readonly onDue: () => void,
+    private readonly monotonic: () => number = () => performance.now(),
   ) {}
 
   /** How long before `id`'s step in `stage` may start on this node (0: now). */
-  delay(id: string, stage: string, now: number): number {
+  delay(id: string, stage: string, now = this.monotonic()): number {
     const t = this.timings();
     return Math.max(startDelay(this.records.get(stepKey(id, stage)), now, t), storyDelay(this.records.get(id), now, t));
   }
 
   /** Whether the step must wait; if so, a pass is due when it may start. */
-  holds(id: string, stage: string, now: number): boolean {
+  holds(id: string, stage: string, now = this.monotonic()): boolean {
     const wait = this.delay(id, stage, now);
     if (wait <= 0) return false;
     if (now + wait < this.due) {
@@ -48,7 +52,7 @@ export class StepStarts {
     return true;
   }
 
-  started(id: string, stage: string, now: number): void {
+  started(id: string, stage: string, now = this.monotonic()): void {
     for (const key of [stepKey(id, stage), id]) this.records.set(key, recordStart(this.records.get(key), now));
     if (this.records.size > 10_000) this.forget(now);
   }

@@ -70,6 +70,7 @@ export class WorkLoop {
     this.starts = new StepStarts(
       () => ({ minMs: cfg().restart_backoff_secs * 1000, maxMs: cfg().restart_max_secs * 1000 }),
       () => this.schedule(),
+      () => ctx.pipeline.clock.monotonic(),
     );
   }
 
@@ -154,7 +155,7 @@ export class WorkLoop {
           continue;
         }
         // A claim whose step may not start yet is kept; the breaker schedules the pass.
-        if (this.starts.holds(item.id, item.stage, now)) continue;
+        if (this.starts.holds(item.id, item.stage)) continue;
         const token = this.ctx.claims.tokenOf(item.id, this.ctx.nodeId)!;
         // A paused node starts nothing new, whoever granted it (issue 27: a grant it did not ask
         // for must not make a paused node run a coder): it gives the claim back.
@@ -204,7 +205,7 @@ export class WorkLoop {
     // A step in backoff on this node (start-breaker.ts) is left to the others, and so is a conflict
     // round waiting for the node that wrote its code.
     const open = inStage.filter(
-      (i) => !view.live(i) && !this.jobs.has(i.id) && this.starts.delay(i.id, i.stage, now) === 0 && this.authorOf(i, view, now) !== false,
+      (i) => !view.live(i) && !this.jobs.has(i.id) && this.starts.delay(i.id, i.stage) === 0 && this.authorOf(i, view, now) !== false,
     );
     // Nothing to ask for (the usual case on a heartbeat): skip ranking against the whole fleet.
     if (open.length === 0) return;
@@ -265,7 +266,7 @@ export class WorkLoop {
     eligible.push(this.ctx.nodeId);
     for (const item of inStage) {
       if (free <= 0) break;
-      if (view.live(item) || this.jobs.has(item.id) || this.starts.delay(item.id, item.stage, now) > 0) continue;
+      if (view.live(item) || this.jobs.has(item.id) || this.starts.delay(item.id, item.stage) > 0) continue;
       // A conflict round is its author's (every node computes the same from the document).
       const author = this.authorOf(item, view, now);
       if (author === false || (author === undefined && hashWinner(eligible, item.id) !== this.ctx.nodeId)) continue;
@@ -285,7 +286,7 @@ export class WorkLoop {
       this.ctx.claims.release(token);
       return;
     }
-    this.starts.started(token.id, token.stage, now);
+    this.starts.started(token.id, token.stage);
     const job = (this.hooks.createJob ?? defaultJob)(this.ctx, token, slot, role);
     job.onFinishing = () => this.schedule();
     this.jobs.set(token.id, job);

@@ -54,10 +54,12 @@ describe("a worktree deleted while its coder runs (issue 24, row 5)", () => {
     expect(done.failure).toBeUndefined();
     expect(done.blocked).toBeNull();
     expect(originBranches(project.origin)).toContain(`feature/story-${story.id}`);
-    // Two starts, the second no sooner than the breaker allows; git never refused the path.
+    // Two starts, the second no sooner than the breaker allows (5 s; the node's own pause is 1 s);
+    // git never refused the path. The breaker reads its clock a moment before each start's log
+    // line is stamped, and that moment can differ by some ms between the two on a loaded machine.
     const starts = jobStarts(a, story.id);
     expect(starts).toHaveLength(2);
-    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(5000);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(4900);
     expect(a.logs.some((l) => /already registered/.test(JSON.stringify(l)))).toBe(false);
   }, 120_000);
 });

@@ -54,7 +54,15 @@ export class NodeProc {
 
   async ready(timeoutMs = 60_000, msg = "huskies node listening"): Promise<this> {
     const line = await Promise.race([
-      waitFor(() => this.logs.find((l) => l.msg === msg), `${this.name} to listen`, timeoutMs),
+      // A process that never listens says why in its log: the failure carries the last lines.
+      waitFor(() => this.logs.find((l) => l.msg === msg), `${this.name} to listen`, timeoutMs).catch((err: Error) => {
+        throw new Error(
+          `${err.message}; its last log lines:\n${this.logs
+            .slice(-40)
+            .map((l) => JSON.stringify(l))
+            .join("\n")}`,
+        );
+      }),
       this.exited.then((e) => {
         throw new Error(
           `${this.name} exited (${e.code ?? e.signal}) before listening:\n${this.logs.map((l) => JSON.stringify(l)).join("\n")}`,

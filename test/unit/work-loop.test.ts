@@ -144,6 +144,32 @@ describe("the work loop (in-process, two replicas, injected clock)", () => {
     expect(stopped).toEqual([holder === A ? B : A]);
   });
 
+  it("the breaker between two starts of a step is measured on the monotonic clock: a wall clock stepped back an hour holds nothing", async () => {
+    HeldJob.started = [];
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(2, clock);
+    const A = nodeIdOf("jump");
+    const loop = agent(r.docs[1]!, r.claims[1]!, A, { reachable: () => true });
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const story = r.docs[0]!.createItem({ name: "Runs twice", stage: "current" });
+    loop.pass(clock.now());
+    seq.grant(clock.now());
+    loop.pass(clock.now());
+    expect(HeldJob.started).toHaveLength(1);
+    // The job ends with the claim still held (as when its coder stopped early): the same step
+    // may start again once restart_backoff_secs (5 s) has passed on this node.
+    HeldJob.started[0]!.finish();
+    await settle();
+    clock.skewWall(-3_600_000);
+    clock.advance(4_000);
+    r.docs[1]!.setOwnNode(A, { lastSeen: clock.now() });
+    loop.pass(clock.now());
+    expect(HeldJob.started).toHaveLength(1);
+    clock.advance(1_001);
+    loop.pass(clock.now());
+    expect(HeldJob.started.map((j) => j.storyId)).toEqual([story.id, story.id]);
+  });
+
   describe("asking ahead while a job finishes", () => {
     /** Rendezvous (0) and agent A (1) with one coder slot, busy on a first story; a second waits. */
     function busyWithOne() {
