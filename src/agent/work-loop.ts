@@ -168,7 +168,7 @@ export class WorkLoop {
         if (this.ctx.pool.free(role) === 0 && kept < soon) {
           kept += 1;
           this.held.add(item.id);
-        } else this.startJob(role, token, now);
+        } else this.startJob(role, token);
       }
       if (!acceptsWork) continue;
       if (sequenced) this.request(role, inStage, view, now, soon - kept);
@@ -275,11 +275,11 @@ export class WorkLoop {
       this.ctx.log.info({ story: item.id, epoch: token.epoch }, "claimed autonomously (rendezvous unreachable)");
       this.ctx.metrics?.claimGranted();
       free -= 1;
-      this.startJob(role, token, now);
+      this.startJob(role, token);
     }
   }
 
-  private startJob(role: Role, token: ClaimToken, now: number): void {
+  private startJob(role: Role, token: ClaimToken): void {
     const slot = this.ctx.pool.acquire(role, token.id);
     if (!slot) {
       // More grants than free slots (config shrank meanwhile): give the item back.
