@@ -192,9 +192,10 @@ let cachedOwn: { at: number; set: Set<string> } | undefined;
 
 /** This machine's interface addresses (re-read at most every 5 s: interfaces rarely change). */
 function ownAddresses(): Set<string> {
-  if (cachedOwn && Date.now() - cachedOwn.at < 5000) return cachedOwn.set;
+  // Monotonic: a wall clock stepped back must not keep a stale list (and a new address allowed) for the step.
+  if (cachedOwn && performance.now() - cachedOwn.at < 5000) return cachedOwn.set;
   const set = new Set<string>();
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) set.add(a.address.toLowerCase().replace(/%.*$/, ""));
-  cachedOwn = { at: Date.now(), set };
+  cachedOwn = { at: performance.now(), set };
   return set;
 }

@@ -37,6 +37,7 @@ export interface ReplicaOptions {
   retryInitialMs?: number;
   retryMaxMs?: number;
   fatalAfterMs?: number;
+  /** Monotonic ms for how long the store has failed (a duration: never the wall clock). */
   now?: () => number;
   /** The document's clock (liveness, timestamps); the real one by default. */
   clock?: Clock;
@@ -75,7 +76,7 @@ export class Replica extends EventEmitter<ReplicaEvents> {
       retryInitialMs: opts.retryInitialMs ?? STORE_RETRY_INITIAL_MS,
       retryMaxMs: opts.retryMaxMs ?? STORE_RETRY_MAX_MS,
       fatalAfterMs: opts.fatalAfterMs ?? STORE_FATAL_AFTER_MS,
-      now: opts.now ?? Date.now,
+      now: opts.now ?? (() => performance.now()),
     };
     this.retryDelay = this.o.retryInitialMs;
     this.suspect = store.suspect;

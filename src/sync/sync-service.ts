@@ -178,8 +178,8 @@ export class SyncService {
 
   /** Let the last writes leave for the rendezvous (briefly), then close every link. */
   async stop(flushMs = 2000): Promise<void> {
-    const deadline = Date.now() + flushMs;
-    while (this.upstream && this.upstream.bufferedAmount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const deadline = performance.now() + flushMs;
+    while (this.upstream && this.upstream.bufferedAmount > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.offConfig();
     this.offRevocations();
     this.mesh?.stop();
