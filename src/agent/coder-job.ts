@@ -101,7 +101,8 @@ export class CoderJob extends StoryJob {
     // The push is the last step and rarely fails: ask for the next item while it runs.
     this.setFinishing(true);
     try {
-      await pushBranch(worktree, this.branch);
+      // Just checked: the claim is this node's, so the branch is too (an earlier holder's tip is replaced).
+      await pushBranch(worktree, this.branch, { supersede: true });
     } catch (err) {
       this.setFinishing(false);
       const trouble = isNodeTrouble(err);
