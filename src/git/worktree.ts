@@ -114,14 +114,15 @@ export async function removeWorktreeIfSafe(root: string, id: string): Promise<{ 
  * losing the claim (a restart, a lapse) is replaced. Only a non-fast-forward answer is replaced,
  * and only with a lease on the tip just read, so a writer racing in between still wins; a remote
  * that refuses (a hook, a protected branch) is never retried and its refusal stands. Without
- * `supersede` nothing is ever forced.
+ * `supersede` nothing is ever forced. Returns the tip it replaced, if any.
  */
-export async function pushBranch(worktree: string, branch: string, opts: { supersede?: boolean } = {}): Promise<void> {
+export async function pushBranch(worktree: string, branch: string, opts: { supersede?: boolean } = {}): Promise<{ replaced?: string }> {
   const ref = `refs/heads/${branch}`;
   try {
     await git(worktree, ["push", "--quiet", "origin", `${branch}:${ref}`]);
+    return {};
   } catch (err) {
-    if (await isPushed(worktree, branch).catch(() => false)) return;
+    if (await isPushed(worktree, branch).catch(() => false)) return {};
     if (!opts.supersede || !(err instanceof GitError) || classifyPushError(err.stderr).kind !== "race") throw err;
     const seen = await git(worktree, ["ls-remote", "origin", ref], { allowFail: true });
     if (seen.exitCode !== 0) throw err;
@@ -130,9 +131,9 @@ export async function pushBranch(worktree: string, branch: string, opts: { super
     try {
       await git(worktree, ["push", "--quiet", `--force-with-lease=${ref}:${tip}`, "origin", `${branch}:${ref}`]);
     } catch (again) {
-      if (await isPushed(worktree, branch).catch(() => false)) return;
-      throw again;
+      if (!(await isPushed(worktree, branch).catch(() => false))) throw again;
     }
+    return tip ? { replaced: tip } : {};
   }
 }
 

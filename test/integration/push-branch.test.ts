@@ -54,7 +54,8 @@ describe("pushing a story's branch", () => {
     pushedBy(a, branch);
     const b = b0 ?? project.clone("b");
     const mine = commitOn(b, branch, "B's attempt");
-    await pushBranch(b, branch, { supersede: true });
+    const theirs = tipOf(project, branch);
+    expect(await pushBranch(b, branch, { supersede: true })).toEqual({ replaced: theirs });
     expect(tipOf(project, branch)).toBe(mine);
   });
 
