@@ -100,8 +100,10 @@ export class CoderJob extends StoryJob {
     if (!this.stillMine()) return { failure: { kind: "lost", message: "claim lost" } };
     // The push is the last step and rarely fails: ask for the next item while it runs.
     this.setFinishing(true);
+    let replaced: string | undefined;
     try {
-      await pushBranch(worktree, this.branch);
+      // Just checked: the claim is this node's, so the branch is too (an earlier holder's tip is replaced).
+      ({ replaced } = await pushBranch(worktree, this.branch, { supersede: true }));
     } catch (err) {
       this.setFinishing(false);
       const trouble = isNodeTrouble(err);
@@ -113,7 +115,11 @@ export class CoderJob extends StoryJob {
           : `push of ${this.branch} was rejected: ${(err as Error).message}`;
       return { failure: { kind: "push_rejected", message } };
     }
-    this.note("info", `pushed ${this.branch}`);
+    if (replaced) this.ctx.log.info({ story: this.storyId, replaced }, "replaced the branch tip an earlier holder left");
+    this.note(
+      "info",
+      replaced ? `pushed ${this.branch}, replacing ${replaced.slice(0, 12)} an earlier holder left` : `pushed ${this.branch}`,
+    );
     return { ahead };
   }
 }

@@ -59,6 +59,11 @@ export async function reconcileWorktrees(ctx: JobContext): Promise<ReconcileResu
         : undefined;
     // One worktree that cannot be pushed (origin unreachable) must not stop the others: its
     // claim is given back like unfinished work, and the commits stay in the kept worktree.
+    // Never forced (no `supersede`): the claim seen here is from before the restart, and while
+    // this node was down the claim may have lapsed to another node that pushed its own attempt
+    // (the replica may not have heard yet). A non-fast-forward here most likely is that current
+    // holder's branch, so the push fails and the claim is released; if it was only an earlier
+    // holder's tip, the story comes back and the coder, holding a checked claim, replaces it.
     const pushed = gates?.ok
       ? await pushBranch(wt, branch).then(
           () => true,

@@ -1,7 +1,8 @@
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { featureBranch, assertItemId } from "../pipeline/item-id.js";
-import { git, hasRemote, revParse } from "./git.js";
+import { classifyPushError } from "../pipeline/push-outcome.js";
+import { git, GitError, hasRemote, revParse } from "./git.js";
 import { clearStaleLocks } from "./stale-locks.js";
 import type { WorktreeSource } from "./worktree-pool.js";
 
@@ -105,16 +106,34 @@ export async function removeWorktreeIfSafe(root: string, id: string): Promise<{ 
 }
 
 /**
- * Push the feature branch. Never forced: a rejected push is a failed attempt, not an overwrite.
- * Judged by what is true: when origin already has exactly this HEAD (a push that landed before
- * its answer was lost), there is nothing to push and that is success.
+ * Push the feature branch. Judged by what is true: when origin already has exactly this HEAD (a
+ * push that landed before its answer was lost), there is nothing to push and that is success.
+ *
+ * `supersede` is for the claim's current holder (the caller has just checked the claim is still
+ * its own): the story's branch is then its to write, and a tip an earlier holder pushed before
+ * losing the claim (a restart, a lapse) is replaced. Only a non-fast-forward answer is replaced,
+ * and only with a lease on the tip just read, so a writer racing in between still wins; a remote
+ * that refuses (a hook, a protected branch) is never retried and its refusal stands. Without
+ * `supersede` nothing is ever forced. Returns the tip it replaced, if any.
  */
-export async function pushBranch(worktree: string, branch: string): Promise<void> {
+export async function pushBranch(worktree: string, branch: string, opts: { supersede?: boolean } = {}): Promise<{ replaced?: string }> {
+  const ref = `refs/heads/${branch}`;
   try {
-    await git(worktree, ["push", "--quiet", "origin", `${branch}:refs/heads/${branch}`]);
+    await git(worktree, ["push", "--quiet", "origin", `${branch}:${ref}`]);
+    return {};
   } catch (err) {
-    if (await isPushed(worktree, branch).catch(() => false)) return;
-    throw err;
+    if (await isPushed(worktree, branch).catch(() => false)) return {};
+    if (!opts.supersede || !(err instanceof GitError) || classifyPushError(err.stderr).kind !== "race") throw err;
+    const seen = await git(worktree, ["ls-remote", "origin", ref], { allowFail: true });
+    if (seen.exitCode !== 0) throw err;
+    // An empty lease ("") means the branch must still be absent: it was deleted in between.
+    const tip = seen.stdout.split(/\s/)[0] ?? "";
+    try {
+      await git(worktree, ["push", "--quiet", `--force-with-lease=${ref}:${tip}`, "origin", `${branch}:${ref}`]);
+    } catch (again) {
+      if (!(await isPushed(worktree, branch).catch(() => false))) throw again;
+    }
+    return tip ? { replaced: tip } : {};
   }
 }
 
