@@ -60,8 +60,11 @@ describe("agent lifecycle", () => {
   });
 
   it("a restarted agent pushes work its previous run committed but never pushed", async () => {
-    // The first run commits, then kills its own agent (SIGKILL) before the push can happen.
-    const dieOnce = `${COMMIT_SCRIPT} && if [ ! -f "$HUSKIES_WORKTREE/../../died-once" ]; then touch "$HUSKIES_WORKTREE/../../died-once"; kill -9 $PPID; sleep 600; fi`;
+    // The first run commits, then kills its own agent (SIGKILL) before the push can happen. It
+    // waits until the agent has recorded its pid (right after the spawn returns): a kill before
+    // that would leave a coder no restart can find, which is not what this test is about.
+    const recorded = `until grep -Eq "pid.:$$," "$HUSKIES_WORKTREE/../../running.json" 2>/dev/null; do sleep 0.05; done`;
+    const dieOnce = `${COMMIT_SCRIPT} && if [ ! -f "$HUSKIES_WORKTREE/../../died-once" ]; then touch "$HUSKIES_WORKTREE/../../died-once"; ${recorded}; kill -9 $PPID; sleep 600; fi`;
     // `kill $PPID` reaches the agent only from an unconfined (trusted, `sandbox = "off"`) script; a
     // confined coder's crash is test/integration/confined-crash-recovery.test.ts.
     project = createProject({
