@@ -17,7 +17,7 @@ export class BaseRefresh {
   refresh(now = Date.now()): void {
     if (this.fetching || now < this.nextAt) return;
     this.fetching = true;
-    fetchOrigin(this.ctx.root)
+    fetchOrigin(this.ctx.root, { background: true })
       .then(() => {
         this.failures = 0;
         this.nextAt = 0;

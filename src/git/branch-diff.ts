@@ -143,7 +143,10 @@ export async function branchFiles(
   base: string,
   storyId: string,
   knownHead?: string,
+  /** Run git at a low CPU priority (the sequencer's cache, never a person waiting for it). */
+  opts: { background?: boolean } = {},
 ): Promise<{ head: string; files?: string[] } | undefined> {
+  const background = opts.background;
   assertItemId(storyId);
   if (!BRANCH_NAME.test(base)) throw new Error(`invalid base branch name: ${JSON.stringify(base)}`);
   const branch = featureBranch(storyId);
@@ -154,17 +157,16 @@ export async function branchFiles(
     right = `refs/remotes/origin/${branch}`;
     await git(root, ["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:${right}`, `+refs/heads/${base}:${left}`], {
       allowFail: true,
+      background,
     });
   }
-  const head = await revParse(root, right);
+  const head = await revParse(root, right, { background });
   if (!head) return undefined;
   if (head === knownHead) return { head };
   const r = await git(
     root,
     ["-c", "core.quotepath=false", "diff", "--no-color", "--no-renames", "--name-only", "-z", `${left}...${right}`, "--"],
-    {
-      allowFail: true,
-    },
+    { allowFail: true, background },
   );
   if (r.exitCode !== 0) throw new DiffUnavailable(`git diff failed for ${branch}`);
   return { head, files: r.stdout.split("\0").filter(Boolean).slice(0, MAX_DIFF_FILES) };

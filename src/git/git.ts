@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { setPriority } from "node:os";
 import { GIT_TIMEOUT_SECS } from "../config/defaults.js";
 
 /** What a failed git command said: its `fatal:`/`error:` lines first (hints last), bounded. */
@@ -34,6 +35,23 @@ export function gitTimeoutMs(): number {
   return timeoutMs;
 }
 
+/**
+ * Niceness of git that runs in the background (the rendezvous' diffs of pushed branches, the
+ * worktree pool, base refreshes): a `git fetch` and its pack work take a core for a while, and on a
+ * small machine that delayed the next claim. Whatever the node does for a claim keeps the CPU.
+ */
+const BACKGROUND_NICE = 10;
+
+/** Lower a process' CPU priority (and that of what it forks from now on); where not allowed, it runs as it is. */
+export function runInBackground(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    setPriority(pid, BACKGROUND_NICE);
+  } catch {
+    // Not permitted here, or already gone: it simply runs at the normal priority.
+  }
+}
+
 /** Output kept from one git command; more is a bug or an attack, never something huskies reads. */
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
@@ -47,7 +65,7 @@ const MAX_OUTPUT = 64 * 1024 * 1024;
 export async function git(
   cwd: string,
   args: string[],
-  opts: { allowFail?: boolean; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { allowFail?: boolean; env?: Record<string, string>; timeoutMs?: number; background?: boolean } = {},
 ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
   // node's spawn, not execa: git runs on the claim-to-coder path and every millisecond of
   // process-spawn overhead there shows in claim latency.
@@ -59,6 +77,7 @@ export async function git(
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    if (opts.background) runInBackground(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
@@ -117,8 +136,8 @@ export async function detectBaseBranch(dir: string, configured?: string): Promis
   return head.exitCode === 0 && head.stdout ? head.stdout : "main";
 }
 
-export async function revParse(dir: string, ref: string): Promise<string | undefined> {
-  const r = await git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { allowFail: true });
+export async function revParse(dir: string, ref: string, opts: { background?: boolean } = {}): Promise<string | undefined> {
+  const r = await git(dir, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { allowFail: true, background: opts.background });
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
@@ -129,6 +148,6 @@ export async function commitsAhead(dir: string, base: string, branch: string): P
   return Number.parseInt(r.stdout, 10) || 0;
 }
 
-export async function fetchOrigin(dir: string): Promise<void> {
-  if (await hasRemote(dir)) await git(dir, ["fetch", "--quiet", "--prune", "origin"]);
+export async function fetchOrigin(dir: string, opts: { background?: boolean } = {}): Promise<void> {
+  if (await hasRemote(dir)) await git(dir, ["fetch", "--quiet", "--prune", "origin"], { background: opts.background });
 }

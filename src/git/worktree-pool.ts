@@ -93,7 +93,7 @@ export class WorktreePool implements WorktreeSource {
         if (e.busy || e.head === sha || this.stopped) continue;
         e.busy = true;
         try {
-          await git(e.path, ["checkout", "--quiet", "--detach", sha]);
+          await git(e.path, ["checkout", "--quiet", "--detach", sha], { background: true });
           e.head = sha;
         } finally {
           e.busy = false;
@@ -183,10 +183,10 @@ export class WorktreePool implements WorktreeSource {
         await this.remove(e.path);
       }
       while (!this.stopped && this.commonDir && this.entries.length < this.size) {
-        const sha = this.baseSha() ?? (await revParse(this.root, this.remote ? `origin/${this.base}` : this.base));
+        const sha = this.baseSha() ?? (await revParse(this.root, this.remote ? `origin/${this.base}` : this.base, { background: true }));
         if (!sha) return;
         const path = join(this.root, ".huskies", "worktrees", `${POOL_PREFIX}${this.nextIndex++}`);
-        await git(this.root, ["worktree", "add", "--quiet", "--detach", path, sha]);
+        await git(this.root, ["worktree", "add", "--quiet", "--detach", path, sha], { background: true });
         const admin = readFileSync(join(path, ".git"), "utf8")
           .replace(/^gitdir:\s*/, "")
           .trim();
@@ -203,12 +203,12 @@ export class WorktreePool implements WorktreeSource {
       await this.remove(join(dir, name));
       this.nextIndex = Math.max(this.nextIndex, Number(name.slice(POOL_PREFIX.length)) + 1 || 0);
     }
-    await git(this.root, ["worktree", "prune"], { allowFail: true });
+    await git(this.root, ["worktree", "prune"], { allowFail: true, background: true });
   }
 
   private async remove(path: string): Promise<void> {
     if (!path.includes(`${POOL_PREFIX}`)) return;
-    await git(this.root, ["worktree", "remove", "--force", path], { allowFail: true });
+    await git(this.root, ["worktree", "remove", "--force", path], { allowFail: true, background: true });
     if (existsSync(path)) rmSync(path, { recursive: true, force: true });
   }
 

@@ -24,8 +24,23 @@ export function tokenCost(tokens: TokenCounts, price: TokenPrice): number {
 
 /** The calendar day `at` falls on in `timeZone`, as `YYYY-MM-DD`: a daily cap turns over at its midnight. */
 export function dayKey(at: number, timeZone: string): string {
-  // en-CA formats dates as YYYY-MM-DD.
-  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
+  return dayFormat(timeZone).format(at);
+}
+
+/**
+ * One formatter per zone: making one costs ~100 times formatting with it, and the work loop asks
+ * for today's key on every pass (is the project's daily cap reached?).
+ */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+function dayFormat(timeZone: string): Intl.DateTimeFormat {
+  let f = dayFormats.get(timeZone);
+  if (!f) {
+    // en-CA formats dates as YYYY-MM-DD.
+    f = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+    if (dayFormats.size > 100) dayFormats.clear();
+    dayFormats.set(timeZone, f);
+  }
+  return f;
 }
 
 /** The first instant of the day after the one `at` falls on, in `timeZone` (when a daily cap lifts). */

@@ -76,7 +76,7 @@ export class TouchedFiles {
   private async refresh(id: string): Promise<void> {
     const known = this.cache.get(id);
     try {
-      const r = await branchFiles(this.root, await this.baseBranch(), id, known?.head);
+      const r = await branchFiles(this.root, await this.baseBranch(), id, known?.head, { background: true });
       if (!r || !r.files || this.stopped || !IN_FLIGHT.has(this.pipeline.getItem(id)?.stage)) return;
       this.cache.set(id, { head: r.head, files: r.files });
       this.changed();
