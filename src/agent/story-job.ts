@@ -309,6 +309,7 @@ export abstract class StoryJob {
     });
     // After the confinement's setup and the spawn: what claim → coder start really costs.
     this.ctx.log.info({ story: this.storyId, pid: this.running.pid }, "agent process started");
+    this.ctx.worktrees?.refill();
     try {
       this.ctx.trackPid(this.storyId, this.running.pid);
     } catch (err) {

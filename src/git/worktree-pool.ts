@@ -6,6 +6,9 @@ import { git, hasRemote, revParse } from "./git.js";
 import { worktreePath } from "./worktree.js";
 
 /** What the coder job needs from a pool: a prepared worktree for a first attempt, or nothing. */
+/** When a taken worktree is replaced if the taker never says its coder started (see `take`). */
+const REFILL_FALLBACK_MS = 2000;
+
 export interface WorktreeSource {
   /**
    * `.huskies/worktrees/<id>` on a new branch `feature/story-<id>` at the latest fetched base, made
@@ -13,6 +16,8 @@ export interface WorktreeSource {
    * and the caller creates the worktree itself.
    */
   take(id: string): Promise<string | undefined>;
+  /** The taker's coder process has started: the pool may spawn git to refill now. */
+  refill(): void;
 }
 
 /** Prepared worktrees live beside the stories' ones under a name that is never an item id. */
@@ -132,10 +137,17 @@ export class WorktreePool implements WorktreeSource {
       this.enqueue("discard", () => this.remove(entry.path));
       return undefined;
     } finally {
-      // Refill after the caller has started its coder: a git spawn now would sit on the claim path.
-      setImmediate(() => this.fill());
+      // Refill once the caller's coder has started (`refill`): a git spawn blocks this process for
+      // milliseconds, and between here and that start lie the story's channel and the sandbox's
+      // setup, which yield to the event loop. The timer only covers a job that never gets there.
+      const fallback = setTimeout(() => this.refill(), REFILL_FALLBACK_MS);
+      fallback.unref();
     }
     return target;
+  }
+
+  refill(): void {
+    if (!this.stopped && this.entries.length < this.size) this.fill();
   }
 
   /** Stop background work (entries stay on disk; the next start clears them). */

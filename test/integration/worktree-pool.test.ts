@@ -44,6 +44,8 @@ describe("prepared worktrees (worktree_pool)", () => {
     const id = "7_story_pooled";
     const path = await pool.take(id);
     expect(path).toBe(worktreePath(root, id));
+    // Nothing is refilled on the claim path: git waits until the taker's coder has started.
+    expect(pool.readyCount()).toBe(1);
     expect(git(path!, "rev-parse", "--abbrev-ref", "HEAD")).toBe("feature/story-7_story_pooled");
     expect(git(path!, "rev-parse", "HEAD")).toBe(git(root, "rev-parse", "origin/main"));
     expect(git(path!, "status", "--porcelain")).toBe("");
@@ -66,7 +68,8 @@ describe("prepared worktrees (worktree_pool)", () => {
     expect(git(root, "worktree", "list", "--porcelain")).not.toContain(id);
     expect(git(root, "fsck", "--no-progress", "--connectivity-only")).toBe("");
 
-    // The pool refills itself off the claim path, under names that are never item ids.
+    // The pool refills once the taker says its coder started, under names that are never item ids.
+    pool.refill();
     await pool.idle();
     expect(pool.readyCount()).toBe(2);
     const names = git(root, "worktree", "list", "--porcelain")
