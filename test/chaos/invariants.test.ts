@@ -77,6 +77,11 @@ describe("the chaos run's invariants catch each planted violation (issue 25)", (
   it("a node that starts one story twice within 5 s, or logs more than 1 MB in a minute", () => {
     const spin = { ...clean(), starts: [...clean().starts, { story: "1_story_a", role: "coder", node: "agent-1", at: 3_000 }] };
     expect(kinds(spin)).toEqual(["bounded-starts"]);
+    // The breaker's restart 5 s on, its log line received a few ms early, is no spin.
+    const starts = clean().starts;
+    const first = starts.find((s) => s.story === "1_story_a" && s.node === "agent-1")!;
+    const breaker = { ...clean(), starts: [...starts, { ...first, at: first.at + 4_970 }] };
+    expect(kinds(breaker)).toEqual([]);
     // Handed at once to another node (a node's failure) is failover, not a spin.
     const handoff = { ...clean(), starts: [...clean().starts, { story: "1_story_a", role: "coder", node: "agent-3", at: 1_400 }] };
     expect(kinds(handoff)).toEqual([]);
