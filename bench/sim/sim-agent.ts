@@ -15,7 +15,8 @@ export function simNodeId(name: string): string {
   return createHash("sha256").update(name).digest("hex");
 }
 
-export const SIM_TIMINGS = { node_alive_secs: 5, claim_timeout_secs: 10 };
+/** `scan_interval_secs`: the simulated rendezvous passes every second (simulate.ts), as its scan would. */
+export const SIM_TIMINGS = { node_alive_secs: 5, claim_timeout_secs: 10, scan_interval_secs: 1 };
 const ROLES = [
   { role: "coder", stage: "current" as Stage },
   { role: "mergemaster", stage: "merge" as Stage },

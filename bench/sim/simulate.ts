@@ -88,7 +88,7 @@ export function simulate(o: SimOptions): SimResult {
       grant();
     }, 0);
   });
-  rdvClock.setInterval(grant, 1_000);
+  rdvClock.setInterval(grant, SIM_TIMINGS.scan_interval_secs * 1000);
 
   const agents = Array.from({ length: o.agents ?? 3 }, (_, i) => {
     const name = `agent-${i + 1}`;

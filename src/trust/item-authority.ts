@@ -206,13 +206,22 @@ export class ItemAuthority implements WriteAuthority {
     const held = author.as === "holder" && claimShape(author.claim) ? author.claim : undefined;
     const written = m.doc?._transaction?.changed.get(m as never);
     for (const group of new Set(groups)) {
+      // The document may hold a write this node refused (a stale holder's, a forgery) until the
+      // rendezvous puts the valid one back: the fields this write leaves alone are then written as
+      // this node reads them (the last valid value), never copied from the refused write. Copied,
+      // a stale epoch made the new holder's own move stale, and its story never left the stage.
+      const refused = rewrite && state.checked[group]?.ok === false ? state.valid[group]?.values : undefined;
       const values: Record<string, unknown> = {};
       for (const f of GROUPS[group].fields) {
-        const v = m.get(f);
-        if (v === undefined) continue;
+        const untouched = !written?.has(f);
+        const v = refused && untouched ? refused[f] : m.get(f);
+        if (v === undefined) {
+          if (refused && untouched && m.has(f)) m.delete(f);
+          continue;
+        }
         values[f] = v;
         // Written whole, so the last writer of the group wins every field of it (see write-rights.ts).
-        if (rewrite && !written?.has(f)) m.set(f, v);
+        if (rewrite && untouched) m.set(f, v);
       }
       // Above what this node verified, and above what the document shows (a writer that reads on
       // trust, or has not read this item since a newer write); capped so a forged huge rev cannot
