@@ -7,6 +7,7 @@ import { ClaimView, claimTimings } from "../../src/state/claim-view.js";
 import { Claims, type ClaimToken } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { ItemAuthority } from "../../src/trust/item-authority.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import type { Clock } from "../../src/util/clock.js";
 import type { SeededRandom } from "../../test/support/seeded-random.js";
 import type { JobSpan } from "../chaos/invariants.js";
@@ -85,8 +86,10 @@ export class SimAgent {
     // Yjs draws a random client id per document, and concurrent writes are ordered by it: fixed
     // here so that the seed, not the process, decides which of two concurrent writes wins.
     this.doc.clientID = rnd.int(1, 2 ** 31 - 1);
-    this.pipeline = new PipelineDoc(this.doc, { clock, log: pino({ level: "silent" }), authority: simAuthority(name) });
+    const authority = simAuthority(name);
+    this.pipeline = new PipelineDoc(this.doc, { clock, log: pino({ level: "silent" }), authority });
     this.claims = new Claims(this.pipeline);
+    new OwnWriteReassert(this.claims, authority, pino({ level: "silent" }), (fn) => clock.setTimeout(fn, 0)).start();
     this.pipeline.onChange(() => this.clock.setTimeout(() => this.tick(), 0));
     this.clock.setInterval(() => this.heartbeat(), 2_000);
     this.clock.setInterval(() => this.tick(), 1_000);

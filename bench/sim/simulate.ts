@@ -4,6 +4,7 @@ import pino from "pino";
 import type { LiveConfig } from "../../src/config/live-config.js";
 import { ClaimSequencer } from "../../src/rendezvous/claim-sequencer.js";
 import { ForgeryRepair } from "../../src/rendezvous/forgery-repair.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import { Claims } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { SeededRandom } from "../../test/support/seeded-random.js";
@@ -65,6 +66,7 @@ export function simulate(o: SimOptions): SimResult {
   // As the rendezvous does (HuskiesNode): a refused write (a stale holder's) is overwritten with
   // the last valid value, so a replica that holds the refused write as its newest converges.
   new ForgeryRepair(rdvClaims, rdvAuthority, pino({ level: "silent" }), (fn) => rdvClock.setTimeout(fn, 0)).start();
+  new OwnWriteReassert(rdvClaims, rdvAuthority, pino({ level: "silent" }), (fn) => rdvClock.setTimeout(fn, 0)).start();
   const rdvFrozen = () => sched.time < (frozenUntil.get("rendezvous") ?? 0);
   const RDV = simNodeId("rendezvous");
   net.add({ name: RDV, doc: rdvDoc, frozen: rdvFrozen });

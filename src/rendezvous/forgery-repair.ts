@@ -1,6 +1,7 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import type { Claims } from "../state/claims.js";
+import { incomplete } from "../state/pending-updates.js";
 import type { ItemAuthority } from "../trust/item-authority.js";
 import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
 
@@ -134,11 +135,6 @@ export class ForgeryRepair {
       }
     }, "repair");
   }
-}
-
-/** Whether the document holds updates it cannot apply yet (an update they build on is missing). */
-function incomplete(doc: Y.Doc): boolean {
-  return doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
 }
 
 /**

@@ -5,6 +5,7 @@ import { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { ephemeralIdentity, type Identity } from "../../src/trust/identity.js";
 import { ItemAuthority } from "../../src/trust/item-authority.js";
 import { ForgeryRepair } from "../../src/rendezvous/forgery-repair.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import { holderTargets, mayWrite } from "../../src/trust/write-rights.js";
 import { silent } from "../support/in-process.js";
 
@@ -164,6 +165,48 @@ describe("signed writes (issue 27)", () => {
     Y.applyUpdate(r.pipeline.doc, updates[0]!, "net");
     while (queued.length) queued.shift()!();
     expect(r.pipeline.getItem(item.id)?.stage).toBe("qa");
+  });
+
+  it("a holder's move that lost the CRDT's tie-break to the rendezvous' put-back is written back, and the replicas agree", () => {
+    const r = replica(rendezvous);
+    const h = replica(ephemeralIdentity()); // the new holder
+    const s = replica(ephemeralIdentity()); // the holder that was stopped
+    [h.pipeline.doc.clientID, s.pipeline.doc.clientID, r.pipeline.doc.clientID] = [1, 3, 2];
+    const queued: Array<() => void> = [];
+    const defer = (fn: () => void) => queued.push(fn);
+    const flush = () => {
+      while (queued.length) queued.shift()!();
+    };
+    new ForgeryRepair(r.claims, r.authority, silent, defer).start();
+    for (const x of [r, h, s]) new OwnWriteReassert(x.claims, x.authority, silent, defer).start();
+    const send = (from: ReturnType<typeof replica>, to: ReturnType<typeof replica>) =>
+      Y.applyUpdate(to.pipeline.doc, Y.encodeStateAsUpdate(from.pipeline.doc, Y.encodeStateVector(to.pipeline.doc)), "net");
+    const item = r.pipeline.createItem({ name: "Raced", stage: "current" });
+    r.claims.grant(item.id, s.id.nodeId); // epoch 1
+    send(r, s);
+    r.claims.grant(item.id, h.id.nodeId); // s stopped, its claim lapsed: epoch 2
+    send(r, h);
+    expect(h.claims.moveAs(h.claims.tokenOf(item.id, h.id.nodeId)!, "qa", { actor: "coder" })).toBe(true);
+    // s moves on twice (server QA), so its writes count more revs than the grant it missed.
+    const stale = s.claims.tokenOf(item.id, s.id.nodeId)!;
+    expect(s.claims.moveAs(stale, "qa", { actor: "coder" })).toBe(true);
+    expect(s.claims.moveOnAs(stale, "qa", "merge", { actor: "system", commitsAhead: 1 })).toBe(true);
+    // s's late write reaches the rendezvous first: refused (stale), the grant is put back.
+    send(s, r);
+    flush();
+    expect(r.pipeline.getItem(item.id)).toMatchObject({ stage: "current", epoch: 2 });
+    // Then h's move, concurrent with the put-back, which the tie-break lets win.
+    send(h, r);
+    send(r, h);
+    send(r, s);
+    flush();
+    for (const x of [r, h, s]) {
+      send(x, r);
+      send(r, h);
+      send(r, s);
+      flush();
+    }
+    for (const x of [r, h, s]) expect(x.pipeline.getItem(item.id)).toMatchObject({ stage: "qa", epoch: 2, claim: null });
   });
 
   it("a node may grant only itself without the rendezvous (autonomous)", () => {
