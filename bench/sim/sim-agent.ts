@@ -6,16 +6,32 @@ import type { Stage } from "../../src/pipeline/stages.js";
 import { ClaimView, claimTimings } from "../../src/state/claim-view.js";
 import { Claims, type ClaimToken } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
+import { ItemAuthority } from "../../src/trust/item-authority.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import type { Clock } from "../../src/util/clock.js";
 import type { SeededRandom } from "../../test/support/seeded-random.js";
 import type { JobSpan } from "../chaos/invariants.js";
+import { simIdentity } from "./sim-identity.js";
 
-/** A simulated node's id: a hash of its name, so ids look as real ones do (64 hex digits). */
+/** A simulated node's id: the public key of its identity (64 hex digits), fixed by its name. */
 export function simNodeId(name: string): string {
-  return createHash("sha256").update(name).digest("hex");
+  return simIdentity(name).nodeId;
 }
 
-export const SIM_TIMINGS = { node_alive_secs: 5, claim_timeout_secs: 10 };
+/**
+ * The write authority every real node has (`HuskiesNode`): writes signed by their author and
+ * checked on read, the rendezvous the one operator key. It is what makes the epoch fence hold
+ * across replicas: a holder checks its token against its own replica only, and one that was
+ * frozen writes on a stale replica when it wakes; readers refuse that write (a stale epoch, §13
+ * of docs/architecture.md) instead of letting it clear the newer holder's claim.
+ */
+export function simAuthority(name: string): ItemAuthority {
+  const rendezvous = simNodeId("rendezvous");
+  return new ItemAuthority(simIdentity(name), (key) => key === rendezvous);
+}
+
+/** `scan_interval_secs`: the simulated rendezvous passes every second (simulate.ts), as its scan would. */
+export const SIM_TIMINGS = { node_alive_secs: 5, claim_timeout_secs: 10, scan_interval_secs: 1 };
 const ROLES = [
   { role: "coder", stage: "current" as Stage },
   { role: "mergemaster", stage: "merge" as Stage },
@@ -70,8 +86,10 @@ export class SimAgent {
     // Yjs draws a random client id per document, and concurrent writes are ordered by it: fixed
     // here so that the seed, not the process, decides which of two concurrent writes wins.
     this.doc.clientID = rnd.int(1, 2 ** 31 - 1);
-    this.pipeline = new PipelineDoc(this.doc, { clock, log: pino({ level: "silent" }) });
+    const authority = simAuthority(name);
+    this.pipeline = new PipelineDoc(this.doc, { clock, log: pino({ level: "silent" }), authority });
     this.claims = new Claims(this.pipeline);
+    new OwnWriteReassert(this.claims, authority, pino({ level: "silent" }), (fn) => clock.setTimeout(fn, 0)).start();
     this.pipeline.onChange(() => this.clock.setTimeout(() => this.tick(), 0));
     this.clock.setInterval(() => this.heartbeat(), 2_000);
     this.clock.setInterval(() => this.tick(), 1_000);

@@ -3,12 +3,14 @@ import * as Y from "yjs";
 import pino from "pino";
 import type { LiveConfig } from "../../src/config/live-config.js";
 import { ClaimSequencer } from "../../src/rendezvous/claim-sequencer.js";
+import { ForgeryRepair } from "../../src/rendezvous/forgery-repair.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import { Claims } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { SeededRandom } from "../../test/support/seeded-random.js";
 import { checkAll, type Excused, type Violation } from "../chaos/invariants.js";
 import { SimNetwork } from "./sim-network.js";
-import { SIM_TIMINGS, FakeOrigin, SimAgent, simNodeId, type SimLedger } from "./sim-agent.js";
+import { SIM_TIMINGS, FakeOrigin, SimAgent, simAuthority, simNodeId, type SimLedger } from "./sim-agent.js";
 import { Scheduler } from "./virtual-clock.js";
 
 /** A rule planted wrong on purpose, to show the simulation finds it (test/sim). */
@@ -56,10 +58,15 @@ export function simulate(o: SimOptions): SimResult {
   // The rendezvous: its replica, the real sequencer, and the REST create path (a local write).
   const rdvClock = clockOf("rendezvous");
   const rdvDoc = new Y.Doc();
+  const rdvAuthority = simAuthority("rendezvous");
   // A fixed client id, as for the agents (sim-agent.ts): Yjs would draw a random one.
   rdvDoc.clientID = rnd.fork("rendezvous").int(1, 2 ** 31 - 1);
-  const rdv = new PipelineDoc(rdvDoc, { clock: rdvClock, log: pino({ level: "silent" }) });
+  const rdv = new PipelineDoc(rdvDoc, { clock: rdvClock, log: pino({ level: "silent" }), authority: rdvAuthority });
   const rdvClaims = new Claims(rdv);
+  // As the rendezvous does (HuskiesNode): a refused write (a stale holder's) is overwritten with
+  // the last valid value, so a replica that holds the refused write as its newest converges.
+  new ForgeryRepair(rdvClaims, rdvAuthority, pino({ level: "silent" }), (fn) => rdvClock.setTimeout(fn, 0)).start();
+  new OwnWriteReassert(rdvClaims, rdvAuthority, pino({ level: "silent" }), (fn) => rdvClock.setTimeout(fn, 0)).start();
   const rdvFrozen = () => sched.time < (frozenUntil.get("rendezvous") ?? 0);
   const RDV = simNodeId("rendezvous");
   net.add({ name: RDV, doc: rdvDoc, frozen: rdvFrozen });
@@ -88,7 +95,7 @@ export function simulate(o: SimOptions): SimResult {
       grant();
     }, 0);
   });
-  rdvClock.setInterval(grant, 1_000);
+  rdvClock.setInterval(grant, SIM_TIMINGS.scan_interval_secs * 1000);
 
   const agents = Array.from({ length: o.agents ?? 3 }, (_, i) => {
     const name = `agent-${i + 1}`;

@@ -57,6 +57,7 @@ import { mayFollowHandover } from "../trust/follow-handover.js";
 import { TrustState } from "../trust/trust-state.js";
 import { verifyCounts } from "../trust/verify-cache.js";
 import { adoptUnsignedItems, ForgeryRepair } from "../rendezvous/forgery-repair.js";
+import { OwnWriteReassert } from "../trust/own-write-reassert.js";
 
 export interface NodeOptions {
   root: string;
@@ -120,6 +121,7 @@ export class HuskiesNode {
   authority!: ItemAuthority;
   operators!: OperatorKeys;
   private repair: ForgeryRepair | undefined;
+  private reassert: OwnWriteReassert | undefined;
   private trustState!: TrustState;
   schema!: SchemaGuard;
   /** The board's chat (the rendezvous only). */
@@ -430,6 +432,9 @@ export class HuskiesNode {
       this.agent?.loop?.schedule();
     });
     this.directives.start();
+    // Every node, the rendezvous too: a write of ours the document lost to an older one goes back.
+    this.reassert = new OwnWriteReassert(this.claims, this.authority, logger("state"));
+    this.reassert.start();
     this.nodeAccounts.start();
     this.config.watch();
     let trusted = [...cfg.trusted_keys];
@@ -666,6 +671,7 @@ export class HuskiesNode {
       await this.confinement?.close();
       this.rendezvous?.stop();
       this.repair?.stop();
+      this.reassert?.stop();
       this.directives.stop();
       this.nodeAccounts.stop();
       this.fence.stop();

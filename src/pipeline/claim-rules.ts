@@ -61,6 +61,18 @@ const HASH_CACHE_MAX = 200_000;
 const hashCache = new Map<string, Map<string, string>>();
 let cached = 0;
 
+/**
+ * Whether a node may be granted an item in `stage`: it has a slot for the role working that stage.
+ * Requests carry no stage, and a move clears only the requests its writer had seen, so a coder's
+ * request written while the item was leaving `current` can still stand once it is in `qa` or
+ * `merge`; granted there, it names a node that never starts the item, and the story waits behind
+ * that claim for as long as the node lives. Pure.
+ */
+export function hasSlotFor(capacity: Partial<Record<Role, number>> | undefined, stage: Stage): boolean {
+  const role = (Object.keys(ROLE_STAGE) as Role[]).find((r) => ROLE_STAGE[r] === stage);
+  return role !== undefined && (capacity?.[role] ?? 0) > 0;
+}
+
 /** huskies' tie-break: sha256(nodeId ‖ storyId), compared as hex. Spreads stories over nodes. */
 export function claimHash(nodeId: string, storyId: string): string {
   let byNode = hashCache.get(storyId);

@@ -24,10 +24,19 @@ export function peerAlive(lastReceiptMonotonic: number | undefined, now: number,
  * Whether a claim's holder still holds it: heard from (or, when not heard since this process
  * started, first seen) within the claim timeout. First sight counts so that a restarted node
  * never takes work from a holder it simply has not heard from yet; the holder's next heartbeat
- * arrives long before the timeout.
+ * arrives long before the timeout. For the same reason silence is counted only from
+ * `listeningSince`, when this process last woke from a stop (SIGSTOP, a paused VM): while it
+ * was stopped it could hear nobody, and a holder that beat all along must not lose its claim.
  */
-export function holderHeard(heardOrSeenMonotonic: number | undefined, now: number, claimTimeoutMs: number): boolean {
-  return heardOrSeenMonotonic !== undefined && now - heardOrSeenMonotonic <= claimTimeoutMs;
+export function holderHeard(
+  heardOrSeenMonotonic: number | undefined,
+  now: number,
+  claimTimeoutMs: number,
+  listeningSince?: number,
+): boolean {
+  if (heardOrSeenMonotonic === undefined) return false;
+  const from = listeningSince === undefined ? heardOrSeenMonotonic : Math.max(heardOrSeenMonotonic, listeningSince);
+  return now - from <= claimTimeoutMs;
 }
 
 /**

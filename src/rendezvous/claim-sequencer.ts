@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { hashWinner, ROLE_STAGE } from "../pipeline/claim-rules.js";
+import { hashWinner, hasSlotFor, ROLE_STAGE } from "../pipeline/claim-rules.js";
 import { ROLES } from "../pipeline/roles.js";
 import type { Stage } from "../pipeline/stages.js";
 import type { LiveConfig } from "../config/live-config.js";
@@ -11,6 +11,9 @@ import { CollisionAvoidance, type FilesOf } from "./collision-avoidance.js";
 import { grantMerges } from "./merge-grants.js";
 
 const NOTHING_KNOWN: FilesOf = () => undefined;
+
+/** A pass this many scan intervals late means the process was stopped, not that it was idle. */
+const STOPPED_AFTER_SCANS = 2;
 
 /** Stages where nothing is claimed: requests there are dropped. */
 const UNCLAIMABLE = new Set(["backlog", "done", "archived"]);
@@ -61,8 +64,32 @@ export class ClaimSequencer {
     return item.conflict ? reservedFor(item, (id) => view.nodes.get(id), view.now, this.affinity(view)) : undefined;
   }
 
+  /** This node's monotonic time at its last pass (see `noticeStop`). */
+  private lastPass: number | undefined;
+
+  /**
+   * Passes run on every change and at least every scan interval (RendezvousService's timer); one
+   * far later than that means this process was stopped (SIGSTOP, a paused VM) and heard nobody
+   * meanwhile. Woken, it would otherwise take every holder for silent for as long as it slept and
+   * grant their stories again before their next heartbeat arrived (simulation seed 568).
+   */
+  private noticeStop(): void {
+    const receipts = this.claims.pipeline.receipts;
+    const mono = this.claims.pipeline.clock.monotonic();
+    const late = STOPPED_AFTER_SCANS * this.config.project.scan_interval_secs * 1000;
+    if (this.lastPass !== undefined && mono - this.lastPass > late) {
+      receipts.resumed(mono);
+      this.log.warn(
+        { stoppedSecs: Math.round((mono - this.lastPass) / 1000) },
+        "this rendezvous was stopped: holders' silence counts from now",
+      );
+    }
+    this.lastPass = mono;
+  }
+
   /** Grant what was asked for (and offer what nobody asked for yet); returns the nodes granted to. */
   grant(now = this.claims.pipeline.clock.now()): string[] {
+    this.noticeStop();
     // Liveness on this node's monotonic clock (receipts); `now` only stamps the grants.
     const view = new ClaimView(this.claims.pipeline, claimTimings(this.config.project));
     const granted: string[] = [];
@@ -81,7 +108,9 @@ export class ClaimSequencer {
         merges = true;
         continue;
       }
-      let asking = Object.keys(item.requests).filter((r) => view.alive(r));
+      // Only nodes with a slot for this stage's role: a request left over from the stage the item
+      // just left (a coder's, standing in `qa`) is for work the node will not do here.
+      let asking = Object.keys(item.requests).filter((r) => view.alive(r) && hasSlotFor(view.nodes.get(r)?.capacity, item.stage));
       // A conflict round is for the session that wrote the code while its node can take it.
       const author = this.author(item, view);
       if (author) asking = asking.includes(author) ? [author] : [];

@@ -1,6 +1,7 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import type { Claims } from "../state/claims.js";
+import { incomplete } from "../state/pending-updates.js";
 import type { ItemAuthority } from "../trust/item-authority.js";
 import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
 
@@ -22,6 +23,8 @@ export class ForgeryRepair {
     private readonly claims: Claims,
     private readonly authority: ItemAuthority,
     private readonly log: Logger,
+    /** Runs the repair after the transaction that brought the forgery (a simulation passes its clock's). */
+    private readonly defer: (fn: () => void) => void = setImmediate,
   ) {}
 
   start(): void {
@@ -33,7 +36,7 @@ export class ForgeryRepair {
       for (const [id, change] of ev.changes.keys) if (change.action === "delete") this.deleted.add(id);
       if (this.deleted.size && !this.restoring) {
         this.restoring = true;
-        setImmediate(() => this.restoreDeleted());
+        this.defer(() => this.restoreDeleted());
       }
     };
     items.observe(onDelete);
@@ -44,14 +47,27 @@ export class ForgeryRepair {
       set.add(w.group);
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.repair());
+        this.defer(() => this.repair());
       }
     });
+    // A postponed repair (see `repair`) runs once the missing updates have arrived.
+    const doc = this.claims.pipeline.doc;
+    const onAfter = () => {
+      if (!this.waiting || incomplete(doc)) return;
+      this.waiting = false;
+      this.scheduled = true;
+      this.defer(() => this.repair());
+    };
+    doc.on("afterTransaction", onAfter);
     this.off = () => {
       offRejected();
       items.unobserve(onDelete);
+      doc.off("afterTransaction", onAfter);
     };
   }
+
+  /** A repair waits for updates the document lacks (see `repair`). */
+  private waiting = false;
 
   stop(): void {
     this.off();
@@ -85,6 +101,15 @@ export class ForgeryRepair {
   private repair(): void {
     this.scheduled = false;
     const pipeline = this.claims.pipeline;
+    // An update that arrived before one it builds on is held back by Yjs, but the values it
+    // replaces are deleted at once: until the missing update arrives, a holder's move reads as a
+    // group without its fields, "unsigned". Put back now, the old value would be a new write that
+    // can outlive the move once it completes, and the story would go back a stage (simulation
+    // seed 11). So nothing is repaired while the document waits for updates.
+    if (incomplete(pipeline.doc)) {
+      this.waiting = true;
+      return;
+    }
     const work = [...this.pending];
     this.pending.clear();
     pipeline.transact(() => {

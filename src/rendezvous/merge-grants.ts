@@ -1,4 +1,4 @@
-import { hashWinner } from "../pipeline/claim-rules.js";
+import { hashWinner, hasSlotFor } from "../pipeline/claim-rules.js";
 import { mergeQueue } from "../pipeline/merge-queue.js";
 import { nextMerges, type Queued } from "../pipeline/merge-order.js";
 import type { FileSpec } from "../pipeline/touches.js";
@@ -21,7 +21,9 @@ export function grantMerges(
   const pipeline = claims.pipeline;
   const queue = mergeQueue(pipeline.listItemsIn(["current", "merge"]));
   const askers = new Set<string>();
-  for (const i of queue) if (i.stage === "merge") for (const r of Object.keys(i.requests)) if (view.alive(r)) askers.add(r);
+  for (const i of queue)
+    if (i.stage === "merge")
+      for (const r of Object.keys(i.requests)) if (view.alive(r) && hasSlotFor(view.nodes.get(r)?.capacity, "merge")) askers.add(r);
   const entries: Queued[] = queue.map((i) => ({
     id: i.id,
     onRound: i.stage === "current",

@@ -86,10 +86,16 @@ export class Claims {
       : { id, node, epoch: c.epoch, stage: c.stage };
   }
 
-  /** The claim object the document has for `id` (with its grantor's signature). */
+  /**
+   * The claim object for `id` with its grantor's signature, as this node reads it: the last valid
+   * one when the document holds a write this node refused (a stale holder's), whose claim would
+   * make every write under this token unverifiable.
+   */
   private rawClaim(id: string): unknown {
     const m = this.pipeline.items.get(id);
-    return m instanceof Y.Map ? m.get("claim") : undefined;
+    if (!(m instanceof Y.Map)) return undefined;
+    const authority = this.pipeline.authority;
+    return authority ? authority.read(id, m)?.get("claim") : m.get("claim");
   }
 
   private holder(token: ClaimToken): Author {

@@ -65,7 +65,18 @@ export class PeerReceipts {
 
   /** Whether a claim held by `id` still binds as far as hearing from it goes. */
   holds(id: string, claimTimeoutMs: number, now = this.clock.monotonic()): boolean {
-    return holderHeard(this.heard.get(id) ?? this.firstSeen.get(id), now, claimTimeoutMs);
+    return holderHeard(this.heard.get(id) ?? this.firstSeen.get(id), now, claimTimeoutMs, this.listeningSince);
+  }
+
+  /** When this process last woke from a stop it noticed (see `resumed`). */
+  private listeningSince: number | undefined;
+
+  /**
+   * This process was stopped until `now` (its own periodic work ran late by far more than its
+   * period): it heard nobody meanwhile, so holders' silence counts from now, as after a restart.
+   */
+  resumed(now = this.clock.monotonic()): void {
+    this.listeningSince = now;
   }
 
   view(id: string, now = this.clock.monotonic()): PeerClockView {

@@ -314,8 +314,12 @@ export class PipelineDoc {
     // Indexed inside the write: reads in the same transaction see it, and a stage listener's own
     // writes (the rendezvous offering an item that just entered `current`) join the same update.
     this.transact(() => {
+      // Judge the groups as they are before the write, so the seal knows what this node reads
+      // (a group the document holds from a refused write is rewritten from its last valid value).
+      const authority = seal?.groups.length ? this.opts.authority : undefined;
+      authority?.read(id, m);
       write(m);
-      if (seal?.groups.length) this.opts.authority?.seal(id, m, seal.groups, seal.author);
+      authority?.seal(id, m, seal!.groups, seal!.author);
       this.reindex(id, true);
     }, origin);
   }
@@ -363,6 +367,12 @@ export class PipelineDoc {
    * so a heartbeat costs one key; with signatures on, the entry is signed as a whole.
    */
   setOwnNode(id: string, fields: Partial<Omit<NodeEntry, "id">>): void {
+    // Readers take a `lastSeen` that did not grow for a replayed old entry and ignore it
+    // (`refreshNode`), so a wall clock stepped back would silence this node's heartbeats for as
+    // long as the step, and its claims would lapse while it works (simulation seeds 139, 190, 408).
+    // Its own `lastSeen` therefore never goes back: it only has to grow (docs/architecture.md, rule 4).
+    const last = this.nodeCache.get(id)?.lastSeen;
+    if (fields.lastSeen !== undefined && last !== undefined && fields.lastSeen <= last) fields = { ...fields, lastSeen: last + 1 };
     this.transact(() => {
       let m = this.nodes.get(id);
       if (!(m instanceof Y.Map)) {

@@ -23,7 +23,11 @@ export interface FieldSource {
 export interface WriteAuthority {
   /** The claim object a grant writes, signed by this node (an operator, or itself autonomously). */
   signClaim(itemId: string, claim: Claim): Record<string, unknown>;
-  /** Sign `groups` of item `m` as they are now, as `author` (inside the writing transaction). */
+  /**
+   * Sign `groups` of item `m` as they are now, as `author` (inside the writing transaction). A
+   * group is written whole: fields the write left alone are re-set as this node read them before
+   * the write (`read` first), so a refused write in the document is never signed over.
+   */
   seal(itemId: string, m: Y.Map<unknown>, groups: Iterable<SignedGroup>, author: Author): void;
   /** The verified view of an item; undefined while it has no valid existence record. */
   read(itemId: string, m: Y.Map<unknown>): FieldSource | undefined;

@@ -178,6 +178,24 @@ export class ItemAuthority implements WriteAuthority {
     return missing;
   }
 
+  /**
+   * This node's own last valid write of `group`, when the document holds an older write instead
+   * (one that lost the CRDT's tie-break to it, such as the rendezvous putting back the value a
+   * stale holder's write replaced): the readers that verified ours refuse the older one as a
+   * replay, the others never see ours, and the replicas would disagree for good. Undefined when
+   * the document's group verifies, ours is not the newer, or ours was written under a claim this
+   * node knows is stale (then the older value is the right one).
+   */
+  ownNewer(itemId: string, m: Y.Map<unknown>, group: Group): ValidGroup | undefined {
+    const state = this.state(itemId);
+    if (this.check(itemId, m, group, state)) return undefined;
+    const valid = state.valid[group];
+    const raw = m.get(GROUPS[group].sigKey);
+    if (!valid || valid.record.by !== this.identity.nodeId || !recordShape(raw) || raw.rev >= valid.record.rev) return undefined;
+    const held = valid.record.held?.epoch;
+    return held !== undefined && held < state.history.maxEpoch ? undefined : valid;
+  }
+
   lastValid(itemId: string, group: Group): ValidGroup | undefined {
     const state = this.items.get(itemId);
     if (state) this.settleLoaded(itemId, group, state);
@@ -206,13 +224,22 @@ export class ItemAuthority implements WriteAuthority {
     const held = author.as === "holder" && claimShape(author.claim) ? author.claim : undefined;
     const written = m.doc?._transaction?.changed.get(m as never);
     for (const group of new Set(groups)) {
+      // The document may hold a write this node refused (a stale holder's, a forgery) until the
+      // rendezvous puts the valid one back: the fields this write leaves alone are then written as
+      // this node reads them (the last valid value), never copied from the refused write. Copied,
+      // a stale epoch made the new holder's own move stale, and its story never left the stage.
+      const refused = rewrite && state.checked[group]?.ok === false ? state.valid[group]?.values : undefined;
       const values: Record<string, unknown> = {};
       for (const f of GROUPS[group].fields) {
-        const v = m.get(f);
-        if (v === undefined) continue;
+        const untouched = !written?.has(f);
+        const v = refused && untouched ? refused[f] : m.get(f);
+        if (v === undefined) {
+          if (refused && untouched && m.has(f)) m.delete(f);
+          continue;
+        }
         values[f] = v;
         // Written whole, so the last writer of the group wins every field of it (see write-rights.ts).
-        if (rewrite && !written?.has(f)) m.set(f, v);
+        if (rewrite && untouched) m.set(f, v);
       }
       // Above what this node verified, and above what the document shows (a writer that reads on
       // trust, or has not read this item since a newer write); capped so a forged huge rev cannot
@@ -307,8 +334,9 @@ export class ItemAuthority implements WriteAuthority {
       const bad = values.id !== itemId ? "id does not match its key" : itemFieldProblem(values);
       if (bad) return bad;
     }
-    const prev = state.valid[group]?.record.rev;
-    if (prev !== undefined && record.rev < prev) return `a replayed older write (rev ${record.rev} < ${prev})`;
+    const prev = state.valid[group];
+    if (prev && record.rev < prev.record.rev && !newerEpoch(group, values, prev.values))
+      return `a replayed older write (rev ${record.rev} < ${prev.record.rev})`;
     let text: string;
     try {
       text = groupText(group, itemId, record.by, values, record.rev, record.held);
@@ -330,4 +358,14 @@ export class ItemAuthority implements WriteAuthority {
     if (c.by !== c.node && !this.isOperator(c.by)) return undefined;
     return verifyCached(c.by, claimText(itemId, c.by, c), c.sig) ? c : undefined;
   }
+}
+
+/**
+ * A place record carrying a higher epoch than the reader's valid one is no replay, whatever its
+ * rev: epochs only grow along the causal history (a grant raises it, moves keep it), so a write
+ * made after a grant the reader has not verified yet is newer, though it may count fewer revs
+ * than a stale holder's writes the reader took (which the CRDT's tie-break then overwrote).
+ */
+function newerEpoch(group: Group, values: Record<string, unknown>, valid: Record<string, unknown>): boolean {
+  return group === "place" && typeof values.epoch === "number" && typeof valid.epoch === "number" && values.epoch > valid.epoch;
 }

@@ -62,7 +62,9 @@ function twoMachines(skewMs: number) {
     rvClock.advance(ms);
     agClock.advance(ms);
   };
-  return { rv, ag, A, beat, tick, logs };
+  /** The agent's wall clock alone jumps (NTP stepping it, an operator setting it). */
+  const stepAgentClock = (ms: number) => agClock.skewWall(ms);
+  return { rv, ag, A, beat, tick, stepAgentClock, logs };
 }
 
 const timings = { nodeAliveMs: 10_000, claimTimeoutMs: 1_800_000 };
@@ -92,6 +94,23 @@ describe("liveness by receipt (row 9)", () => {
     const m = twoMachines(30_000);
     m.beat();
     expect(new ClaimView(m.rv, timings).alive(m.A)).toBe(false);
+  });
+
+  it("an agent whose wall clock steps back keeps heartbeating: still alive, its claims still bind", () => {
+    const m = twoMachines(0);
+    m.beat();
+    m.tick(1_000);
+    // NTP (or an operator) steps the agent's clock back a minute: its next beats carry a smaller
+    // lastSeen, which a reader must not take for a replay of an old entry.
+    m.stepAgentClock(-60_000);
+    for (let i = 0; i < 3; i++) {
+      m.tick(5_000);
+      m.beat();
+    }
+    m.tick(2_000);
+    // Last beat 2 s ago; the one before the step 18 s ago (beyond node_alive).
+    expect(new ClaimView(m.rv, timings).alive(m.A)).toBe(true);
+    expect(m.rv.receipts.view(m.A).heardSecsAgo).toBe(2);
   });
 
   it("logs a peer whose clock is more than 5 s off once, and shows the offset", () => {

@@ -101,6 +101,64 @@ describe("claim sequencer (in-process, injected clock)", () => {
     expect(p.getItem(onlyDead.id)!.claim).toBeNull();
   });
 
+  it("a rendezvous that was stopped (SIGSTOP, a paused VM) does not take its own pause for the holder's silence", () => {
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(3, clock); // 0: rendezvous, 1: agent A, 2: agent B
+    const [rv, pa, pb] = r.docs as [PipelineDoc, PipelineDoc, PipelineDoc];
+    const seq = new ClaimSequencer(r.claims[0]!, configOf({ claim_timeout_secs: 60, scan_interval_secs: 15 }), silent);
+    heartbeat(pa, A, clock.now());
+    heartbeat(pb, B, clock.now());
+    const item = rv.createItem({ name: "Held", stage: "current" });
+    r.claims[1]!.request(item.id, A, clock.now());
+    expect(seq.grant()).toEqual([A]);
+    // Stopped for two minutes: no pass runs and nothing reaches it, while A works on.
+    r.partition(0);
+    clock.advance(120_000);
+    r.heal();
+    // Woken, the first thing it hears is B asking for A's story, before A's next heartbeat.
+    heartbeat(pb, B, clock.now());
+    r.claims[2]!.request(item.id, B, clock.now());
+    expect(seq.grant()).toEqual([]);
+    expect(rv.getItem(item.id)!.claim).toMatchObject({ node: A, epoch: 1 });
+    // A holder that really is silent for the claim timeout after the wake is still reclaimed.
+    for (let t = 0; t <= 60_000; t += 15_000) {
+      clock.advance(15_000);
+      heartbeat(pb, B, clock.now());
+      seq.grant();
+    }
+    r.claims[2]!.request(item.id, B, clock.now());
+    expect(seq.grant()).toEqual([B]);
+  });
+
+  it("a request left standing from the stage an item left is not granted to a node without a slot for the new stage", () => {
+    const clock = new ManualClock(NOW);
+    const r = new Replicas(1, clock);
+    const [p] = r.docs as [PipelineDoc];
+    heartbeat(p, A, clock.now()); // a coder slot only
+    const seq = new ClaimSequencer(r.claims[0]!, configOf(), silent);
+    const item = p.createItem({ name: "Passing through", stage: "current" });
+    // The coder's move to `qa` did not see this request (concurrent), so it survived the move.
+    r.claims[0]!.move(item.id, "qa", { actor: "coder" });
+    r.claims[0]!.request(item.id, A, clock.now());
+    expect(seq.grant()).toEqual([]);
+    expect(p.getItem(item.id)!.claim).toBeNull();
+    r.claims[0]!.move(item.id, "merge", { actor: "system", commitsAhead: 1 });
+    r.claims[0]!.request(item.id, A, clock.now());
+    expect(seq.grant()).toEqual([]);
+    // A node with a mergemaster slot is granted the merge as usual.
+    p.setOwnNode(B, {
+      label: "b",
+      address: "",
+      role: "agent",
+      lastSeen: clock.now(),
+      alive: true,
+      capacity: { coder: 0, qa: 0, mergemaster: 1 },
+    });
+    r.claims[0]!.request(item.id, B, clock.now());
+    expect(seq.grant()).toEqual([B]);
+    expect(p.getItem(item.id)!.claim).toMatchObject({ node: B, stage: "merge" });
+  });
+
   it("cost follows the requests, not the project: 10 000 finished items are never decoded", () => {
     const r = new Replicas(1);
     const [p] = r.docs as [PipelineDoc];

@@ -4,6 +4,8 @@ import { Claims } from "../../src/state/claims.js";
 import { PipelineDoc } from "../../src/state/pipeline-doc.js";
 import { ephemeralIdentity, type Identity } from "../../src/trust/identity.js";
 import { ItemAuthority } from "../../src/trust/item-authority.js";
+import { ForgeryRepair } from "../../src/rendezvous/forgery-repair.js";
+import { OwnWriteReassert } from "../../src/trust/own-write-reassert.js";
 import { holderTargets, mayWrite } from "../../src/trust/write-rights.js";
 import { silent } from "../support/in-process.js";
 
@@ -107,6 +109,104 @@ describe("signed writes (issue 27)", () => {
     // a still signs with its old grant: the claims module refuses locally, and a forced write is stale.
     expect(a.claims.moveAs(old, "qa", { actor: "coder" })).toBe(false);
     expect(r.pipeline.getItem(item.id)?.claim?.epoch).toBe(2);
+  });
+
+  it("the new holder's move is written from what it reads, not from a stale holder's refused write", () => {
+    // No network: each update is handed over by hand, so a's stale write lands after b's grant.
+    const r = replica(rendezvous);
+    const a = replica(ephemeralIdentity());
+    const b = replica(ephemeralIdentity());
+    const send = (from: ReturnType<typeof replica>, ...to: Array<ReturnType<typeof replica>>) => {
+      const update = Y.encodeStateAsUpdate(from.pipeline.doc);
+      for (const x of to) Y.applyUpdate(x.pipeline.doc, update, "net");
+    };
+    // Concurrent writes to one key are ordered by client id: a's (the stale holder's) wins.
+    [r.pipeline.doc.clientID, b.pipeline.doc.clientID, a.pipeline.doc.clientID] = [1, 2, 3];
+    const item = r.pipeline.createItem({ name: "Frozen holder", stage: "current" });
+    r.claims.grant(item.id, a.id.nodeId); // epoch 1
+    send(r, a, b);
+    const stale = a.claims.tokenOf(item.id, a.id.nodeId)!;
+    // a is cut off (frozen); its claim lapses and b is granted (epoch 2).
+    r.claims.grant(item.id, b.id.nodeId);
+    send(r, b);
+    // a wakes on its old replica and moves the item on as the holder it still thinks it is.
+    expect(a.claims.moveAs(stale, "qa", { actor: "coder" })).toBe(true);
+    send(a, r, b);
+    const raw = b.pipeline.items.get(item.id) as Y.Map<unknown>;
+    expect(raw.get("epoch")).toBe(1); // the document holds a's write…
+    expect(b.pipeline.getItem(item.id)).toMatchObject({ stage: "current", epoch: 2 }); // …which b refuses
+    const token = b.claims.tokenOf(item.id, b.id.nodeId)!;
+    expect(b.claims.moveAs(token, "qa", { actor: "coder" })).toBe(true);
+    send(b, r);
+    for (const x of [b, r]) expect(x.pipeline.getItem(item.id)).toMatchObject({ stage: "qa", epoch: 2, claim: null });
+    expect(b.claims.moveOnAs(token, "qa", "merge", { actor: "system", commitsAhead: 1 })).toBe(true);
+    send(b, r);
+    expect(r.pipeline.getItem(item.id)?.stage).toBe("merge");
+  });
+
+  it("the rendezvous does not put back a holder's move that arrived before an update it builds on", () => {
+    const r = replica(rendezvous);
+    const a = replica(ephemeralIdentity());
+    // Concurrent writes to one key are ordered by client id: a put-back by r would win.
+    [a.pipeline.doc.clientID, r.pipeline.doc.clientID] = [1, 2];
+    const queued: Array<() => void> = [];
+    new ForgeryRepair(r.claims, r.authority, silent, (fn) => queued.push(fn)).start();
+    const item = r.pipeline.createItem({ name: "Moved on", stage: "current" });
+    r.claims.grant(item.id, a.id.nodeId);
+    Y.applyUpdate(a.pipeline.doc, Y.encodeStateAsUpdate(r.pipeline.doc), "net");
+    const updates: Uint8Array[] = [];
+    a.pipeline.doc.on("update", (u: Uint8Array, origin: unknown) => origin !== "net" && updates.push(u));
+    a.claims.request(item.id, a.id.nodeId); // any earlier write of a's
+    expect(a.claims.moveAs(a.claims.tokenOf(item.id, a.id.nodeId)!, "qa", { actor: "coder" })).toBe(true);
+    // The move arrives first: Yjs holds it back but deletes the values it replaces at once.
+    Y.applyUpdate(r.pipeline.doc, updates[1]!, "net");
+    expect(r.pipeline.getItem(item.id)?.stage).toBe("current"); // read at the last valid value
+    while (queued.length) queued.shift()!();
+    Y.applyUpdate(r.pipeline.doc, updates[0]!, "net");
+    while (queued.length) queued.shift()!();
+    expect(r.pipeline.getItem(item.id)?.stage).toBe("qa");
+  });
+
+  it("a holder's move that lost the CRDT's tie-break to the rendezvous' put-back is written back, and the replicas agree", () => {
+    const r = replica(rendezvous);
+    const h = replica(ephemeralIdentity()); // the new holder
+    const s = replica(ephemeralIdentity()); // the holder that was stopped
+    [h.pipeline.doc.clientID, s.pipeline.doc.clientID, r.pipeline.doc.clientID] = [1, 3, 2];
+    const queued: Array<() => void> = [];
+    const defer = (fn: () => void) => queued.push(fn);
+    const flush = () => {
+      while (queued.length) queued.shift()!();
+    };
+    new ForgeryRepair(r.claims, r.authority, silent, defer).start();
+    for (const x of [r, h, s]) new OwnWriteReassert(x.claims, x.authority, silent, defer).start();
+    const send = (from: ReturnType<typeof replica>, to: ReturnType<typeof replica>) =>
+      Y.applyUpdate(to.pipeline.doc, Y.encodeStateAsUpdate(from.pipeline.doc, Y.encodeStateVector(to.pipeline.doc)), "net");
+    const item = r.pipeline.createItem({ name: "Raced", stage: "current" });
+    r.claims.grant(item.id, s.id.nodeId); // epoch 1
+    send(r, s);
+    r.claims.grant(item.id, h.id.nodeId); // s stopped, its claim lapsed: epoch 2
+    send(r, h);
+    expect(h.claims.moveAs(h.claims.tokenOf(item.id, h.id.nodeId)!, "qa", { actor: "coder" })).toBe(true);
+    // s moves on twice (server QA), so its writes count more revs than the grant it missed.
+    const stale = s.claims.tokenOf(item.id, s.id.nodeId)!;
+    expect(s.claims.moveAs(stale, "qa", { actor: "coder" })).toBe(true);
+    expect(s.claims.moveOnAs(stale, "qa", "merge", { actor: "system", commitsAhead: 1 })).toBe(true);
+    // s's late write reaches the rendezvous first: refused (stale), the grant is put back.
+    send(s, r);
+    flush();
+    expect(r.pipeline.getItem(item.id)).toMatchObject({ stage: "current", epoch: 2 });
+    // Then h's move, concurrent with the put-back, which the tie-break lets win.
+    send(h, r);
+    send(r, h);
+    send(r, s);
+    flush();
+    for (const x of [r, h, s]) {
+      send(x, r);
+      send(r, h);
+      send(r, s);
+      flush();
+    }
+    for (const x of [r, h, s]) expect(x.pipeline.getItem(item.id)).toMatchObject({ stage: "qa", epoch: 2, claim: null });
   });
 
   it("a node may grant only itself without the rendezvous (autonomous)", () => {
