@@ -189,7 +189,8 @@ export async function soak(p: SoakParams): Promise<BenchResult> {
     const drainedInSecs = round1((p.drainSecs * 1000 - (drainDeadline - Date.now())) / 1000);
 
     const final = new Map((await getJson<Item[]>(`${fleet.http}/api/stories`)).map((i) => [i.id, i]));
-    const heap = heapBytesPerItem(Y.encodeStateAsUpdate(watcher.doc));
+    // Read as the nodes read it: signed by the rendezvous (its key is the project's operator key here).
+    const heap = heapBytesPerItem(Y.encodeStateAsUpdate(watcher.doc), { operatorKeys: [fleet.rendezvous.lives[0]!.proc.nodeId] });
     await fleet.stop();
 
     // Delivered twice: a coder's work submitted twice, a story merged twice, two squash commits.
