@@ -67,6 +67,28 @@ export async function git(
   args: string[],
   opts: { allowFail?: boolean; env?: Record<string, string>; timeoutMs?: number; background?: boolean } = {},
 ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  // Two fetches into one repository (a base refresh and the mergemaster's, or the rendezvous' diff
+  // of a pushed branch) race for the same remote-tracking ref, and the loser fails with "cannot
+  // lock ref": the chaos run saw merges retried for it. Such a fetch is tried again; it is no
+  // trouble of the node and no failure of the story.
+  for (let attempt = 1; ; attempt++) {
+    const res = await gitOnce(cwd, args, opts);
+    if (args[0] !== "fetch" || res.exitCode === 0 || attempt >= FETCH_ATTEMPTS || !REF_LOCK_RACE.test(res.stderr)) {
+      if (res.exitCode !== 0 && !opts.allowFail) throw new GitError(args, res.stderr, res.exitCode);
+      return res;
+    }
+    await new Promise((r) => setTimeout(r, 50 * attempt));
+  }
+}
+
+const FETCH_ATTEMPTS = 3;
+const REF_LOCK_RACE = /cannot lock ref|Unable to create '[^']*\.lock': File exists/;
+
+async function gitOnce(
+  cwd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; background?: boolean },
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
   // node's spawn, not execa: git runs on the claim-to-coder path and every millisecond of
   // process-spawn overhead there shows in claim latency.
   const limit = opts.timeoutMs ?? timeoutMs;
@@ -109,7 +131,6 @@ export async function git(
       resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr, code: timedOut || startError ? (code ?? 1) || 1 : (code ?? 1) });
     });
   });
-  if (res.code !== 0 && !opts.allowFail) throw new GitError(args, res.stderr, res.code);
   return { stdout: res.stdout.trim(), stderr: res.stderr, exitCode: res.code };
 }
 
