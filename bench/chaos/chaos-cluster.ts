@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { commandSlots, projectToml } from "../../test/support/coders.js";
 import { SmallDisk } from "../../test/support/fault-kit.js";
+import { DocClient } from "../../test/support/doc-client.js";
 import { createProject, git, GIT_ENV, type Project } from "../../test/support/git-fixture.js";
 import { CLI, PACKAGE_ROOT } from "../../test/support/paths.js";
 import { trailerStories } from "../../src/pipeline/story-trailer.js";
@@ -155,6 +156,25 @@ export class ChaosCluster {
 
   setClock(node: NodeName, offsetMs: number): void {
     writeFileSync(this.clockFile(node), String(offsetMs));
+  }
+
+  /** Delete the node's replica (`replica.db` and its WAL) while it is down (`empty-replica`). */
+  deleteReplica(node: NodeName): void {
+    const db = join(this.roots.get(node)!, ".huskies", "replica.db");
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+  }
+
+  /** A replica linked to the rendezvous writes `meta.lastNumber` (`poison-counter`); resolves once the rendezvous has it. */
+  async poisonCounter(value: number): Promise<void> {
+    const client = new DocClient();
+    try {
+      await client.link(`ws://127.0.0.1:${this.port}/crdt-sync`);
+      client.pipeline.meta.set("lastNumber", value);
+      // Sent on the open link; a short wait lets the frame leave before the link closes.
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      client.close();
+    }
   }
 
   /** Story ids of every `Huskies-Story` trailer on origin's main, one per commit. */

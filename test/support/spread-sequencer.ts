@@ -8,6 +8,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 export const HEAVY_FILES = [
   "test/bench/bench-quick.test.ts",
   "test/chaos/chaos-run.test.ts",
+  "test/chaos/reverted-fixes-caught.test.ts",
   "test/bench/soak-quick.test.ts",
   "test/integration/mixed-releases.test.ts",
   "test/browser/merge-queue.test.ts",
