@@ -1,8 +1,5 @@
-import { createHash, createPrivateKey, createPublicKey, sign } from "node:crypto";
-import type { Identity } from "../../src/trust/identity.js";
-
-/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed. */
-const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+import { createHash } from "node:crypto";
+import { identityFromSeed, type Identity } from "../../src/trust/identity.js";
 
 const byName = new Map<string, Identity>();
 
@@ -14,11 +11,7 @@ const byName = new Map<string, Identity>();
 export function simIdentity(name: string): Identity {
   let id = byName.get(name);
   if (!id) {
-    const seed = createHash("sha256").update(`huskies-sim|${name}`).digest();
-    const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
-    const jwk = createPublicKey(key).export({ format: "jwk" }) as { x: string };
-    const nodeId = Buffer.from(jwk.x, "base64url").toString("hex");
-    id = { nodeId, sign: (message) => sign(null, Buffer.from(message), key).toString("hex") };
+    id = identityFromSeed(createHash("sha256").update(`huskies-sim|${name}`).digest());
     byName.set(name, id);
   }
   return id;

@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
@@ -17,7 +17,7 @@ export function loadOrCreateIdentity(file: string): Identity {
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   } else {
     mkdirSync(dirname(file), { recursive: true });
-    key = generateKeyPairSync("ed25519").privateKey;
+    key = privateKeyOfSeed(randomBytes(32));
     writeFileSync(file, key.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
   }
   return identityFromKey(key);
@@ -34,12 +34,34 @@ export function loadIdentity(file: string): Identity {
 }
 
 export function ephemeralIdentity(): Identity {
-  return identityFromKey(generateKeyPairSync("ed25519").privateKey);
+  return identityFromSeed(randomBytes(32));
+}
+
+/** The identity whose Ed25519 private key is this 32-byte seed (a simulation derives it from a name). */
+export function identityFromSeed(seed: Buffer): Identity {
+  return identityFromKey(privateKeyOfSeed(seed));
+}
+
+/*
+ * Keys are made from a random seed and read as DER, never through `generateKeyPairSync` and a JWK
+ * export: in Node 20, a garbage collection during `export({ format: "jwk" })` of a generated key
+ * could run the finished key-generation job's destructor, which takes the mutex the export holds,
+ * and the process hung for good before its first log line (seen in CI: a `huskies serve` that
+ * never listened; its main thread in `ExportJWKEdKey` → GC → `~KeyGenJob` → `uv_mutex_lock`).
+ */
+/** PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed. */
+const PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+/** SPKI DER of an Ed25519 public key, up to its 32 raw bytes. */
+const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+function privateKeyOfSeed(seed: Buffer): KeyObject {
+  if (seed.length !== 32) throw new Error("an Ed25519 seed is 32 bytes");
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
 }
 
 function identityFromKey(key: KeyObject): Identity {
-  const jwk = createPublicKey(key).export({ format: "jwk" }) as { x: string };
-  const nodeId = Buffer.from(jwk.x, "base64url").toString("hex");
+  const der = createPublicKey(key).export({ format: "der", type: "spki" });
+  const nodeId = der.subarray(SPKI_PREFIX.length).toString("hex");
   return { nodeId, sign: (message) => sign(null, Buffer.from(message), key).toString("hex") };
 }
 
@@ -64,7 +86,7 @@ function publicKeyOf(nodeId: string): KeyObject {
   let key = publicKeys.get(nodeId);
   if (!key) {
     if (publicKeys.size >= PUBLIC_KEYS_MAX) publicKeys.clear();
-    key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(nodeId, "hex").toString("base64url") }, format: "jwk" });
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(nodeId, "hex")]), format: "der", type: "spki" });
     publicKeys.set(nodeId, key);
   }
   return key;
