@@ -68,7 +68,13 @@ export class ChaosCluster {
       agentsToml: `${commandSlots(1, CODER)}\n${commandSlots(1, "true", "mergemaster", "merger")}`,
     });
     const c = new ChaosCluster(project, await freePort(), performance.now(), env);
-    for (const n of NODES) await c.startNode(n);
+    try {
+      for (const n of NODES) await c.startNode(n);
+    } catch (err) {
+      // A node that never came up must not leave the ones that did running (they outlived a run once).
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
