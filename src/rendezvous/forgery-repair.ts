@@ -1,8 +1,8 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
 import type { Claims } from "../state/claims.js";
-import { incomplete } from "../state/pending-updates.js";
 import type { ItemAuthority } from "../trust/item-authority.js";
+import { RejectedGroups } from "../trust/rejected-groups.js";
 import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
 
 /**
@@ -13,8 +13,7 @@ import { GROUP_NAMES, GROUPS, type Group } from "../trust/write-rights.js";
  * afresh from this replica. Runs after the transaction that brought the forgery, once per burst.
  */
 export class ForgeryRepair {
-  private readonly pending = new Map<string, Set<Group>>();
-  private scheduled = false;
+  private rejected: RejectedGroups | undefined;
   private readonly deleted = new Set<string>();
   private restoring = false;
   private off: () => void = () => undefined;
@@ -40,38 +39,20 @@ export class ForgeryRepair {
       }
     };
     items.observe(onDelete);
+    const rejected = (this.rejected = new RejectedGroups(this.claims.pipeline.doc, (work) => this.repair(work), this.defer));
     const offRejected = this.authority.onRejected((w) => {
       this.log.warn({ story: w.item, group: w.group, reason: w.reason }, "ignoring an unverified write; restoring the last valid value");
-      let set = this.pending.get(w.item);
-      if (!set) this.pending.set(w.item, (set = new Set()));
-      set.add(w.group);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        this.defer(() => this.repair());
-      }
+      rejected.add(w.item, w.group);
     });
-    // A postponed repair (see `repair`) runs once the missing updates have arrived.
-    const doc = this.claims.pipeline.doc;
-    const onAfter = () => {
-      if (!this.waiting || incomplete(doc)) return;
-      this.waiting = false;
-      this.scheduled = true;
-      this.defer(() => this.repair());
-    };
-    doc.on("afterTransaction", onAfter);
     this.off = () => {
       offRejected();
       items.unobserve(onDelete);
-      doc.off("afterTransaction", onAfter);
+      rejected.close();
     };
   }
 
-  /** A repair waits for updates the document lacks (see `repair`). */
-  private waiting = false;
-
   stop(): void {
     this.off();
-    this.pending.clear();
     this.deleted.clear();
   }
 
@@ -98,20 +79,9 @@ export class ForgeryRepair {
     }
   }
 
-  private repair(): void {
-    this.scheduled = false;
+  /** Put back the last valid value of each group (never while the document waits: `RejectedGroups`). */
+  private repair(work: Array<[string, Set<Group>]>): void {
     const pipeline = this.claims.pipeline;
-    // An update that arrived before one it builds on is held back by Yjs, but the values it
-    // replaces are deleted at once: until the missing update arrives, a holder's move reads as a
-    // group without its fields, "unsigned". Put back now, the old value would be a new write that
-    // can outlive the move once it completes, and the story would go back a stage (simulation
-    // seed 11). So nothing is repaired while the document waits for updates.
-    if (incomplete(pipeline.doc)) {
-      this.waiting = true;
-      return;
-    }
-    const work = [...this.pending];
-    this.pending.clear();
     pipeline.transact(() => {
       for (const [id, groups] of work) {
         try {

@@ -1,8 +1,8 @@
 import * as Y from "yjs";
 import type { Logger } from "pino";
-import { incomplete } from "../state/pending-updates.js";
 import type { Claims } from "../state/claims.js";
 import type { ItemAuthority } from "./item-authority.js";
+import { RejectedGroups } from "./rejected-groups.js";
 import { GROUPS, type Group } from "./write-rights.js";
 
 /**
@@ -12,12 +12,9 @@ import { GROUPS, type Group } from "./write-rights.js";
  * which verified its move, then refuses the put-back as a replay while everyone else reads it.
  * Written back exactly as signed, the move is the newest write everywhere and the replicas agree
  * again (simulation seeds 22, 67, 163, 179). Waits, as `ForgeryRepair` does, while the document
- * holds updates it cannot apply yet.
+ * holds updates it cannot apply yet (`RejectedGroups`).
  */
 export class OwnWriteReassert {
-  private readonly pending = new Map<string, Set<Group>>();
-  private scheduled = false;
-  private waiting = false;
   private off: () => void = () => undefined;
 
   constructor(
@@ -28,45 +25,20 @@ export class OwnWriteReassert {
   ) {}
 
   start(): void {
-    const offRejected = this.authority.onRejected((w) => {
-      let set = this.pending.get(w.item);
-      if (!set) this.pending.set(w.item, (set = new Set()));
-      set.add(w.group);
-      this.schedule();
-    });
-    const doc = this.claims.pipeline.doc;
-    const onAfter = () => {
-      if (!this.waiting || incomplete(doc)) return;
-      this.waiting = false;
-      this.schedule();
-    };
-    doc.on("afterTransaction", onAfter);
+    const rejected = new RejectedGroups(this.claims.pipeline.doc, (work) => this.run(work), this.defer);
+    const offRejected = this.authority.onRejected((w) => rejected.add(w.item, w.group));
     this.off = () => {
       offRejected();
-      doc.off("afterTransaction", onAfter);
+      rejected.close();
     };
   }
 
   stop(): void {
     this.off();
-    this.pending.clear();
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    this.defer(() => this.run());
-  }
-
-  private run(): void {
-    this.scheduled = false;
+  private run(work: Array<[string, Set<Group>]>): void {
     const pipeline = this.claims.pipeline;
-    if (incomplete(pipeline.doc)) {
-      this.waiting = true;
-      return;
-    }
-    const work = [...this.pending];
-    this.pending.clear();
     pipeline.transact(() => {
       for (const [id, groups] of work) {
         const m = pipeline.items.get(id);

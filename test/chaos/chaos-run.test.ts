@@ -1,24 +1,5 @@
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PACKAGE_ROOT } from "../support/paths.js";
-
-/** `npm run chaos` as a user runs it (dist/bench/chaos/main.js), to completion; its JSON line and exit code. */
-function chaos(args: string[]): Promise<{ code: number | null; report: Record<string, unknown>; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(PACKAGE_ROOT, "dist", "bench", "chaos", "main.js"), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    p.on("exit", (code) => {
-      const line = out.trim().split("\n").pop() || "{}";
-      resolve({ code, report: JSON.parse(line) as Record<string, unknown>, stderr: err });
-    });
-  });
-}
+import { runChaos as chaos } from "../support/chaos-cli.js";
 
 describe("npm run chaos (issue 25)", () => {
   it("seed 1, three steps over real processes: faults injected, stories filed and finished, every invariant holds, exit 0", async () => {

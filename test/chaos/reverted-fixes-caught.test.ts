@@ -1,39 +1,9 @@
-import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatSchedule, parseSchedule } from "../../bench/chaos/schedule.js";
 import { checkWrites } from "../../bench/chaos/write-invariants.js";
-import { PACKAGE_ROOT } from "../support/paths.js";
-
-interface Run {
-  code: number | null;
-  report: Record<string, unknown> & { violations?: { invariant: string; detail: string }[]; logs?: string };
-  stderr: string;
-  secs: number;
-}
-
-/** `npm run chaos` as a user runs it (dist/bench/chaos/main.js), with `HUSKIES_REVERT_FIXES` set or not. */
-function chaos(args: string[], revert?: string): Promise<Run> {
-  const began = performance.now();
-  const env = { ...process.env };
-  delete env.HUSKIES_REVERT_FIXES;
-  if (revert) env.HUSKIES_REVERT_FIXES = revert;
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(PACKAGE_ROOT, "dist", "bench", "chaos", "main.js"), ...args], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    p.on("exit", (code) => {
-      const line = out.trim().split("\n").pop() || "{}";
-      resolve({ code, report: JSON.parse(line) as Run["report"], stderr: err, secs: Math.round((performance.now() - began) / 1000) });
-    });
-  });
-}
+import { runChaos as chaos, type ChaosRun as Run } from "../support/chaos-cli.js";
 
 /** One step per fix, each the fault that fix is for (README "Chaos run and simulation"). */
 const HUNG_PEER = "freeze:rendezvous:40";
