@@ -62,7 +62,8 @@ describe("a joined node is a worker, not an operator (issue 27)", () => {
     expect(await story(a, planted)).toBeUndefined();
     // The worker does run a story an operator files, so it was able to run the planted one.
     const real = await api<Item>(server, "/api/stories", { method: "POST", body: JSON.stringify({ name: "Real", stage: "current" }) });
-    await waitFor(async () => (await story(server, real.id))?.stage === "qa", "the worker to do the operator's story");
+    // A whole coder run through the confinement: on a busy 2-core runner that took over 20 s once.
+    await waitFor(async () => (await story(server, real.id))?.stage === "qa", "the worker to do the operator's story", 90_000);
     expect(ranOn(planted)).toBe(false);
 
     // 2. A move of an item mallory does not hold (backlog → current), signed with its key.
